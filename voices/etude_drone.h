@@ -1,0 +1,53 @@
+/* etude_drone.h - the drone voice: a sustained pitch for intonation practice.
+ *
+ * A mono tone (a pure sine, or "organ": the first four harmonics, softly weighted) at a MIDI key
+ * plus a detune in cents, tuned to a reference A4. ETUDE_EV_NOTE_ON starts it (a repeated note-on
+ * while it sounds changes nothing, so a source may re-send it at every bar to survive loop jumps);
+ * ETUDE_EV_NOTE_OFF and ETUDE_EV_ALL_NOTES_OFF end it. Starts and ends are 30 ms ramps, so no
+ * clicks. ETUDE_EV_PARAM with u.param.id ETUDE_DRONE_PARAM_HZ sets the pitch in Hz from the next
+ * frame (the phase stays continuous).
+ */
+#ifndef ETUDE_DRONE_H
+#define ETUDE_DRONE_H
+
+#include "etude_engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct etude_drone etude_drone_t;
+
+enum etude_drone_wave { ETUDE_DRONE_SINE = 0, ETUDE_DRONE_ORGAN = 1 };
+
+#define ETUDE_DRONE_PARAM_HZ 1u
+
+typedef struct etude_drone_config {
+    double key;     /* MIDI key, e.g. 57 for A3; fractional keys allowed */
+    double cents;   /* detune */
+    double a4_hz;   /* reference, e.g. 440 */
+    int wave;       /* enum etude_drone_wave */
+    float level;    /* peak amplitude, 0..1 */
+} etude_drone_config_t;
+
+/* [any] Defaults: A3 (key 57), 0 cents, A4 = 440 Hz, organ, level 0.25. */
+void etude_drone_config_default(etude_drone_config_t *cfg);
+
+/* [any] The frequency in Hz of cfg's pitch. */
+double etude_drone_hz(const etude_drone_config_t *cfg);
+
+/* @startlifecycle drone
+ * [control] NULL when out of memory or for a bad config (a4_hz <= 0, level outside 0..1, wave).
+ * Once added with etude_voice_add(engine, &etude_drone_class, ...) the engine owns it; otherwise
+ * free it with etude_drone_free(). */
+etude_drone_t *etude_drone_create(const etude_drone_config_t *cfg);
+void etude_drone_free(etude_drone_t *d);
+/* @endlifecycle */
+
+extern const etude_voice_class_t etude_drone_class;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ETUDE_DRONE_H */
