@@ -78,6 +78,9 @@ int etude_sequencer_tick(etude_sequencer_t *seq);
 bool etude_sequencer_rolling(const etude_sequencer_t *seq);
 /* Material position at engine frame etude_engine_now(). */
 uint64_t etude_sequencer_position(const etude_sequencer_t *seq);
+/* The material's length: the longest source's length() in material frames (a source without
+ * length() counts as endless); UINT64_MAX if endless, 0 with no sources. */
+uint64_t etude_sequencer_length(const etude_sequencer_t *seq);
 /* Rolling past the end of every source's material with no loop set. */
 bool etude_sequencer_finished(const etude_sequencer_t *seq);
 
