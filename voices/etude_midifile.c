@@ -367,7 +367,8 @@ int etude_midifile_parse(const uint8_t *data, size_t len, etude_midifile_t **out
             mf->length = tracks[i].end_tick;
 
     /* Tempo map by tick; of several tempo events at one tick the last in the file wins. */
-    qsort(p.tempos, p.ntempos, sizeof *p.tempos, cmp_tempo);
+    if (p.ntempos)
+        qsort(p.tempos, p.ntempos, sizeof *p.tempos, cmp_tempo);
     p.ntempos = dedupe_tempos(p.tempos, p.ntempos);
     if (p.ntempos == 0 || p.tempos[0].tick != 0) { /* 120 BPM until the first tempo event */
         if ((rc = grow((void **)&p.tempos, &p.captempos, p.ntempos + 1, sizeof *p.tempos))) {
@@ -386,7 +387,8 @@ int etude_midifile_parse(const uint8_t *data, size_t len, etude_midifile_t **out
     mf->ntempos = p.ntempos;
     p.tempos = NULL;
 
-    qsort(p.meters, p.nmeters, sizeof *p.meters, cmp_meter);
+    if (p.nmeters)
+        qsort(p.meters, p.nmeters, sizeof *p.meters, cmp_meter);
     mf->meters = p.meters;
     mf->nmeters = p.nmeters;
     p.meters = NULL;
