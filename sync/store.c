@@ -1,0 +1,1307 @@
+/* store.c - the local store: SQLite (WAL) entities with outbox, audit and sync metadata. */
+#include "etude_store.h"
+#include "etude_canon.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+struct etude_store {
+    sqlite3 *db;
+    char *path;
+    char err[512];
+};
+
+const char *etude_store_strerror(int err)
+{
+    switch (err) {
+    case ETUDE_STORE_OK: return "ok";
+    case ETUDE_STORE_ENOMEM: return "out of memory";
+    case ETUDE_STORE_EINVAL: return "invalid argument";
+    case ETUDE_STORE_EIO: return "storage error";
+    case ETUDE_STORE_EPARSE: return "malformed input";
+    case ETUDE_STORE_ENOTFOUND: return "not found";
+    case ETUDE_STORE_ENEWER: return "store written by a newer etude";
+    case ETUDE_STORE_EDELETED: return "entity is deleted";
+    case ETUDE_STORE_ETIMEOUT: return "deadline passed";
+    default: return "unknown error";
+    }
+}
+
+static int fail(etude_store_t *s, int code, const char *fmt, ...)
+{
+    if (s) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->err, sizeof s->err, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static int dbfail(etude_store_t *s, const char *what)
+{
+    return fail(s, ETUDE_STORE_EIO, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+const char *etude_store_errmsg(const etude_store_t *store)
+{
+    return store ? store->err : "";
+}
+
+const char *etude_store_path(const etude_store_t *store)
+{
+    return store->path;
+}
+
+static const char *const entity_types[] = {"practiceSession", "practiceLog", "goal", "logbookEntry"};
+static const char *const sync_statuses[] = {"pending", "syncing", "synced", "conflict"};
+
+int etude_entity_type_valid(const char *type)
+{
+    if (!type)
+        return 0;
+    for (size_t i = 0; i < sizeof entity_types / sizeof *entity_types; i++)
+        if (!strcmp(type, entity_types[i]))
+            return 1;
+    return 0;
+}
+
+static int status_valid(const char *st)
+{
+    for (size_t i = 0; i < sizeof sync_statuses / sizeof *sync_statuses; i++)
+        if (!strcmp(st, sync_statuses[i]))
+            return 1;
+    return 0;
+}
+
+void etude_entity_clear(etude_entity_t *e)
+{
+    if (!e)
+        return;
+    free(e->remote_id);
+    free(e->data);
+    e->remote_id = NULL;
+    e->data = NULL;
+}
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+void etude_uuid_new(char out[37])
+{
+    unsigned char b[16];
+    if (sodium_init() < 0)
+        abort();
+    randombytes_buf(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+int etude_uuid_valid(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return 0;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void etude_time_iso(int64_t us, char out[32])
+{
+    time_t t = (time_t)(us / 1000000);
+    int ms = (int)((us % 1000000) / 1000);
+    if (us < 0 && us % 1000000) {
+        t -= 1;
+        ms = (int)((1000000 + us % 1000000) / 1000);
+    }
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[96];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    snprintf(out, 32, "%.31s", buf);
+}
+
+void etude_time_now_iso(char out[32])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    etude_time_iso((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, out);
+}
+
+int etude_time_parse(const char *iso, int64_t *epoch_us)
+{
+    int Y, M, D, h, m, sec, ms, n = 0;
+    if (!iso || strlen(iso) != 24)
+        return ETUDE_STORE_EINVAL;
+    if (sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &Y, &M, &D, &h, &m, &sec, &ms, &n) != 7 || n != 24)
+        return ETUDE_STORE_EINVAL;
+    for (int i = 0; i < 24; i++) {
+        char c = iso[i];
+        int digit = c >= '0' && c <= '9';
+        int want_digit = !(i == 4 || i == 7 || i == 10 || i == 13 || i == 16 || i == 19 || i == 23);
+        if (digit != want_digit)
+            return ETUDE_STORE_EINVAL;
+    }
+    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+        return ETUDE_STORE_EINVAL;
+    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    char back[32];
+    etude_time_iso((int64_t)t * 1000000 + ms * 1000, back);
+    if (strcmp(back, iso))
+        return ETUDE_STORE_EINVAL; /* e.g. February 30th */
+    if (epoch_us)
+        *epoch_us = (int64_t)t * 1000000 + ms * 1000;
+    return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    if (strlen(path) >= sizeof tmp)
+        return -1;
+    strcpy(tmp, path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0700) && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0700) && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int etude_store_home(char *buf, size_t size, int create, char *err, size_t errsize)
+{
+    const char *home = getenv("ETUDE_HOME");
+    int n;
+    if (home && *home) {
+        n = snprintf(buf, size, "%s", home);
+    } else if ((home = getenv("XDG_DATA_HOME")) && *home) {
+        n = snprintf(buf, size, "%s/etude", home);
+    } else if ((home = getenv("HOME")) && *home) {
+        n = snprintf(buf, size, "%s/.local/share/etude", home);
+    } else {
+        if (err)
+            snprintf(err, errsize, "no data directory: set ETUDE_HOME (or XDG_DATA_HOME or HOME)");
+        return ETUDE_STORE_EINVAL;
+    }
+    if (n < 0 || (size_t)n >= size) {
+        if (err)
+            snprintf(err, errsize, "ETUDE_HOME: path too long");
+        return ETUDE_STORE_EINVAL;
+    }
+    if (create && mkdir_p(buf)) {
+        if (err)
+            snprintf(err, errsize, "%s: cannot create the data directory: %s", buf, strerror(errno));
+        return ETUDE_STORE_EIO;
+    }
+    return 0;
+}
+
+/* ---- open, migrations --------------------------------------------------------------------- */
+
+static const char migration_1[] =
+    "CREATE TABLE entities ("
+    "  local_id INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  remote_id TEXT,"
+    "  entity_type TEXT NOT NULL CHECK (entity_type IN"
+    "    ('practiceSession','practiceLog','goal','logbookEntry')),"
+    "  created_at TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL,"
+    "  deleted_at TEXT,"
+    "  sync_status TEXT NOT NULL DEFAULT 'pending' CHECK (sync_status IN"
+    "    ('pending','syncing','synced','conflict')),"
+    "  sync_version INTEGER NOT NULL DEFAULT 0,"
+    "  checksum TEXT NOT NULL,"
+    "  data TEXT NOT NULL);"
+    "CREATE INDEX entities_type ON entities(entity_type, deleted_at);"
+    "CREATE INDEX entities_checksum ON entities(entity_type, checksum);"
+    "CREATE INDEX entities_session ON entities(json_extract(data, '$.sessionId'))"
+    "  WHERE entity_type IN ('practiceLog','logbookEntry');"
+    /* One row per change to send; written in the same transaction as the change. */
+    "CREATE TABLE outbox ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  mutation_seq INTEGER NOT NULL UNIQUE,"
+    "  entity_id TEXT NOT NULL,"
+    "  entity_type TEXT NOT NULL,"
+    "  op TEXT NOT NULL CHECK (op IN ('create','update','delete')),"
+    "  payload TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at TEXT,"
+    "  batch_id TEXT);"
+    "CREATE INDEX outbox_entity ON outbox(entity_id);"
+    "CREATE TABLE sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    /* Changes the server refused (4xx) with its reason: kept, never dropped. */
+    "CREATE TABLE dead_letter ("
+    "  id INTEGER PRIMARY KEY,"
+    "  outbox_seq INTEGER NOT NULL,"
+    "  mutation_seq INTEGER NOT NULL,"
+    "  entity_id TEXT NOT NULL,"
+    "  entity_type TEXT NOT NULL,"
+    "  op TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  http_status INTEGER,"
+    "  failed_at TEXT NOT NULL);"
+    "CREATE TABLE conflicts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  entity_id TEXT NOT NULL,"
+    "  entity_type TEXT NOT NULL,"
+    "  local_payload TEXT NOT NULL,"
+    "  remote_payload TEXT NOT NULL,"
+    "  local_version INTEGER NOT NULL,"
+    "  remote_version INTEGER NOT NULL,"
+    "  detected_at TEXT NOT NULL,"
+    "  resolved_at TEXT,"
+    "  resolution TEXT CHECK (resolution IN ('local','remote','merged')));"
+    "CREATE INDEX conflicts_open ON conflicts(entity_id) WHERE resolved_at IS NULL;"
+    /* Every change, by whom: local (the CLI, the recorder), import, sync. */
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at TEXT NOT NULL,"
+    "  entity_id TEXT NOT NULL,"
+    "  entity_type TEXT NOT NULL,"
+    "  action TEXT NOT NULL CHECK (action IN ('create','update','delete')),"
+    "  actor TEXT NOT NULL,"
+    "  old_checksum TEXT,"
+    "  new_checksum TEXT,"
+    "  mutation_seq INTEGER);"
+    "CREATE INDEX audit_entity ON audit(entity_id);";
+
+static int exec(etude_store_t *s, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = fail(s, ETUDE_STORE_EIO, "%s: %s: %s", s->path, what, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+static int user_version(etude_store_t *s)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    return v;
+}
+
+int etude_store_schema_version(etude_store_t *store)
+{
+    return user_version(store);
+}
+
+static int meta_set(etude_store_t *s, const char *key, const char *value);
+
+static int migrate(etude_store_t *s)
+{
+    /* BEGIN IMMEDIATE takes the write lock first, so two processes never both migrate. */
+    int rc = exec(s, "BEGIN IMMEDIATE", "begin migration");
+    if (rc)
+        return rc;
+    int v = user_version(s);
+    if (v < 0) {
+        exec(s, "ROLLBACK", "rollback");
+        return dbfail(s, "reading the schema version");
+    }
+    if (v > ETUDE_STORE_SCHEMA_VERSION) {
+        exec(s, "ROLLBACK", "rollback");
+        return fail(s, ETUDE_STORE_ENEWER,
+                    "%s: store schema version %d was written by a newer etude (this one knows up to %d); "
+                    "refusing to open it",
+                    s->path, v, ETUDE_STORE_SCHEMA_VERSION);
+    }
+    if (v < 1) {
+        char dev[37], now[32];
+        etude_uuid_new(dev);
+        etude_time_now_iso(now);
+        if ((rc = exec(s, migration_1, "migration 1")) || (rc = meta_set(s, "device_id", dev)) ||
+            (rc = meta_set(s, "user_id", "anonymous")) || (rc = meta_set(s, "mutation_seq", "0")) ||
+            (rc = meta_set(s, "created_at", now)) || (rc = exec(s, "PRAGMA user_version = 1", "migration 1"))) {
+            exec(s, "ROLLBACK", "rollback");
+            return rc;
+        }
+    }
+    /* Later migrations go here: if (v < 2) { ... PRAGMA user_version = 2 } */
+    return exec(s, "COMMIT", "commit migration");
+}
+
+int etude_store_open(const char *path, etude_store_t **out)
+{
+    *out = NULL;
+    if (sodium_init() < 0)
+        return ETUDE_STORE_EIO;
+    etude_store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return ETUDE_STORE_ENOMEM;
+    char buf[4096];
+    if (!path) {
+        char err[512];
+        int rc = etude_store_home(buf, sizeof buf - 16, 1, err, sizeof err);
+        if (rc) {
+            snprintf(s->err, sizeof s->err, "%s", err);
+            *out = s;
+            return rc;
+        }
+        strcat(buf, "/etude.db");
+        path = buf;
+    }
+    s->path = strdup(path);
+    if (!s->path) {
+        free(s);
+        return ETUDE_STORE_ENOMEM;
+    }
+    *out = s;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        int rc = fail(s, ETUDE_STORE_EIO, "%s: cannot open: %s", path,
+                      s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        return rc;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_extended_result_codes(s->db, 1);
+    int v = user_version(s);
+    if (v < 0)
+        return fail(s, ETUDE_STORE_EIO, "%s: not an etude store (or not an SQLite database): %s", path,
+                    sqlite3_errmsg(s->db));
+    if (v > ETUDE_STORE_SCHEMA_VERSION)
+        return fail(s, ETUDE_STORE_ENEWER,
+                    "%s: store schema version %d was written by a newer etude (this one knows up to %d); "
+                    "refusing to open it",
+                    path, v, ETUDE_STORE_SCHEMA_VERSION);
+    int rc;
+    if (strcmp(path, ":memory:") && (rc = exec(s, "PRAGMA journal_mode=WAL", "enabling WAL")))
+        return rc;
+    if ((rc = exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "pragmas")))
+        return rc;
+    if ((rc = migrate(s)))
+        return rc;
+    s->err[0] = 0;
+    return 0;
+}
+
+void etude_store_close(etude_store_t *store)
+{
+    if (!store)
+        return;
+    if (store->db)
+        sqlite3_close_v2(store->db);
+    free(store->path);
+    free(store);
+}
+
+/* ---- sync meta ---------------------------------------------------------------------------- */
+
+static int meta_set(etude_store_t *s, const char *key, const char *value)
+{
+    sqlite3_stmt *st;
+    const char *sql = value ? "INSERT INTO sync_meta(key, value) VALUES (?1, ?2) "
+                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+                            : "DELETE FROM sync_meta WHERE key = ?1";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dbfail(s, "sync_meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (value)
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dbfail(s, "sync_meta");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int etude_store_meta_set(etude_store_t *store, const char *key, const char *value)
+{
+    if (!key)
+        return ETUDE_STORE_EINVAL;
+    return meta_set(store, key, value);
+}
+
+int etude_store_meta_get(etude_store_t *store, const char *key, char *buf, size_t size)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store->db, "SELECT value FROM sync_meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+        return dbfail(store, "sync_meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = ETUDE_STORE_ENOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    if (rc)
+        fail(store, rc, "sync_meta: no value for '%s'", key);
+    return rc;
+}
+
+static int64_t next_mutation_seq(etude_store_t *s)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE sync_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'mutation_seq' "
+                           "RETURNING CAST(value AS INTEGER)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int64_t etude_store_outbox_count(etude_store_t *store)
+{
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(store->db, "SELECT count(*) FROM outbox", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    return n;
+}
+
+int etude_store_check(etude_store_t *store)
+{
+    sqlite3_stmt *st;
+    int rc = ETUDE_STORE_EIO;
+    if (sqlite3_prepare_v2(store->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return dbfail(store, "integrity_check");
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        if (r && !strcmp(r, "ok"))
+            rc = 0;
+        else
+            fail(store, rc, "%s: integrity_check: %s", store->path, r ? r : "?");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- rows ---------------------------------------------------------------------------------- */
+
+static const char select_cols[] = "SELECT local_id, id, remote_id, entity_type, created_at, updated_at, "
+                                  "deleted_at, sync_status, sync_version, checksum, data FROM entities ";
+
+static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static int row_to_entity(sqlite3_stmt *st, etude_entity_t *e)
+{
+    memset(e, 0, sizeof *e);
+    e->local_id = sqlite3_column_int64(st, 0);
+    copy_col(st, 1, e->id, sizeof e->id);
+    if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+        e->remote_id = strdup((const char *)sqlite3_column_text(st, 2));
+        if (!e->remote_id)
+            return ETUDE_STORE_ENOMEM;
+    }
+    copy_col(st, 3, e->entity_type, sizeof e->entity_type);
+    copy_col(st, 4, e->created_at, sizeof e->created_at);
+    copy_col(st, 5, e->updated_at, sizeof e->updated_at);
+    copy_col(st, 6, e->deleted_at, sizeof e->deleted_at);
+    copy_col(st, 7, e->sync_status, sizeof e->sync_status);
+    e->sync_version = sqlite3_column_int64(st, 8);
+    copy_col(st, 9, e->checksum, sizeof e->checksum);
+    e->data = strdup((const char *)sqlite3_column_text(st, 10));
+    if (!e->data) {
+        free(e->remote_id);
+        e->remote_id = NULL;
+        return ETUDE_STORE_ENOMEM;
+    }
+    return 0;
+}
+
+int etude_store_get(etude_store_t *store, const char *id, etude_entity_t *out)
+{
+    char sql[512];
+    sqlite3_stmt *st;
+    memset(out, 0, sizeof *out);
+    snprintf(sql, sizeof sql, "%s WHERE id = ?1", select_cols);
+    if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dbfail(store, "get");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rc = row_to_entity(st, out);
+    else if (rc == SQLITE_DONE)
+        rc = fail(store, ETUDE_STORE_ENOTFOUND, "no entity with id '%s'", id);
+    else
+        rc = dbfail(store, "get");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int etude_store_resolve(etude_store_t *store, const char *prefix, char out_id[37])
+{
+    if (!prefix || strlen(prefix) < 4 || strlen(prefix) > 36 || strspn(prefix, "0123456789abcdef-") != strlen(prefix))
+        return fail(store, ETUDE_STORE_ENOTFOUND,
+                    "'%s' is not an entity id (give the id, or at least its first 4 characters)", prefix ? prefix : "");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store->db, "SELECT id FROM entities WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2", -1,
+                           &st, NULL) != SQLITE_OK)
+        return dbfail(store, "resolve");
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (!n)
+            copy_col(st, 0, out_id, 37);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (n == 0)
+        return fail(store, ETUDE_STORE_ENOTFOUND, "no entity with id '%s'", prefix);
+    if (n > 1)
+        return fail(store, ETUDE_STORE_ENOTFOUND, "id prefix '%s' is ambiguous: give more characters", prefix);
+    return 0;
+}
+
+int etude_store_list(etude_store_t *store, const char *type, const char *parent, int with_deleted,
+                     etude_entity_fn fn, void *user)
+{
+    char sql[768];
+    sqlite3_stmt *st;
+    snprintf(sql, sizeof sql,
+             "%s WHERE (?1 IS NULL OR entity_type = ?1) AND (?2 OR deleted_at IS NULL) "
+             "AND (?3 IS NULL OR (entity_type IN ('practiceLog','logbookEntry') AND "
+             "json_extract(data, '$.sessionId') = ?3)) ORDER BY local_id",
+             select_cols);
+    if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dbfail(store, "list");
+    if (type)
+        sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, with_deleted ? 1 : 0);
+    if (parent)
+        sqlite3_bind_text(st, 3, parent, -1, SQLITE_STATIC);
+    int rc = 0, step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        etude_entity_t e;
+        if ((rc = row_to_entity(st, &e)))
+            break;
+        int stop = fn(user, &e);
+        etude_entity_clear(&e);
+        if (stop)
+            break;
+    }
+    if (!rc && step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = dbfail(store, "list");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int64_t etude_store_count(etude_store_t *store, const char *type, int with_deleted)
+{
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT count(*) FROM entities WHERE (?1 IS NULL OR entity_type = ?1) "
+                           "AND (?2 OR deleted_at IS NULL)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (type)
+        sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, with_deleted ? 1 : 0);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* ---- writes --------------------------------------------------------------------------------- */
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v && *v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* The JSON object for an entity, as exported and as carried in outbox payloads. */
+static cJSON *entity_json(const etude_entity_t *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *data = cJSON_Parse(e->data);
+    if (!o || !data) {
+        cJSON_Delete(o);
+        cJSON_Delete(data);
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "entityType", e->entity_type);
+    cJSON_AddStringToObject(o, "id", e->id);
+    cJSON_AddNumberToObject(o, "localId", (double)e->local_id);
+    if (e->remote_id)
+        cJSON_AddStringToObject(o, "remoteId", e->remote_id);
+    else
+        cJSON_AddNullToObject(o, "remoteId");
+    cJSON_AddStringToObject(o, "createdAt", e->created_at);
+    cJSON_AddStringToObject(o, "updatedAt", e->updated_at);
+    if (e->deleted_at[0])
+        cJSON_AddStringToObject(o, "deletedAt", e->deleted_at);
+    else
+        cJSON_AddNullToObject(o, "deletedAt");
+    cJSON_AddStringToObject(o, "syncStatus", e->sync_status);
+    cJSON_AddNumberToObject(o, "syncVersion", (double)e->sync_version);
+    cJSON_AddStringToObject(o, "checksum", e->checksum);
+    cJSON_AddItemToObject(o, "data", data);
+    return o;
+}
+
+static char *entity_json_text(const etude_entity_t *e)
+{
+    cJSON *o = entity_json(e);
+    if (!o)
+        return NULL;
+    char *t = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return t;
+}
+
+/* Insert or replace the row for e (by id), then queue (when queue) and audit the change. */
+static int write_row(etude_store_t *s, etude_entity_t *e, int is_insert, const char *op, const char *actor,
+                     const char *old_checksum, int queue)
+{
+    sqlite3_stmt *st;
+    const char *sql = is_insert
+                          ? "INSERT INTO entities(local_id, id, remote_id, entity_type, created_at, updated_at, "
+                            "deleted_at, sync_status, sync_version, checksum, data) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING local_id"
+                          : "UPDATE entities SET remote_id = ?3, entity_type = ?4, created_at = ?5, "
+                            "updated_at = ?6, deleted_at = ?7, sync_status = ?8, sync_version = ?9, checksum = ?10, "
+                            "data = ?11 WHERE id = ?2 RETURNING local_id";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dbfail(s, "write");
+    if (is_insert && e->local_id > 0)
+        sqlite3_bind_int64(st, 1, e->local_id);
+    else
+        sqlite3_bind_null(st, 1);
+    sqlite3_bind_text(st, 2, e->id, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 3, e->remote_id);
+    sqlite3_bind_text(st, 4, e->entity_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, e->created_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, e->updated_at, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 7, e->deleted_at);
+    sqlite3_bind_text(st, 8, e->sync_status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, e->sync_version);
+    sqlite3_bind_text(st, 10, e->checksum, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, e->data, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        e->local_id = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        rc = dbfail(s, "write");
+    }
+    sqlite3_finalize(st);
+    if (rc)
+        return rc;
+
+    int64_t mseq = 0;
+    if (queue) {
+        mseq = next_mutation_seq(s);
+        if (mseq < 0)
+            return dbfail(s, "mutation sequence");
+        char *payload = entity_json_text(e);
+        if (!payload)
+            return fail(s, ETUDE_STORE_ENOMEM, "out of memory");
+        char now[32];
+        etude_time_now_iso(now);
+        if (sqlite3_prepare_v2(s->db,
+                               "INSERT INTO outbox(mutation_seq, entity_id, entity_type, op, payload, created_at) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                               -1, &st, NULL) != SQLITE_OK) {
+            free(payload);
+            return dbfail(s, "outbox");
+        }
+        sqlite3_bind_int64(st, 1, mseq);
+        sqlite3_bind_text(st, 2, e->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, e->entity_type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, op, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, payload, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dbfail(s, "outbox");
+        sqlite3_finalize(st);
+        free(payload);
+        if (rc)
+            return rc;
+    }
+    char now[32];
+    etude_time_now_iso(now);
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO audit(at, entity_id, entity_type, action, actor, old_checksum, new_checksum, "
+                           "mutation_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dbfail(s, "audit");
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, e->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, e->entity_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, op, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, actor, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 6, old_checksum);
+    sqlite3_bind_text(st, 7, e->checksum, -1, SQLITE_STATIC);
+    if (queue)
+        sqlite3_bind_int64(st, 8, mseq);
+    else
+        sqlite3_bind_null(st, 8);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dbfail(s, "audit");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int begin(etude_store_t *s)
+{
+    return exec(s, "BEGIN IMMEDIATE", "begin");
+}
+
+static int finish(etude_store_t *s, int rc)
+{
+    if (rc) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return exec(s, "COMMIT", "commit");
+}
+
+/* Canonicalise data (must be an object) and compute its checksum into e. */
+static int set_data(etude_store_t *s, etude_entity_t *e, const char *data_json)
+{
+    char *canon = NULL;
+    int rc = etude_canon_json(data_json, &canon);
+    if (rc == -1)
+        return fail(s, ETUDE_STORE_ENOMEM, "out of memory");
+    if (rc || canon[0] != '{') {
+        free(canon);
+        return fail(s, ETUDE_STORE_EINVAL, "data: not a JSON object");
+    }
+    free(e->data);
+    e->data = canon;
+    etude_canon_sha256_hex(canon, strlen(canon), e->checksum);
+    return 0;
+}
+
+static int create_in_tx(etude_store_t *s, const char *type, const char *id, const char *data_json, char out_id[37])
+{
+    etude_entity_t e;
+    memset(&e, 0, sizeof e);
+    if (!etude_entity_type_valid(type))
+        return fail(s, ETUDE_STORE_EINVAL,
+                    "entity type '%s': expected practiceSession, practiceLog, goal or logbookEntry", type ? type : "");
+    if (id && *id && !etude_uuid_valid(id))
+        return fail(s, ETUDE_STORE_EINVAL, "id '%s': not a lowercase UUID", id);
+    int rc = set_data(s, &e, data_json);
+    if (rc)
+        return rc;
+    if (id && *id)
+        snprintf(e.id, sizeof e.id, "%s", id);
+    else
+        etude_uuid_new(e.id);
+    snprintf(e.entity_type, sizeof e.entity_type, "%s", type);
+    etude_time_now_iso(e.created_at);
+    memcpy(e.updated_at, e.created_at, sizeof e.updated_at);
+    strcpy(e.sync_status, "pending");
+    rc = write_row(s, &e, 1, "create", "local", NULL, 1);
+    if (!rc && out_id)
+        memcpy(out_id, e.id, 37);
+    etude_entity_clear(&e);
+    return rc;
+}
+
+int etude_store_create(etude_store_t *store, const char *type, const char *id, const char *data_json,
+                       char out_id[37])
+{
+    int rc = begin(store);
+    if (rc)
+        return rc;
+    return finish(store, create_in_tx(store, type, id, data_json, out_id));
+}
+
+/* Touch updated_at so it is strictly later than before, even within one millisecond. */
+static void bump_updated(etude_entity_t *e)
+{
+    char now[32];
+    etude_time_now_iso(now);
+    if (strcmp(now, e->updated_at) <= 0) {
+        int64_t us = 0;
+        etude_time_parse(e->updated_at, &us);
+        etude_time_iso(us + 1000, now);
+    }
+    memcpy(e->updated_at, now, sizeof now);
+}
+
+static int update_in_tx(etude_store_t *s, const char *id, const char *data_json, int *changed)
+{
+    etude_entity_t e;
+    int rc = etude_store_get(s, id, &e);
+    if (changed)
+        *changed = 0;
+    if (rc)
+        return rc;
+    if (e.deleted_at[0]) {
+        etude_entity_clear(&e);
+        return fail(s, ETUDE_STORE_EDELETED, "entity %s was deleted at %s: it cannot be edited", id, e.deleted_at);
+    }
+    char old[65];
+    memcpy(old, e.checksum, sizeof old);
+    rc = set_data(s, &e, data_json);
+    if (!rc && strcmp(old, e.checksum)) {
+        bump_updated(&e);
+        strcpy(e.sync_status, "pending");
+        rc = write_row(s, &e, 0, "update", "local", old, 1);
+        if (changed)
+            *changed = 1;
+    }
+    etude_entity_clear(&e);
+    return rc;
+}
+
+int etude_store_update(etude_store_t *store, const char *id, const char *data_json)
+{
+    int rc = begin(store);
+    if (rc)
+        return rc;
+    return finish(store, update_in_tx(store, id, data_json, NULL));
+}
+
+int etude_store_delete(etude_store_t *store, const char *id)
+{
+    int rc = begin(store);
+    if (rc)
+        return rc;
+    etude_entity_t e;
+    rc = etude_store_get(store, id, &e);
+    if (rc)
+        return finish(store, rc);
+    if (!e.deleted_at[0]) {
+        bump_updated(&e);
+        memcpy(e.deleted_at, e.updated_at, sizeof e.deleted_at);
+        strcpy(e.sync_status, "pending");
+        rc = write_row(store, &e, 0, "delete", "local", e.checksum, 1);
+    }
+    etude_entity_clear(&e);
+    return finish(store, rc);
+}
+
+/* ---- session records ---------------------------------------------------------------------- */
+
+static int put_one(etude_store_t *s, const char *type, const char *id, const cJSON *data,
+                   etude_store_put_stats_t *stats)
+{
+    char *text = cJSON_PrintUnformatted(data);
+    if (!text)
+        return fail(s, ETUDE_STORE_ENOMEM, "out of memory");
+    etude_entity_t e;
+    int rc = etude_store_get(s, id, &e);
+    if (rc == ETUDE_STORE_ENOTFOUND) {
+        rc = create_in_tx(s, type, id, text, NULL);
+        if (!rc)
+            stats->created++;
+    } else if (!rc) {
+        int keep = 0;
+        if (strcmp(e.entity_type, type)) {
+            rc = fail(s, ETUDE_STORE_EINVAL, "record id %s is already a %s, not a %s", id, e.entity_type, type);
+        } else if (e.deleted_at[0]) {
+            keep = 1; /* a tombstone never comes back */
+        } else if (!strcmp(type, "practiceSession")) {
+            cJSON *old = cJSON_Parse(e.data);
+            const cJSON *oi = cJSON_GetObjectItemCaseSensitive(old, "interrupted");
+            const cJSON *ni = cJSON_GetObjectItemCaseSensitive(data, "interrupted");
+            /* A recovered copy never replaces the completed session. */
+            if (old && !cJSON_IsTrue(oi) && cJSON_IsTrue(ni))
+                keep = 1;
+            cJSON_Delete(old);
+        }
+        if (!rc && !keep) {
+            int changed = 0;
+            rc = update_in_tx(s, id, text, &changed);
+            if (!rc && changed)
+                stats->updated++;
+            else if (!rc)
+                stats->skipped++;
+        } else if (!rc) {
+            stats->skipped++;
+        }
+        etude_entity_clear(&e);
+    }
+    free(text);
+    return rc;
+}
+
+int etude_store_put_session(etude_store_t *store, const char *record_json, etude_store_put_stats_t *stats)
+{
+    etude_store_put_stats_t local = {0};
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    cJSON *r = cJSON_Parse(record_json ? record_json : "");
+    if (!r)
+        return fail(store, ETUDE_STORE_EINVAL, "session record: not JSON");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "id");
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(r, "data");
+    const cJSON *logs = cJSON_GetObjectItemCaseSensitive(r, "logs");
+    int rc = 0;
+    if (!cJSON_IsString(id) || !etude_uuid_valid(id->valuestring))
+        rc = fail(store, ETUDE_STORE_EINVAL, "session record: field 'id': expected a UUID");
+    else if (!cJSON_IsObject(data))
+        rc = fail(store, ETUDE_STORE_EINVAL, "session record: field 'data': expected an object");
+    else if (logs && !cJSON_IsArray(logs))
+        rc = fail(store, ETUDE_STORE_EINVAL, "session record: field 'logs': expected an array");
+    if (!rc)
+        rc = begin(store);
+    if (!rc) {
+        rc = put_one(store, "practiceSession", id->valuestring, data, stats);
+        const cJSON *l;
+        int i = 0;
+        cJSON_ArrayForEach(l, logs)
+        {
+            if (rc)
+                break;
+            const cJSON *lid = cJSON_GetObjectItemCaseSensitive(l, "id");
+            const cJSON *ldata = cJSON_GetObjectItemCaseSensitive(l, "data");
+            if (!cJSON_IsString(lid) || !etude_uuid_valid(lid->valuestring) || !cJSON_IsObject(ldata))
+                rc = fail(store, ETUDE_STORE_EINVAL, "session record: logs[%d]: expected {\"id\": UUID, \"data\": {...}}",
+                          i);
+            else
+                rc = put_one(store, "practiceLog", lid->valuestring, ldata, stats);
+            i++;
+        }
+        rc = finish(store, rc);
+    }
+    cJSON_Delete(r);
+    return rc;
+}
+
+/* ---- export --------------------------------------------------------------------------------- */
+
+typedef struct export_ctx {
+    FILE *out;
+    int format;
+    int err;
+} export_ctx_t;
+
+static void csv_field(FILE *f, const char *v)
+{
+    if (!v)
+        return;
+    if (strpbrk(v, ",\"\r\n")) {
+        fputc('"', f);
+        for (const char *c = v; *c; c++) {
+            if (*c == '"')
+                fputc('"', f);
+            fputc(*c, f);
+        }
+        fputc('"', f);
+    } else {
+        fputs(v, f);
+    }
+}
+
+static int export_one(void *user, const etude_entity_t *e)
+{
+    export_ctx_t *x = user;
+    if (x->format == ETUDE_EXPORT_NDJSON) {
+        char *t = entity_json_text(e);
+        if (!t) {
+            x->err = ETUDE_STORE_ENOMEM;
+            return 1;
+        }
+        fputs(t, x->out);
+        fputc('\n', x->out);
+        free(t);
+    } else {
+        fprintf(x->out, "%s,%lld,", e->id, (long long)e->local_id);
+        csv_field(x->out, e->remote_id);
+        fprintf(x->out, ",%s,%s,%s,%s,%s,%lld,%s,", e->entity_type, e->created_at, e->updated_at, e->deleted_at,
+                e->sync_status, (long long)e->sync_version, e->checksum);
+        csv_field(x->out, e->data);
+        fputs("\r\n", x->out);
+    }
+    if (ferror(x->out)) {
+        x->err = ETUDE_STORE_EIO;
+        return 1;
+    }
+    return 0;
+}
+
+int etude_store_export(etude_store_t *store, FILE *out, int format)
+{
+    if (format != ETUDE_EXPORT_NDJSON && format != ETUDE_EXPORT_CSV)
+        return fail(store, ETUDE_STORE_EINVAL, "export: unknown format");
+    /* One read transaction, so the export is a consistent snapshot. */
+    int rc = exec(store, "BEGIN", "begin export");
+    if (rc)
+        return rc;
+    if (format == ETUDE_EXPORT_NDJSON)
+        fprintf(out, "{\"etudeExport\":1,\"schemaVersion\":%d}\n", ETUDE_STORE_SCHEMA_VERSION);
+    else
+        fputs("id,localId,remoteId,entityType,createdAt,updatedAt,deletedAt,syncStatus,syncVersion,checksum,data\r\n",
+              out);
+    export_ctx_t x = {out, format, 0};
+    rc = etude_store_list(store, NULL, NULL, 1, export_one, &x);
+    sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+    if (!rc && x.err)
+        rc = fail(store, x.err, "export: cannot write the output: %s", strerror(errno));
+    if (!rc && fflush(out))
+        rc = fail(store, ETUDE_STORE_EIO, "export: cannot write the output: %s", strerror(errno));
+    return rc;
+}
+
+/* ---- import --------------------------------------------------------------------------------- */
+
+static const char *const import_fields[] = {"entityType", "id",         "localId",     "remoteId",
+                                             "createdAt",  "updatedAt",  "deletedAt",   "syncStatus",
+                                             "syncVersion", "checksum",  "data"};
+
+static int ifail(etude_store_t *s, const char *name, int line, const char *field, const char *what)
+{
+    if (field)
+        return fail(s, ETUDE_STORE_EPARSE, "%s:%d: field '%s': %s", name, line, field, what);
+    return fail(s, ETUDE_STORE_EPARSE, "%s:%d: %s", name, line, what);
+}
+
+static int import_line(etude_store_t *s, const char *name, int lineno, const char *text, int *header_ok,
+                       etude_import_stats_t *stats)
+{
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithOpts(text, &end, 1);
+    if (!o)
+        return ifail(s, name, lineno, NULL, "not valid JSON");
+    int rc = 0;
+    etude_entity_t e, old;
+    memset(&e, 0, sizeof e);
+    memset(&old, 0, sizeof old);
+    if (!cJSON_IsObject(o)) {
+        rc = ifail(s, name, lineno, NULL, "expected a JSON object");
+        goto out;
+    }
+    const cJSON *hdr = cJSON_GetObjectItemCaseSensitive(o, "etudeExport");
+    if (hdr) {
+        const cJSON *sv = cJSON_GetObjectItemCaseSensitive(o, "schemaVersion");
+        if (!*header_ok)
+            rc = ifail(s, name, lineno, "etudeExport", "an export header may only be the first line");
+        else if (!cJSON_IsNumber(hdr) || hdr->valuedouble != 1)
+            rc = ifail(s, name, lineno, "etudeExport", "unknown export format version (this etude reads 1)");
+        else if (!cJSON_IsNumber(sv) || sv->valuedouble < 1 || sv->valuedouble != (int)sv->valuedouble)
+            rc = ifail(s, name, lineno, "schemaVersion", "expected a positive integer");
+        else if (sv->valuedouble > ETUDE_STORE_SCHEMA_VERSION)
+            rc = fail(s, ETUDE_STORE_ENEWER, "%s:%d: field 'schemaVersion': %d was written by a newer etude (this one knows up to %d)",
+                      name, lineno, (int)sv->valuedouble, ETUDE_STORE_SCHEMA_VERSION);
+        else if (cJSON_GetArraySize(o) != 2)
+            rc = ifail(s, name, lineno, NULL, "the header has only etudeExport and schemaVersion");
+        *header_ok = 0;
+        goto out;
+    }
+    *header_ok = 0;
+    for (const cJSON *c = o->child; c; c = c->next) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof import_fields / sizeof *import_fields; i++)
+            if (!strcmp(c->string, import_fields[i]))
+                known = 1;
+        if (!known) {
+            rc = ifail(s, name, lineno, c->string, "unknown field");
+            goto out;
+        }
+    }
+#define FIELD(n) const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, #n)
+    FIELD(entityType);
+    FIELD(id);
+    FIELD(localId);
+    FIELD(remoteId);
+    FIELD(createdAt);
+    FIELD(updatedAt);
+    FIELD(deletedAt);
+    FIELD(syncStatus);
+    FIELD(syncVersion);
+    FIELD(checksum);
+    FIELD(data);
+#undef FIELD
+    if (!cJSON_IsString(entityType) || !etude_entity_type_valid(entityType->valuestring)) {
+        rc = ifail(s, name, lineno, "entityType", "expected practiceSession, practiceLog, goal or logbookEntry");
+        goto out;
+    }
+    if (!cJSON_IsString(id) || !etude_uuid_valid(id->valuestring)) {
+        rc = ifail(s, name, lineno, "id", "expected a lowercase UUID");
+        goto out;
+    }
+    if (localId && !(cJSON_IsNumber(localId) && localId->valuedouble >= 1 && localId->valuedouble < 9007199254740992.0 &&
+                     localId->valuedouble == (double)(int64_t)localId->valuedouble)) {
+        rc = ifail(s, name, lineno, "localId", "expected a positive integer");
+        goto out;
+    }
+    if (remoteId && !cJSON_IsNull(remoteId) && !(cJSON_IsString(remoteId) && remoteId->valuestring[0])) {
+        rc = ifail(s, name, lineno, "remoteId", "expected a non-empty string or null");
+        goto out;
+    }
+    if (!cJSON_IsString(createdAt) || etude_time_parse(createdAt->valuestring, NULL)) {
+        rc = ifail(s, name, lineno, "createdAt", "expected an ISO-8601 UTC time like 2026-01-31T12:00:00.000Z");
+        goto out;
+    }
+    if (!cJSON_IsString(updatedAt) || etude_time_parse(updatedAt->valuestring, NULL)) {
+        rc = ifail(s, name, lineno, "updatedAt", "expected an ISO-8601 UTC time like 2026-01-31T12:00:00.000Z");
+        goto out;
+    }
+    if (deletedAt && !cJSON_IsNull(deletedAt) &&
+        !(cJSON_IsString(deletedAt) && !etude_time_parse(deletedAt->valuestring, NULL))) {
+        rc = ifail(s, name, lineno, "deletedAt", "expected an ISO-8601 UTC time or null");
+        goto out;
+    }
+    if (!cJSON_IsString(syncStatus) || !status_valid(syncStatus->valuestring)) {
+        rc = ifail(s, name, lineno, "syncStatus", "expected pending, syncing, synced or conflict");
+        goto out;
+    }
+    if (!cJSON_IsNumber(syncVersion) || syncVersion->valuedouble < 0 || syncVersion->valuedouble >= 9007199254740992.0 ||
+        syncVersion->valuedouble != (double)(int64_t)syncVersion->valuedouble) {
+        rc = ifail(s, name, lineno, "syncVersion", "expected an integer >= 0");
+        goto out;
+    }
+    if (!cJSON_IsString(checksum) || strlen(checksum->valuestring) != 64 ||
+        strspn(checksum->valuestring, "0123456789abcdef") != 64) {
+        rc = ifail(s, name, lineno, "checksum", "expected 64 lowercase hex characters (SHA-256)");
+        goto out;
+    }
+    if (!cJSON_IsObject(data)) {
+        rc = ifail(s, name, lineno, "data", "expected a JSON object");
+        goto out;
+    }
+    char *dtext = cJSON_PrintUnformatted(data);
+    if (!dtext) {
+        rc = fail(s, ETUDE_STORE_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = set_data(s, &e, dtext);
+    free(dtext);
+    if (rc) {
+        rc = ifail(s, name, lineno, "data", "cannot be canonicalised (duplicate keys or non-finite numbers)");
+        goto out;
+    }
+    if (strcmp(e.checksum, checksum->valuestring)) {
+        rc = ifail(s, name, lineno, "checksum", "does not match the SHA-256 of the canonical data");
+        goto out;
+    }
+    snprintf(e.id, sizeof e.id, "%s", id->valuestring);
+    snprintf(e.entity_type, sizeof e.entity_type, "%s", entityType->valuestring);
+    snprintf(e.created_at, sizeof e.created_at, "%s", createdAt->valuestring);
+    snprintf(e.updated_at, sizeof e.updated_at, "%s", updatedAt->valuestring);
+    if (cJSON_IsString(deletedAt))
+        snprintf(e.deleted_at, sizeof e.deleted_at, "%s", deletedAt->valuestring);
+    snprintf(e.sync_status, sizeof e.sync_status, "%s", syncStatus->valuestring);
+    e.sync_version = (int64_t)syncVersion->valuedouble;
+    if (cJSON_IsString(remoteId) && !(e.remote_id = strdup(remoteId->valuestring))) {
+        rc = fail(s, ETUDE_STORE_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (strcmp(e.updated_at, e.created_at) < 0) {
+        rc = ifail(s, name, lineno, "updatedAt", "is before createdAt");
+        goto out;
+    }
+    int queue = !strcmp(e.sync_status, "pending");
+    rc = etude_store_get(s, e.id, &old);
+    if (rc == ETUDE_STORE_ENOTFOUND) {
+        e.local_id = 0;
+        if (localId) {
+            sqlite3_stmt *st;
+            if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM entities WHERE local_id = ?1", -1, &st, NULL) != SQLITE_OK) {
+                rc = dbfail(s, "import");
+                goto out;
+            }
+            sqlite3_bind_int64(st, 1, (int64_t)localId->valuedouble);
+            if (sqlite3_step(st) == SQLITE_DONE)
+                e.local_id = (int64_t)localId->valuedouble;
+            sqlite3_finalize(st);
+        }
+        rc = write_row(s, &e, 1, e.deleted_at[0] ? "delete" : "create", "import", NULL, queue);
+        if (!rc)
+            stats->created++;
+    } else if (!rc) {
+        if (strcmp(old.entity_type, e.entity_type)) {
+            rc = ifail(s, name, lineno, "entityType", "this id is already stored as another entity type");
+        } else if (strcmp(e.updated_at, old.updated_at) > 0 && !old.deleted_at[0]) {
+            const char *op = e.deleted_at[0] ? "delete" : "update";
+            rc = write_row(s, &e, 0, op, "import", old.checksum, queue);
+            if (!rc)
+                stats->updated++;
+        } else {
+            stats->skipped++;
+        }
+    } else {
+        goto out;
+    }
+    if (rc && rc != ETUDE_STORE_EPARSE) {
+        char detail[sizeof s->err];
+        memcpy(detail, s->err, sizeof detail);
+        rc = fail(s, rc, "%s:%d: %s", name, lineno, detail);
+    }
+out:
+    etude_entity_clear(&e);
+    etude_entity_clear(&old);
+    cJSON_Delete(o);
+    return rc;
+}
+
+int etude_store_import(etude_store_t *store, FILE *in, const char *name, etude_import_stats_t *stats)
+{
+    etude_import_stats_t local = {0};
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    if (!name)
+        name = "<input>";
+    int rc = begin(store);
+    if (rc)
+        return rc;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int lineno = 0, header_ok = 1;
+    while (!rc && (n = getline(&line, &cap, in)) >= 0) {
+        lineno++;
+        if ((size_t)n != strlen(line)) {
+            rc = ifail(store, name, lineno, NULL, "contains a NUL byte");
+            break;
+        }
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (n == 0) {
+            rc = ifail(store, name, lineno, NULL, "empty line (NDJSON has one JSON object per line)");
+            break;
+        }
+        rc = import_line(store, name, lineno, line, &header_ok, stats);
+    }
+    free(line);
+    if (!rc && ferror(in))
+        rc = fail(store, ETUDE_STORE_EIO, "%s: read error: %s", name, strerror(errno));
+    if (!rc && lineno == 0)
+        rc = fail(store, ETUDE_STORE_EPARSE, "%s: empty file: nothing to import", name);
+    stats->lines = lineno;
+    if (rc)
+        stats->created = stats->updated = stats->skipped = 0;
+    return finish(store, rc);
+}
