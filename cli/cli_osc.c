@@ -1,0 +1,275 @@
+/* cli_osc.c - the OSC control of `etude play` (liblo); the address space is in docs/jack.md. */
+#include "cli_osc.h"
+
+#include <lo/lo.h>
+
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "etude_engine.h"
+
+struct etude_osc {
+    lo_server server;
+    etude_osc_ops_t ops;
+    unsigned long handled, errors;
+    int handled_now;
+    lo_address cur_src;
+    unsigned char buf[65536];
+    char bind_err[256];
+};
+
+/* Where replies go: the sender of the datagram being handled (also inside bundles). */
+static lo_address reply_to(etude_osc_t *o, lo_message msg)
+{
+    if (o->cur_src)
+        return o->cur_src;
+    return msg ? lo_message_get_source(msg) : NULL;
+}
+
+static void reply_error(etude_osc_t *o, lo_message msg, const char *path, const char *what)
+{
+    o->errors++;
+    lo_address to = reply_to(o, msg);
+    if (to)
+        lo_send_from(to, o->server, LO_TT_IMMEDIATE, "/etude/error", "ss", path ? path : "", what);
+}
+
+static void reply_ok(etude_osc_t *o, lo_message msg, const char *path)
+{
+    lo_address to = reply_to(o, msg);
+    if (to)
+        lo_send_from(to, o->server, LO_TT_IMMEDIATE, "/etude/ok", "s", path);
+}
+
+/* A numeric argument of any OSC number type. */
+static bool num_arg(char type, lo_arg *a, double *out)
+{
+    switch (type) {
+    case LO_INT32: *out = a->i; return true;
+    case LO_FLOAT: *out = a->f; return true;
+    case LO_DOUBLE: *out = a->d; return true;
+    case LO_INT64: *out = (double)a->h; return true;
+    case LO_TRUE: *out = 1; return true;
+    case LO_FALSE: *out = 0; return true;
+    default: return false;
+    }
+}
+
+typedef enum { A_NONE, A_NUM, A_STR, A_STR_NUM } argspec_t;
+
+static const struct route {
+    const char *path;
+    argspec_t args;
+    const char *want; /* for the error reply */
+} routes[] = {
+    {"/etude/start", A_NONE, "no arguments"},
+    {"/etude/stop", A_NONE, "no arguments"},
+    {"/etude/locate", A_NUM, "one number: seconds from the start of the material, >= 0"},
+    {"/etude/tempo", A_NUM, "one number: beats per minute, > 0"},
+    {"/etude/tempo_scale", A_NUM, "one number: the tempo factor, 0.1 .. 4"},
+    {"/etude/volume", A_NUM, "one number: linear gain, 0 .. 4"},
+    {"/etude/voice/mute", A_STR_NUM, "a voice name and 0 or 1"},
+    {"/etude/voice/solo", A_STR_NUM, "a voice name and 0 or 1"},
+    {"/etude/voice/gain", A_STR_NUM, "a voice name and a linear gain, 0 .. 4"},
+    {"/etude/load", A_STR, "one string: a preset file path"},
+    {"/etude/status", A_NONE, "no arguments"},
+    {"/etude/timing", A_NONE, "no arguments"},
+    {"/etude/quit", A_NONE, "no arguments"},
+};
+
+static int dispatch(const char *path, const char *types, lo_arg **argv, int argc, lo_message msg,
+                    void *user)
+{
+    etude_osc_t *o = user;
+    o->handled++;
+    o->handled_now++;
+    const struct route *r = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
+        if (path && !strcmp(path, routes[i].path))
+            r = &routes[i];
+    char err[256] = "";
+    if (!r) {
+        snprintf(err, sizeof err, "unknown address '%s' (see docs/jack.md)", path ? path : "");
+        reply_error(o, msg, path, err);
+        return 0;
+    }
+    double num = 0;
+    const char *str = NULL;
+    bool ok;
+    switch (r->args) {
+    case A_NONE: ok = argc == 0; break;
+    case A_NUM: ok = argc == 1 && num_arg(types[0], argv[0], &num) && isfinite(num); break;
+    case A_STR: ok = argc == 1 && (types[0] == LO_STRING || types[0] == LO_SYMBOL); break;
+    case A_STR_NUM:
+        ok = argc == 2 && (types[0] == LO_STRING || types[0] == LO_SYMBOL) &&
+             num_arg(types[1], argv[1], &num) && isfinite(num);
+        break;
+    default: ok = false;
+    }
+    if (ok && (r->args == A_STR || r->args == A_STR_NUM))
+        str = &argv[0]->s;
+    if (!ok) {
+        snprintf(err, sizeof err, "%s: bad arguments '%s' (expected %s)", r->path, types ? types : "",
+                 r->want);
+        reply_error(o, msg, path, err);
+        return 0;
+    }
+    const etude_osc_ops_t *ops = &o->ops;
+    int rc = ETUDE_EUNSUPPORTED;
+    if (!strcmp(path, "/etude/status") || !strcmp(path, "/etude/timing")) {
+        char json[2048];
+        int (*fn)(void *, char *, size_t) = !strcmp(path, "/etude/status") ? ops->status : ops->timing;
+        rc = fn ? fn(ops->user, json, sizeof json) : ETUDE_EUNSUPPORTED;
+        if (rc >= 0) {
+            lo_address to = reply_to(o, msg);
+            if (to)
+                lo_send_from(to, o->server, LO_TT_IMMEDIATE, path, "s", json);
+            return 0;
+        }
+        snprintf(err, sizeof err, "%s: not available (%s)", path, etude_strerror(rc));
+        reply_error(o, msg, path, err);
+        return 0;
+    }
+#define CALL(fn, ...) (ops->fn ? ops->fn(ops->user, __VA_ARGS__) : ETUDE_EUNSUPPORTED)
+    if (!strcmp(path, "/etude/start"))
+        rc = CALL(start, err, sizeof err);
+    else if (!strcmp(path, "/etude/stop"))
+        rc = CALL(stop, err, sizeof err);
+    else if (!strcmp(path, "/etude/quit"))
+        rc = CALL(quit, err, sizeof err);
+    else if (!strcmp(path, "/etude/locate"))
+        rc = num >= 0 ? CALL(locate, num, err, sizeof err) : ETUDE_EINVAL;
+    else if (!strcmp(path, "/etude/tempo"))
+        rc = num > 0 ? CALL(tempo, num, err, sizeof err) : ETUDE_EINVAL;
+    else if (!strcmp(path, "/etude/tempo_scale"))
+        rc = num >= 0.1 && num <= 4 ? CALL(tempo_scale, num, err, sizeof err) : ETUDE_EINVAL;
+    else if (!strcmp(path, "/etude/volume"))
+        rc = num >= 0 && num <= 4 ? CALL(volume, num, err, sizeof err) : ETUDE_EINVAL;
+    else if (!strcmp(path, "/etude/voice/mute"))
+        rc = num == 0 || num == 1 ? CALL(voice_mute, str, num != 0, err, sizeof err) : ETUDE_EINVAL;
+    else if (!strcmp(path, "/etude/voice/solo"))
+        rc = num == 0 || num == 1 ? CALL(voice_solo, str, num != 0, err, sizeof err) : ETUDE_EINVAL;
+    else if (!strcmp(path, "/etude/voice/gain"))
+        rc = num >= 0 && num <= 4 ? CALL(voice_gain, str, num, err, sizeof err) : ETUDE_EINVAL;
+    else if (!strcmp(path, "/etude/load"))
+        rc = CALL(load, str, err, sizeof err);
+#undef CALL
+    if (rc < 0) {
+        if (!err[0]) {
+            if (rc == ETUDE_EINVAL)
+                snprintf(err, sizeof err, "%s: value %g out of range (expected %s)", path, num, r->want);
+            else
+                snprintf(err, sizeof err, "%s: %s", path, etude_strerror(rc));
+        }
+        reply_error(o, msg, path, err);
+        return 0;
+    }
+    reply_ok(o, msg, path);
+    return 0;
+}
+
+static etude_osc_t *bind_target; /* liblo's error handler has no user pointer */
+
+static void on_error(int num, const char *msg, const char *where)
+{
+    (void)num;
+    if (bind_target)
+        snprintf(bind_target->bind_err, sizeof bind_target->bind_err, "%s%s%s", msg ? msg : "error",
+                 where ? ": " : "", where ? where : "");
+}
+
+int etude_osc_create(const char *port, const etude_osc_ops_t *ops, etude_osc_t **out, char *err,
+                     size_t errlen)
+{
+    *out = NULL;
+    etude_osc_t *o = calloc(1, sizeof *o);
+    if (!o)
+        return ETUDE_ENOMEM;
+    o->ops = *ops;
+    bind_target = o;
+    o->server = lo_server_new_with_proto(port && strcmp(port, "0") ? port : NULL, LO_UDP, on_error);
+    if (!o->server) {
+        if (err)
+            snprintf(err, errlen, "--osc %s: cannot listen on this UDP port (%s)", port ? port : "0",
+                     o->bind_err[0] ? o->bind_err : "in use or invalid");
+        bind_target = NULL;
+        free(o);
+        return ETUDE_EIO;
+    }
+    lo_server_add_method(o->server, NULL, NULL, dispatch, o);
+    *out = o;
+    return ETUDE_OK;
+}
+
+void etude_osc_destroy(etude_osc_t *o)
+{
+    if (!o)
+        return;
+    lo_server_free(o->server);
+    if (bind_target == o)
+        bind_target = NULL;
+    free(o);
+}
+
+int etude_osc_port(const etude_osc_t *o) { return lo_server_get_port(o->server); }
+
+/* Receive one datagram ourselves (liblo's receive path drops malformed packets without telling the
+ * sender), answer a malformed one with an error, hand a good one to liblo's dispatcher. */
+static int recv_one(etude_osc_t *o, int timeout_ms)
+{
+    int fd = lo_server_get_socket_fd(o->server);
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return 0;
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof sa;
+    ssize_t n = recvfrom(fd, o->buf, sizeof o->buf, MSG_DONTWAIT, (struct sockaddr *)&sa, &salen);
+    if (n < 0)
+        return 0;
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    o->cur_src = NULL;
+    if (getnameinfo((struct sockaddr *)&sa, salen, host, sizeof host, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+        o->cur_src = lo_address_new(host, serv);
+    if (n >= 8 && !memcmp(o->buf, "#bundle", 8)) {
+        if (lo_server_dispatch_data(o->server, o->buf, (size_t)n) < 0) {
+            o->handled_now++;
+            o->handled++;
+            reply_error(o, NULL, "", "malformed OSC bundle");
+        }
+    } else {
+        int result = 0;
+        lo_message m = lo_message_deserialise(o->buf, (size_t)n, &result);
+        if (!m) {
+            o->handled_now++;
+            o->handled++;
+            char what[128];
+            snprintf(what, sizeof what, "malformed OSC message (%zd bytes, liblo error %d)", n, result);
+            reply_error(o, NULL, "", what);
+        } else {
+            lo_message_free(m);
+            lo_server_dispatch_data(o->server, o->buf, (size_t)n);
+        }
+    }
+    if (o->cur_src)
+        lo_address_free(o->cur_src);
+    o->cur_src = NULL;
+    return 1;
+}
+
+int etude_osc_poll(etude_osc_t *o, int timeout_ms)
+{
+    o->handled_now = 0;
+    int r = recv_one(o, timeout_ms);
+    for (int i = 0; r > 0 && i < 256; i++)
+        r = recv_one(o, 0);
+    return o->handled_now;
+}
+
+unsigned long etude_osc_handled(const etude_osc_t *o) { return o->handled; }
+unsigned long etude_osc_errors(const etude_osc_t *o) { return o->errors; }
