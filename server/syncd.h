@@ -1,0 +1,207 @@
+/* syncd.h - internal interface of etude-syncd: the store, the GraphQL request core, events, metrics.
+ *
+ * Threads: [any] functions may be called from any request thread; the store and the event hub lock
+ * internally. Errors: 0 or a negative ETUDE_SYNCD_E* code. */
+#ifndef ETUDE_SYNCD_H
+#define ETUDE_SYNCD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+enum {
+    ETUDE_SYNCD_OK = 0,
+    ETUDE_SYNCD_ENOMEM = -1, /* out of memory */
+    ETUDE_SYNCD_EINVAL = -2, /* invalid argument */
+    ETUDE_SYNCD_EDB = -3,    /* the database failed */
+    ETUDE_SYNCD_EEXIST = -4, /* already exists */
+    ETUDE_SYNCD_ENOENT = -5, /* not found */
+    ETUDE_SYNCD_EAUTH = -6,  /* authentication refused */
+    ETUDE_SYNCD_ELIMIT = -7  /* a size limit was exceeded */
+};
+
+/* [any] A static name for an ETUDE_SYNCD_E* code. */
+const char *etude_syncd_strerror(int err);
+
+typedef struct etude_syncd_config {
+    const char *db_path;          /* SQLite file (":memory:" allowed for the fuzzer) */
+    long token_ttl;               /* access token lifetime, seconds */
+    long refresh_ttl;             /* refresh token lifetime, seconds */
+    size_t max_body;              /* request body limit (wire bytes and inflated bytes) */
+    int max_batch;                /* entities per uploadBatch */
+    int max_page;                 /* syncChanges page size bound */
+    int default_page;             /* syncChanges page size when limit is null */
+    size_t max_entity_bytes;      /* canonical JSON size of one entity's data */
+    unsigned long long pw_ops;    /* argon2id opslimit for new password hashes */
+    size_t pw_mem;                /* argon2id memlimit for new password hashes */
+} etude_syncd_config_t;
+
+/* [any] Fill *cfg with the documented defaults (docs/server.md). */
+void etude_syncd_config_defaults(etude_syncd_config_t *cfg);
+
+/* ---- store: SQLite, every query scoped to a user ---- */
+
+typedef struct etude_syncd_store etude_syncd_store_t;
+
+/* [control] Open (creating if needed) the database in WAL mode. *err_msg (static or NULL) names
+ * what failed. Close with etude_syncd_store_close(). */
+int etude_syncd_store_open(const etude_syncd_config_t *cfg, etude_syncd_store_t **out,
+                           char *err_msg, size_t err_len);
+/* [control] Close the database cleanly (WAL checkpointed by SQLite). NULL is a no-op. */
+void etude_syncd_store_close(etude_syncd_store_t *st);
+
+/* [any] Add a user with an argon2id hash of password. ETUDE_SYNCD_EEXIST if the name is taken. */
+int etude_syncd_store_user_add(etude_syncd_store_t *st, const char *name, const char *password);
+
+typedef struct etude_syncd_user {
+    int64_t id;
+    char uuid[40];
+    char name[128];
+    int64_t session_id;
+    char device_hint[1]; /* reserved */
+} etude_syncd_user_t;
+
+typedef struct etude_syncd_tokens {
+    char access[64];
+    char refresh[64];
+    int64_t access_expires;
+    int64_t refresh_expires;
+} etude_syncd_tokens_t;
+
+/* [any] Verify name/password and open a session. ETUDE_SYNCD_EAUTH for wrong credentials. */
+int etude_syncd_store_login(etude_syncd_store_t *st, const char *name, const char *password,
+                            etude_syncd_tokens_t *tok, etude_syncd_user_t *user);
+/* [any] Rotate a refresh token into a new session (the old one is revoked). */
+int etude_syncd_store_refresh(etude_syncd_store_t *st, const char *refresh,
+                              etude_syncd_tokens_t *tok, etude_syncd_user_t *user);
+/* [any] Resolve an access token. ETUDE_SYNCD_EAUTH with *why = "unknown", "expired" or "revoked". */
+int etude_syncd_store_auth(etude_syncd_store_t *st, const char *access, etude_syncd_user_t *user,
+                           const char **why);
+/* [any] Revoke the session of user->session_id. */
+int etude_syncd_store_logout(etude_syncd_store_t *st, const etude_syncd_user_t *user);
+
+/* [any] Append an audit row (who, operation, detail, result). */
+void etude_syncd_store_audit(etude_syncd_store_t *st, int64_t user_id, const char *operation,
+                             const char *detail, const char *result);
+
+/* Result of an upload, for the caller's metrics and events. */
+typedef struct etude_syncd_upload_stats {
+    int accepted, conflicts, duplicates, rejected, replayed;
+    int64_t latest_seq;
+} etude_syncd_upload_stats_t;
+
+/* [any] Apply one uploadBatch input (already shape-checked by the core) in one transaction.
+ * On success *result is the UploadBatchResult object (caller deletes). On a batch-level refusal
+ * returns ETUDE_SYNCD_EINVAL with *err_code and err_msg set. */
+int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *user,
+                             const cJSON *batch, cJSON **result, etude_syncd_upload_stats_t *stats,
+                             const char **err_code, char *err_msg, size_t err_len);
+/* [any] One page of changes after since_seq: fills *page (ChangesPage object, caller deletes). */
+int etude_syncd_store_changes(etude_syncd_store_t *st, const etude_syncd_user_t *user,
+                              int64_t since_seq, int limit, cJSON **page);
+/* [any] The SyncMetadata object (caller deletes). */
+int etude_syncd_store_metadata(etude_syncd_store_t *st, const etude_syncd_user_t *user,
+                               cJSON **meta);
+/* [any] The latest server sequence of a user. */
+int64_t etude_syncd_store_latest_seq(etude_syncd_store_t *st, int64_t user_id);
+
+/* ---- helpers shared by the store and the core ---- */
+
+/* [any] Opaque cursor text for a sequence; buf of at least 48 bytes. */
+void etude_syncd_cursor_encode(int64_t seq, char *buf, size_t len);
+/* [any] Decode a cursor; ETUDE_SYNCD_EINVAL for anything not made by cursor_encode. */
+int etude_syncd_cursor_decode(const char *text, int64_t *seq);
+/* [any] Canonical JSON of v (object keys sorted by bytes, no whitespace); caller frees. */
+char *etude_syncd_canonical_json(const cJSON *v);
+/* [any] Lowercase hex SHA-256 of data, into hex[65]. */
+void etude_syncd_sha256_hex(const void *data, size_t len, char hex[65]);
+/* [any] RFC 3339 UTC time with milliseconds for a unix time in ms; buf of at least 32 bytes. */
+void etude_syncd_format_time(int64_t unix_ms, char *buf, size_t len);
+/* [any] Current unix time in milliseconds. */
+int64_t etude_syncd_now_ms(void);
+
+/* ---- metrics ---- */
+
+typedef struct etude_syncd_metrics etude_syncd_metrics_t;
+etude_syncd_metrics_t *etude_syncd_metrics_create(void);
+void etude_syncd_metrics_destroy(etude_syncd_metrics_t *m);
+/* [any] Count one finished HTTP request. */
+void etude_syncd_metrics_request(etude_syncd_metrics_t *m, const char *path, int status,
+                                 double seconds);
+/* [any] Count one GraphQL operation and its outcome ("ok" or an error code). */
+void etude_syncd_metrics_operation(etude_syncd_metrics_t *m, const char *operation,
+                                   const char *result);
+/* [any] Count an error by its extensions.code. */
+void etude_syncd_metrics_error(etude_syncd_metrics_t *m, const char *code);
+void etude_syncd_metrics_upload(etude_syncd_metrics_t *m, const etude_syncd_upload_stats_t *s);
+void etude_syncd_metrics_gauge_add(etude_syncd_metrics_t *m, int which, int delta);
+enum { ETUDE_SYNCD_GAUGE_IN_FLIGHT = 0, ETUDE_SYNCD_GAUGE_SSE = 1 };
+/* [any] Prometheus text exposition; caller frees. */
+char *etude_syncd_metrics_render(etude_syncd_metrics_t *m);
+
+/* ---- event hub: Server-Sent Events fan-out ---- */
+
+typedef struct etude_syncd_hub etude_syncd_hub_t;
+typedef struct etude_syncd_stream etude_syncd_stream_t;
+etude_syncd_hub_t *etude_syncd_hub_create(void);
+void etude_syncd_hub_destroy(etude_syncd_hub_t *h);
+/* [any] Tell every stream of user_id (other than origin_device's) that changes up to seq exist. */
+void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *origin_device,
+                             int64_t seq, int count);
+/* [any] End every stream (shutdown); later opens fail. */
+void etude_syncd_hub_shutdown(etude_syncd_hub_t *h);
+/* [any] Register a stream; NULL when shutting down or out of memory. */
+etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id,
+                                           const char *device_id, int64_t latest_seq);
+/* [any] Next chunk of the stream into buf (blocks up to keepalive_ms). Returns bytes, or -1 at end. */
+long etude_syncd_stream_read(etude_syncd_stream_t *s, char *buf, size_t max, int keepalive_ms);
+void etude_syncd_stream_close(etude_syncd_stream_t *s);
+
+/* ---- the GraphQL-over-HTTP core ---- */
+
+typedef struct etude_syncd etude_syncd_t;
+
+/* [control] Create the core over an opened store (not owned); metrics and hub may be NULL. */
+etude_syncd_t *etude_syncd_create(const etude_syncd_config_t *cfg, etude_syncd_store_t *st,
+                                  etude_syncd_metrics_t *m, etude_syncd_hub_t *h);
+void etude_syncd_destroy(etude_syncd_t *s);
+
+enum { ETUDE_SYNCD_MEDIA_GRAPHQL_RESPONSE = 0, ETUDE_SYNCD_MEDIA_JSON = 1 };
+
+typedef struct etude_syncd_reply {
+    int status;          /* HTTP status */
+    char *body;          /* JSON text, malloc'd; caller frees */
+    size_t len;
+    const char *www_authenticate; /* static, set with 401 */
+    const char *operation;        /* static operation name or "unknown" */
+} etude_syncd_reply_t;
+
+/* [any] Execute one GraphQL-over-HTTP request body (already inflated). authorization is the raw
+ * Authorization header or NULL; media is the negotiated response type. Always fills *reply. */
+void etude_syncd_execute(etude_syncd_t *s, const char *body, size_t len, const char *authorization,
+                         int media, etude_syncd_reply_t *reply);
+
+/* [any] Resolve "Bearer <token>" to a user for /events; 0 or ETUDE_SYNCD_EAUTH. */
+int etude_syncd_authenticate(etude_syncd_t *s, const char *authorization, etude_syncd_user_t *user,
+                             const char **why);
+
+/* [any] Negotiate Accept: returns a ETUDE_SYNCD_MEDIA_* or -1 for 406. NULL/empty means JSON. */
+int etude_syncd_negotiate_accept(const char *accept);
+/* [any] True when Accept-Encoding allows gzip. */
+int etude_syncd_accepts_gzip(const char *accept_encoding);
+/* [any] Inflate a gzip body up to max bytes. 0, ETUDE_SYNCD_ELIMIT (too large), EINVAL (corrupt). */
+int etude_syncd_gunzip(const void *in, size_t in_len, size_t max, char **out, size_t *out_len);
+/* [any] gzip-compress; 0 or ENOMEM. */
+int etude_syncd_gzip(const void *in, size_t in_len, char **out, size_t *out_len);
+
+/* Shipped operation documents (generated from sync/schema/operations at build time). */
+typedef struct etude_syncd_document {
+    const char *name;          /* operation name = file name without .graphql */
+    const unsigned char *text; /* exact file bytes */
+    size_t len;
+} etude_syncd_document_t;
+extern const etude_syncd_document_t etude_syncd_documents[];
+extern const size_t etude_syncd_document_count;
+
+#endif

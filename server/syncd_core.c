@@ -1,0 +1,478 @@
+/* syncd_core.c - etude-syncd GraphQL-over-HTTP core: envelope, trusted documents, auth, handlers. */
+#include "syncd.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+typedef struct known_doc {
+    char hash[65];
+    const etude_syncd_document_t *doc;
+} known_doc_t;
+
+struct etude_syncd {
+    etude_syncd_config_t cfg;
+    etude_syncd_store_t *st;
+    etude_syncd_metrics_t *m;
+    etude_syncd_hub_t *hub;
+    known_doc_t docs[16];
+    size_t ndocs;
+};
+
+etude_syncd_t *etude_syncd_create(const etude_syncd_config_t *cfg, etude_syncd_store_t *st,
+                                  etude_syncd_metrics_t *m, etude_syncd_hub_t *h)
+{
+    if (sodium_init() < 0)
+        return NULL;
+    etude_syncd_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->cfg = *cfg;
+    s->st = st;
+    s->m = m;
+    s->hub = h;
+    /* Hashes are computed from the embedded bytes at start-up, so they cannot drift from them. */
+    for (size_t i = 0; i < etude_syncd_document_count && s->ndocs < 16; i++) {
+        etude_syncd_sha256_hex(etude_syncd_documents[i].text, etude_syncd_documents[i].len,
+                               s->docs[s->ndocs].hash);
+        s->docs[s->ndocs++].doc = &etude_syncd_documents[i];
+    }
+    return s;
+}
+
+void etude_syncd_destroy(etude_syncd_t *s)
+{
+    free(s);
+}
+
+/* ---- replies ---- */
+
+static void finish(etude_syncd_t *s, etude_syncd_reply_t *r, int status, cJSON *root)
+{
+    r->status = status;
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text) {
+        r->status = 500;
+        text = strdup("{\"errors\":[{\"message\":\"out of memory\",\"extensions\":{\"code\":\"INTERNAL_SERVER_ERROR\"}}]}");
+    }
+    r->body = text;
+    r->len = text ? strlen(text) : 0;
+    (void)s;
+}
+
+static cJSON *error_object(const char *code, const char *message, const char *path)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "message", message);
+    if (path) {
+        cJSON *p = cJSON_AddArrayToObject(e, "path");
+        cJSON_AddItemToArray(p, cJSON_CreateString(path));
+    }
+    cJSON *x = cJSON_AddObjectToObject(e, "extensions");
+    cJSON_AddStringToObject(x, "code", code);
+    return e;
+}
+
+/* A request error: no data entry, 4xx (or 200 for a well-formed request under application/json). */
+static void request_error(etude_syncd_t *s, etude_syncd_reply_t *r, int status, int media,
+                          int well_formed, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+#include <stdarg.h>
+static void request_error(etude_syncd_t *s, etude_syncd_reply_t *r, int status, int media,
+                          int well_formed, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *root = cJSON_CreateObject();
+    cJSON *errs = cJSON_AddArrayToObject(root, "errors");
+    cJSON_AddItemToArray(errs, error_object(code, msg, NULL));
+    if (media == ETUDE_SYNCD_MEDIA_JSON && well_formed && status == 400)
+        status = 200; /* the spec: application/json answers well-formed requests with 200 */
+    etude_syncd_metrics_error(s->m, code);
+    finish(s, r, status, root);
+}
+
+/* A field error: data.<field> is null and errors carries the path; always 200. */
+static void field_error(etude_syncd_t *s, etude_syncd_reply_t *r, const char *field,
+                        const char *code, const char *msg)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *errs = cJSON_AddArrayToObject(root, "errors");
+    cJSON_AddItemToArray(errs, error_object(code, msg, field));
+    cJSON *data = cJSON_AddObjectToObject(root, "data");
+    cJSON_AddNullToObject(data, field);
+    etude_syncd_metrics_error(s->m, code);
+    etude_syncd_metrics_operation(s->m, r->operation, code);
+    finish(s, r, 200, root);
+}
+
+static void data_reply(etude_syncd_t *s, etude_syncd_reply_t *r, const char *field, cJSON *value)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *data = cJSON_AddObjectToObject(root, "data");
+    cJSON_AddItemToObject(data, field, value);
+    etude_syncd_metrics_operation(s->m, r->operation, "ok");
+    finish(s, r, 200, root);
+}
+
+/* ---- auth ---- */
+
+int etude_syncd_authenticate(etude_syncd_t *s, const char *authorization, etude_syncd_user_t *user,
+                             const char **why)
+{
+    *why = "missing";
+    if (!authorization)
+        return ETUDE_SYNCD_EAUTH;
+    if (strncasecmp(authorization, "Bearer ", 7) != 0) {
+        *why = "malformed";
+        return ETUDE_SYNCD_EAUTH;
+    }
+    const char *tok = authorization + 7;
+    while (*tok == ' ')
+        tok++;
+    size_t n = strlen(tok);
+    if (n == 0 || n > 128) {
+        *why = "malformed";
+        return ETUDE_SYNCD_EAUTH;
+    }
+    int rc = etude_syncd_store_auth(s->st, tok, user, why);
+    return rc == 0 ? 0 : ETUDE_SYNCD_EAUTH;
+}
+
+/* ---- variables ---- */
+
+static const cJSON *var(const cJSON *vars, const char *name)
+{
+    const cJSON *v = vars ? cJSON_GetObjectItemCaseSensitive(vars, name) : NULL;
+    return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+static int is_int(const cJSON *v)
+{
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble) &&
+           fabs(v->valuedouble) <= 2147483647.0;
+}
+
+static int is_id(const cJSON *v)
+{
+    return cJSON_IsString(v) && v->valuestring[0] && strlen(v->valuestring) <= 128;
+}
+
+/* ---- handlers ---- */
+
+static void tokens_reply(etude_syncd_t *s, etude_syncd_reply_t *r, const char *field,
+                         const etude_syncd_tokens_t *t, const etude_syncd_user_t *u)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "accessToken", t->access);
+    cJSON_AddStringToObject(o, "refreshToken", t->refresh);
+    cJSON_AddStringToObject(o, "tokenType", "Bearer");
+    char buf[48];
+    etude_syncd_format_time(t->access_expires, buf, sizeof buf);
+    cJSON_AddStringToObject(o, "expiresAt", buf);
+    etude_syncd_format_time(t->refresh_expires, buf, sizeof buf);
+    cJSON_AddStringToObject(o, "refreshExpiresAt", buf);
+    cJSON *uo = cJSON_AddObjectToObject(o, "user");
+    cJSON_AddStringToObject(uo, "id", u->uuid);
+    cJSON_AddStringToObject(uo, "name", u->name);
+    data_reply(s, r, field, o);
+}
+
+static void do_login(etude_syncd_t *s, etude_syncd_reply_t *r, int media, const cJSON *vars)
+{
+    const cJSON *u = var(vars, "username"), *p = var(vars, "password");
+    if (!cJSON_IsString(u) || !cJSON_IsString(p)) {
+        request_error(s, r, 400, media, 1, "BAD_USER_INPUT",
+                      "variables.%s: expected a String", cJSON_IsString(u) ? "password" : "username");
+        return;
+    }
+    etude_syncd_tokens_t t;
+    etude_syncd_user_t user;
+    int rc = strlen(u->valuestring) > 127 || strlen(p->valuestring) > 4096
+                 ? ETUDE_SYNCD_EAUTH
+                 : etude_syncd_store_login(s->st, u->valuestring, p->valuestring, &t, &user);
+    etude_syncd_store_audit(s->st, rc == 0 ? user.id : 0, "login", u->valuestring,
+                            rc == 0 ? "ok" : "INVALID_CREDENTIALS");
+    if (rc == ETUDE_SYNCD_EAUTH) {
+        field_error(s, r, "login", "INVALID_CREDENTIALS", "login: unknown username or wrong password");
+        return;
+    }
+    if (rc) {
+        field_error(s, r, "login", "INTERNAL_SERVER_ERROR", "login: the database failed");
+        return;
+    }
+    tokens_reply(s, r, "login", &t, &user);
+    sodium_memzero(&t, sizeof t);
+}
+
+static void do_refresh(etude_syncd_t *s, etude_syncd_reply_t *r, int media, const cJSON *vars)
+{
+    const cJSON *rt = var(vars, "refreshToken");
+    if (!cJSON_IsString(rt)) {
+        request_error(s, r, 400, media, 1, "BAD_USER_INPUT",
+                      "variables.refreshToken: expected a String");
+        return;
+    }
+    etude_syncd_tokens_t t;
+    etude_syncd_user_t user;
+    int rc = strlen(rt->valuestring) > 128 ? ETUDE_SYNCD_EAUTH
+                                           : etude_syncd_store_refresh(s->st, rt->valuestring, &t, &user);
+    etude_syncd_store_audit(s->st, rc == 0 ? user.id : 0, "refreshToken", "",
+                            rc == 0 ? "ok" : "INVALID_REFRESH_TOKEN");
+    if (rc == ETUDE_SYNCD_EAUTH) {
+        field_error(s, r, "refreshToken", "INVALID_REFRESH_TOKEN",
+                    "refreshToken: the refresh token is unknown, expired or already used");
+        return;
+    }
+    if (rc) {
+        field_error(s, r, "refreshToken", "INTERNAL_SERVER_ERROR", "refreshToken: the database failed");
+        return;
+    }
+    tokens_reply(s, r, "refreshToken", &t, &user);
+    sodium_memzero(&t, sizeof t);
+}
+
+static void do_logout(etude_syncd_t *s, etude_syncd_reply_t *r, const etude_syncd_user_t *u)
+{
+    int rc = etude_syncd_store_logout(s->st, u);
+    etude_syncd_store_audit(s->st, u->id, "logout", "", rc == 0 ? "ok" : "INTERNAL_SERVER_ERROR");
+    if (rc)
+        field_error(s, r, "logout", "INTERNAL_SERVER_ERROR", "logout: the database failed");
+    else
+        data_reply(s, r, "logout", cJSON_CreateTrue());
+}
+
+static void do_metadata(etude_syncd_t *s, etude_syncd_reply_t *r, const etude_syncd_user_t *u)
+{
+    cJSON *m = NULL;
+    if (etude_syncd_store_metadata(s->st, u, &m) != 0) {
+        field_error(s, r, "syncMetadata", "INTERNAL_SERVER_ERROR", "syncMetadata: the database failed");
+        return;
+    }
+    data_reply(s, r, "syncMetadata", m);
+}
+
+static void do_changes(etude_syncd_t *s, etude_syncd_reply_t *r, int media, const cJSON *vars,
+                       const etude_syncd_user_t *u)
+{
+    const cJSON *since = var(vars, "since"), *limit = var(vars, "limit");
+    if (since && !cJSON_IsString(since)) {
+        request_error(s, r, 400, media, 1, "BAD_USER_INPUT", "variables.since: expected a String or null");
+        return;
+    }
+    if (limit && !is_int(limit)) {
+        request_error(s, r, 400, media, 1, "BAD_USER_INPUT", "variables.limit: expected an Int or null");
+        return;
+    }
+    int64_t seq = 0;
+    if (since && etude_syncd_cursor_decode(since->valuestring, &seq) != 0) {
+        field_error(s, r, "syncChanges", "INVALID_CURSOR",
+                    "syncChanges: since is not a cursor this server issued");
+        return;
+    }
+    int n = s->cfg.default_page;
+    if (limit) {
+        if (limit->valuedouble < 1) {
+            field_error(s, r, "syncChanges", "BAD_USER_INPUT", "syncChanges: limit must be at least 1");
+            return;
+        }
+        n = limit->valuedouble > s->cfg.max_page ? s->cfg.max_page : (int)limit->valuedouble;
+    }
+    cJSON *page = NULL;
+    if (etude_syncd_store_changes(s->st, u, seq, n, &page) != 0) {
+        field_error(s, r, "syncChanges", "INTERNAL_SERVER_ERROR", "syncChanges: the database failed");
+        return;
+    }
+    char detail[96];
+    snprintf(detail, sizeof detail, "since=%lld limit=%d returned=%d", (long long)seq, n,
+             cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "changes")));
+    etude_syncd_store_audit(s->st, u->id, "syncChanges", detail, "ok");
+    data_reply(s, r, "syncChanges", page);
+}
+
+static void do_upload(etude_syncd_t *s, etude_syncd_reply_t *r, int media, const cJSON *vars,
+                      const etude_syncd_user_t *u)
+{
+    const cJSON *b = var(vars, "batch");
+    if (!cJSON_IsObject(b)) {
+        request_error(s, r, 400, media, 1, "BAD_USER_INPUT", "variables.batch: expected an UploadBatchInput object");
+        return;
+    }
+    const cJSON *bid = cJSON_GetObjectItemCaseSensitive(b, "batchId"),
+                *dev = cJSON_GetObjectItemCaseSensitive(b, "deviceId"),
+                *seq = cJSON_GetObjectItemCaseSensitive(b, "mutationSeq"),
+                *ents = cJSON_GetObjectItemCaseSensitive(b, "entities");
+    const char *bad = !is_id(bid)                          ? "batchId: expected a non-empty ID of at most 128 bytes"
+                      : !is_id(dev)                        ? "deviceId: expected a non-empty ID of at most 128 bytes"
+                      : !is_int(seq) || seq->valuedouble < 1 ? "mutationSeq: expected an Int >= 1"
+                      : !cJSON_IsArray(ents)               ? "entities: expected a list of EntityInput"
+                                                           : NULL;
+    if (bad) {
+        request_error(s, r, 400, media, 1, "BAD_USER_INPUT", "variables.batch.%s", bad);
+        return;
+    }
+    int n = cJSON_GetArraySize(ents);
+    if (n > s->cfg.max_batch) {
+        /* The issue asks for 400 whatever the media type: the whole batch is refused. */
+        request_error(s, r, 400, ETUDE_SYNCD_MEDIA_GRAPHQL_RESPONSE, 1, "BATCH_TOO_LARGE",
+                      "variables.batch.entities: %d entities, the limit is %d", n, s->cfg.max_batch);
+        etude_syncd_store_audit(s->st, u->id, "uploadBatch", bid->valuestring, "BATCH_TOO_LARGE");
+        return;
+    }
+    cJSON *res = NULL;
+    etude_syncd_upload_stats_t stats;
+    const char *code = NULL;
+    char msg[256] = "";
+    int rc = etude_syncd_store_upload(s->st, u, b, &res, &stats, &code, msg, sizeof msg);
+    if (rc) {
+        etude_syncd_store_audit(s->st, u->id, "uploadBatch", bid->valuestring, code);
+        field_error(s, r, "uploadBatch", code, msg);
+        return;
+    }
+    etude_syncd_metrics_upload(s->m, &stats);
+    if (stats.replayed)
+        etude_syncd_store_audit(s->st, u->id, "uploadBatch", bid->valuestring, "replayed");
+    if (!stats.replayed && stats.accepted > 0)
+        etude_syncd_hub_publish(s->hub, u->id, dev->valuestring, stats.latest_seq, stats.accepted);
+    data_reply(s, r, "uploadBatch", res);
+}
+
+/* ---- the envelope ---- */
+
+static int hex_lower_64(const char *h)
+{
+    if (strlen(h) != 64)
+        return 0;
+    for (int i = 0; i < 64; i++)
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+void etude_syncd_execute(etude_syncd_t *s, const char *body, size_t len, const char *authorization,
+                         int media, etude_syncd_reply_t *r)
+{
+    memset(r, 0, sizeof *r);
+    r->operation = "unknown";
+    cJSON *req = cJSON_ParseWithLength(body, len);
+    if (!cJSON_IsObject(req)) {
+        request_error(s, r, 400, media, 0, "BAD_REQUEST",
+                      req ? "body: expected a JSON object {query, operationName, variables, extensions}"
+                          : "body: not valid JSON");
+        cJSON_Delete(req);
+        return;
+    }
+    const cJSON *query = cJSON_GetObjectItemCaseSensitive(req, "query");
+    const cJSON *opname = cJSON_GetObjectItemCaseSensitive(req, "operationName");
+    const cJSON *vars = cJSON_GetObjectItemCaseSensitive(req, "variables");
+    const cJSON *ext = cJSON_GetObjectItemCaseSensitive(req, "extensions");
+    const char *bad = NULL;
+    if (query && !cJSON_IsNull(query) && !cJSON_IsString(query))
+        bad = "query: expected a string";
+    else if (opname && !cJSON_IsNull(opname) && !cJSON_IsString(opname))
+        bad = "operationName: expected a string or null";
+    else if (vars && !cJSON_IsNull(vars) && !cJSON_IsObject(vars))
+        bad = "variables: expected an object or null";
+    else if (ext && !cJSON_IsNull(ext) && !cJSON_IsObject(ext))
+        bad = "extensions: expected an object or null";
+    if (bad) {
+        request_error(s, r, 400, media, 0, "BAD_REQUEST", "%s", bad);
+        cJSON_Delete(req);
+        return;
+    }
+    const cJSON *pq = ext ? cJSON_GetObjectItemCaseSensitive(ext, "persistedQuery") : NULL;
+    const char *want_hash = NULL;
+    if (pq && !cJSON_IsNull(pq)) {
+        const cJSON *ver = cJSON_GetObjectItemCaseSensitive(pq, "version");
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(pq, "sha256Hash");
+        if (!cJSON_IsObject(pq) || !cJSON_IsNumber(ver) || ver->valuedouble != 1) {
+            request_error(s, r, 400, media, 0, "BAD_REQUEST", "extensions.persistedQuery.version: expected 1");
+            cJSON_Delete(req);
+            return;
+        }
+        if (!cJSON_IsString(h) || !hex_lower_64(h->valuestring)) {
+            request_error(s, r, 400, media, 0, "BAD_REQUEST",
+                          "extensions.persistedQuery.sha256Hash: expected 64 lowercase hex digits");
+            cJSON_Delete(req);
+            return;
+        }
+        want_hash = h->valuestring;
+    }
+    char qhash[65] = "";
+    if (cJSON_IsString(query)) {
+        etude_syncd_sha256_hex(query->valuestring, strlen(query->valuestring), qhash);
+        if (want_hash && strcmp(want_hash, qhash) != 0) {
+            request_error(s, r, 400, media, 0, "BAD_REQUEST",
+                          "extensions.persistedQuery.sha256Hash: does not match the SHA-256 of query");
+            cJSON_Delete(req);
+            return;
+        }
+        want_hash = qhash;
+    }
+    if (!want_hash) {
+        request_error(s, r, 400, media, 0, "BAD_REQUEST",
+                      "query: missing (send a shipped document or extensions.persistedQuery.sha256Hash)");
+        cJSON_Delete(req);
+        return;
+    }
+    const etude_syncd_document_t *doc = NULL;
+    for (size_t i = 0; i < s->ndocs; i++)
+        if (strcmp(s->docs[i].hash, want_hash) == 0)
+            doc = s->docs[i].doc;
+    if (!doc) {
+        if (qhash[0])
+            request_error(s, r, 400, media, 1, "TRUSTED_DOCUMENT_REQUIRED",
+                          "query: not one of the documents shipped in sync/schema/operations (sha256 %s)", qhash);
+        else
+            request_error(s, r, 400, media, 1, "PERSISTED_QUERY_NOT_FOUND",
+                          "extensions.persistedQuery.sha256Hash: no shipped document has hash %s", want_hash);
+        cJSON_Delete(req);
+        return;
+    }
+    r->operation = doc->name;
+    if (cJSON_IsString(opname) && strcmp(opname->valuestring, doc->name) != 0) {
+        request_error(s, r, 400, media, 1, "BAD_REQUEST",
+                      "operationName: '%.64s' is not the document's operation (%s)", opname->valuestring,
+                      doc->name);
+        cJSON_Delete(req);
+        return;
+    }
+    if (strcmp(doc->name, "Login") == 0) {
+        do_login(s, r, media, vars);
+    } else if (strcmp(doc->name, "RefreshToken") == 0) {
+        do_refresh(s, r, media, vars);
+    } else {
+        etude_syncd_user_t user;
+        const char *why = NULL;
+        if (etude_syncd_authenticate(s, authorization, &user, &why) != 0) {
+            /* 401 for both media types: the client is not permitted to issue the request. */
+            request_error(s, r, 401, ETUDE_SYNCD_MEDIA_GRAPHQL_RESPONSE, 1, "UNAUTHENTICATED",
+                          "Authorization: %s access token (send 'Authorization: Bearer <accessToken>')",
+                          why ? why : "invalid");
+            r->www_authenticate = "Bearer realm=\"etude-syncd\", error=\"invalid_token\"";
+            etude_syncd_metrics_operation(s->m, doc->name, "UNAUTHENTICATED");
+            etude_syncd_store_audit(s->st, 0, doc->name, why ? why : "", "UNAUTHENTICATED");
+        } else if (strcmp(doc->name, "Logout") == 0) {
+            do_logout(s, r, &user);
+        } else if (strcmp(doc->name, "SyncMetadata") == 0) {
+            do_metadata(s, r, &user);
+        } else if (strcmp(doc->name, "SyncChanges") == 0) {
+            do_changes(s, r, media, vars, &user);
+        } else if (strcmp(doc->name, "UploadBatch") == 0) {
+            do_upload(s, r, media, vars, &user);
+        } else {
+            request_error(s, r, 500, media, 1, "INTERNAL_SERVER_ERROR", "document %s has no handler", doc->name);
+        }
+    }
+    if (r->status >= 400 && strcmp(r->operation, "unknown") != 0 && r->status != 401)
+        etude_syncd_metrics_operation(s->m, r->operation, "REQUEST_ERROR");
+    cJSON_Delete(req);
+}

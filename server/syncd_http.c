@@ -1,0 +1,487 @@
+/* syncd_http.c - etude-syncd HTTP front end: /graphql, /events (SSE), /healthz, /metrics on libmicrohttpd. */
+#include "syncd_http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+struct etude_syncd_http {
+    struct MHD_Daemon *d;
+    etude_syncd_config_t cfg;
+    etude_syncd_t *core;
+    etude_syncd_store_t *st;
+    etude_syncd_metrics_t *m;
+    etude_syncd_hub_t *hub;
+    int keepalive_ms;
+    char address[80];
+    pthread_mutex_t lock;
+    pthread_cond_t idle;
+    int in_flight;
+    int stopping;
+};
+
+typedef struct req {
+    etude_syncd_http_t *h;
+    char *buf;
+    size_t len, cap;
+    size_t discarded;
+    int too_large;
+    int responded;
+    int status;
+    const char *path;
+    struct timespec t0;
+} req_t;
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static const char *route_name(const char *url)
+{
+    if (strcmp(url, "/graphql") == 0)
+        return "/graphql";
+    if (strcmp(url, "/events") == 0)
+        return "/events";
+    if (strcmp(url, "/healthz") == 0)
+        return "/healthz";
+    if (strcmp(url, "/metrics") == 0)
+        return "/metrics";
+    return "other";
+}
+
+/* Queues body (taking ownership of the malloc'd text) with the usual headers. */
+static enum MHD_Result send_body(req_t *r, struct MHD_Connection *c, int status, const char *ctype,
+                                 char *body, size_t len, int may_gzip)
+{
+    const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    int gz = 0;
+    if (may_gzip && len >= 512 && etude_syncd_accepts_gzip(ae)) {
+        char *z;
+        size_t zl;
+        if (etude_syncd_gzip(body, len, &z, &zl) == 0) {
+            free(body);
+            body = z;
+            len = zl;
+            gz = 1;
+        }
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (may_gzip)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
+    if (gz)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    pthread_mutex_lock(&r->h->lock);
+    int stopping = r->h->stopping;
+    pthread_mutex_unlock(&r->h->lock);
+    if (stopping)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (status == 405)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, strcmp(r->path, "/graphql") == 0 ? "POST" : "GET");
+    if (status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"etude-syncd\", error=\"invalid_token\"");
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->responded = 1;
+    r->status = status;
+    return ok;
+}
+
+/* An HTTP-level error as a GraphQL-style error document naming what is wrong. */
+static enum MHD_Result send_error(req_t *r, struct MHD_Connection *c, int status, const char *code,
+                                  const char *msg)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *errs = cJSON_AddArrayToObject(root, "errors");
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "message", msg);
+    cJSON *x = cJSON_AddObjectToObject(e, "extensions");
+    cJSON_AddStringToObject(x, "code", code);
+    cJSON_AddItemToArray(errs, e);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text)
+        return MHD_NO;
+    etude_syncd_metrics_error(r->h->m, code);
+    return send_body(r, c, status, "application/json; charset=utf-8", text, strlen(text), 0);
+}
+
+static int media_of(struct MHD_Connection *c)
+{
+    return etude_syncd_negotiate_accept(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+}
+
+/* Checks a POST /graphql can be served before its body is read; responds and returns 1 if not. */
+static int graphql_precheck(req_t *r, struct MHD_Connection *c, const char *method)
+{
+    if (strcmp(method, "POST") != 0) {
+        send_error(r, c, 405, "METHOD_NOT_ALLOWED", "method: /graphql accepts POST only");
+        return 1;
+    }
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+        send_error(r, c, 415, "UNSUPPORTED_MEDIA_TYPE",
+                   "Content-Type: expected application/json");
+        return 1;
+    }
+    if (media_of(c) < 0) {
+        send_error(r, c, 406, "NOT_ACCEPTABLE",
+                   "Accept: offers neither application/graphql-response+json nor application/json");
+        return 1;
+    }
+    const char *ce = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (ce && strcasecmp(ce, "gzip") != 0 && strcasecmp(ce, "identity") != 0) {
+        send_error(r, c, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Encoding: expected gzip or identity");
+        return 1;
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno || *end || n > r->h->cfg.max_body) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "body: %s bytes, the limit is %zu", cl, r->h->cfg.max_body);
+            send_error(r, c, 413, "PAYLOAD_TOO_LARGE", msg);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static enum MHD_Result graphql_complete(req_t *r, struct MHD_Connection *c)
+{
+    etude_syncd_http_t *h = r->h;
+    if (r->too_large) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "body: more than %zu bytes", h->cfg.max_body);
+        return send_error(r, c, 413, "PAYLOAD_TOO_LARGE", msg);
+    }
+    const char *body = r->buf ? r->buf : "";
+    size_t len = r->len;
+    char *inflated = NULL;
+    const char *ce = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (ce && strcasecmp(ce, "gzip") == 0) {
+        int rc = etude_syncd_gunzip(body, len, h->cfg.max_body, &inflated, &len);
+        if (rc == ETUDE_SYNCD_ELIMIT) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "body: inflates to more than %zu bytes", h->cfg.max_body);
+            return send_error(r, c, 413, "PAYLOAD_TOO_LARGE", msg);
+        }
+        if (rc)
+            return send_error(r, c, 400, "BAD_REQUEST", "body: Content-Encoding is gzip but the body is not valid gzip");
+        body = inflated;
+    }
+    int media = media_of(c);
+    etude_syncd_reply_t rep;
+    etude_syncd_execute(h->core, body, len,
+                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+                        media, &rep);
+    free(inflated);
+    if (!rep.body)
+        return MHD_NO;
+    return send_body(r, c, rep.status,
+                     media == ETUDE_SYNCD_MEDIA_JSON ? "application/json; charset=utf-8"
+                                                     : "application/graphql-response+json; charset=utf-8",
+                     rep.body, rep.len, 1);
+}
+
+typedef struct sse {
+    etude_syncd_http_t *h;
+    etude_syncd_stream_t *s;
+} sse_t;
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    sse_t *x = cls;
+    long n = etude_syncd_stream_read(x->s, buf, max, x->h->keepalive_ms);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void sse_free(void *cls)
+{
+    sse_t *x = cls;
+    etude_syncd_stream_close(x->s);
+    etude_syncd_metrics_gauge_add(x->h->m, ETUDE_SYNCD_GAUGE_SSE, -1);
+    free(x);
+}
+
+static enum MHD_Result events(req_t *r, struct MHD_Connection *c)
+{
+    etude_syncd_http_t *h = r->h;
+    etude_syncd_user_t user;
+    const char *why = NULL;
+    if (etude_syncd_authenticate(h->core,
+                                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+                                 &user, &why) != 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Authorization: %s access token (send 'Authorization: Bearer <accessToken>')",
+                 why ? why : "invalid");
+        return send_error(r, c, 401, "UNAUTHENTICATED", msg);
+    }
+    const char *dev = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "deviceId");
+    if (dev && (strlen(dev) == 0 || strlen(dev) > 64))
+        return send_error(r, c, 400, "BAD_REQUEST", "deviceId: expected 1 to 64 characters");
+    sse_t *x = calloc(1, sizeof *x);
+    if (!x)
+        return MHD_NO;
+    x->h = h;
+    x->s = etude_syncd_hub_open(h->hub, user.id, dev, etude_syncd_store_latest_seq(h->st, user.id));
+    if (!x->s) {
+        free(x);
+        return send_error(r, c, 503, "SHUTTING_DOWN", "server: shutting down");
+    }
+    etude_syncd_metrics_gauge_add(h->m, ETUDE_SYNCD_GAUGE_SSE, 1);
+    etude_syncd_store_audit(h->st, user.id, "events", dev ? dev : "", "ok");
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, sse_read, x, sse_free);
+    if (!resp) {
+        sse_free(x);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    r->responded = 1;
+    r->status = 200;
+    return ok;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                               const char *version, const char *upload_data, size_t *upload_data_size,
+                               void **con_cls)
+{
+    (void)version;
+    etude_syncd_http_t *h = cls;
+    req_t *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->h = h;
+        r->path = route_name(url);
+        clock_gettime(CLOCK_MONOTONIC, &r->t0);
+        *con_cls = r;
+        pthread_mutex_lock(&h->lock);
+        h->in_flight++;
+        pthread_mutex_unlock(&h->lock);
+        etude_syncd_metrics_gauge_add(h->m, ETUDE_SYNCD_GAUGE_IN_FLIGHT, 1);
+        if (strcmp(r->path, "/graphql") == 0)
+            graphql_precheck(r, c, method);
+        return MHD_YES;
+    }
+    if (r->responded) {
+        /* Answered before the body was read: drop the rest, and give up on endless bodies. */
+        r->discarded += *upload_data_size;
+        *upload_data_size = 0;
+        return r->discarded > 4 * h->cfg.max_body + 65536 ? MHD_NO : MHD_YES;
+    }
+    if (strcmp(r->path, "/graphql") == 0) {
+        if (*upload_data_size) {
+            size_t n = *upload_data_size;
+            *upload_data_size = 0;
+            if (r->too_large || r->len + n > h->cfg.max_body) {
+                r->too_large = 1;
+                r->discarded += n;
+                return r->discarded > 4 * h->cfg.max_body + 65536 ? MHD_NO : MHD_YES;
+            }
+            if (r->len + n + 1 > r->cap) {
+                size_t ncap = (r->len + n + 1) * 2;
+                if (ncap > h->cfg.max_body + 1)
+                    ncap = h->cfg.max_body + 1;
+                char *nb = realloc(r->buf, ncap);
+                if (!nb)
+                    return MHD_NO;
+                r->buf = nb;
+                r->cap = ncap;
+            }
+            memcpy(r->buf + r->len, upload_data, n);
+            r->len += n;
+            r->buf[r->len] = '\0';
+            return MHD_YES;
+        }
+        return graphql_complete(r, c);
+    }
+    if (*upload_data_size) { /* bodies on other routes are ignored */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return send_error(r, c, 405, "METHOD_NOT_ALLOWED", "method: this path accepts GET only");
+    if (strcmp(r->path, "/healthz") == 0) {
+        char *b = strdup("{\"status\":\"ok\"}\n");
+        return b ? send_body(r, c, 200, "application/json", b, strlen(b), 0) : MHD_NO;
+    }
+    if (strcmp(r->path, "/metrics") == 0) {
+        char *b = etude_syncd_metrics_render(h->m);
+        return b ? send_body(r, c, 200, "text/plain; version=0.0.4; charset=utf-8", b, strlen(b), 1) : MHD_NO;
+    }
+    if (strcmp(r->path, "/events") == 0)
+        return events(r, c);
+    return send_error(r, c, 404, "NOT_FOUND", "path: not found (served: /graphql, /events, /healthz, /metrics)");
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    (void)toe;
+    etude_syncd_http_t *h = cls;
+    req_t *r = *con_cls;
+    if (!r)
+        return;
+    etude_syncd_metrics_request(h->m, r->path, r->responded ? r->status : 499, since(&r->t0));
+    etude_syncd_metrics_gauge_add(h->m, ETUDE_SYNCD_GAUGE_IN_FLIGHT, -1);
+    free(r->buf);
+    free(r);
+    *con_cls = NULL;
+    pthread_mutex_lock(&h->lock);
+    h->in_flight--;
+    if (h->in_flight == 0)
+        pthread_cond_broadcast(&h->idle);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static int parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *sl)
+{
+    char host[64];
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text || (size_t)(colon - text) >= sizeof host)
+        return -1;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || *end || colon[1] == '\0' || port < 0 || port > 65535)
+        return -1;
+    memset(ss, 0, sizeof *ss);
+    size_t hl = strlen(host);
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+            return -1;
+        *sl = sizeof *a;
+        return AF_INET6;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+        return -1;
+    *sl = sizeof *a;
+    return AF_INET;
+}
+
+int etude_syncd_http_start(const etude_syncd_http_config_t *hc, const etude_syncd_config_t *cfg,
+                           etude_syncd_t *core, etude_syncd_store_t *st, etude_syncd_metrics_t *m,
+                           etude_syncd_hub_t *hub, etude_syncd_http_t **out, char *err, size_t len)
+{
+    *out = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    int fam = parse_listen(hc->listen, &ss, &sl);
+    if (fam < 0) {
+        snprintf(err, len, "--listen: '%s' is not ADDR:PORT (e.g. 127.0.0.1:8470 or [::1]:8470)", hc->listen);
+        return ETUDE_SYNCD_EINVAL;
+    }
+    etude_syncd_http_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return ETUDE_SYNCD_ENOMEM;
+    h->cfg = *cfg;
+    h->core = core;
+    h->st = st;
+    h->m = m;
+    h->hub = hub;
+    h->keepalive_ms = hc->keepalive_ms > 0 ? hc->keepalive_ms : 15000;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->idle, NULL);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    if (fam == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (hc->tls_cert)
+        flags |= MHD_USE_TLS;
+    if (hc->tls_cert)
+        h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_CONNECTION_LIMIT,
+                                (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                                MHD_OPTION_HTTPS_MEM_CERT, hc->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, hc->tls_key,
+                                MHD_OPTION_END);
+    else
+        h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_CONNECTION_LIMIT,
+                                (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+    if (!h->d) {
+        snprintf(err, len, "--listen: cannot serve on %s%s (address in use, not local, or bad TLS key/cert)",
+                 hc->listen, hc->tls_cert ? " with --tls-cert/--tls-key" : "");
+        pthread_cond_destroy(&h->idle);
+        pthread_mutex_destroy(&h->lock);
+        free(h);
+        return ETUDE_SYNCD_EINVAL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : 0;
+    char host[64];
+    const char *colon = strrchr(hc->listen, ':');
+    snprintf(host, sizeof host, "%.*s", (int)(colon - hc->listen), hc->listen);
+    snprintf(h->address, sizeof h->address, "%s:%u", host, port);
+    *out = h;
+    return 0;
+}
+
+const char *etude_syncd_http_address(const etude_syncd_http_t *h)
+{
+    return h->address;
+}
+
+int etude_syncd_http_stop(etude_syncd_http_t *h, int timeout_s)
+{
+    if (!h)
+        return 0;
+    MHD_socket fd = MHD_quiesce_daemon(h->d); /* no new connections from here on */
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    pthread_mutex_lock(&h->lock);
+    h->stopping = 1;
+    pthread_mutex_unlock(&h->lock);
+    etude_syncd_hub_shutdown(h->hub); /* event streams end, so they are not waited for */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_s;
+    pthread_mutex_lock(&h->lock);
+    int rc = 0;
+    while (h->in_flight > 0 && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&h->idle, &h->lock, &until);
+    int left = h->in_flight;
+    pthread_mutex_unlock(&h->lock);
+    MHD_stop_daemon(h->d);
+    pthread_cond_destroy(&h->idle);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+    return left;
+}

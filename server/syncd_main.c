@@ -1,0 +1,308 @@
+/* syncd_main.c - the etude-syncd command: serve the sync protocol, or manage users. */
+#include "syncd.h"
+#include "syncd_http.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+static const char usage[] =
+    "usage: etude-syncd [--listen ADDR:PORT] [--db PATH] [--token-ttl SECONDS] [--refresh-ttl SECONDS]\n"
+    "                   [--tls-cert FILE --tls-key FILE] [--max-body BYTES] [--max-batch N]\n"
+    "                   [--max-page N] [--max-entity-bytes BYTES] [--shutdown-timeout SECONDS]\n"
+    "                   [--ready-file PATH]\n"
+    "       etude-syncd user add NAME [--password-stdin] [--db PATH]\n";
+
+static int fail(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "etude-syncd: ");
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+    return 2;
+}
+
+/* Parses a positive integer flag value within [lo, hi]; returns -1 and reports on error. */
+static int num_flag(const char *flag, const char *v, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long n = v ? strtoll(v, &end, 10) : 0;
+    if (!v || errno || *end || v[0] == '\0' || n < lo || n > hi) {
+        fprintf(stderr, "etude-syncd: %s: expected an integer from %lld to %lld, got '%s'\n", flag, lo, hi,
+                v ? v : "");
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static char *read_file(const char *flag, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "etude-syncd: %s: cannot read %s: %s\n", flag, path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            if (cap > (1u << 20)) {
+                fprintf(stderr, "etude-syncd: %s: %s is larger than 1 MiB\n", flag, path);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t k = fread(buf + n, 1, cap - n - 1, f);
+        if (k == 0)
+            break;
+        n += k;
+    }
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+static int write_ready_file(const char *path, const char *address)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int ok = fprintf(f, "%s\n", address) > 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int valid_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > 64)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-' || c == '@'))
+            return 0;
+    }
+    return 1;
+}
+
+static int cmd_user(int argc, char **argv)
+{
+    etude_syncd_config_t cfg;
+    etude_syncd_config_defaults(&cfg);
+    if (argc < 3 || strcmp(argv[1], "add") != 0)
+        return fail("user: expected 'user add NAME [--password-stdin] [--db PATH]'%s%s", "", "");
+    const char *name = argv[2];
+    int from_stdin = 0;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--password-stdin") == 0)
+            from_stdin = 1;
+        else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+            cfg.db_path = argv[++i];
+        else
+            return fail("user add: unknown or incomplete flag '%s'%s", argv[i], "");
+    }
+    if (!valid_name(name))
+        return fail("user add: NAME '%s' must be 1-64 characters of A-Z a-z 0-9 . _ - @%s", name, "");
+    char pw[1100];
+    struct termios old, quiet;
+    int tty = !from_stdin && isatty(STDIN_FILENO);
+    if (!from_stdin && !tty)
+        return fail("user add: --password-stdin is required when stdin is not a terminal%s%s", "", "");
+    if (tty) {
+        fprintf(stderr, "password for %s: ", name);
+        tcgetattr(STDIN_FILENO, &old);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    }
+    char *got = fgets(pw, sizeof pw, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
+        fputc('\n', stderr);
+    }
+    if (!got)
+        return fail("user add: password: nothing on stdin%s%s", "", "");
+    size_t n = strlen(pw);
+    if (n && pw[n - 1] != '\n' && n >= sizeof pw - 1)
+        return fail("user add: password: longer than 1024 bytes%s%s", "", "");
+    while (n && (pw[n - 1] == '\n' || pw[n - 1] == '\r'))
+        pw[--n] = '\0';
+    if (n == 0)
+        return fail("user add: password: empty%s%s", "", "");
+    etude_syncd_store_t *st = NULL;
+    char err[512];
+    if (etude_syncd_store_open(&cfg, &st, err, sizeof err) != 0) {
+        sodium_memzero(pw, sizeof pw);
+        return fail("%s%s", err, "");
+    }
+    int rc = etude_syncd_store_user_add(st, name, pw);
+    sodium_memzero(pw, sizeof pw);
+    if (rc == 0)
+        etude_syncd_store_audit(st, 0, "userAdd", name, "ok");
+    etude_syncd_store_close(st);
+    if (rc == ETUDE_SYNCD_EEXIST)
+        return fail("user add: NAME '%s' already exists in %s", name, cfg.db_path);
+    if (rc)
+        return fail("user add: %s: %s", cfg.db_path, etude_syncd_strerror(rc));
+    fprintf(stderr, "etude-syncd: user %s added to %s\n", name, cfg.db_path);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "user") == 0)
+        return cmd_user(argc - 1, argv + 1);
+    etude_syncd_config_t cfg;
+    etude_syncd_config_defaults(&cfg);
+    etude_syncd_http_config_t hc = {.listen = "127.0.0.1:8470"};
+    const char *cert_path = NULL, *key_path = NULL, *ready = NULL;
+    long long shutdown_timeout = 30, v;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        int takes = 1;
+        if (strcmp(f, "--listen") == 0 && val)
+            hc.listen = val;
+        else if (strcmp(f, "--db") == 0 && val)
+            cfg.db_path = val;
+        else if (strcmp(f, "--tls-cert") == 0 && val)
+            cert_path = val;
+        else if (strcmp(f, "--tls-key") == 0 && val)
+            key_path = val;
+        else if (strcmp(f, "--ready-file") == 0 && val)
+            ready = val;
+        else if (strcmp(f, "--token-ttl") == 0) {
+            if (num_flag(f, val, 1, 365LL * 24 * 3600, &v))
+                return 2;
+            cfg.token_ttl = (long)v;
+        } else if (strcmp(f, "--refresh-ttl") == 0) {
+            if (num_flag(f, val, 1, 3650LL * 24 * 3600, &v))
+                return 2;
+            cfg.refresh_ttl = (long)v;
+        } else if (strcmp(f, "--max-body") == 0) {
+            if (num_flag(f, val, 1024, 1LL << 30, &v))
+                return 2;
+            cfg.max_body = (size_t)v;
+        } else if (strcmp(f, "--max-batch") == 0) {
+            if (num_flag(f, val, 1, 100000, &v))
+                return 2;
+            cfg.max_batch = (int)v;
+        } else if (strcmp(f, "--max-page") == 0) {
+            if (num_flag(f, val, 1, 100000, &v))
+                return 2;
+            cfg.max_page = (int)v;
+            if (cfg.default_page > cfg.max_page)
+                cfg.default_page = cfg.max_page;
+        } else if (strcmp(f, "--max-entity-bytes") == 0) {
+            if (num_flag(f, val, 64, 1LL << 26, &v))
+                return 2;
+            cfg.max_entity_bytes = (size_t)v;
+        } else if (strcmp(f, "--shutdown-timeout") == 0) {
+            if (num_flag(f, val, 0, 3600, &v))
+                return 2;
+            shutdown_timeout = v;
+        } else {
+            if (f[0] == '-' && !val && (strcmp(f, "--listen") == 0 || strcmp(f, "--db") == 0 ||
+                                        strcmp(f, "--tls-cert") == 0 || strcmp(f, "--tls-key") == 0 ||
+                                        strcmp(f, "--ready-file") == 0))
+                return fail("%s: missing value%s", f, "");
+            fprintf(stderr, "etude-syncd: unknown argument '%s'\n%s", f, usage);
+            return 2;
+        }
+        i += takes;
+    }
+    if (!cert_path != !key_path)
+        return fail("%s: needs %s as well", cert_path ? "--tls-cert" : "--tls-key",
+                    cert_path ? "--tls-key" : "--tls-cert");
+    if (cert_path) {
+        hc.tls_cert = read_file("--tls-cert", cert_path);
+        hc.tls_key = hc.tls_cert ? read_file("--tls-key", key_path) : NULL;
+        if (!hc.tls_cert || !hc.tls_key) {
+            free(hc.tls_cert);
+            return 2;
+        }
+    }
+
+    /* Signals are taken synchronously by the main thread; every server thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512];
+    etude_syncd_store_t *st = NULL;
+    if (etude_syncd_store_open(&cfg, &st, err, sizeof err) != 0) {
+        free(hc.tls_cert);
+        free(hc.tls_key);
+        return fail("--db: %s%s", err, "");
+    }
+    etude_syncd_metrics_t *m = etude_syncd_metrics_create();
+    etude_syncd_hub_t *hub = etude_syncd_hub_create();
+    etude_syncd_t *core = m && hub ? etude_syncd_create(&cfg, st, m, hub) : NULL;
+    etude_syncd_http_t *http = NULL;
+    int rc = core ? etude_syncd_http_start(&hc, &cfg, core, st, m, hub, &http, err, sizeof err)
+                  : ETUDE_SYNCD_ENOMEM;
+    if (hc.tls_key)
+        sodium_memzero(hc.tls_key, strlen(hc.tls_key));
+    free(hc.tls_cert);
+    free(hc.tls_key);
+    if (rc != 0) {
+        if (rc == ETUDE_SYNCD_ENOMEM)
+            snprintf(err, sizeof err, "out of memory");
+        etude_syncd_destroy(core);
+        etude_syncd_hub_destroy(hub);
+        etude_syncd_metrics_destroy(m);
+        etude_syncd_store_close(st);
+        return fail("%s%s", err, "");
+    }
+    fprintf(stderr, "etude-syncd: listening on %s://%s (db %s)\n", cert_path ? "https" : "http",
+            etude_syncd_http_address(http), cfg.db_path);
+    if (ready && write_ready_file(ready, etude_syncd_http_address(http)) != 0)
+        fprintf(stderr, "etude-syncd: --ready-file: cannot write %s: %s\n", ready, strerror(errno));
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "etude-syncd: %s received, finishing in-flight requests\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    int left = etude_syncd_http_stop(http, (int)shutdown_timeout);
+    etude_syncd_destroy(core);
+    etude_syncd_hub_destroy(hub);
+    etude_syncd_metrics_destroy(m);
+    etude_syncd_store_close(st);
+    if (left)
+        fprintf(stderr, "etude-syncd: stopped with %d request(s) cut off after %llds\n", left, shutdown_timeout);
+    else
+        fprintf(stderr, "etude-syncd: stopped cleanly\n");
+    return left ? 1 : 0;
+}

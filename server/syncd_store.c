@@ -1,0 +1,1017 @@
+/* syncd_store.c - etude-syncd storage: users, sessions, entities, batches and audit in SQLite (WAL). */
+#include "syncd.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+struct etude_syncd_store {
+    sqlite3 *db;
+    pthread_mutex_t lock; /* one connection, one writer: every statement runs under this lock */
+    etude_syncd_config_t cfg;
+    char dummy_hash[crypto_pwhash_STRBYTES]; /* verified against for unknown users (even timing) */
+};
+
+static const char *schema_sql =
+    "CREATE TABLE IF NOT EXISTS users("
+    "  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,"
+    "  pwhash TEXT NOT NULL, seq INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sessions("
+    "  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  access_hash BLOB NOT NULL UNIQUE, access_expires INTEGER NOT NULL,"
+    "  refresh_hash BLOB NOT NULL UNIQUE, refresh_expires INTEGER NOT NULL,"
+    "  revoked_at INTEGER, created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS entities("
+    "  user_id INTEGER NOT NULL REFERENCES users(id), id TEXT NOT NULL, entity_type TEXT NOT NULL,"
+    "  local_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT,"
+    "  sync_version INTEGER NOT NULL, checksum TEXT NOT NULL, data TEXT,"
+    "  server_seq INTEGER NOT NULL, device_id TEXT NOT NULL,"
+    "  PRIMARY KEY(user_id, id)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS entities_by_seq ON entities(user_id, server_seq);"
+    "CREATE INDEX IF NOT EXISTS entities_by_checksum ON entities(user_id, entity_type, checksum)"
+    "  WHERE deleted_at IS NULL;"
+    "CREATE TABLE IF NOT EXISTS devices("
+    "  user_id INTEGER NOT NULL REFERENCES users(id), device_id TEXT NOT NULL,"
+    "  last_seq INTEGER NOT NULL, PRIMARY KEY(user_id, device_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS batches("
+    "  user_id INTEGER NOT NULL REFERENCES users(id), batch_id TEXT NOT NULL, device_id TEXT NOT NULL,"
+    "  mutation_seq INTEGER NOT NULL, result TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(user_id, batch_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS audit("
+    "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, user_id INTEGER, operation TEXT NOT NULL,"
+    "  detail TEXT NOT NULL, result TEXT NOT NULL);"
+    "PRAGMA user_version = 1;";
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : ETUDE_SYNCD_EDB;
+}
+
+int etude_syncd_store_open(const etude_syncd_config_t *cfg, etude_syncd_store_t **out,
+                           char *err_msg, size_t err_len)
+{
+    *out = NULL;
+    if (sodium_init() < 0) {
+        snprintf(err_msg, err_len, "libsodium failed to initialise");
+        return ETUDE_SYNCD_EINVAL;
+    }
+    etude_syncd_store_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return ETUDE_SYNCD_ENOMEM;
+    st->cfg = *cfg;
+    pthread_mutex_init(&st->lock, NULL);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    if (sqlite3_open_v2(cfg->db_path, &st->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err_msg, err_len, "%s: cannot open database: %s", cfg->db_path,
+                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        etude_syncd_store_close(st);
+        return ETUDE_SYNCD_EDB;
+    }
+    sqlite3_busy_timeout(st->db, 10000);
+    if (exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;") ||
+        exec(st->db, schema_sql)) {
+        snprintf(err_msg, err_len, "%s: cannot initialise database: %s", cfg->db_path,
+                 sqlite3_errmsg(st->db));
+        etude_syncd_store_close(st);
+        return ETUDE_SYNCD_EDB;
+    }
+    if (crypto_pwhash_str(st->dummy_hash, "etude-syncd-dummy", 17, cfg->pw_ops, cfg->pw_mem) != 0) {
+        snprintf(err_msg, err_len, "argon2id: out of memory");
+        etude_syncd_store_close(st);
+        return ETUDE_SYNCD_ENOMEM;
+    }
+    *out = st;
+    return 0;
+}
+
+void etude_syncd_store_close(etude_syncd_store_t *st)
+{
+    if (!st)
+        return;
+    if (st->db)
+        sqlite3_close_v2(st->db);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+static void random_uuid(char out[37])
+{
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
+int etude_syncd_store_user_add(etude_syncd_store_t *st, const char *name, const char *password)
+{
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(hash, password, strlen(password), st->cfg.pw_ops, st->cfg.pw_mem) != 0)
+        return ETUDE_SYNCD_ENOMEM;
+    char uuid[37];
+    random_uuid(uuid);
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    int rc = ETUDE_SYNCD_EDB;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO users(uuid, name, pwhash, created_at) VALUES(?,?,?,?)", -1, &s,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, etude_syncd_now_ms());
+        int r = sqlite3_step(s);
+        rc = r == SQLITE_DONE ? 0 : r == SQLITE_CONSTRAINT ? ETUDE_SYNCD_EEXIST : ETUDE_SYNCD_EDB;
+    }
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    sodium_memzero(hash, sizeof hash);
+    return rc;
+}
+
+static void new_token(char out[64], unsigned char hash[32])
+{
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(out, 64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    crypto_hash_sha256(hash, (const unsigned char *)out, strlen(out));
+    sodium_memzero(raw, sizeof raw);
+}
+
+/* Creates a session for user_id; caller holds the lock. */
+static int create_session(etude_syncd_store_t *st, int64_t user_id, etude_syncd_tokens_t *tok,
+                          int64_t *session_id)
+{
+    unsigned char ah[32], rh[32];
+    new_token(tok->access, ah);
+    new_token(tok->refresh, rh);
+    int64_t now = etude_syncd_now_ms();
+    tok->access_expires = now + (int64_t)st->cfg.token_ttl * 1000;
+    tok->refresh_expires = now + (int64_t)st->cfg.refresh_ttl * 1000;
+    sqlite3_stmt *s = NULL;
+    int rc = ETUDE_SYNCD_EDB;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO sessions(user_id, access_hash, access_expires, refresh_hash,"
+                           " refresh_expires, created_at) VALUES(?,?,?,?,?,?)",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, user_id);
+        sqlite3_bind_blob(s, 2, ah, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, tok->access_expires);
+        sqlite3_bind_blob(s, 4, rh, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 5, tok->refresh_expires);
+        sqlite3_bind_int64(s, 6, now);
+        if (sqlite3_step(s) == SQLITE_DONE) {
+            rc = 0;
+            *session_id = sqlite3_last_insert_rowid(st->db);
+        }
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static void fill_user(etude_syncd_user_t *u, int64_t id, const unsigned char *uuid,
+                      const unsigned char *name, int64_t session)
+{
+    memset(u, 0, sizeof *u);
+    u->id = id;
+    snprintf(u->uuid, sizeof u->uuid, "%s", uuid ? (const char *)uuid : "");
+    snprintf(u->name, sizeof u->name, "%s", name ? (const char *)name : "");
+    u->session_id = session;
+}
+
+int etude_syncd_store_login(etude_syncd_store_t *st, const char *name, const char *password,
+                            etude_syncd_tokens_t *tok, etude_syncd_user_t *user)
+{
+    char hash[crypto_pwhash_STRBYTES] = "";
+    int64_t uid = 0;
+    char uuid[40] = "";
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT id, uuid, pwhash FROM users WHERE name=?", -1, &s, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            uid = sqlite3_column_int64(s, 0);
+            snprintf(uuid, sizeof uuid, "%s", (const char *)sqlite3_column_text(s, 1));
+            snprintf(hash, sizeof hash, "%s", (const char *)sqlite3_column_text(s, 2));
+        }
+    }
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    /* The slow argon2id check runs outside the lock. */
+    int ok = crypto_pwhash_str_verify(uid ? hash : st->dummy_hash, password, strlen(password)) == 0;
+    if (!uid || !ok)
+        return ETUDE_SYNCD_EAUTH;
+    int64_t sid = 0;
+    pthread_mutex_lock(&st->lock);
+    int rc = create_session(st, uid, tok, &sid);
+    pthread_mutex_unlock(&st->lock);
+    if (rc == 0)
+        fill_user(user, uid, (const unsigned char *)uuid, (const unsigned char *)name, sid);
+    return rc;
+}
+
+int etude_syncd_store_refresh(etude_syncd_store_t *st, const char *refresh,
+                              etude_syncd_tokens_t *tok, etude_syncd_user_t *user)
+{
+    unsigned char h[32];
+    crypto_hash_sha256(h, (const unsigned char *)refresh, strlen(refresh));
+    int64_t now = etude_syncd_now_ms();
+    pthread_mutex_lock(&st->lock);
+    int rc = ETUDE_SYNCD_EAUTH;
+    sqlite3_stmt *s = NULL;
+    if (exec(st->db, "BEGIN IMMEDIATE") != 0) {
+        pthread_mutex_unlock(&st->lock);
+        return ETUDE_SYNCD_EDB;
+    }
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT s.id, s.user_id, s.refresh_expires, s.revoked_at, u.uuid, u.name"
+                           " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.refresh_hash=?",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_blob(s, 1, h, 32, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 3) == SQLITE_NULL &&
+            sqlite3_column_int64(s, 2) > now) {
+            int64_t old = sqlite3_column_int64(s, 0), uid = sqlite3_column_int64(s, 1);
+            char uuid[40], name[128];
+            snprintf(uuid, sizeof uuid, "%s", (const char *)sqlite3_column_text(s, 4));
+            snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(s, 5));
+            char sql[96];
+            snprintf(sql, sizeof sql, "UPDATE sessions SET revoked_at=%lld WHERE id=%lld",
+                     (long long)now, (long long)old);
+            int64_t sid = 0;
+            rc = exec(st->db, sql);
+            if (rc == 0)
+                rc = create_session(st, uid, tok, &sid);
+            if (rc == 0)
+                fill_user(user, uid, (const unsigned char *)uuid, (const unsigned char *)name, sid);
+        }
+    } else {
+        rc = ETUDE_SYNCD_EDB;
+    }
+    sqlite3_finalize(s);
+    exec(st->db, rc == 0 ? "COMMIT" : "ROLLBACK");
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int etude_syncd_store_auth(etude_syncd_store_t *st, const char *access, etude_syncd_user_t *user,
+                           const char **why)
+{
+    unsigned char h[32];
+    crypto_hash_sha256(h, (const unsigned char *)access, strlen(access));
+    *why = "unknown";
+    pthread_mutex_lock(&st->lock);
+    int rc = ETUDE_SYNCD_EAUTH;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT s.id, s.user_id, s.access_expires, s.revoked_at, u.uuid, u.name"
+                           " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.access_hash=?",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_blob(s, 1, h, 32, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+                *why = "revoked";
+            } else if (sqlite3_column_int64(s, 2) <= etude_syncd_now_ms()) {
+                *why = "expired";
+            } else {
+                fill_user(user, sqlite3_column_int64(s, 1), sqlite3_column_text(s, 4),
+                          sqlite3_column_text(s, 5), sqlite3_column_int64(s, 0));
+                rc = 0;
+                *why = NULL;
+            }
+        }
+    } else {
+        rc = ETUDE_SYNCD_EDB;
+    }
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int etude_syncd_store_logout(etude_syncd_store_t *st, const etude_syncd_user_t *user)
+{
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    int rc = ETUDE_SYNCD_EDB;
+    if (sqlite3_prepare_v2(st->db,
+                           "UPDATE sessions SET revoked_at=? WHERE id=? AND user_id=? AND revoked_at IS NULL",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, etude_syncd_now_ms());
+        sqlite3_bind_int64(s, 2, user->session_id);
+        sqlite3_bind_int64(s, 3, user->id);
+        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : ETUDE_SYNCD_EDB;
+    }
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+/* Caller holds the lock. */
+static void audit_locked(etude_syncd_store_t *st, int64_t user_id, const char *op,
+                         const char *detail, const char *result)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO audit(at, user_id, operation, detail, result) VALUES(?,?,?,?,?)",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, etude_syncd_now_ms());
+        if (user_id > 0)
+            sqlite3_bind_int64(s, 2, user_id);
+        else
+            sqlite3_bind_null(s, 2);
+        sqlite3_bind_text(s, 3, op, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, detail ? detail : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 5, result ? result : "", -1, SQLITE_STATIC);
+        sqlite3_step(s);
+    }
+    sqlite3_finalize(s);
+}
+
+void etude_syncd_store_audit(etude_syncd_store_t *st, int64_t user_id, const char *operation,
+                             const char *detail, const char *result)
+{
+    pthread_mutex_lock(&st->lock);
+    audit_locked(st, user_id, operation, detail, result);
+    pthread_mutex_unlock(&st->lock);
+}
+
+int64_t etude_syncd_store_latest_seq(etude_syncd_store_t *st, int64_t user_id)
+{
+    int64_t seq = 0;
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT seq FROM users WHERE id=?", -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, user_id);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            seq = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    return seq;
+}
+
+/* ---- entities ---- */
+
+static const char *const entity_types[] = {"practiceSession", "practiceLog", "goal", "logbookEntry"};
+
+static int is_entity_type(const char *t)
+{
+    for (size_t i = 0; i < sizeof entity_types / sizeof entity_types[0]; i++)
+        if (strcmp(t, entity_types[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_uuid(const char *s)
+{
+    if (strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
+static int is_rfc3339(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 20 || n > 40)
+        return 0;
+    if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
+        (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
+        s[16] != ':' || !digits(s + 17, 2))
+        return 0;
+    int mo = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    int h = (s[11] - '0') * 10 + (s[12] - '0'), mi = (s[14] - '0') * 10 + (s[15] - '0');
+    int se = (s[17] - '0') * 10 + (s[18] - '0');
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        return 0;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return 0;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+        return 1;
+    if ((*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) && p[6] == '\0')
+        return 1;
+    return 0;
+}
+
+static int is_hex64(const char *s)
+{
+    if (strlen(s) != 64)
+        return 0;
+    for (int i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* A validated upload entity; strings point into the request JSON. */
+typedef struct entity_in {
+    const char *id, *local_id, *type, *created, *updated, *deleted, *checksum;
+    int64_t base;
+    char *canon; /* canonical data, malloc'd; "null" for tombstones */
+    const cJSON *data;
+} entity_in_t;
+
+static const char *opt_string(const cJSON *o, const char *k, int *bad)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!v || cJSON_IsNull(v))
+        return NULL;
+    if (!cJSON_IsString(v)) {
+        *bad = 1;
+        return NULL;
+    }
+    return v->valuestring;
+}
+
+/* Validates one entity; on failure sets *field and reason and returns -1. */
+static int validate_entity(const etude_syncd_store_t *st, const cJSON *o, entity_in_t *e,
+                           const char **field, char *reason, size_t rlen)
+{
+    memset(e, 0, sizeof *e);
+    int bad = 0;
+    if (!cJSON_IsObject(o)) {
+        *field = "entity";
+        snprintf(reason, rlen, "must be an object");
+        return -1;
+    }
+#define NEED_STRING(var, key)                                                                      \
+    do {                                                                                           \
+        bad = 0;                                                                                   \
+        var = opt_string(o, key, &bad);                                                            \
+        if (!var) {                                                                                \
+            *field = key;                                                                          \
+            snprintf(reason, rlen, bad ? "must be a string" : "missing");                          \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+    NEED_STRING(e->id, "id");
+    if (!is_uuid(e->id)) {
+        *field = "id";
+        snprintf(reason, rlen, "must be a lowercase UUID (8-4-4-4-12 hex digits)");
+        return -1;
+    }
+    NEED_STRING(e->type, "entityType");
+    if (!is_entity_type(e->type)) {
+        *field = "entityType";
+        snprintf(reason, rlen, "unknown entity type (accepted: practiceSession, practiceLog, goal, logbookEntry)");
+        return -1;
+    }
+    NEED_STRING(e->created, "createdAt");
+    NEED_STRING(e->updated, "updatedAt");
+    NEED_STRING(e->checksum, "checksum");
+#undef NEED_STRING
+    if (!is_rfc3339(e->created) || !is_rfc3339(e->updated)) {
+        *field = is_rfc3339(e->created) ? "updatedAt" : "createdAt";
+        snprintf(reason, rlen, "must be an RFC 3339 date-time such as 2026-01-31T12:00:00.000Z");
+        return -1;
+    }
+    bad = 0;
+    e->deleted = opt_string(o, "deletedAt", &bad);
+    if (bad || (e->deleted && !is_rfc3339(e->deleted))) {
+        *field = "deletedAt";
+        snprintf(reason, rlen, "must be null or an RFC 3339 date-time");
+        return -1;
+    }
+    e->local_id = opt_string(o, "localId", &bad);
+    if (bad || (e->local_id && strlen(e->local_id) > 256)) {
+        *field = "localId";
+        snprintf(reason, rlen, "must be null or a string of at most 256 bytes");
+        return -1;
+    }
+    const cJSON *bv = cJSON_GetObjectItemCaseSensitive(o, "baseVersion");
+    if (bv && !cJSON_IsNull(bv)) {
+        if (!cJSON_IsNumber(bv) || bv->valuedouble < 0 || bv->valuedouble > 2147483647.0 ||
+            bv->valuedouble != (double)(int64_t)bv->valuedouble) {
+            *field = "baseVersion";
+            snprintf(reason, rlen, "must be null or an integer >= 0");
+            return -1;
+        }
+        e->base = (int64_t)bv->valuedouble;
+    }
+    if (!is_hex64(e->checksum)) {
+        *field = "checksum";
+        snprintf(reason, rlen, "must be 64 lowercase hex digits (SHA-256)");
+        return -1;
+    }
+    e->data = cJSON_GetObjectItemCaseSensitive(o, "data");
+    if (e->deleted) {
+        e->canon = strdup("null"); /* a tombstone keeps no data */
+        return e->canon ? 0 : -1;
+    }
+    if (!cJSON_IsObject(e->data)) {
+        *field = "data";
+        snprintf(reason, rlen, e->data && !cJSON_IsNull(e->data) ? "must be a JSON object" : "missing");
+        return -1;
+    }
+    e->canon = etude_syncd_canonical_json(e->data);
+    if (!e->canon) {
+        *field = "data";
+        snprintf(reason, rlen, "cannot be canonicalised (nested deeper than 64 levels)");
+        return -1;
+    }
+    size_t n = strlen(e->canon);
+    if (n > st->cfg.max_entity_bytes) {
+        *field = "data";
+        snprintf(reason, rlen, "oversized: %zu bytes of canonical JSON, limit %zu", n,
+                 st->cfg.max_entity_bytes);
+        free(e->canon);
+        e->canon = NULL;
+        return -1;
+    }
+    char hex[65];
+    etude_syncd_sha256_hex(e->canon, n, hex);
+    if (strcmp(hex, e->checksum) != 0) {
+        *field = "checksum";
+        snprintf(reason, rlen, "does not match the SHA-256 of the canonical data (%s)", hex);
+        free(e->canon);
+        e->canon = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void add_str_or_null(cJSON *o, const char *k, const char *v)
+{
+    if (v)
+        cJSON_AddStringToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+static cJSON *parse_data(const char *text)
+{
+    if (!text)
+        return cJSON_CreateNull();
+    cJSON *d = cJSON_Parse(text);
+    return d ? d : cJSON_CreateNull();
+}
+
+/* SyncableEntity from a row of: id, entity_type, local_id, created_at, updated_at, deleted_at,
+ * sync_version, checksum, data. */
+static cJSON *row_entity(sqlite3_stmt *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+    cJSON_AddStringToObject(o, "id", id);
+    add_str_or_null(o, "localId", (const char *)sqlite3_column_text(s, 2));
+    cJSON_AddStringToObject(o, "remoteId", id);
+    cJSON_AddStringToObject(o, "createdAt", (const char *)sqlite3_column_text(s, 3));
+    cJSON_AddStringToObject(o, "updatedAt", (const char *)sqlite3_column_text(s, 4));
+    add_str_or_null(o, "deletedAt", (const char *)sqlite3_column_text(s, 5));
+    cJSON_AddStringToObject(o, "syncStatus", "synced");
+    cJSON_AddNumberToObject(o, "syncVersion", (double)sqlite3_column_int64(s, 6));
+    cJSON_AddStringToObject(o, "checksum", (const char *)sqlite3_column_text(s, 7));
+    cJSON_AddStringToObject(o, "entityType", (const char *)sqlite3_column_text(s, 1));
+    cJSON_AddItemToObject(o, "data", parse_data((const char *)sqlite3_column_text(s, 8)));
+    return o;
+}
+
+static cJSON *input_entity(const entity_in_t *e, const char *checksum)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", e->id);
+    add_str_or_null(o, "localId", e->local_id);
+    cJSON_AddStringToObject(o, "remoteId", e->id);
+    cJSON_AddStringToObject(o, "createdAt", e->created);
+    cJSON_AddStringToObject(o, "updatedAt", e->updated);
+    add_str_or_null(o, "deletedAt", e->deleted);
+    cJSON_AddStringToObject(o, "syncStatus", "conflict");
+    cJSON_AddNumberToObject(o, "syncVersion", (double)e->base);
+    cJSON_AddStringToObject(o, "checksum", checksum);
+    cJSON_AddStringToObject(o, "entityType", e->type);
+    cJSON_AddItemToObject(o, "data", parse_data(e->canon));
+    return o;
+}
+
+#define ENTITY_COLS "id, entity_type, local_id, created_at, updated_at, deleted_at, sync_version, checksum, data"
+
+static void reject(cJSON *arr, int index, const char *id, const char *field, const char *reason)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "index", index);
+    add_str_or_null(r, "id", id);
+    cJSON_AddStringToObject(r, "field", field);
+    cJSON_AddStringToObject(r, "reason", reason);
+    cJSON_AddItemToArray(arr, r);
+}
+
+int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *user,
+                             const cJSON *batch, cJSON **result, etude_syncd_upload_stats_t *stats,
+                             const char **err_code, char *err_msg, size_t err_len)
+{
+    *result = NULL;
+    memset(stats, 0, sizeof *stats);
+    const char *batch_id = cJSON_GetObjectItemCaseSensitive(batch, "batchId")->valuestring;
+    const char *device = cJSON_GetObjectItemCaseSensitive(batch, "deviceId")->valuestring;
+    int64_t mseq = (int64_t)cJSON_GetObjectItemCaseSensitive(batch, "mutationSeq")->valuedouble;
+    const cJSON *ents = cJSON_GetObjectItemCaseSensitive(batch, "entities");
+
+    pthread_mutex_lock(&st->lock);
+    if (exec(st->db, "BEGIN IMMEDIATE") != 0) {
+        pthread_mutex_unlock(&st->lock);
+        *err_code = "INTERNAL_SERVER_ERROR";
+        snprintf(err_msg, err_len, "database busy");
+        return ETUDE_SYNCD_EDB;
+    }
+    int rc = 0;
+    sqlite3_stmt *q = NULL;
+    /* Replay? The stored answer is returned and nothing changes. */
+    sqlite3_prepare_v2(st->db,
+                       "SELECT device_id, mutation_seq, result FROM batches WHERE user_id=? AND batch_id=?",
+                       -1, &q, NULL);
+    sqlite3_bind_int64(q, 1, user->id);
+    sqlite3_bind_text(q, 2, batch_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        if (strcmp((const char *)sqlite3_column_text(q, 0), device) == 0 &&
+            sqlite3_column_int64(q, 1) == mseq) {
+            *result = cJSON_Parse((const char *)sqlite3_column_text(q, 2));
+            if (*result) {
+                cJSON_ReplaceItemInObjectCaseSensitive(*result, "replayed", cJSON_CreateTrue());
+                stats->replayed = 1;
+            } else {
+                rc = ETUDE_SYNCD_EDB;
+                *err_code = "INTERNAL_SERVER_ERROR";
+                snprintf(err_msg, err_len, "stored batch answer unreadable");
+            }
+        } else {
+            rc = ETUDE_SYNCD_EINVAL;
+            *err_code = "BATCH_ID_REUSED";
+            snprintf(err_msg, err_len,
+                     "batch.batchId: '%.80s' was already used with another deviceId or mutationSeq",
+                     batch_id);
+        }
+        sqlite3_finalize(q);
+        exec(st->db, "ROLLBACK");
+        pthread_mutex_unlock(&st->lock);
+        return rc;
+    }
+    sqlite3_finalize(q);
+    sqlite3_prepare_v2(st->db, "SELECT last_seq FROM devices WHERE user_id=? AND device_id=?", -1, &q,
+                       NULL);
+    sqlite3_bind_int64(q, 1, user->id);
+    sqlite3_bind_text(q, 2, device, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) >= mseq) {
+        snprintf(err_msg, err_len,
+                 "batch.mutationSeq: %lld is not above this device's last sequence %lld",
+                 (long long)mseq, (long long)sqlite3_column_int64(q, 0));
+        sqlite3_finalize(q);
+        exec(st->db, "ROLLBACK");
+        pthread_mutex_unlock(&st->lock);
+        *err_code = "MUTATION_SEQ_NOT_INCREASING";
+        return ETUDE_SYNCD_EINVAL;
+    }
+    sqlite3_finalize(q);
+
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "batchId", batch_id);
+    cJSON_AddStringToObject(res, "deviceId", device);
+    cJSON_AddNumberToObject(res, "mutationSeq", (double)mseq);
+    cJSON_AddFalseToObject(res, "replayed");
+    cJSON *acc = cJSON_AddArrayToObject(res, "accepted");
+    cJSON *con = cJSON_AddArrayToObject(res, "conflicts");
+    cJSON *dup = cJSON_AddArrayToObject(res, "duplicates");
+    cJSON *rej = cJSON_AddArrayToObject(res, "rejected");
+
+    sqlite3_stmt *get = NULL, *dupq = NULL, *seq = NULL, *put = NULL;
+    int prep = sqlite3_prepare_v2(st->db, "SELECT " ENTITY_COLS " FROM entities WHERE user_id=? AND id=?",
+                                  -1, &get, NULL) |
+               sqlite3_prepare_v2(st->db,
+                                  "SELECT id FROM entities WHERE user_id=? AND entity_type=? AND checksum=?"
+                                  " AND deleted_at IS NULL AND id<>? LIMIT 1",
+                                  -1, &dupq, NULL) |
+               sqlite3_prepare_v2(st->db, "UPDATE users SET seq=seq+1 WHERE id=? RETURNING seq", -1, &seq,
+                                  NULL) |
+               sqlite3_prepare_v2(st->db,
+                                  "INSERT INTO entities(user_id, id, entity_type, local_id, created_at,"
+                                  " updated_at, deleted_at, sync_version, checksum, data, server_seq, device_id)"
+                                  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(user_id, id) DO UPDATE SET"
+                                  " local_id=excluded.local_id, created_at=excluded.created_at,"
+                                  " updated_at=excluded.updated_at, deleted_at=excluded.deleted_at,"
+                                  " sync_version=excluded.sync_version, checksum=excluded.checksum,"
+                                  " data=excluded.data, server_seq=excluded.server_seq,"
+                                  " device_id=excluded.device_id",
+                                  -1, &put, NULL);
+    if (prep != SQLITE_OK)
+        rc = ETUDE_SYNCD_EDB;
+
+    int index = -1;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, ents)
+    {
+        if (rc)
+            break;
+        index++;
+        entity_in_t e;
+        const char *field = NULL;
+        char reason[200];
+        const cJSON *idv = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "id") : NULL;
+        const char *raw_id = cJSON_IsString(idv) ? idv->valuestring : NULL;
+        if (validate_entity(st, item, &e, &field, reason, sizeof reason) != 0) {
+            reject(rej, index, raw_id, field ? field : "entity", field ? reason : "out of memory");
+            stats->rejected++;
+            continue;
+        }
+        /* The same id twice in one batch: only the first counts. */
+        int seen = 0, j = 0;
+        const cJSON *prev;
+        cJSON_ArrayForEach(prev, ents)
+        {
+            if (j++ >= index)
+                break;
+            const cJSON *pid = cJSON_IsObject(prev) ? cJSON_GetObjectItemCaseSensitive(prev, "id") : NULL;
+            if (cJSON_IsString(pid) && strcmp(pid->valuestring, e.id) == 0)
+                seen = 1;
+        }
+        if (seen) {
+            reject(rej, index, e.id, "id", "appears more than once in this batch");
+            stats->rejected++;
+            free(e.canon);
+            continue;
+        }
+        const char *checksum = e.checksum;
+        char null_sum[65];
+        if (e.deleted) {
+            etude_syncd_sha256_hex("null", 4, null_sum);
+            checksum = null_sum;
+        }
+        sqlite3_reset(get);
+        sqlite3_bind_int64(get, 1, user->id);
+        sqlite3_bind_text(get, 2, e.id, -1, SQLITE_STATIC);
+        int r = sqlite3_step(get);
+        int exists = r == SQLITE_ROW;
+        if (r != SQLITE_ROW && r != SQLITE_DONE) {
+            rc = ETUDE_SYNCD_EDB;
+            free(e.canon);
+            break;
+        }
+        int64_t version = exists ? sqlite3_column_int64(get, 6) : 0;
+        if (exists && e.base != version) {
+            cJSON *c = cJSON_CreateObject();
+            cJSON_AddStringToObject(c, "id", e.id);
+            cJSON_AddStringToObject(c, "entityType", (const char *)sqlite3_column_text(get, 1));
+            cJSON_AddNumberToObject(c, "baseVersion", (double)e.base);
+            cJSON_AddNumberToObject(c, "serverVersion", (double)version);
+            cJSON_AddItemToObject(c, "server", row_entity(get));
+            cJSON_AddItemToObject(c, "client", input_entity(&e, checksum));
+            cJSON_AddItemToArray(con, c);
+            stats->conflicts++;
+            free(e.canon);
+            continue;
+        }
+        if (exists && strcmp((const char *)sqlite3_column_text(get, 1), e.type) != 0) {
+            reject(rej, index, e.id, "entityType", "differs from the stored entity's type");
+            stats->rejected++;
+            free(e.canon);
+            continue;
+        }
+        if (exists && sqlite3_column_type(get, 5) != SQLITE_NULL && !e.deleted) {
+            reject(rej, index, e.id, "deletedAt", "the entity is deleted; a tombstone cannot be revived");
+            stats->rejected++;
+            free(e.canon);
+            continue;
+        }
+        sqlite3_reset(get);
+        if (!e.deleted) {
+            sqlite3_reset(dupq);
+            sqlite3_bind_int64(dupq, 1, user->id);
+            sqlite3_bind_text(dupq, 2, e.type, -1, SQLITE_STATIC);
+            sqlite3_bind_text(dupq, 3, e.checksum, -1, SQLITE_STATIC);
+            sqlite3_bind_text(dupq, 4, e.id, -1, SQLITE_STATIC);
+            if (sqlite3_step(dupq) == SQLITE_ROW) {
+                cJSON *d = cJSON_CreateObject();
+                cJSON_AddStringToObject(d, "id", e.id);
+                cJSON_AddStringToObject(d, "duplicateOf", (const char *)sqlite3_column_text(dupq, 0));
+                cJSON_AddStringToObject(d, "entityType", e.type);
+                cJSON_AddStringToObject(d, "checksum", e.checksum);
+                cJSON_AddItemToArray(dup, d);
+                stats->duplicates++;
+                free(e.canon);
+                continue;
+            }
+        }
+        sqlite3_reset(seq);
+        sqlite3_bind_int64(seq, 1, user->id);
+        if (sqlite3_step(seq) != SQLITE_ROW) {
+            rc = ETUDE_SYNCD_EDB;
+            free(e.canon);
+            break;
+        }
+        int64_t sseq = sqlite3_column_int64(seq, 0);
+        sqlite3_reset(seq);
+        sqlite3_reset(put);
+        sqlite3_bind_int64(put, 1, user->id);
+        sqlite3_bind_text(put, 2, e.id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(put, 3, e.type, -1, SQLITE_STATIC);
+        if (e.local_id)
+            sqlite3_bind_text(put, 4, e.local_id, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(put, 4);
+        sqlite3_bind_text(put, 5, e.created, -1, SQLITE_STATIC);
+        sqlite3_bind_text(put, 6, e.updated, -1, SQLITE_STATIC);
+        if (e.deleted)
+            sqlite3_bind_text(put, 7, e.deleted, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(put, 7);
+        sqlite3_bind_int64(put, 8, version + 1);
+        sqlite3_bind_text(put, 9, checksum, -1, SQLITE_STATIC);
+        if (e.deleted)
+            sqlite3_bind_null(put, 10);
+        else
+            sqlite3_bind_text(put, 10, e.canon, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(put, 11, sseq);
+        sqlite3_bind_text(put, 12, device, -1, SQLITE_STATIC);
+        r = sqlite3_step(put);
+        free(e.canon);
+        if (r != SQLITE_DONE) {
+            rc = ETUDE_SYNCD_EDB;
+            break;
+        }
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "id", e.id);
+        cJSON_AddStringToObject(a, "remoteId", e.id);
+        cJSON_AddNumberToObject(a, "syncVersion", (double)(version + 1));
+        cJSON_AddItemToArray(acc, a);
+        stats->accepted++;
+        stats->latest_seq = sseq;
+    }
+    sqlite3_finalize(get);
+    sqlite3_finalize(dupq);
+    sqlite3_finalize(seq);
+    sqlite3_finalize(put);
+
+    char *text = rc ? NULL : cJSON_PrintUnformatted(res);
+    if (!rc && !text)
+        rc = ETUDE_SYNCD_ENOMEM;
+    if (!rc) {
+        q = NULL;
+        if (sqlite3_prepare_v2(st->db,
+                               "INSERT INTO devices(user_id, device_id, last_seq) VALUES(?,?,?)"
+                               " ON CONFLICT(user_id, device_id) DO UPDATE SET last_seq=excluded.last_seq",
+                               -1, &q, NULL) != SQLITE_OK)
+            rc = ETUDE_SYNCD_EDB;
+        else {
+            sqlite3_bind_int64(q, 1, user->id);
+            sqlite3_bind_text(q, 2, device, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 3, mseq);
+            if (sqlite3_step(q) != SQLITE_DONE)
+                rc = ETUDE_SYNCD_EDB;
+        }
+        sqlite3_finalize(q);
+    }
+    if (!rc) {
+        q = NULL;
+        if (sqlite3_prepare_v2(st->db,
+                               "INSERT INTO batches(user_id, batch_id, device_id, mutation_seq, result, created_at)"
+                               " VALUES(?,?,?,?,?,?)",
+                               -1, &q, NULL) != SQLITE_OK)
+            rc = ETUDE_SYNCD_EDB;
+        else {
+            sqlite3_bind_int64(q, 1, user->id);
+            sqlite3_bind_text(q, 2, batch_id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 3, device, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 4, mseq);
+            sqlite3_bind_text(q, 5, text, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 6, etude_syncd_now_ms());
+            if (sqlite3_step(q) != SQLITE_DONE)
+                rc = ETUDE_SYNCD_EDB;
+        }
+        sqlite3_finalize(q);
+    }
+    cJSON_free(text);
+    if (!rc) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "batch=%.64s device=%.64s seq=%lld entities=%d",
+                 batch_id, device, (long long)mseq, cJSON_GetArraySize(ents));
+        char outcome[128];
+        snprintf(outcome, sizeof outcome, "ok accepted=%d conflicts=%d duplicates=%d rejected=%d",
+                 stats->accepted, stats->conflicts, stats->duplicates, stats->rejected);
+        audit_locked(st, user->id, "uploadBatch", detail, outcome);
+    }
+    if (rc || exec(st->db, "COMMIT") != 0) {
+        exec(st->db, "ROLLBACK");
+        pthread_mutex_unlock(&st->lock);
+        cJSON_Delete(res);
+        memset(stats, 0, sizeof *stats);
+        *err_code = "INTERNAL_SERVER_ERROR";
+        snprintf(err_msg, err_len, "uploadBatch: the database refused the write; nothing was applied");
+        return rc ? rc : ETUDE_SYNCD_EDB;
+    }
+    pthread_mutex_unlock(&st->lock);
+    *result = res;
+    return 0;
+}
+
+int etude_syncd_store_changes(etude_syncd_store_t *st, const etude_syncd_user_t *user,
+                              int64_t since_seq, int limit, cJSON **page)
+{
+    *page = NULL;
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT " ENTITY_COLS ", server_seq FROM entities WHERE user_id=? AND server_seq>?"
+                           " ORDER BY server_seq LIMIT ?",
+                           -1, &s, NULL) != SQLITE_OK) {
+        pthread_mutex_unlock(&st->lock);
+        return ETUDE_SYNCD_EDB;
+    }
+    sqlite3_bind_int64(s, 1, user->id);
+    sqlite3_bind_int64(s, 2, since_seq);
+    sqlite3_bind_int(s, 3, limit + 1);
+    cJSON *p = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(p, "changes");
+    int n = 0, more = 0, r;
+    int64_t last = since_seq;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == limit) {
+            more = 1;
+            break;
+        }
+        cJSON_AddItemToArray(arr, row_entity(s));
+        last = sqlite3_column_int64(s, 9);
+        n++;
+    }
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        cJSON_Delete(p);
+        return ETUDE_SYNCD_EDB;
+    }
+    char cur[48];
+    etude_syncd_cursor_encode(last, cur, sizeof cur);
+    cJSON_AddStringToObject(p, "cursor", cur);
+    cJSON_AddBoolToObject(p, "hasMore", more);
+    *page = p;
+    return 0;
+}
+
+int etude_syncd_store_metadata(etude_syncd_store_t *st, const etude_syncd_user_t *user,
+                               cJSON **meta)
+{
+    *meta = NULL;
+    int64_t seq = 0, count = 0;
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    int rc = ETUDE_SYNCD_EDB;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT u.seq, (SELECT count(*) FROM entities e WHERE e.user_id=u.id"
+                           " AND e.deleted_at IS NULL) FROM users u WHERE u.id=?",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, user->id);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            seq = sqlite3_column_int64(s, 0);
+            count = sqlite3_column_int64(s, 1);
+            rc = 0;
+        }
+    }
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    if (rc)
+        return rc;
+    cJSON *m = cJSON_CreateObject();
+    cJSON *u = cJSON_AddObjectToObject(m, "user");
+    cJSON_AddStringToObject(u, "id", user->uuid);
+    cJSON_AddStringToObject(u, "name", user->name);
+    char buf[48];
+    etude_syncd_format_time(etude_syncd_now_ms(), buf, sizeof buf);
+    cJSON_AddStringToObject(m, "serverTime", buf);
+    cJSON_AddNumberToObject(m, "protocolVersion", 1);
+    etude_syncd_cursor_encode(seq, buf, sizeof buf);
+    cJSON_AddStringToObject(m, "latestCursor", buf);
+    cJSON_AddNumberToObject(m, "entityCount", (double)count);
+    cJSON *l = cJSON_AddObjectToObject(m, "limits");
+    cJSON_AddNumberToObject(l, "maxBodyBytes", (double)st->cfg.max_body);
+    cJSON_AddNumberToObject(l, "maxBatchSize", st->cfg.max_batch);
+    cJSON_AddNumberToObject(l, "maxPageSize", st->cfg.max_page);
+    cJSON_AddNumberToObject(l, "maxEntityBytes", (double)st->cfg.max_entity_bytes);
+    *meta = m;
+    return 0;
+}
