@@ -97,7 +97,8 @@ int etude_preset_load(const char *path, etude_preset_t **out, char *err, size_t 
 /* Parse preset text; path names it in messages and relative file names resolve against its directory. */
 int etude_preset_parse(const char *text, size_t len, const char *path, etude_preset_t **out, char *err,
                        size_t errsize);
-/* A preset of one click voice playing map (taken over: freed with the preset); material names it
+/* A preset of one click voice playing map (taken over on success, freed with the preset; on failure
+ * the caller keeps it); material names it
  * (the --click line or the map's path) and becomes its title. */
 int etude_preset_from_tempomap(etude_tempomap_t *map, const char *material, etude_preset_t **out);
 /* Frees the configs. Voices already instantiated live on in their engine. NULL accepted. */

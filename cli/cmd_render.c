@@ -1,0 +1,437 @@
+/* cmd_render.c - `etude render`: plays a preset, tempo map or click line through the engine with the
+ * offline driver and writes the mix to a WAV or FLAC file (temp file + rename: never half-written). */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <sndfile.h>
+
+#include "etude_bus.h"
+#include "etude_engine.h"
+#include "etude_offline.h"
+#include "etude_preset.h"
+#include "etude_sequencer.h"
+#include "etude_tempomap.h"
+
+const char etude_cmd_render_usage[] =
+    "  render (PRESET.json | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
+    "         -o OUT.(wav|flac) [--rate HZ] [--duration SECONDS] [--format float|pcm24|pcm16]\n";
+
+#define RENDER_PERIOD 512
+#define DEFAULT_RATE 48000
+
+static volatile sig_atomic_t render_signal;
+
+static void on_signal(int sig)
+{
+    render_signal = sig;
+}
+
+typedef struct render {
+    const char *out_path;
+    char *tmp_path;
+    SNDFILE *snd;
+    float *inter;
+    etude_bus_t *bus;
+    const etude_tempomap_t *map;
+    uint32_t rate;
+    uint64_t done;       /* frames written */
+    uint64_t next_bar;   /* next bar to announce */
+    uint64_t next_bar_frame;
+    bool show_progress;
+    bool progress_drawn;
+    int write_error;
+} render_t;
+
+static int usage_error(const char *fmt, const char *a)
+{
+    fprintf(stderr, "etude render: ");
+    fprintf(stderr, fmt, a);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static void publish(etude_bus_t *bus, const char *name, cJSON *obj)
+{
+    char *json = cJSON_PrintUnformatted(obj);
+    etude_bus_publish(bus, "transport", name, json ? json : "{}");
+    free(json);
+    cJSON_Delete(obj);
+}
+
+static void find_next_bar(render_t *r)
+{
+    uint64_t beat = r->map ? etude_tempomap_bar_first_beat(r->map, r->next_bar) : UINT64_MAX;
+    r->next_bar_frame = beat == UINT64_MAX ? UINT64_MAX : etude_tempomap_beat_frame(r->map, beat, r->rate);
+}
+
+/* Announce every bar whose first frame the audio has now reached. */
+static void publish_bars(render_t *r)
+{
+    while (r->next_bar_frame < r->done) {
+        etude_tempomap_beat_t b;
+        uint64_t beat = etude_tempomap_bar_first_beat(r->map, r->next_bar);
+        if (etude_tempomap_beat(r->map, beat, &b) < 0)
+            break;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "bar", (double)r->next_bar);
+        cJSON_AddNumberToObject(o, "bpm", b.bpm);
+        cJSON_AddStringToObject(o, "section", b.section ? b.section : "");
+        cJSON_AddNumberToObject(o, "frame", (double)r->next_bar_frame);
+        publish(r->bus, "bar", o);
+        r->next_bar++;
+        find_next_bar(r);
+    }
+}
+
+static int write_period(void *user, const float *const mix[2], uint32_t n)
+{
+    render_t *r = user;
+    for (uint32_t i = 0; i < n; i++) {
+        r->inter[2 * i] = mix[0][i];
+        r->inter[2 * i + 1] = mix[1][i];
+    }
+    if (sf_writef_float(r->snd, r->inter, n) != (sf_count_t)n) {
+        r->write_error = 1;
+        return 1;
+    }
+    r->done += n;
+    publish_bars(r);
+    return render_signal ? 2 : 0;
+}
+
+static void progress(void *user, uint64_t done, uint64_t total)
+{
+    render_t *r = user;
+    if (!r->show_progress || total == 0)
+        return;
+    int width = 40, fill = (int)(done * (uint64_t)width / total);
+    if (fill > width)
+        fill = width;
+    char bar[64];
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, '.', (size_t)(width - fill));
+    bar[width] = 0;
+    double s = (double)done / r->rate, t = (double)total / r->rate;
+    fprintf(stderr, "\r[%s] %3d%% %d:%02d / %d:%02d", bar, (int)(done * 100 / total), (int)s / 60,
+            (int)s % 60, (int)t / 60, (int)t % 60);
+    r->progress_drawn = true;
+}
+
+/* Positive number with strtod, whole string. */
+static bool parse_number(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!s[0] || *end || errno || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+static int format_of(const char *path, const char *sample_format, int *format, char *err, size_t errsize)
+{
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash)) {
+        snprintf(err, errsize, "-o '%s': no file extension (expected .wav or .flac)", path);
+        return -1;
+    }
+    bool flac = !strcasecmp(dot, ".flac");
+    if (!flac && strcasecmp(dot, ".wav")) {
+        snprintf(err, errsize, "-o '%s': unknown output format '%s' (expected .wav or .flac)", path, dot);
+        return -1;
+    }
+    const char *sf = sample_format && sample_format[0] ? sample_format : (flac ? "pcm24" : "float");
+    int sub = !strcmp(sf, "pcm16") ? SF_FORMAT_PCM_16 : !strcmp(sf, "pcm24") ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT;
+    if (flac && sub == SF_FORMAT_FLOAT) {
+        snprintf(err, errsize, "-o '%s': FLAC holds integer samples (use --format pcm24 or pcm16)", path);
+        return -1;
+    }
+    *format = (flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV) | sub;
+    return 0;
+}
+
+int etude_cmd_render(int argc, char **argv)
+{
+    const char *preset_path = NULL, *map_path = NULL, *click_line = NULL, *out = NULL;
+    const char *rate_arg = NULL, *dur_arg = NULL, *fmt_arg = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        const char *name = a, *eq = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: etude%s", etude_cmd_render_usage);
+            printf("\nRenders the click (and the preset's other voices) offline, through the same engine\n"
+                   "as live playback. .wav is 32-bit float unless --format says otherwise; .flac is\n"
+                   "24-bit. The file appears only when the render has succeeded.\n");
+            return 0;
+        }
+        if (a[0] == '-' && a[1] == '-' && (eq = strchr(a, '='))) {
+            static char flag[64];
+            snprintf(flag, sizeof flag, "%.*s", (int)(eq - a), a);
+            name = flag;
+        }
+        if (!strcmp(name, "-o") || !strcmp(name, "--output"))
+            slot = &out;
+        else if (!strcmp(name, "--rate"))
+            slot = &rate_arg;
+        else if (!strcmp(name, "--duration"))
+            slot = &dur_arg;
+        else if (!strcmp(name, "--tempo-map"))
+            slot = &map_path;
+        else if (!strcmp(name, "--click"))
+            slot = &click_line;
+        else if (!strcmp(name, "--format"))
+            slot = &fmt_arg;
+        else if (a[0] == '-' && a[1])
+            return usage_error("unknown flag '%s' (see 'etude render --help')", a);
+        if (slot) {
+            const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v)
+                return usage_error("%s needs a value (see 'etude render --help')", name);
+            if (*slot)
+                return usage_error("%s given twice", name);
+            *slot = v;
+            continue;
+        }
+        if (preset_path)
+            return usage_error("unexpected argument '%s' (one PRESET.json at most)", a);
+        preset_path = a;
+    }
+    int sources = !!preset_path + !!map_path + !!click_line;
+    if (sources == 0)
+        return usage_error("%s", "nothing to render (give PRESET.json, --tempo-map FILE or --click \"...\")");
+    if (sources > 1)
+        return usage_error("%s", "give one of PRESET.json, --tempo-map FILE or --click \"...\", not several");
+    if (!out)
+        return usage_error("%s", "missing -o OUT.wav (or OUT.flac)");
+    double rate_d = 0, duration = 0;
+    if (rate_arg && (!parse_number(rate_arg, &rate_d) || rate_d != floor(rate_d) || rate_d < 8000 ||
+                     rate_d > 384000))
+        return usage_error("bad --rate '%s' (expected an integer from 8000 to 384000)", rate_arg);
+    if (dur_arg && (!parse_number(dur_arg, &duration) || !(duration > 0) || duration > 360000))
+        return usage_error("bad --duration '%s' (expected seconds > 0, at most 360000)", dur_arg);
+    if (fmt_arg && strcmp(fmt_arg, "float") && strcmp(fmt_arg, "pcm24") && strcmp(fmt_arg, "pcm16"))
+        return usage_error("bad --format '%s' (expected float, pcm24 or pcm16)", fmt_arg);
+
+    /* The material */
+    char err[1024] = "";
+    etude_preset_t *preset = NULL;
+    int rc;
+    if (preset_path) {
+        rc = etude_preset_load(preset_path, &preset, err, sizeof err);
+    } else {
+        etude_tempomap_t *map = NULL;
+        rc = map_path ? etude_tempomap_load(map_path, &map, err, sizeof err)
+                      : etude_tempomap_parse_line(click_line, "--click", &map, err, sizeof err);
+        if (rc == 0) {
+            rc = etude_preset_from_tempomap(map, map_path ? map_path : click_line, &preset);
+            if (rc) {
+                etude_tempomap_destroy(map);
+                snprintf(err, sizeof err, "%s", etude_strerror(rc));
+            }
+        }
+    }
+    if (rc) {
+        fprintf(stderr, "etude render: %s\n", err);
+        return 1;
+    }
+    const etude_preset_render_t *defaults = etude_preset_render(preset);
+    uint32_t rate = rate_arg ? (uint32_t)rate_d : defaults->rate ? defaults->rate : DEFAULT_RATE;
+    if (!dur_arg)
+        duration = defaults->duration;
+    const etude_tempomap_t *map = etude_preset_tempomap(preset);
+    if (duration == 0 && map && etude_tempomap_endless(map)) {
+        fprintf(stderr, "etude render: %s: the map never ends (no bar count): give --duration SECONDS\n",
+                click_line ? "--click" : preset_path ? preset_path : map_path);
+        etude_preset_destroy(preset);
+        return 1;
+    }
+    int format;
+    if (format_of(out, fmt_arg ? fmt_arg : defaults->sample_format, &format, err, sizeof err)) {
+        fprintf(stderr, "etude render: %s\n", err);
+        etude_preset_destroy(preset);
+        return 2;
+    }
+    struct stat st;
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "etude render: cannot write '%s': Is a directory\n", out);
+        etude_preset_destroy(preset);
+        return 1;
+    }
+
+    /* The output: a temp file next to OUT, renamed over it once complete. */
+    render_t r;
+    memset(&r, 0, sizeof r);
+    r.out_path = out;
+    r.rate = rate;
+    r.map = map;
+    size_t tl = strlen(out) + 16;
+    r.tmp_path = malloc(tl);
+    r.inter = malloc(2 * RENDER_PERIOD * sizeof *r.inter);
+    if (!r.tmp_path || !r.inter) {
+        fprintf(stderr, "etude render: out of memory\n");
+        free(r.tmp_path);
+        free(r.inter);
+        etude_preset_destroy(preset);
+        return 1;
+    }
+    snprintf(r.tmp_path, tl, "%s.part-XXXXXX", out);
+    int fd = mkstemp(r.tmp_path);
+    if (fd < 0) {
+        fprintf(stderr, "etude render: cannot write '%s': %s\n", out, strerror(errno));
+        free(r.tmp_path);
+        free(r.inter);
+        etude_preset_destroy(preset);
+        return 1;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    info.samplerate = (int)rate;
+    info.channels = 2;
+    info.format = format;
+    r.snd = sf_open_fd(fd, SFM_WRITE, &info, SF_TRUE);
+    if (!r.snd) {
+        fprintf(stderr, "etude render: cannot write '%s': %s\n", out, sf_strerror(NULL));
+        close(fd);
+        unlink(r.tmp_path);
+        free(r.tmp_path);
+        free(r.inter);
+        etude_preset_destroy(preset);
+        return 1;
+    }
+    sf_command(r.snd, SFC_SET_CLIPPING, NULL, SF_TRUE);
+
+    /* Engine, bus, sequencer, voices */
+    etude_engine_config_t ecfg;
+    etude_engine_config_default(&ecfg, rate);
+    etude_engine_t *engine = NULL;
+    etude_sequencer_t *seq = NULL;
+    const char *reason = "error";
+    int exit_code = 1;
+    r.bus = etude_bus_create();
+    rc = r.bus ? etude_engine_create(&ecfg, &engine) : ETUDE_ENOMEM;
+    if (rc == 0) {
+        etude_engine_set_bus(engine, r.bus);
+        rc = etude_sequencer_create(engine, rate / 5, &seq);
+    }
+    if (rc) {
+        fprintf(stderr, "etude render: cannot start the engine: %s\n", etude_strerror(rc));
+        goto cleanup;
+    }
+    size_t nv = etude_preset_voice_count(preset);
+    rc = etude_preset_instantiate(preset, engine, seq, NULL, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "etude render: %s\n", err);
+        goto cleanup;
+    }
+
+    {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "command", "render");
+        if (preset_path)
+            cJSON_AddStringToObject(o, "preset", preset_path);
+        else
+            cJSON_AddNullToObject(o, "preset");
+        cJSON_AddStringToObject(o, "material", click_line ? click_line : map_path ? map_path
+                                                                       : etude_preset_title(preset));
+        etude_tempomap_beat_t b;
+        if (map && etude_tempomap_beat(map, 0, &b) == 0)
+            cJSON_AddNumberToObject(o, "tempo_bpm", b.bpm);
+        else
+            cJSON_AddNullToObject(o, "tempo_bpm");
+        cJSON_AddNumberToObject(o, "rate", rate);
+        cJSON *arr = cJSON_AddArrayToObject(o, "voices");
+        for (size_t i = 0; i < nv; i++) {
+            const etude_preset_voice_t *v = etude_preset_voice(preset, i);
+            cJSON *vo = cJSON_CreateObject();
+            cJSON_AddStringToObject(vo, "name", v->name);
+            cJSON_AddStringToObject(vo, "kind", v->kind->kind);
+            cJSON_AddBoolToObject(vo, "mute", v->mute);
+            cJSON_AddItemToArray(arr, vo);
+        }
+        publish(r.bus, "start", o);
+    }
+
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    etude_offline_config_t ocfg;
+    memset(&ocfg, 0, sizeof ocfg);
+    ocfg.period = RENDER_PERIOD;
+    ocfg.total_frames = duration > 0 ? (uint64_t)llround(duration * rate) : 0;
+    ocfg.tail_frames = (uint32_t)llround(defaults->tail * rate);
+    ocfg.write = write_period;
+    ocfg.progress = progress;
+    ocfg.user = &r;
+    uint64_t expect = ocfg.total_frames ? ocfg.total_frames
+                                        : (map ? etude_tempomap_frames(map, rate) : 0) + ocfg.tail_frames;
+    r.show_progress = isatty(2) && expect > rate;
+    find_next_bar(&r);
+    rc = etude_sequencer_start(seq, 0);
+    if (rc == 0)
+        rc = etude_offline_run(engine, seq, &ocfg);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (r.progress_drawn)
+        fprintf(stderr, "\n");
+
+    if (rc == 0) {
+        reason = "end";
+        exit_code = 0;
+    } else if (r.write_error) {
+        fprintf(stderr, "etude render: cannot write '%s': %s\n", out, sf_strerror(r.snd));
+    } else if (rc == 2 && render_signal) {
+        fprintf(stderr, "etude render: interrupted by signal %d; nothing written\n", (int)render_signal);
+        reason = "signal";
+        exit_code = 130;
+    } else {
+        fprintf(stderr, "etude render: render failed: %s\n", etude_strerror(rc));
+    }
+    {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "frames", (double)r.done);
+        cJSON_AddStringToObject(o, "reason", reason);
+        publish(r.bus, "stop", o);
+    }
+
+cleanup:
+    etude_sequencer_destroy(seq);
+    etude_engine_destroy(engine);
+    if (r.snd) {
+        int serr = sf_error(r.snd);
+        if (sf_close(r.snd) != 0 || serr) {
+            if (exit_code == 0)
+                fprintf(stderr, "etude render: cannot write '%s': %s\n", out, sf_error_number(serr));
+            exit_code = exit_code ? exit_code : 1;
+        }
+    }
+    if (exit_code == 0 && rename(r.tmp_path, out) != 0) {
+        fprintf(stderr, "etude render: cannot write '%s': %s\n", out, strerror(errno));
+        exit_code = 1;
+    }
+    if (exit_code != 0)
+        unlink(r.tmp_path);
+    etude_bus_destroy(r.bus);
+    etude_preset_destroy(preset);
+    free(r.tmp_path);
+    free(r.inter);
+    return exit_code;
+}
