@@ -126,6 +126,10 @@ typedef int (*etude_entity_fn)(void *user, const etude_entity_t *e);
 int etude_store_list(etude_store_t *store, const char *type, const char *parent, int with_deleted,
                      etude_entity_fn fn, void *user);
 
+/* [any] The entity as a JSON object text in the export form (camelCase SyncableEntity fields,
+ * data nested). Returns a malloc'd string the caller frees with free(), NULL when out of memory. */
+char *etude_entity_json(const etude_entity_t *e);
+
 /* [any] Count entities of type (NULL: all), tombstones included when with_deleted. */
 int64_t etude_store_count(etude_store_t *store, const char *type, int with_deleted);
 

@@ -646,6 +646,8 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+static char *entity_json_text(const etude_entity_t *e);
+
 /* The JSON object for an entity, as exported and as carried in outbox payloads. */
 static cJSON *entity_json(const etude_entity_t *e)
 {
@@ -674,6 +676,11 @@ static cJSON *entity_json(const etude_entity_t *e)
     cJSON_AddStringToObject(o, "checksum", e->checksum);
     cJSON_AddItemToObject(o, "data", data);
     return o;
+}
+
+char *etude_entity_json(const etude_entity_t *e)
+{
+    return entity_json_text(e);
 }
 
 static char *entity_json_text(const etude_entity_t *e)
