@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <sndfile.h>
 
+#include "cli_session.h"
 #include "etude_bus.h"
 #include "etude_engine.h"
 #include "etude_offline.h"
@@ -27,6 +28,7 @@ const char etude_cmd_render_usage[] =
 
 #define RENDER_PERIOD 512
 #define DEFAULT_RATE 48000
+#define OUT_BUFFER_FRAMES 32768
 
 static volatile sig_atomic_t render_signal;
 
@@ -43,7 +45,8 @@ typedef struct render {
     etude_bus_t *bus;
     const etude_tempomap_t *map;
     uint32_t rate;
-    uint64_t done;       /* frames written */
+    uint64_t done;       /* frames rendered */
+    uint32_t buffered;   /* frames in inter not yet written */
     uint64_t next_bar;   /* next bar to announce */
     uint64_t next_bar_frame;
     bool show_progress;
@@ -92,17 +95,28 @@ static void publish_bars(render_t *r)
     }
 }
 
-static int write_period(void *user, const float *const mix[2], uint32_t n)
+/* Write what is buffered (libsndfile writes in small pieces; batching saves most system calls). */
+static int flush_output(render_t *r)
 {
-    render_t *r = user;
-    for (uint32_t i = 0; i < n; i++) {
-        r->inter[2 * i] = mix[0][i];
-        r->inter[2 * i + 1] = mix[1][i];
-    }
-    if (sf_writef_float(r->snd, r->inter, n) != (sf_count_t)n) {
+    if (r->buffered && sf_writef_float(r->snd, r->inter, r->buffered) != (sf_count_t)r->buffered) {
         r->write_error = 1;
         return 1;
     }
+    r->buffered = 0;
+    return 0;
+}
+
+static int write_period(void *user, const float *const mix[2], uint32_t n)
+{
+    render_t *r = user;
+    if (r->buffered + n > OUT_BUFFER_FRAMES && flush_output(r))
+        return 1;
+    float *o = r->inter + 2 * (size_t)r->buffered;
+    for (uint32_t i = 0; i < n; i++) {
+        o[2 * i] = mix[0][i];
+        o[2 * i + 1] = mix[1][i];
+    }
+    r->buffered += n;
     r->done += n;
     publish_bars(r);
     return render_signal ? 2 : 0;
@@ -165,6 +179,9 @@ int etude_cmd_render(int argc, char **argv)
 {
     const char *preset_path = NULL, *map_path = NULL, *click_line = NULL, *out = NULL;
     const char *rate_arg = NULL, *dur_arg = NULL, *fmt_arg = NULL;
+    cli_session_opts_t session_opts;
+    if (cli_session_take_args(&argc, argv, &session_opts))
+        return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
@@ -278,7 +295,7 @@ int etude_cmd_render(int argc, char **argv)
     r.map = map;
     size_t tl = strlen(out) + 16;
     r.tmp_path = malloc(tl);
-    r.inter = malloc(2 * RENDER_PERIOD * sizeof *r.inter);
+    r.inter = malloc(2 * (size_t)OUT_BUFFER_FRAMES * sizeof *r.inter);
     if (!r.tmp_path || !r.inter) {
         fprintf(stderr, "etude render: out of memory\n");
         free(r.tmp_path);
@@ -320,6 +337,7 @@ int etude_cmd_render(int argc, char **argv)
     etude_engine_config_default(&ecfg, rate);
     etude_engine_t *engine = NULL;
     etude_sequencer_t *seq = NULL;
+    cli_session_t *session = NULL;
     const char *reason = "error";
     int exit_code = 1;
     r.bus = etude_bus_create();
@@ -338,6 +356,9 @@ int etude_cmd_render(int argc, char **argv)
         fprintf(stderr, "etude render: %s\n", err);
         goto cleanup;
     }
+    session = cli_session_open(r.bus, "render", &session_opts);
+    if (!session)
+        goto cleanup;
 
     {
         cJSON *o = cJSON_CreateObject();
@@ -393,6 +414,8 @@ int etude_cmd_render(int argc, char **argv)
     if (r.progress_drawn)
         fprintf(stderr, "\n");
 
+    if (rc == 0 && flush_output(&r))
+        rc = 1;
     if (rc == 0) {
         reason = "end";
         exit_code = 0;
@@ -429,6 +452,7 @@ cleanup:
     }
     if (exit_code != 0)
         unlink(r.tmp_path);
+    cli_session_close(session);
     etude_bus_destroy(r.bus);
     etude_preset_destroy(preset);
     free(r.tmp_path);
