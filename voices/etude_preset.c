@@ -403,10 +403,27 @@ static char *dir_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+static int parse_text(const char *text, size_t len, const char *path, etude_preset_t **out, char *err,
+                      size_t errsize);
+
 int etude_preset_parse(const char *text, size_t len, const char *path, etude_preset_t **out, char *err,
                        size_t errsize)
 {
+    /* A NUL-terminated copy: cJSON checks that the value ends the text, and the line finder walks it. */
     *out = NULL;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return ETUDE_ENOMEM;
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    int rc = parse_text(copy, len, path, out, err, errsize);
+    free(copy);
+    return rc;
+}
+
+static int parse_text(const char *text, size_t len, const char *path, etude_preset_t **out, char *err,
+                      size_t errsize)
+{
     if (memchr(text, 0, len)) {
         unsigned line = 1;
         for (const char *s = text; *s; s++)
@@ -416,7 +433,7 @@ int etude_preset_parse(const char *text, size_t len, const char *path, etude_pre
         return ETUDE_EPARSE;
     }
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, true);
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, true);
     if (!root) {
         if (!end)
             end = cJSON_GetErrorPtr();
