@@ -1,0 +1,482 @@
+/* test_store.c - the local store on real SQLite files: entities, outbox, audit, migrations,
+ * canonical checksums, session records, export/import. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "etude_canon.h"
+#include "etude_store.h"
+
+typedef struct fx {
+    char dir[64];
+    char path[128];
+    etude_store_t *st;
+} fx_t;
+
+static int setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/etude-test-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/etude.db", f->dir);
+    assert_int_equal(etude_store_open(f->path, &f->st), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    etude_store_close(f->st);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* One integer from SQL on a separate connection: what is really in the file. */
+static long long q(const fx_t *f, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static char *qs(const fx_t *f, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char *v = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_canonical(void **state)
+{
+    (void)state;
+    char *c;
+    assert_int_equal(etude_canon_json(" { \"b\" : [1, 2.5, true, null], \"a\": \"x\\u0001\\n\", \"c\": {\"z\":1,\"y\":1e2} } ", &c), 0);
+    assert_string_equal(c, "{\"a\":\"x\\u0001\\n\",\"b\":[1,2.5,true,null],\"c\":{\"y\":100,\"z\":1}}");
+    char *c2;
+    assert_int_equal(etude_canon_json(c, &c2), 0);
+    assert_string_equal(c, c2);
+    char hex[65];
+    etude_canon_sha256_hex("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    free(c);
+    free(c2);
+    assert_int_equal(etude_canon_json("{\"a\":1,\"a\":2}", &c), -2);
+    assert_int_equal(etude_canon_json("{\"a\":1} x", &c), -2);
+    assert_int_equal(etude_canon_json("", &c), -2);
+}
+
+static void test_open_schema(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(etude_store_schema_version(f->st), ETUDE_STORE_SCHEMA_VERSION);
+    assert_int_equal(q(f, "PRAGMA user_version"), 1);
+    char *mode = qs(f, "PRAGMA journal_mode");
+    assert_string_equal(mode, "wal");
+    free(mode);
+    char dev[64], user[64];
+    assert_int_equal(etude_store_meta_get(f->st, "device_id", dev, sizeof dev), 0);
+    assert_true(etude_uuid_valid(dev));
+    assert_int_equal(etude_store_meta_get(f->st, "user_id", user, sizeof user), 0);
+    assert_string_equal(user, "anonymous");
+    assert_int_equal(etude_store_meta_get(f->st, "cursor", user, sizeof user), ETUDE_STORE_ENOTFOUND);
+    assert_int_equal(etude_store_meta_set(f->st, "cursor", "abc"), 0);
+    assert_int_equal(etude_store_meta_get(f->st, "cursor", user, sizeof user), 0);
+    assert_string_equal(user, "abc");
+    /* the tables issue 7 needs exist */
+    assert_int_equal(q(f, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
+                          "('entities','outbox','sync_meta','dead_letter','conflicts','audit')"),
+                     6);
+    /* reopening keeps the device id and runs no migration again */
+    etude_store_close(f->st);
+    assert_int_equal(etude_store_open(f->path, &f->st), 0);
+    char dev2[64];
+    assert_int_equal(etude_store_meta_get(f->st, "device_id", dev2, sizeof dev2), 0);
+    assert_string_equal(dev, dev2);
+    assert_int_equal(etude_store_check(f->st), 0);
+}
+
+static void test_newer_refused(void **state)
+{
+    fx_t *f = *state;
+    etude_store_close(f->st);
+    f->st = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    etude_store_t *st;
+    assert_int_equal(etude_store_open(f->path, &st), ETUDE_STORE_ENEWER);
+    assert_non_null(st);
+    assert_non_null(strstr(etude_store_errmsg(st), "schema version 7"));
+    assert_non_null(strstr(etude_store_errmsg(st), f->path));
+    etude_store_close(st);
+    assert_int_equal(q(f, "PRAGMA user_version"), 7); /* untouched */
+    assert_int_equal(q(f, "SELECT count(*) FROM entities"), 0);
+}
+
+static void test_crud_outbox_audit(void **state)
+{
+    fx_t *f = *state;
+    char id[37];
+    assert_int_equal(etude_store_create(f->st, "logbookEntry", NULL, "{\"text\": \"scales\", \"b\": 2}", id), 0);
+    assert_true(etude_uuid_valid(id));
+    etude_entity_t e;
+    assert_int_equal(etude_store_get(f->st, id, &e), 0);
+    assert_string_equal(e.entity_type, "logbookEntry");
+    assert_string_equal(e.data, "{\"b\":2,\"text\":\"scales\"}");
+    char sum[65];
+    etude_canon_sha256_hex(e.data, strlen(e.data), sum);
+    assert_string_equal(e.checksum, sum);
+    assert_string_equal(e.sync_status, "pending");
+    assert_int_equal(e.sync_version, 0);
+    assert_null(e.remote_id);
+    assert_string_equal(e.deleted_at, "");
+    assert_string_equal(e.created_at, e.updated_at);
+    assert_int_equal(etude_time_parse(e.created_at, NULL), 0);
+    char created[32];
+    strcpy(created, e.created_at);
+    etude_entity_clear(&e);
+    assert_int_equal(q(f, "SELECT count(*) FROM outbox WHERE op='create'"), 1);
+    assert_int_equal(q(f, "SELECT count(*) FROM audit WHERE action='create' AND actor='local'"), 1);
+
+    /* same data again: nothing changes, nothing is queued */
+    assert_int_equal(etude_store_update(f->st, id, "{\"b\":2,\"text\":\"scales\"}"), 0);
+    assert_int_equal(q(f, "SELECT count(*) FROM outbox"), 1);
+    assert_int_equal(etude_store_update(f->st, id, "{\"text\":\"arpeggios\"}"), 0);
+    assert_int_equal(etude_store_get(f->st, id, &e), 0);
+    assert_string_equal(e.data, "{\"text\":\"arpeggios\"}");
+    assert_string_equal(e.created_at, created);
+    assert_true(strcmp(e.updated_at, created) > 0);
+    etude_entity_clear(&e);
+    assert_int_equal(q(f, "SELECT count(*) FROM outbox WHERE op='update'"), 1);
+    /* the outbox mutation sequence is monotonic and matches the meta counter */
+    assert_int_equal(q(f, "SELECT max(mutation_seq) FROM outbox"), 2);
+    assert_int_equal(q(f, "SELECT value FROM sync_meta WHERE key='mutation_seq'"), 2);
+
+    assert_int_equal(etude_store_delete(f->st, id), 0);
+    assert_int_equal(etude_store_get(f->st, id, &e), 0);
+    assert_string_equal(e.deleted_at, e.updated_at);
+    etude_entity_clear(&e);
+    assert_int_equal(etude_store_update(f->st, id, "{\"text\":\"x\"}"), ETUDE_STORE_EDELETED);
+    assert_int_equal(etude_store_delete(f->st, id), 0); /* no-op */
+    assert_int_equal(q(f, "SELECT count(*) FROM outbox WHERE op='delete'"), 1);
+    assert_int_equal(q(f, "SELECT count(*) FROM audit"), 3);
+    assert_int_equal(etude_store_count(f->st, "logbookEntry", 0), 0);
+    assert_int_equal(etude_store_count(f->st, "logbookEntry", 1), 1);
+
+    /* bad input */
+    assert_int_equal(etude_store_create(f->st, "song", NULL, "{}", id), ETUDE_STORE_EINVAL);
+    assert_non_null(strstr(etude_store_errmsg(f->st), "song"));
+    assert_int_equal(etude_store_create(f->st, "goal", NULL, "[1]", id), ETUDE_STORE_EINVAL);
+    assert_int_equal(etude_store_create(f->st, "goal", "not-a-uuid", "{}", id), ETUDE_STORE_EINVAL);
+    assert_int_equal(q(f, "SELECT count(*) FROM entities"), 1);
+
+    /* prefixes */
+    char got[37];
+    assert_int_equal(etude_store_create(f->st, "goal", NULL, "{\"kind\":\"minutes\"}", id), 0);
+    char prefix[9];
+    snprintf(prefix, sizeof prefix, "%.8s", id);
+    assert_int_equal(etude_store_resolve(f->st, prefix, got), 0);
+    assert_string_equal(got, id);
+    assert_int_equal(etude_store_resolve(f->st, "zzzz", got), ETUDE_STORE_ENOTFOUND);
+    assert_int_equal(etude_store_check(f->st), 0);
+}
+
+static const char record1[] =
+    "{\"id\":\"11111111-1111-4111-8111-111111111111\",\"data\":{\"startedAt\":\"2026-01-02T10:00:00.000Z\","
+    "\"activeSeconds\":12.5,\"interrupted\":false,\"material\":\"8 4/4 120\"},"
+    "\"logs\":[{\"id\":\"22222222-2222-4222-8222-222222222222\",\"data\":{\"sessionId\":"
+    "\"11111111-1111-4111-8111-111111111111\",\"bpm\":120,\"index\":0}},"
+    "{\"id\":\"33333333-3333-4333-8333-333333333333\",\"data\":{\"sessionId\":"
+    "\"11111111-1111-4111-8111-111111111111\",\"bpm\":140,\"index\":1}}]}";
+
+static void test_put_session(void **state)
+{
+    fx_t *f = *state;
+    etude_store_put_stats_t st;
+    assert_int_equal(etude_store_put_session(f->st, record1, &st), 0);
+    assert_int_equal(st.created, 3);
+    assert_int_equal(etude_store_count(f->st, "practiceSession", 0), 1);
+    assert_int_equal(etude_store_count(f->st, "practiceLog", 0), 2);
+    assert_int_equal(q(f, "SELECT count(*) FROM outbox"), 3);
+    /* delivered again (after a crash): nothing new */
+    assert_int_equal(etude_store_put_session(f->st, record1, &st), 0);
+    assert_int_equal(st.created, 0);
+    assert_int_equal(st.skipped, 3);
+    assert_int_equal(q(f, "SELECT count(*) FROM outbox"), 3);
+    /* a recovered (interrupted) copy never replaces the completed session */
+    char *interrupted = strdup(record1);
+    char *p = strstr(interrupted, "\"interrupted\":false");
+    memcpy(p, "\"interrupted\":true ", 19);
+    assert_int_equal(etude_store_put_session(f->st, interrupted, &st), 0);
+    assert_int_equal(st.updated, 0);
+    etude_entity_t e;
+    assert_int_equal(etude_store_get(f->st, "11111111-1111-4111-8111-111111111111", &e), 0);
+    assert_non_null(strstr(e.data, "\"interrupted\":false"));
+    etude_entity_clear(&e);
+    free(interrupted);
+    /* malformed records are refused, nothing written */
+    assert_int_equal(etude_store_put_session(f->st, "{\"id\":\"x\",\"data\":{}}", &st), ETUDE_STORE_EINVAL);
+    assert_non_null(strstr(etude_store_errmsg(f->st), "'id'"));
+    assert_int_equal(etude_store_put_session(f->st,
+                                             "{\"id\":\"44444444-4444-4444-8444-444444444444\",\"data\":{},"
+                                             "\"logs\":[{\"id\":\"bad\"}]}",
+                                             &st),
+                     ETUDE_STORE_EINVAL);
+    assert_int_equal(etude_store_count(f->st, NULL, 1), 3);
+}
+
+static int count_cb(void *user, const etude_entity_t *e)
+{
+    (void)e;
+    (*(int *)user)++;
+    return 0;
+}
+
+static void test_list_parent(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(etude_store_put_session(f->st, record1, NULL), 0);
+    int n = 0;
+    assert_int_equal(etude_store_list(f->st, "practiceLog", "11111111-1111-4111-8111-111111111111", 0, count_cb, &n), 0);
+    assert_int_equal(n, 2);
+    n = 0;
+    assert_int_equal(etude_store_list(f->st, NULL, NULL, 0, count_cb, &n), 0);
+    assert_int_equal(n, 3);
+}
+
+static char *export_text(etude_store_t *st, int format)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    assert_int_equal(etude_store_export(st, m, format), 0);
+    fclose(m);
+    return buf;
+}
+
+static void test_roundtrip(void **state)
+{
+    fx_t *f = *state;
+    char id[37];
+    assert_int_equal(etude_store_put_session(f->st, record1, NULL), 0);
+    assert_int_equal(etude_store_create(f->st, "goal", NULL, "{\"kind\":\"tempo\",\"target\":160.5,\"preset\":\"a \\\"q\\\" b\"}", id), 0);
+    assert_int_equal(etude_store_create(f->st, "logbookEntry", NULL, "{\"text\":\"unicode \\u00e9\\u266b, tab\\t\"}", id), 0);
+    assert_int_equal(etude_store_update(f->st, id, "{\"text\":\"edited\"}"), 0);
+    assert_int_equal(etude_store_create(f->st, "logbookEntry", NULL, "{\"text\":\"gone\"}", id), 0);
+    assert_int_equal(etude_store_delete(f->st, id), 0);
+    /* make one look synced, as issue 7 will */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE entities SET sync_status='synced', sync_version=3, remote_id='r-9' "
+                                      "WHERE entity_type='goal'", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    char *a = export_text(f->st, ETUDE_EXPORT_NDJSON);
+    char path2[160];
+    snprintf(path2, sizeof path2, "%s/second.db", f->dir);
+    etude_store_t *b;
+    assert_int_equal(etude_store_open(path2, &b), 0);
+    FILE *in = fmemopen(a, strlen(a), "r");
+    etude_import_stats_t st;
+    assert_int_equal(etude_store_import(b, in, "a.ndjson", &st), 0);
+    fclose(in);
+    assert_int_equal(st.created, 6);
+    char *a2 = export_text(b, ETUDE_EXPORT_NDJSON);
+    assert_string_equal(a, a2); /* every field of every entity, ids, timestamps, localIds */
+    /* importing twice creates nothing */
+    in = fmemopen(a, strlen(a), "r");
+    assert_int_equal(etude_store_import(b, in, "a.ndjson", &st), 0);
+    fclose(in);
+    assert_int_equal(st.created, 0);
+    assert_int_equal(st.updated, 0);
+    assert_int_equal(st.skipped, 6);
+    char *a3 = export_text(b, ETUDE_EXPORT_NDJSON);
+    assert_string_equal(a, a3);
+    /* pending ones are queued in the new store; the synced goal is not */
+    assert_int_equal(etude_store_outbox_count(b), 5);
+    char *csv = export_text(b, ETUDE_EXPORT_CSV);
+    assert_non_null(strstr(csv, "id,localId,remoteId,entityType,createdAt,updatedAt,deletedAt,syncStatus,syncVersion,checksum,data\r\n"));
+    assert_non_null(strstr(csv, ",r-9,goal,"));
+    assert_non_null(strstr(csv, "\"{\"\"kind\"\":\"\"tempo\"\""));
+    free(csv);
+    free(a);
+    free(a2);
+    free(a3);
+    etude_store_close(b);
+}
+
+static void test_import_newer_wins(void **state)
+{
+    fx_t *f = *state;
+    const char *older = "{\"entityType\":\"goal\",\"id\":\"55555555-5555-4555-8555-555555555555\",\"localId\":4,"
+                        "\"remoteId\":null,\"createdAt\":\"2026-01-01T00:00:00.000Z\",\"updatedAt\":\"2026-01-01T00:00:00.000Z\","
+                        "\"deletedAt\":null,\"syncStatus\":\"pending\",\"syncVersion\":0,"
+                        "\"checksum\":\"%s\",\"data\":%s}\n";
+    char line[1024], sum[65];
+    const char *d1 = "{\"target\":1}", *d2 = "{\"target\":2}";
+    etude_canon_sha256_hex(d1, strlen(d1), sum);
+    snprintf(line, sizeof line, older, sum, d1);
+    FILE *in = fmemopen(line, strlen(line), "r");
+    assert_int_equal(etude_store_import(f->st, in, "x", NULL), 0);
+    fclose(in);
+    /* same time, other data: the store's copy is kept */
+    etude_canon_sha256_hex(d2, strlen(d2), sum);
+    snprintf(line, sizeof line, older, sum, d2);
+    in = fmemopen(line, strlen(line), "r");
+    etude_import_stats_t st;
+    assert_int_equal(etude_store_import(f->st, in, "x", &st), 0);
+    fclose(in);
+    assert_int_equal(st.skipped, 1);
+    etude_entity_t e;
+    assert_int_equal(etude_store_get(f->st, "55555555-5555-4555-8555-555555555555", &e), 0);
+    assert_string_equal(e.data, d1);
+    assert_int_equal(e.local_id, 4);
+    etude_entity_clear(&e);
+    /* a newer updatedAt wins */
+    char *newer = strdup(line);
+    char *u = strstr(newer, "\"updatedAt\":\"2026-01-01");
+    memcpy(u + 13, "2027", 4);
+    in = fmemopen(newer, strlen(newer), "r");
+    assert_int_equal(etude_store_import(f->st, in, "x", &st), 0);
+    fclose(in);
+    assert_int_equal(st.updated, 1);
+    assert_int_equal(etude_store_get(f->st, "55555555-5555-4555-8555-555555555555", &e), 0);
+    assert_string_equal(e.data, d2);
+    assert_string_equal(e.updated_at, "2027-01-01T00:00:00.000Z");
+    etude_entity_clear(&e);
+    free(newer);
+}
+
+static void expect_import_error(fx_t *f, const char *text, const char *needle)
+{
+    long long before = q(f, "SELECT count(*) FROM entities");
+    long long outbox = q(f, "SELECT count(*) FROM outbox");
+    FILE *in = fmemopen((void *)text, strlen(text), "r");
+    int rc = etude_store_import(f->st, in, "in.ndjson", NULL);
+    fclose(in);
+    assert_true(rc == ETUDE_STORE_EPARSE || rc == ETUDE_STORE_ENEWER);
+    if (!strstr(etude_store_errmsg(f->st), needle))
+        fail_msg("message '%s' lacks '%s'", etude_store_errmsg(f->st), needle);
+    assert_int_equal(q(f, "SELECT count(*) FROM entities"), before);
+    assert_int_equal(q(f, "SELECT count(*) FROM outbox"), outbox);
+}
+
+static void test_import_atomic(void **state)
+{
+    fx_t *f = *state;
+    char id[37];
+    assert_int_equal(etude_store_put_session(f->st, record1, NULL), 0);
+    assert_int_equal(etude_store_create(f->st, "goal", NULL, "{\"kind\":\"minutes\"}", id), 0);
+    char *a = export_text(f->st, ETUDE_EXPORT_NDJSON);
+    /* an empty target store: good lines, then one bad line in the middle, then good lines */
+    etude_store_close(f->st);
+    unlink(f->path);
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", f->path);
+    unlink(wal);
+    assert_int_equal(etude_store_open(f->path, &f->st), 0);
+    size_t n = strlen(a);
+    char *bad = malloc(n + 64);
+    char *third = strchr(strchr(strchr(a, '\n') + 1, '\n') + 1, '\n') + 1; /* after header + 2 lines */
+    size_t head = (size_t)(third - a);
+    memcpy(bad, a, head);
+    strcpy(bad + head, "{\"entityType\":\"goal\"}\n");
+    strcat(bad, third);
+    expect_import_error(f, bad, "in.ndjson:4: field 'id'");
+    assert_int_equal(q(f, "SELECT count(*) FROM entities"), 0);
+    free(bad);
+
+    expect_import_error(f, "{\"etudeExport\":1,\"schemaVersion\":9}\n", "in.ndjson:1: field 'schemaVersion': 9");
+    expect_import_error(f, "not json\n", "in.ndjson:1: not valid JSON");
+    expect_import_error(f, "[]\n", "in.ndjson:1: expected a JSON object");
+    expect_import_error(f, "", "empty file");
+    expect_import_error(f, "\n", "in.ndjson:1: empty line");
+    char *tampered = strdup(a);
+    char *data = strstr(tampered, "\"kind\":\"minutes\"");
+    memcpy(data, "\"kind\":\"MINUTES\"", 16);
+    expect_import_error(f, tampered, "field 'checksum': does not match");
+    free(tampered);
+    char *extra = strdup(a);
+    char *x = strstr(extra, "\"remoteId\"");
+    memcpy(x, "\"remoteXx\"", 10);
+    expect_import_error(f, extra, "in.ndjson:2: field 'remoteXx': unknown field");
+    free(extra);
+    char *badtime = strdup(a);
+    char *t = strstr(badtime, "\"createdAt\":\"") + 13;
+    memcpy(t + 5, "13", 2);
+    expect_import_error(f, badtime, "in.ndjson:2: field 'createdAt'");
+    free(badtime);
+    char *st = strdup(a);
+    char *s = strstr(st, "\"syncStatus\":\"pending\"");
+    memcpy(s, "\"syncStatus\":\"pendin\"", 21);
+    s[21] = ' ';
+    expect_import_error(f, st, "field 'syncStatus'");
+    free(st);
+    /* and the original file imports fine */
+    FILE *in = fmemopen(a, strlen(a), "r");
+    assert_int_equal(etude_store_import(f->st, in, "in.ndjson", NULL), 0);
+    fclose(in);
+    assert_int_equal(q(f, "SELECT count(*) FROM entities"), 4);
+    free(a);
+}
+
+static void test_time(void **state)
+{
+    (void)state;
+    int64_t us;
+    assert_int_equal(etude_time_parse("2026-02-28T23:59:59.999Z", &us), 0);
+    char back[32];
+    etude_time_iso(us, back);
+    assert_string_equal(back, "2026-02-28T23:59:59.999Z");
+    assert_int_equal(etude_time_parse("2026-02-30T00:00:00.000Z", &us), ETUDE_STORE_EINVAL);
+    assert_int_equal(etude_time_parse("2026-02-28 00:00:00.000Z", &us), ETUDE_STORE_EINVAL);
+    assert_int_equal(etude_time_parse("2026-02-28T00:00:00Z", &us), ETUDE_STORE_EINVAL);
+    assert_int_equal(etude_time_parse("+026-02-28T00:00:00.000Z", &us), ETUDE_STORE_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_canonical),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test_setup_teardown(test_open_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crud_outbox_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_parent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_newer_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_atomic, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
