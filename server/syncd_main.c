@@ -235,7 +235,7 @@ int main(int argc, char **argv)
                                         strcmp(f, "--tls-cert") == 0 || strcmp(f, "--tls-key") == 0 ||
                                         strcmp(f, "--ready-file") == 0))
                 return fail("%s: missing value%s", f, "");
-            fprintf(stderr, "etude-syncd: unknown argument '%s'\n%s", f, usage);
+            fprintf(stderr, "etude-syncd: unknown argument '%s' (see etude-syncd --help)\n", f);
             return 2;
         }
         i += takes;

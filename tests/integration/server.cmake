@@ -1,0 +1,16 @@
+# etude-syncd integration tests: a real server on loopback per test (free port, own temp dir).
+if(TARGET etude-syncd)
+  set(_syncd_env "ETUDE_SYNCD=$<TARGET_FILE:etude-syncd>;ETUDE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  foreach(t api sigterm)
+    add_test(NAME server.${t} COMMAND node --test-reporter=spec ${CMAKE_CURRENT_LIST_DIR}/server_${t}.test.mjs)
+    set_tests_properties(server.${t} PROPERTIES LABELS "integration;server" TIMEOUT 300
+      ENVIRONMENT "${_syncd_env}")
+  endforeach()
+  add_test(NAME server.tls COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_tls.sh $<TARGET_FILE:etude-syncd> ${PROJECT_SOURCE_DIR})
+  add_test(NAME server.cli COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_cli.sh $<TARGET_FILE:etude-syncd>)
+  set_tests_properties(server.tls server.cli PROPERTIES LABELS "integration;server" TIMEOUT 300)
+  # graphql-js (npm ci from the lock file) validates every shipped document against sync.graphql.
+  add_test(NAME server.graphql_documents COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_graphql_validate.sh
+    ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/server-graphql-validate)
+  set_tests_properties(server.graphql_documents PROPERTIES LABELS "integration;server" TIMEOUT 300)
+endif()
