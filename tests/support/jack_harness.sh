@@ -52,7 +52,7 @@ jack_start() {
     rate=${2:-48000}
     JACK_DEFAULT_SERVER="etude-test-$$-$(date +%s%N)"
     export JACK_DEFAULT_SERVER
-    jackd --no-realtime -n "$JACK_DEFAULT_SERVER" -d dummy -r "$rate" -p "$period" \
+    jackd --no-realtime ${JACKD_OPTS--S} -n "$JACK_DEFAULT_SERVER" -d dummy -r "$rate" -p "$period" \
         >"$T/jackd.out" 2>"$T/jackd.err" &
     JACKD_PID=$!
     i=0

@@ -7,7 +7,9 @@
  *   jack_tclient wait-rolling SECONDS        exit 0 once the transport rolls, 1 on timeout
  *   jack_tclient midi DEST_PORT FRAME...     note-on (key 60 + i) at each transport frame, in order
  *   jack_tclient record SRC_PORT SECONDS OUT.wav OUT.txt
- *                                            OUT.txt: "sample transport_frame rolling" per period
+ *                                            samples placed by the server's frame time (a missed
+ *                                            cycle is a silent gap); OUT.txt: "sample
+ *                                            transport_frame rolling" per period
  *   jack_tclient hog MS COUNT                busy-wait MS ms in COUNT process callbacks
  *   jack_tclient master BPM BEATS SECONDS    be timebase master (constant tempo, BEATS/4) for a while
  *
@@ -92,22 +94,45 @@ static int midi_process(jack_nframes_t n, void *arg)
     return 0;
 }
 
+/* Samples are placed by the server's frame time, so a cycle this client missed leaves a silent gap
+ * instead of shifting everything after it. */
+static uint64_t rec_t0;
+static atomic_bool rec_started;
+static atomic_uint_fast64_t rec_gaps;
+
 static int record_process(jack_nframes_t n, void *arg)
 {
     (void)arg;
     const float *in = jack_port_get_buffer(port, n);
     jack_position_t pos;
     jack_transport_state_t st = jack_transport_query(client, &pos);
+    uint64_t t = jack_last_frame_time(client);
+    if (!atomic_load(&rec_started)) {
+        rec_t0 = t;
+        atomic_store(&rec_started, true);
+    }
+    uint64_t off = t - rec_t0;
     uint64_t len = atomic_load(&rec_len);
     uint64_t ml = atomic_load(&marks_len);
-    if (len + n > rec_cap || ml >= marks_cap) {
+    if (off + n > rec_cap || ml >= marks_cap) {
         atomic_store(&done, 1);
         return 0;
     }
-    marks[ml] = (period_mark_t){len, pos.frame, st == JackTransportRolling};
-    memcpy(rec + len, in, n * sizeof *in);
+    if (off != len)
+        atomic_fetch_add(&rec_gaps, 1);
+    marks[ml] = (period_mark_t){off, pos.frame, st == JackTransportRolling};
+    memcpy(rec + off, in, n * sizeof *in);
     atomic_store(&marks_len, ml + 1);
-    atomic_store(&rec_len, len + n);
+    atomic_store(&rec_len, off + n);
+    return 0;
+}
+
+static atomic_uint_fast64_t xruns;
+
+static int xrun_cb(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&xruns, 1);
     return 0;
 }
 
@@ -231,6 +256,7 @@ int main(int argc, char **argv)
         marks = calloc(marks_cap, sizeof *marks);
         port = jack_port_register(client, "in", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
         jack_set_process_callback(client, record_process, NULL);
+        jack_set_xrun_callback(client, xrun_cb, NULL);
         if (!port || jack_activate(client) || jack_connect(client, argv[2], jack_port_name(port))) {
             fprintf(stderr, "jack_tclient: cannot record from %s\n", argv[2]);
             rc = 1;
@@ -257,6 +283,8 @@ int main(int argc, char **argv)
             }
             if (sf)
                 sf_close(sf);
+            printf("recorded %llu frames, %llu gaps, %llu xruns\n", (unsigned long long)len,
+                   (unsigned long long)atomic_load(&rec_gaps), (unsigned long long)atomic_load(&xruns));
         }
         free(rec);
         free(marks);

@@ -1,0 +1,989 @@
+/* cmd_play.c - `etude play`: plays practice material live as a JACK client, follows or leads the
+ * JACK transport, analyses the timing of the notes played on its MIDI input, takes OSC control,
+ * and publishes the bus messages of docs/bus-topics.md for the session recorder. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_osc.h"
+#include "cli_session.h"
+#include "etude_bus.h"
+#include "etude_engine.h"
+#include "etude_jack.h"
+#include "etude_preset.h"
+#include "etude_sequencer.h"
+#include "etude_tempomap.h"
+#include "etude_timing.h"
+
+const char etude_cmd_play_usage[] =
+    "  play   (PRESET.json | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
+    "         [--name CLIENT] [--connect PORT...] [--transport follow|master|off] [--osc PORT]\n";
+
+#define MAX_VOICES 64
+#define MAX_CONNECT 16
+#define MAX_GRID 1000000u      /* beats kept for timing analysis and the timebase master */
+#define LOOP_SLEEP_US 2000     /* control loop period */
+#define TIMING_EVERY_S 5.0     /* session/timing publication */
+#define END_TAIL_S 0.5         /* off mode: play on after the material's end */
+
+typedef struct pvoice {
+    etude_voice_id_t id;
+    char name[64];
+    char kind[32];
+    float gain; /* the preset's volume; OSC gain replaces it, OSC volume scales all */
+    bool mute, solo;
+} pvoice_t;
+
+typedef struct player {
+    /* options */
+    const char *preset_path, *map_path, *click_line, *client_name, *osc_port;
+    const char *connect[MAX_CONNECT];
+    size_t nconnect;
+    int mode;
+    char material[512];
+    char loaded_path[512];
+
+    etude_jack_t *jack;
+    etude_engine_t *engine;
+    etude_engine_config_t ecfg;
+    etude_sequencer_t *seq;
+    etude_bus_t *bus;
+    cli_session_t *session;
+    etude_timing_t *timing;
+    etude_preset_t *preset;
+    const etude_tempomap_t *map;
+    etude_osc_t *osc;
+    uint32_t rate;
+
+    pvoice_t voices[MAX_VOICES];
+    size_t nvoices;
+    float volume;
+
+    bool playing;         /* a transport start was published and no stop yet */
+    uint64_t start_engine_frame;
+    uint64_t frames_played;
+    uint64_t next_bar;    /* bar index whose start is the next to announce */
+    uint64_t loops_seen;
+    uint64_t xruns_seen;
+    uint64_t buffer_changes_seen;
+    uint64_t notes_unmatched;
+    double last_timing_pub;
+    bool quit;
+    const char *reason;
+    FILE *bus_log;
+} player_t;
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+/* JSON string escaping for payloads built here. */
+static void json_str(char *out, size_t len, const char *s)
+{
+    size_t o = 0;
+    if (len < 3)
+        return;
+    out[o++] = '"';
+    for (; s && *s && o + 7 < len; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(out + o, len - o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o++] = '"';
+    out[o] = 0;
+}
+
+static void publish(player_t *p, const char *topic, const char *name, const char *json)
+{
+    etude_bus_publish(p->bus, topic, name, json);
+}
+
+static void bus_log_cb(void *user, const etude_bus_msg_t *m)
+{
+    player_t *p = user;
+    fprintf(p->bus_log, "{\"topic\":\"%s\",\"name\":\"%s\",\"payload\":%s}\n", m->topic, m->name,
+            m->json ? m->json : "{}");
+    fflush(p->bus_log);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Material: the tempo map's beats for timing analysis, bars and the timebase master. */
+
+static double beat_bpm_jack(const etude_tempomap_t *map, const etude_tempomap_beat_t *b)
+{
+    const etude_tempomap_entry_t *e = etude_tempomap_entry(map, b->entry);
+    return b->bpm * (e ? e->denom : 4) / 4.0; /* JACK counts beats of beat_type, klick quarters */
+}
+
+static int setup_grids(player_t *p)
+{
+    if (!p->map)
+        return ETUDE_OK;
+    uint64_t nb = etude_tempomap_beat_count(p->map);
+    if (nb > MAX_GRID)
+        nb = MAX_GRID;
+    uint64_t *frames = malloc(nb * sizeof *frames + 1);
+    etude_jack_beat_t *beats = malloc(nb * sizeof *beats + 1);
+    if (!frames || !beats) {
+        free(frames);
+        free(beats);
+        return ETUDE_ENOMEM;
+    }
+    size_t n = 0;
+    for (uint64_t i = 0; i < nb; i++) {
+        etude_tempomap_beat_t b;
+        if (etude_tempomap_beat(p->map, i, &b) < 0)
+            break;
+        uint64_t f = etude_tempomap_beat_frame(p->map, i, p->rate);
+        if (n && f <= frames[n - 1])
+            continue; /* beats closer than a frame: keep the first */
+        const etude_tempomap_entry_t *e = etude_tempomap_entry(p->map, b.entry);
+        frames[n] = f;
+        beats[n] = (etude_jack_beat_t){
+            .frame = f,
+            .bar = (int32_t)b.bar + 1,
+            .beat = (int32_t)b.beat_in_bar + 1,
+            .beats_per_bar = e ? (float)e->beats : 4.0f,
+            .beat_type = e ? (float)e->denom : 4.0f,
+            .bpm = beat_bpm_jack(p->map, &b),
+        };
+        n++;
+    }
+    int rc = etude_timing_set_grid(p->timing, frames, n);
+    if (rc == ETUDE_OK && p->mode == ETUDE_JACK_TRANSPORT_MASTER)
+        rc = etude_jack_set_beats(p->jack, beats, n);
+    free(frames);
+    free(beats);
+    return rc;
+}
+
+/* The bar at or after material position pos. */
+static uint64_t bar_at(const player_t *p, uint64_t pos)
+{
+    if (!p->map)
+        return UINT64_MAX;
+    uint64_t beat = etude_tempomap_beat_at_frame(p->map, pos, p->rate);
+    etude_tempomap_beat_t b;
+    if (etude_tempomap_beat(p->map, beat, &b) < 0)
+        return UINT64_MAX;
+    return b.beat_in_bar == 0 ? b.bar : b.bar + 1;
+}
+
+static void announce_bars(player_t *p)
+{
+    if (!p->map || !p->playing || !etude_sequencer_rolling(p->seq))
+        return;
+    uint64_t pos = etude_sequencer_position(p->seq);
+    for (int guard = 0; guard < 64 && p->next_bar != UINT64_MAX; guard++) {
+        uint64_t first = etude_tempomap_bar_first_beat(p->map, p->next_bar);
+        if (first == UINT64_MAX) {
+            p->next_bar = UINT64_MAX;
+            return;
+        }
+        uint64_t f = etude_tempomap_beat_frame(p->map, first, p->rate);
+        if (f > pos)
+            return;
+        etude_tempomap_beat_t b;
+        if (etude_tempomap_beat(p->map, first, &b) < 0)
+            return;
+        char sec[160], json[400];
+        json_str(sec, sizeof sec, b.section ? b.section : "");
+        uint64_t eng = etude_engine_now(p->engine) - (pos - f);
+        snprintf(json, sizeof json, "{\"bar\":%llu,\"bpm\":%.6g,\"section\":%s,\"frame\":%llu}",
+                 (unsigned long long)p->next_bar, b.bpm, sec, (unsigned long long)eng);
+        publish(p, "transport", "bar", json);
+        p->next_bar++;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Transport messages. */
+
+static void publish_start(player_t *p)
+{
+    if (p->playing)
+        return;
+    char mat[600], pre[600], voices[MAX_VOICES * 160 + 4];
+    json_str(mat, sizeof mat, p->material);
+    if (p->preset_path)
+        json_str(pre, sizeof pre, p->preset_path);
+    else
+        snprintf(pre, sizeof pre, "null");
+    size_t o = 0;
+    voices[o++] = '[';
+    for (size_t i = 0; i < p->nvoices; i++) {
+        char nm[160];
+        json_str(nm, sizeof nm, p->voices[i].name);
+        o += (size_t)snprintf(voices + o, sizeof voices - o, "%s{\"name\":%s,\"kind\":\"%s\",\"mute\":%s}",
+                              i ? "," : "", nm, p->voices[i].kind, p->voices[i].mute ? "true" : "false");
+    }
+    snprintf(voices + o, sizeof voices - o, "]");
+    double bpm = 0;
+    etude_tempomap_beat_t b;
+    if (p->map && etude_tempomap_beat(p->map, 0, &b) == 0)
+        bpm = b.bpm;
+    size_t len = strlen(mat) + strlen(pre) + strlen(voices) + 200;
+    char *json = malloc(len);
+    if (!json)
+        return;
+    snprintf(json, len,
+             "{\"command\":\"play\",\"preset\":%s,\"material\":%s,\"tempo_bpm\":%.6g,\"rate\":%u,"
+             "\"voices\":%s}",
+             pre, mat, bpm, p->rate, voices);
+    publish(p, "transport", "start", json);
+    free(json);
+    p->playing = true;
+    p->start_engine_frame = etude_engine_now(p->engine);
+}
+
+static void publish_stop(player_t *p, const char *reason)
+{
+    if (!p->playing)
+        return;
+    p->frames_played += etude_engine_now(p->engine) - p->start_engine_frame;
+    char json[128];
+    snprintf(json, sizeof json, "{\"frames\":%llu,\"reason\":\"%s\"}",
+             (unsigned long long)(etude_engine_now(p->engine) - p->start_engine_frame), reason);
+    publish(p, "transport", "stop", json);
+    p->playing = false;
+}
+
+static void publish_locate(player_t *p, uint64_t pos)
+{
+    char json[64];
+    snprintf(json, sizeof json, "{\"pos\":%llu}", (unsigned long long)pos);
+    publish(p, "transport", "locate", json);
+    p->next_bar = bar_at(p, pos);
+}
+
+static void publish_timing(player_t *p)
+{
+    etude_timing_result_t r;
+    etude_timing_result(p->timing, &r);
+    char json[256];
+    etude_timing_json(&r, json, sizeof json);
+    publish(p, "session", "timing", json);
+    p->last_timing_pub = now_s();
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Voices. */
+
+static pvoice_t *voice_by_name(player_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->nvoices; i++)
+        if (!strcmp(p->voices[i].name, name))
+            return &p->voices[i];
+    return NULL;
+}
+
+static void voice_msg(player_t *p, const pvoice_t *v, const char *what, const char *value)
+{
+    char nm[160], json[320];
+    json_str(nm, sizeof nm, v->name);
+    snprintf(json, sizeof json, "{\"voice\":%s,\"kind\":\"%s\",\"value\":%s}", nm, v->kind, value);
+    publish(p, "voice", what, json);
+}
+
+/* Instantiate the preset's voices and ports. */
+static int add_material(player_t *p, char *err, size_t errlen)
+{
+    size_t n = etude_preset_voice_count(p->preset);
+    if (n > MAX_VOICES) {
+        seterr(err, errlen, "%s: %zu voices (at most %d)", p->material, n, MAX_VOICES);
+        return ETUDE_EINVAL;
+    }
+    etude_voice_id_t ids[MAX_VOICES];
+    int rc = etude_preset_instantiate(p->preset, p->engine, p->seq, ids, err, errlen);
+    if (rc < 0)
+        return rc;
+    p->nvoices = n;
+    for (size_t i = 0; i < n; i++) {
+        const etude_preset_voice_t *pv = etude_preset_voice(p->preset, i);
+        pvoice_t *v = &p->voices[i];
+        memset(v, 0, sizeof *v);
+        v->id = ids[i];
+        snprintf(v->name, sizeof v->name, "%s", pv->name);
+        snprintf(v->kind, sizeof v->kind, "%s", pv->kind ? pv->kind->kind : "voice");
+        v->gain = pv->volume;
+        v->mute = pv->mute;
+        v->solo = pv->solo;
+        if (p->volume != 1.0f)
+            etude_voice_set_gain(p->engine, v->id, v->gain * p->volume);
+        rc = etude_jack_add_voice_port(p->jack, v->id, v->name, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    p->map = etude_preset_tempomap(p->preset);
+    snprintf(p->material, sizeof p->material, "%s",
+             p->click_line ? p->click_line : p->map_path ? p->map_path : etude_preset_title(p->preset));
+    return setup_grids(p);
+}
+
+static int load_preset(player_t *p, const char *path, etude_preset_t **out, char *err, size_t errlen)
+{
+    if (path)
+        return etude_preset_load(path, out, err, errlen);
+    etude_tempomap_t *map = NULL;
+    int rc = p->map_path ? etude_tempomap_load(p->map_path, &map, err, errlen)
+                         : etude_tempomap_parse_line(p->click_line, "--click", &map, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = etude_preset_from_tempomap(map, p->map_path ? p->map_path : p->click_line, out);
+    if (rc < 0) {
+        etude_tempomap_destroy(map);
+        seterr(err, errlen, "%s", etude_strerror(rc));
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Transport control from OSC. */
+
+static int op_start(void *u, char *err, size_t len)
+{
+    player_t *p = u;
+    if (p->mode != ETUDE_JACK_TRANSPORT_OFF)
+        return etude_jack_transport_start(p->jack);
+    if (etude_sequencer_rolling(p->seq))
+        return ETUDE_OK;
+    int rc = etude_sequencer_start(p->seq, 0);
+    if (rc < 0)
+        seterr(err, len, "/etude/start: %s", etude_strerror(rc));
+    else
+        publish_start(p);
+    return rc;
+}
+
+static int op_stop(void *u, char *err, size_t len)
+{
+    player_t *p = u;
+    if (p->mode != ETUDE_JACK_TRANSPORT_OFF)
+        return etude_jack_transport_stop(p->jack);
+    int rc = etude_sequencer_stop(p->seq);
+    if (rc < 0)
+        seterr(err, len, "/etude/stop: %s", etude_strerror(rc));
+    else
+        publish_stop(p, "stopped");
+    return rc;
+}
+
+static int op_locate(void *u, double seconds, char *err, size_t len)
+{
+    player_t *p = u;
+    uint64_t pos = (uint64_t)llround(seconds * p->rate);
+    if (p->mode != ETUDE_JACK_TRANSPORT_OFF)
+        return etude_jack_transport_locate(p->jack, pos);
+    int rc = etude_sequencer_locate(p->seq, pos);
+    if (rc < 0)
+        seterr(err, len, "/etude/locate: %s", etude_strerror(rc));
+    else
+        publish_locate(p, pos);
+    return rc;
+}
+
+static int op_tempo(void *u, double bpm, char *err, size_t len)
+{
+    (void)u;
+    seterr(err, len, "/etude/tempo %g: tempo changes need the practice module's tempo scale, "
+                     "not available in this build", bpm);
+    return ETUDE_EUNSUPPORTED;
+}
+
+static int op_tempo_scale(void *u, double scale, char *err, size_t len)
+{
+    (void)u;
+    seterr(err, len, "/etude/tempo_scale %g: not available in this build", scale);
+    return ETUDE_EUNSUPPORTED;
+}
+
+static int op_volume(void *u, double gain, char *err, size_t len)
+{
+    (void)err;
+    (void)len;
+    player_t *p = u;
+    p->volume = (float)gain;
+    for (size_t i = 0; i < p->nvoices; i++)
+        etude_voice_set_gain(p->engine, p->voices[i].id, p->voices[i].gain * p->volume);
+    return ETUDE_OK;
+}
+
+static int voice_op(player_t *p, const char *path, const char *name, char *err, size_t len, pvoice_t **v)
+{
+    *v = voice_by_name(p, name);
+    if (*v)
+        return ETUDE_OK;
+    size_t o = (size_t)snprintf(err, len, "%s: no voice named '%s' (voices:", path, name);
+    for (size_t i = 0; i < p->nvoices && o < len; i++)
+        o += (size_t)snprintf(err + o, len - o, " %s", p->voices[i].name);
+    if (o < len)
+        snprintf(err + o, len - o, ")");
+    return ETUDE_EINVAL;
+}
+
+static int op_mute(void *u, const char *name, bool on, char *err, size_t len)
+{
+    player_t *p = u;
+    pvoice_t *v;
+    int rc = voice_op(p, "/etude/voice/mute", name, err, len, &v);
+    if (rc == ETUDE_OK && (rc = etude_voice_set_mute(p->engine, v->id, on)) == ETUDE_OK) {
+        v->mute = on;
+        voice_msg(p, v, "mute", on ? "true" : "false");
+    }
+    return rc;
+}
+
+static int op_solo(void *u, const char *name, bool on, char *err, size_t len)
+{
+    player_t *p = u;
+    pvoice_t *v;
+    int rc = voice_op(p, "/etude/voice/solo", name, err, len, &v);
+    if (rc == ETUDE_OK && (rc = etude_voice_set_solo(p->engine, v->id, on)) == ETUDE_OK) {
+        v->solo = on;
+        voice_msg(p, v, "solo", on ? "true" : "false");
+    }
+    return rc;
+}
+
+static int op_gain(void *u, const char *name, double gain, char *err, size_t len)
+{
+    player_t *p = u;
+    pvoice_t *v;
+    int rc = voice_op(p, "/etude/voice/gain", name, err, len, &v);
+    if (rc == ETUDE_OK && (rc = etude_voice_set_gain(p->engine, v->id, (float)gain * p->volume)) == ETUDE_OK) {
+        char val[32];
+        v->gain = (float)gain;
+        snprintf(val, sizeof val, "%.6g", gain);
+        voice_msg(p, v, "gain", val);
+    }
+    return rc;
+}
+
+static void remove_material(player_t *p)
+{
+    etude_sequencer_destroy(p->seq); /* cancels its events, destroys its sources */
+    p->seq = NULL;
+    for (size_t i = 0; i < p->nvoices; i++) {
+        etude_jack_remove_voice_port(p->jack, p->voices[i].id);
+        etude_voice_dispose(p->engine, p->voices[i].id);
+    }
+    p->nvoices = 0;
+    etude_engine_dispose_all(p->engine, 500);
+}
+
+static int op_load(void *u, const char *path, char *err, size_t len)
+{
+    player_t *p = u;
+    etude_preset_t *np = NULL;
+    int rc = etude_preset_load(path, &np, err, len);
+    if (rc < 0)
+        return rc;
+    bool was = p->playing;
+    if (was)
+        publish_stop(p, "stopped");
+    remove_material(p);
+    etude_preset_destroy(p->preset);
+    p->preset = np;
+    snprintf(p->loaded_path, sizeof p->loaded_path, "%s", path);
+    p->preset_path = p->loaded_path;
+    p->map_path = p->click_line = NULL;
+    rc = etude_sequencer_create(p->engine, p->rate / 1000u * 150u, &p->seq);
+    if (rc == ETUDE_OK)
+        rc = add_material(p, err, len);
+    if (rc < 0)
+        return rc;
+    snprintf(p->material, sizeof p->material, "%s", path);
+    etude_timing_reset(p->timing);
+    p->next_bar = 0;
+    if (p->mode == ETUDE_JACK_TRANSPORT_OFF) {
+        rc = etude_sequencer_start(p->seq, 0);
+        if (rc == ETUDE_OK)
+            publish_start(p);
+    }
+    return rc;
+}
+
+static int op_quit(void *u, char *err, size_t len)
+{
+    (void)err;
+    (void)len;
+    player_t *p = u;
+    p->quit = true;
+    p->reason = "stopped";
+    return ETUDE_OK;
+}
+
+static int timing_json(player_t *p, char *json, size_t len, bool wrap)
+{
+    etude_jack_timing_t t;
+    etude_jack_timing(p->jack, &t);
+    etude_timing_result_t r;
+    etude_timing_result(p->timing, &r);
+    char notes[256];
+    etude_timing_json(&r, notes, sizeof notes);
+    return snprintf(json, len,
+                    "%s\"callback\":{\"periods\":%llu,\"mean_us\":%.3f,\"p99_us\":%.3f,\"max_us\":%.3f,"
+                    "\"period_us\":%.3f,\"mean_share\":%.5f,\"p99_share\":%.5f,\"max_share\":%.5f},"
+                    "\"notes\":%s%s",
+                    wrap ? "{" : "", (unsigned long long)t.periods, t.mean_us, t.p99_us, t.max_us,
+                    t.period_us, t.mean_share, t.p99_share, t.max_share, notes, wrap ? "}" : "");
+}
+
+static int op_timing(void *u, char *json, size_t len)
+{
+    timing_json(u, json, len, true);
+    return ETUDE_OK;
+}
+
+static const char *mode_name(int mode)
+{
+    return mode == ETUDE_JACK_TRANSPORT_FOLLOW ? "follow" : mode == ETUDE_JACK_TRANSPORT_MASTER ? "master" : "off";
+}
+
+static int op_status(void *u, char *json, size_t len)
+{
+    player_t *p = u;
+    etude_jack_status_t st;
+    etude_jack_status(p->jack, &st);
+    char mat[600];
+    json_str(mat, sizeof mat, p->material);
+    uint64_t pos = etude_sequencer_position(p->seq);
+    size_t o = (size_t)snprintf(
+        json, len,
+        "{\"client\":\"%s\",\"rate\":%u,\"period\":%u,\"transport\":\"%s\",\"rolling\":%s,"
+        "\"position\":%llu,\"seconds\":%.3f,\"material\":%s,\"xruns\":%llu,\"volume\":%.4g,\"voices\":[",
+        etude_jack_client_name(p->jack), p->rate, st.buffer_size, mode_name(p->mode),
+        etude_sequencer_rolling(p->seq) ? "true" : "false", (unsigned long long)pos,
+        (double)pos / p->rate, mat, (unsigned long long)st.xruns, p->volume);
+    for (size_t i = 0; i < p->nvoices && o < len; i++) {
+        char nm[160];
+        json_str(nm, sizeof nm, p->voices[i].name);
+        o += (size_t)snprintf(json + o, len - o, "%s{\"name\":%s,\"kind\":\"%s\",\"gain\":%.4g,\"mute\":%s,\"solo\":%s}",
+                              i ? "," : "", nm, p->voices[i].kind, p->voices[i].gain,
+                              p->voices[i].mute ? "true" : "false", p->voices[i].solo ? "true" : "false");
+    }
+    if (o < len)
+        snprintf(json + o, len - o, "]}");
+    return ETUDE_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The control loop. */
+
+static void handle_notes(player_t *p)
+{
+    etude_jack_note_t notes[256];
+    size_t n;
+    while ((n = etude_jack_read_notes(p->jack, notes, 256)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t pos;
+            if (p->mode != ETUDE_JACK_TRANSPORT_OFF) {
+                if (!notes[i].rolling) {
+                    p->notes_unmatched++;
+                    continue;
+                }
+                pos = notes[i].transport_frame;
+            } else {
+                if (!etude_sequencer_rolling(p->seq)) {
+                    p->notes_unmatched++;
+                    continue;
+                }
+                /* the sequencer maps engine to material frames linearly between jumps */
+                uint64_t now = etude_engine_now(p->engine), cur = etude_sequencer_position(p->seq);
+                uint64_t back = now - notes[i].engine_frame;
+                if (notes[i].engine_frame > now)
+                    back = 0;
+                pos = cur >= back ? cur - back : 0;
+            }
+            if (etude_timing_note(p->timing, pos, NULL) < 0)
+                p->notes_unmatched++;
+        }
+    }
+}
+
+static void handle_follow(player_t *p)
+{
+    etude_jack_follow_event_t ev;
+    int rc = etude_jack_follow(p->jack, p->seq, &ev);
+    if (rc < 0) {
+        char json[160];
+        snprintf(json, sizeof json, "{\"message\":\"transport follow: %s\"}", etude_strerror(rc));
+        publish(p, "error", "transport", json);
+        return;
+    }
+    if (rc == 0)
+        return;
+    switch (ev.kind) {
+    case ETUDE_JACK_FOLLOW_START:
+        p->next_bar = bar_at(p, ev.pos);
+        publish_start(p);
+        break;
+    case ETUDE_JACK_FOLLOW_STOP:
+        publish_stop(p, "stopped");
+        p->next_bar = bar_at(p, ev.pos);
+        break;
+    case ETUDE_JACK_FOLLOW_LOCATE:
+        publish_locate(p, ev.pos);
+        break;
+    }
+}
+
+static void handle_status(player_t *p)
+{
+    etude_jack_status_t st;
+    etude_jack_status(p->jack, &st);
+    if (st.xruns != p->xruns_seen) {
+        char json[96];
+        snprintf(json, sizeof json, "{\"count\":%llu,\"delay_us\":%.1f}", (unsigned long long)st.xruns,
+                 st.last_xrun_delay_us);
+        publish(p, "xrun", "xrun", json);
+        p->xruns_seen = st.xruns;
+    }
+    if (st.buffer_changes != p->buffer_changes_seen) {
+        char json[96];
+        snprintf(json, sizeof json, "{\"period\":%u}", st.buffer_size);
+        publish(p, "debug", "jack:buffer-size", json);
+        p->buffer_changes_seen = st.buffer_changes;
+        etude_jack_timing_reset(p->jack); /* the share of the period changed meaning */
+    }
+    if (st.shutdown) {
+        fprintf(stderr, "etude: the JACK server went away (%s); stopping\n", st.shutdown_reason);
+        p->quit = true;
+        p->reason = "server-gone";
+    } else if (st.rate_changed) {
+        fprintf(stderr, "etude: the JACK server changed its sample rate to %u Hz (etude runs at %u Hz); "
+                        "stopping\n", st.sample_rate, p->rate);
+        p->quit = true;
+        p->reason = "error";
+    }
+}
+
+static void run_loop(player_t *p)
+{
+    double end_at = 0;
+    while (!p->quit) {
+        if (got_signal) {
+            p->quit = true;
+            p->reason = "signal";
+            break;
+        }
+        handle_status(p);
+        if (p->quit)
+            break;
+        if (p->mode != ETUDE_JACK_TRANSPORT_OFF)
+            handle_follow(p);
+        int rc = etude_sequencer_tick(p->seq);
+        if (rc < 0 && rc != ETUDE_EFULL) {
+            char json[128];
+            snprintf(json, sizeof json, "{\"message\":\"sequencer: %s\"}", etude_strerror(rc));
+            publish(p, "error", "sequencer", json);
+        }
+        etude_engine_tick(p->engine);
+        handle_notes(p);
+        announce_bars(p);
+        uint64_t loops = etude_sequencer_loops(p->seq);
+        if (loops != p->loops_seen) {
+            char json[64];
+            snprintf(json, sizeof json, "{\"count\":%llu}", (unsigned long long)loops);
+            publish(p, "transport", "loop", json);
+            p->loops_seen = loops;
+        }
+        if (p->playing && now_s() - p->last_timing_pub >= TIMING_EVERY_S)
+            publish_timing(p);
+        if (p->session)
+            cli_session_tick(p->session);
+        if (p->mode == ETUDE_JACK_TRANSPORT_OFF && p->playing && etude_sequencer_finished(p->seq)) {
+            if (end_at == 0)
+                end_at = now_s() + END_TAIL_S;
+            else if (now_s() >= end_at) {
+                p->reason = "end";
+                break;
+            }
+        }
+        if (p->osc)
+            etude_osc_poll(p->osc, LOOP_SLEEP_US / 1000);
+        else
+            sleep_us(LOOP_SLEEP_US);
+    }
+}
+
+static void print_report(player_t *p)
+{
+    etude_jack_timing_t t;
+    etude_jack_timing(p->jack, &t);
+    etude_jack_status_t st;
+    etude_jack_status(p->jack, &st);
+    etude_timing_result_t r;
+    etude_timing_result(p->timing, &r);
+    printf("etude: stopped (%s) after %.3f s played (%llu frames)\n", p->reason,
+           (double)p->frames_played / p->rate, (unsigned long long)p->frames_played);
+    printf("callback: %llu periods of %u frames (%.1f us): mean %.1f us (%.1f%%), p99 %.1f us (%.1f%%), "
+           "max %.1f us (%.1f%%)\n",
+           (unsigned long long)t.periods, st.buffer_size, t.period_us, t.mean_us, 100 * t.mean_share,
+           t.p99_us, 100 * t.p99_share, t.max_us, 100 * t.max_share);
+    printf("xruns: %llu\n", (unsigned long long)st.xruns);
+    printf("timing: %llu notes, mean %+.3f ms, sd %.3f ms, within 10 ms %.1f%%, within 25 ms %.1f%%\n",
+           (unsigned long long)r.notes, r.mean_ms, r.sd_ms, 100 * r.within_10ms, 100 * r.within_25ms);
+    char json[1024];
+    timing_json(p, json, sizeof json, true);
+    printf("timing-json: %s\n", json);
+    fflush(stdout);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Arguments. */
+
+static void help(FILE *f)
+{
+    fprintf(f, "usage: etude play (PRESET.json | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
+               "                  [--name CLIENT] [--connect PORT...] [--transport follow|master|off]\n"
+               "                  [--osc PORT] [--plugin-path DIR] [--no-session]\n"
+               "Plays live as a JACK client (one output port per voice, mix_L/mix_R, midi_in).\n"
+               "Never starts a JACK server. SIGINT/SIGTERM stop cleanly. See docs/jack.md.\n");
+}
+
+static int bad(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "etude play: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'etude play --help')\n");
+    va_end(ap);
+    return 2;
+}
+
+static int parse_args(player_t *p, int argc, char **argv)
+{
+    p->mode = ETUDE_JACK_TRANSPORT_OFF;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help(stdout);
+            return 1;
+        } else if (!strcmp(a, "--tempo-map") || !strcmp(a, "--click") || !strcmp(a, "--name") ||
+                   !strcmp(a, "--transport") || !strcmp(a, "--osc")) {
+            if (!next)
+                return bad("%s needs a value", a);
+            i++;
+            if (!strcmp(a, "--tempo-map"))
+                p->map_path = next;
+            else if (!strcmp(a, "--click"))
+                p->click_line = next;
+            else if (!strcmp(a, "--name")) {
+                if (!*next || strlen(next) > 63)
+                    return bad("--name '%s': expected 1 to 63 characters", next);
+                p->client_name = next;
+            } else if (!strcmp(a, "--osc")) {
+                char *end;
+                long port = strtol(next, &end, 10);
+                if (*end || port < 0 || port > 65535 || !*next)
+                    return bad("--osc '%s': expected a UDP port number 0..65535", next);
+                p->osc_port = next;
+            } else if (!strcmp(next, "follow"))
+                p->mode = ETUDE_JACK_TRANSPORT_FOLLOW;
+            else if (!strcmp(next, "master"))
+                p->mode = ETUDE_JACK_TRANSPORT_MASTER;
+            else if (!strcmp(next, "off"))
+                p->mode = ETUDE_JACK_TRANSPORT_OFF;
+            else
+                return bad("--transport '%s': expected follow, master or off", next);
+        } else if (!strcmp(a, "--connect")) {
+            if (!next || next[0] == '-')
+                return bad("--connect needs at least one JACK port (client:port)");
+            while (i + 1 < argc && argv[i + 1][0] != '-' && strchr(argv[i + 1], ':')) {
+                if (p->nconnect == MAX_CONNECT)
+                    return bad("--connect: at most %d ports", MAX_CONNECT);
+                p->connect[p->nconnect++] = argv[++i];
+            }
+            if (p->nconnect == 0)
+                return bad("--connect '%s': expected a JACK port name such as system:playback_1", next);
+        } else if (a[0] == '-' && a[1]) {
+            return bad("unknown option '%s'", a);
+        } else {
+            if (p->preset_path)
+                return bad("more than one preset ('%s' and '%s')", p->preset_path, a);
+            p->preset_path = a;
+        }
+    }
+    int sources = (p->preset_path != NULL) + (p->map_path != NULL) + (p->click_line != NULL);
+    if (sources != 1)
+        return bad(sources ? "give only one of PRESET.json, --tempo-map and --click"
+                           : "nothing to play: give PRESET.json, --tempo-map FILE or --click \"...\"");
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Main. */
+
+int etude_cmd_play(int argc, char **argv)
+{
+    player_t pl;
+    memset(&pl, 0, sizeof pl);
+    player_t *p = &pl;
+    p->volume = 1.0f;
+    p->reason = "stopped";
+    cli_session_opts_t so;
+    if (cli_session_take_args(&argc, argv, &so))
+        return 2;
+    int rc = parse_args(p, argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+
+    char err[512] = "";
+    int exit_code = 1;
+    if (load_preset(p, p->preset_path, &p->preset, err, sizeof err) < 0) {
+        fprintf(stderr, "etude: %s\n", err);
+        return 1;
+    }
+
+    etude_jack_config_t jc = {
+        .client_name = p->client_name ? p->client_name : "etude",
+        .transport = p->mode,
+        .midi_input = true,
+    };
+    if (etude_jack_open(&jc, &p->jack, err, sizeof err) < 0) {
+        fprintf(stderr, "etude: %s\n", err);
+        etude_preset_destroy(p->preset);
+        return 1;
+    }
+    p->rate = etude_jack_sample_rate(p->jack);
+    etude_engine_config_default(&p->ecfg, p->rate);
+    if ((rc = etude_engine_create(&p->ecfg, &p->engine)) < 0 ||
+        (rc = etude_timing_create(p->rate, &p->timing)) < 0 ||
+        (rc = etude_sequencer_create(p->engine, p->rate / 1000u * 150u, &p->seq)) < 0 ||
+        !(p->bus = etude_bus_create())) {
+        fprintf(stderr, "etude: cannot set up the engine: %s\n", etude_strerror(rc < 0 ? rc : ETUDE_ENOMEM));
+        goto out;
+    }
+    etude_engine_set_bus(p->engine, p->bus);
+    const char *log_path = getenv("ETUDE_BUS_LOG");
+    if (log_path && *log_path) {
+        p->bus_log = fopen(log_path, "w");
+        if (!p->bus_log) {
+            fprintf(stderr, "etude: ETUDE_BUS_LOG=%s: cannot open: %s\n", log_path, strerror(errno));
+            goto out;
+        }
+        etude_bus_subscribe(p->bus, "*", bus_log_cb, p, p);
+    }
+    if (etude_jack_attach(p->jack, p->engine, p->ecfg.voice_capacity, err, sizeof err) < 0 ||
+        add_material(p, err, sizeof err) < 0) {
+        fprintf(stderr, "etude: %s\n", err);
+        goto out;
+    }
+    if (p->osc_port) {
+        etude_osc_ops_t ops = {
+            .user = p, .start = op_start, .stop = op_stop, .locate = op_locate, .tempo = op_tempo,
+            .tempo_scale = op_tempo_scale, .volume = op_volume, .voice_mute = op_mute,
+            .voice_solo = op_solo, .voice_gain = op_gain, .load = op_load, .quit = op_quit,
+            .status = op_status, .timing = op_timing,
+        };
+        if (etude_osc_create(p->osc_port, &ops, &p->osc, err, sizeof err) < 0) {
+            fprintf(stderr, "etude: %s\n", err);
+            goto out;
+        }
+    }
+    p->session = cli_session_open(p->bus, "play", &so);
+    if (!p->session)
+        goto out;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (etude_jack_activate(p->jack, err, sizeof err) < 0 ||
+        (p->nconnect && etude_jack_connect_mix(p->jack, p->connect, p->nconnect, err, sizeof err) < 0)) {
+        fprintf(stderr, "etude: %s\n", err);
+        goto out;
+    }
+    fprintf(stderr, "etude: playing %s as JACK client '%s' (%u Hz, %u frames, transport %s)\n",
+            p->material, etude_jack_client_name(p->jack), p->rate, etude_jack_buffer_size(p->jack),
+            mode_name(p->mode));
+    if (p->osc)
+        fprintf(stderr, "etude: OSC on UDP port %d\n", etude_osc_port(p->osc));
+
+    p->next_bar = 0;
+    if (p->mode == ETUDE_JACK_TRANSPORT_OFF) {
+        rc = etude_sequencer_start(p->seq, 0);
+        if (rc < 0) {
+            fprintf(stderr, "etude: cannot start: %s\n", etude_strerror(rc));
+            goto out;
+        }
+        publish_start(p);
+    } else if (p->mode == ETUDE_JACK_TRANSPORT_MASTER) {
+        etude_jack_transport_locate(p->jack, 0);
+        etude_jack_transport_start(p->jack);
+    }
+    p->last_timing_pub = now_s();
+    run_loop(p);
+    exit_code = !strcmp(p->reason, "error") ? 1 : 0;
+
+    if (p->playing)
+        etude_sequencer_stop(p->seq);
+    publish_timing(p);
+    publish_stop(p, p->reason);
+    print_report(p);
+
+out:
+    if (p->session)
+        cli_session_close(p->session);
+    if (p->osc)
+        etude_osc_destroy(p->osc);
+    etude_sequencer_destroy(p->seq);
+    if (p->engine && p->jack) {
+        etude_jack_status_t st;
+        etude_jack_status(p->jack, &st);
+        if (!st.shutdown) /* let the audio thread fade the voices out */
+            etude_engine_dispose_all(p->engine, 500);
+    }
+    etude_jack_close(p->jack); /* the audio thread stops here */
+    etude_engine_destroy(p->engine);
+    if (p->bus) {
+        etude_bus_unsubscribe_owner(p->bus, p);
+        etude_bus_destroy(p->bus);
+    }
+    if (p->bus_log)
+        fclose(p->bus_log);
+    etude_timing_destroy(p->timing);
+    etude_preset_destroy(p->preset);
+    return exit_code;
+}

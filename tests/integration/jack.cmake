@@ -1,0 +1,23 @@
+# Live tests of `etude play` against a private jackd (dummy driver) each; see tests/support/jack_harness.sh.
+# Labels: integration, jack. They run under ASan too; under TSan they are labelled no-tsan because
+# libjack is not instrumented and synchronises its threads through futexes TSan cannot see.
+add_executable(jack_tclient ${ETUDE_TESTS_DIR}/support/jack_tclient.c)
+target_link_libraries(jack_tclient PRIVATE PkgConfig::JACK PkgConfig::SNDFILE Threads::Threads m)
+add_executable(jack_onsets ${ETUDE_TESTS_DIR}/support/jack_onsets.c)
+target_link_libraries(jack_onsets PRIVATE etude-voices PkgConfig::SNDFILE m)
+add_executable(jack_oscq ${ETUDE_TESTS_DIR}/support/jack_oscq.c)
+target_link_libraries(jack_oscq PRIVATE PkgConfig::LIBLO)
+set_target_properties(jack_tclient jack_onsets jack_oscq PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${ETUDE_BIN_DIR}/test)
+
+file(GLOB jack_scripts CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/jack_*.sh)
+foreach(script ${jack_scripts})
+  get_filename_component(name ${script} NAME_WE)
+  add_test(NAME integration.${name} COMMAND sh ${script})
+  set_tests_properties(integration.${name} PROPERTIES
+    LABELS "integration;jack"
+    TIMEOUT 180
+    ENVIRONMENT "ETUDE_BIN=${ETUDE_BIN_DIR}/etude;ETUDE_TEST_BIN=${ETUDE_BIN_DIR}/test;ETUDE_TESTS_DIR=${ETUDE_TESTS_DIR};ETUDE_SANITIZE=${ETUDE_SANITIZE}")
+  if(ETUDE_SANITIZE STREQUAL "thread")
+    set_tests_properties(integration.${name} PROPERTIES LABELS "integration;jack;no-tsan")
+  endif()
+endforeach()
