@@ -33,6 +33,7 @@ endforeach()
 # The shipped command on the shipped presets, once `etude render` exists.
 if(EXISTS ${CMAKE_SOURCE_DIR}/cli/cmd_render.c)
   file(GLOB rt_presets ${CMAKE_SOURCE_DIR}/presets/*.json)
+  list(FILTER rt_presets EXCLUDE REGEX "\\.schema\\.json$")
   foreach(preset ${rt_presets})
     get_filename_component(pname ${preset} NAME_WE)
     add_test(NAME rt_safety.etude_render_${pname} COMMAND ${rt_sh} clean $<TARGET_FILE:etude-rt-interpose> --

@@ -11,6 +11,9 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/etude-rt.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 args=()
 for a in "$@"; do args+=("${a//@TMP@/$tmp}"); done
+# Commands that keep data (etude's session log) keep it in the temporary directory.
+export ETUDE_HOME="$tmp/home" XDG_DATA_HOME="$tmp/data"
+mkdir -p "$ETUDE_HOME" "$XDG_DATA_HOME"
 
 LD_PRELOAD=$lib ETUDE_RT_REQUIRE=1 "${args[@]}" >"$tmp/stdout" 2>"$tmp/stderr"
 rc=$?

@@ -4,8 +4,9 @@
  * allocation-, lock- and syscall-free, and under valgrind for leaks.
  *
  *   rt_safety_render [--seconds S] [--bad malloc|calloc|realloc|free|mutex|write|sleep|open]
- *                    [-o OUT.wav]
- * --bad adds a voice whose render commits that sin, to show the interposer catches it.
+ *                    [-o OUT.wav] [--leak]
+ * --bad adds a voice whose render commits that sin, to show the interposer catches it; --leak
+ * loses one block on purpose, to show the valgrind check catches leaks.
  */
 #include <fcntl.h>
 #include <math.h>
@@ -214,16 +215,19 @@ int main(int argc, char **argv)
 {
     double seconds = 8.0;
     const char *out_path = NULL;
+    int leak = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             seconds = atof(argv[++i]);
         } else if (!strcmp(argv[i], "--bad") && i + 1 < argc) {
             bad_kind = argv[++i];
+        } else if (!strcmp(argv[i], "--leak")) {
+            leak = 1;
         } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
             out_path = argv[++i];
         } else {
             fprintf(stderr, "rt_safety_render: unknown argument '%s' (expected --seconds S, "
-                            "--bad KIND, -o OUT.wav)\n", argv[i]);
+                            "--bad KIND, -o OUT.wav, --leak)\n", argv[i]);
             return 2;
         }
     }
@@ -277,6 +281,12 @@ int main(int argc, char **argv)
             return 1;
     }
 
+    if (leak) {
+        static void *volatile lost;
+        lost = malloc(4096);
+        memset(lost, 1, 4096);
+        lost = NULL;
+    }
     run_t r = {.engine = engine, .seq = seq};
     if (out_path) {
         SF_INFO info = {.samplerate = RATE, .channels = 2, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
