@@ -141,10 +141,10 @@ static int vreport(const etude_preset_ctx_t *ctx, const char *const *path, size_
         return ETUDE_EPARSE;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    unsigned line = 0;
     /* the deepest part of the path that exists */
-    while (depth > 0 && (line = etude_json_line(ctx->text, path, depth)) == 0)
-        depth--;
+    unsigned line = etude_json_line(ctx->text, path, depth);
+    while (line == 0 && depth > 0)
+        line = etude_json_line(ctx->text, path, --depth);
     if (line)
         snprintf(ctx->err, ctx->errsize, "%s:%u: %s%s%s", ctx->path, line, where, where[0] ? ": " : "", msg);
     else
