@@ -259,35 +259,35 @@ static const char *next_element(const char *p, char *tok, size_t toklen, int *q)
     tok[n] = '\0';
     *q = 1000;
     while (*p && *p != ',') {
-        if (*p == ';') {
+        if (*p != ';') {
             p++;
-            while (*p == ' ' || *p == '\t')
-                p++;
-            if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-                p += 2;
-                int v = 0, scale = 1000;
-                if (*p == '1') {
-                    v = 1000;
-                    p++;
-                } else if (*p == '0') {
-                    p++;
-                } else {
-                    v = -1;
-                }
-                if (v >= 0 && *p == '.') {
-                    p++;
-                    while (isdigit((unsigned char)*p)) {
-                        scale /= 10;
-                        if (v < 1000)
-                            v += (*p - '0') * scale;
-                        p++;
-                    }
-                }
-                *q = v < 0 ? 0 : v > 1000 ? 1000 : v;
-                continue;
-            }
+            continue;
         }
         p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+            p += 2;
+            int v = 0, scale = 1000;
+            if (*p == '1') {
+                v = 1000;
+                p++;
+            } else if (*p == '0') {
+                p++;
+            } else {
+                v = -1;
+            }
+            if (v >= 0 && *p == '.') {
+                p++;
+                while (isdigit((unsigned char)*p)) {
+                    scale /= 10;
+                    if (v < 1000)
+                        v += (*p - '0') * scale;
+                    p++;
+                }
+            }
+            *q = v < 0 ? 0 : v > 1000 ? 1000 : v;
+        }
     }
     return p;
 }
