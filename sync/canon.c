@@ -85,7 +85,11 @@ static int write_value(sbuf_t *b, const cJSON *v, int depth)
         if (d == floor(d) && fabs(d) < 9007199254740992.0)
             snprintf(num, sizeof num, "%lld", (long long)d);
         else
-            snprintf(num, sizeof num, "%.17g", d);
+            for (int prec = 15; prec <= 17; prec++) { /* the shortest text that reads back exactly */
+                snprintf(num, sizeof num, "%.*g", prec, d);
+                if (strtod(num, NULL) == d)
+                    break;
+            }
         sb_put(b, num, strlen(num));
     } else if (cJSON_IsString(v)) {
         sb_str(b, v->valuestring);

@@ -4,7 +4,7 @@
  * The canonical form: no insignificant whitespace, object members sorted by key (bytewise, UTF-8),
  * strings escaped minimally (\" \\ \b \f \n \r \t, other control characters as \u00xx, everything
  * else as UTF-8), integral numbers of magnitude below 2^53 written as integers, other numbers with
- * 17 significant digits, so canonical(canonical(x)) == canonical(x).
+ * the fewest significant digits (15 to 17) that read back to the same double, so canonical(canonical(x)) == canonical(x).
  *
  * Threads: [any]; no shared state.
  */
