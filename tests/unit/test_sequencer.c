@@ -1,8 +1,11 @@
 /* test_sequencer.c - unit tests of the lookahead sequencer through a real engine and process()
  * calls: exact frames across periods and lookahead windows, start at a frame, stop, locate, loop,
  * invalidate, source removal, a full table, and the end of the material. */
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -478,6 +481,98 @@ static void test_voiceless_source(void **state)
     fx_free(f);
 }
 
+/* Live-like: an audio thread runs process() back to back while the control thread ticks, locates
+ * and stops. Whatever the interleaving, once stop() or locate() returns, no event of the old plan
+ * fires in a period that starts two periods after the frame read just before the call: the
+ * cancellation is applied before the next period dispatches anything. (No timing assumption: the
+ * bound is in frames of the engine's own clock.) Run under TSan by the thread-sanitizer build. */
+#define LIVE_PERIOD 256
+#define LIVE_PERIODS 30000
+
+typedef struct live {
+    fx_t *f;
+    _Atomic int quit;
+} live_t;
+
+static void *audio_thread(void *p)
+{
+    live_t *l = p;
+    for (int i = 0; i < LIVE_PERIODS && !atomic_load(&l->quit); i++) {
+        float *const mix[2] = {l->f->l, l->f->r};
+        etude_engine_process(l->f->engine, LIVE_PERIOD, mix, NULL);
+    }
+    return NULL;
+}
+
+static void wait_frames(fx_t *f, uint64_t frames, int *alive)
+{
+    uint64_t until = etude_engine_now(f->engine) + frames;
+    while (etude_engine_now(f->engine) < until && *alive) {
+        int rc = etude_sequencer_tick(f->seq);
+        assert_true(rc == 0 || rc == ETUDE_EFULL);
+        assert_true(etude_engine_tick(f->engine) >= 0);
+        sched_yield();
+        etude_engine_stats_t st;
+        etude_engine_stats(f->engine, &st);
+        *alive = st.periods < LIVE_PERIODS;
+    }
+}
+
+static void test_live_no_stale_event(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(4096, LIVE_PERIOD, 9600);
+    etude_sequencer_add_source(f->seq, &grid_class, grid_new(1000, 0, UINT64_MAX, 1), f->voice, NULL);
+    /* Activate the voice before the audio thread owns process(). */
+    fx_period(f, LIVE_PERIOD);
+    live_t l = {.f = f};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, audio_thread, &l), 0);
+
+    enum { ROUNDS = 12 };
+    uint64_t mark[ROUNDS], base[ROUNDS];
+    int kind[ROUNDS], rounds = 0, alive = 1;
+    etude_sequencer_start(f->seq, 0);
+    for (int r = 0; r < ROUNDS && alive; r++) {
+        wait_frames(f, 20000, &alive);
+        kind[r] = r % 3; /* 0: locate, 1: stop (then start again), 2: locate */
+        base[r] = 1000000000ull + 100000000ull * (uint64_t)r;
+        mark[r] = etude_engine_now(f->engine);
+        if (kind[r] == 1) {
+            etude_sequencer_stop(f->seq);
+            wait_frames(f, 5000, &alive);
+            etude_sequencer_locate(f->seq, base[r]);
+            etude_sequencer_start(f->seq, 0);
+        } else {
+            etude_sequencer_locate(f->seq, base[r]);
+        }
+        rounds = r + 1;
+    }
+    atomic_store(&l.quit, 1);
+    pthread_join(th, NULL);
+    assert_true(rounds >= 3);
+
+    /* Each round r: events after mark[r] + 2 periods come from positions >= base[r] (the new plan),
+     * until the next round's mark. After a stop, nothing but the notes-off until the restart. */
+    for (size_t i = 0; i < f->rec->n; i++) {
+        const rec_entry_t *e = &f->rec->e[i];
+        if (e->kind != ETUDE_EV_TRIGGER)
+            continue;
+        for (int r = rounds - 1; r >= 0; r--) {
+            if (e->frame >= mark[r] + 2 * LIVE_PERIOD) {
+                if (e->pos < (int64_t)base[r])
+                    fail_msg("round %d: stale event pos %lld at frame %llu after the change at %llu", r,
+                             (long long)e->pos, (unsigned long long)e->frame, (unsigned long long)mark[r]);
+                break;
+            }
+        }
+        if (i)
+            assert_true(e->frame >= f->rec->e[i - 1].frame);
+    }
+    assert_true(count_kind(f->rec, ETUDE_EV_ALL_NOTES_OFF) >= (size_t)rounds);
+    fx_free(f);
+}
+
 static void test_errors_and_destroy(void **state)
 {
     (void)state;
@@ -516,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_invalidate),
         cmocka_unit_test(test_remove_source),
         cmocka_unit_test(test_voiceless_source),
+        cmocka_unit_test(test_live_no_stale_event),
         cmocka_unit_test(test_errors_and_destroy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
