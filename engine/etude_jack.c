@@ -63,9 +63,11 @@ struct etude_jack {
     atomic_uint_fast64_t tw[TWORDS];
     bool seen_period;       /* audio side */
     bool last_rolling;      /* audio side */
+    bool last_starting;     /* audio side */
     uint64_t last_frame;    /* audio side: the frame expected next period */
     atomic_uint_fast64_t epoch, ack;
     uint64_t followed;      /* control side: the epoch etude_jack_follow() handled last */
+    bool follow_playing;    /* control side: a START was reported and no STOP since */
 
     /* beat grid for the timebase callback */
     _Atomic(beat_grid_t *) grid;
@@ -109,7 +111,7 @@ static float u2f(uint32_t u)
 static void snap_write(etude_jack_t *j, const etude_jack_transport_t *t)
 {
     uint64_t w[TWORDS] = {0};
-    w[0] = t->rolling;
+    w[0] = (uint64_t)t->rolling | ((uint64_t)t->starting << 1);
     w[1] = t->frame;
     w[2] = t->engine_frame;
     w[3] = t->epoch;
@@ -145,7 +147,8 @@ bool etude_jack_transport(etude_jack_t *j, etude_jack_transport_t *t)
             break;
     }
     memset(t, 0, sizeof *t);
-    t->rolling = w[0] != 0;
+    t->rolling = w[0] & 1;
+    t->starting = (w[0] >> 1) & 1;
     t->frame = w[1];
     t->engine_frame = w[2];
     t->epoch = w[3];
@@ -355,18 +358,22 @@ static int process_cb(jack_nframes_t n, void *arg)
     jack_position_t pos;
     jack_transport_state_t st = jack_transport_query(j->client, &pos);
     bool rolling = st == JackTransportRolling;
+    bool starting = st == JackTransportStarting;
     uint64_t epoch = atomic_load_explicit(&j->epoch, memory_order_relaxed);
     if (j->mode != ETUDE_JACK_TRANSPORT_OFF) {
-        bool jump = j->seen_period && (rolling != j->last_rolling || pos.frame != j->last_frame);
-        if (jump || (!j->seen_period && rolling))
+        bool jump = j->seen_period && (rolling != j->last_rolling || starting != j->last_starting ||
+                                       pos.frame != j->last_frame);
+        if (jump || (!j->seen_period && (rolling || starting)))
             atomic_store_explicit(&j->epoch, ++epoch, memory_order_release);
     }
     j->seen_period = true;
     j->last_rolling = rolling;
+    j->last_starting = starting;
     j->last_frame = pos.frame + (rolling ? n : 0);
 
     etude_jack_transport_t t = {
         .rolling = rolling,
+        .starting = starting,
         .frame = pos.frame,
         .engine_frame = eng,
         .epoch = epoch,
@@ -775,13 +782,18 @@ int etude_jack_follow(etude_jack_t *j, etude_sequencer_t *seq, etude_jack_follow
         return 0;
     bool was = etude_sequencer_rolling(seq);
     int rc = ETUDE_OK;
-    if (!t.rolling) {
+    if (t.starting) {
+        /* a start or relocation waiting for sync: silence what was scheduled, report nothing yet */
+        if (was)
+            rc = etude_sequencer_stop(seq);
+    } else if (!t.rolling) {
         if (was)
             rc = etude_sequencer_stop(seq);
         if (rc == ETUDE_OK)
             rc = etude_sequencer_locate(seq, t.frame);
-        ev->kind = was ? ETUDE_JACK_FOLLOW_STOP : ETUDE_JACK_FOLLOW_LOCATE;
+        ev->kind = j->follow_playing ? ETUDE_JACK_FOLLOW_STOP : ETUDE_JACK_FOLLOW_LOCATE;
         ev->pos = t.frame;
+        j->follow_playing = false;
     } else {
         uint32_t n = atomic_load(&j->bufsize);
         uint64_t now = etude_engine_now(j->engine);
@@ -799,11 +811,14 @@ int etude_jack_follow(etude_jack_t *j, etude_sequencer_t *seq, etude_jack_follow
             rc = etude_sequencer_tick(seq);
         if (rc == ETUDE_EFULL)
             rc = ETUDE_OK; /* the rest is scheduled by the next tick */
-        ev->kind = was ? ETUDE_JACK_FOLLOW_LOCATE : ETUDE_JACK_FOLLOW_START;
+        ev->kind = j->follow_playing ? ETUDE_JACK_FOLLOW_LOCATE : ETUDE_JACK_FOLLOW_START;
         ev->pos = pos;
         ev->at = at;
+        j->follow_playing = true;
     }
     j->followed = t.epoch;
     etude_jack_transport_ack(j, t.epoch);
-    return rc < 0 ? rc : 1;
+    if (rc < 0)
+        return rc;
+    return ev->kind != ETUDE_JACK_FOLLOW_NONE;
 }

@@ -142,6 +142,7 @@ size_t etude_jack_read_notes(etude_jack_t *jack, etude_jack_note_t *out, size_t 
 
 typedef struct etude_jack_transport {
     bool rolling;             /* JackTransportRolling */
+    bool starting;            /* JackTransportStarting: a start or relocation waits for sync */
     uint64_t frame;           /* transport frame at the start of the period sampled */
     uint64_t engine_frame;    /* etude_engine_now() at the start of that period */
     uint64_t epoch;           /* bumps at every start, stop and discontinuity (relocation) */

@@ -8,7 +8,7 @@
  * arbitrary moment, so the onsets are aligned with the map at the expected beat that matches the
  * most of them; every sounding beat inside the recording must then have an onset at exactly its
  * frame plus that shift, and no onset may be left over. With --marks (jack_tclient record's period
- * file: "sample transport_frame rolling"), each onset is converted to a transport frame and must be
+ * file: "sample transport_frame state", 1 meaning rolling), each onset is converted to a transport frame and must be
  * exactly the frame of a sounding beat; expected beats from the first rolling frame + FRAMES to the
  * end of the rolling recording must all be there.
  * Prints a summary line and the first mismatches; exits 0 when everything matches, 1 otherwise.
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
         while (fscanf(f, "%llu %llu %d", &a, &b, &r) == 3) {
             if (nm == mcap)
                 mk = realloc(mk, (mcap *= 2) * sizeof *mk);
-            mk[nm++] = (mark_t){a, b, r};
+            mk[nm++] = (mark_t){a, b, r == 1}; /* JackTransportRolling */
         }
         fclose(f);
         /* transport frame of every onset */

@@ -9,7 +9,8 @@
  *   jack_tclient record SRC_PORT SECONDS OUT.wav OUT.txt
  *                                            samples placed by the server's frame time (a missed
  *                                            cycle is a silent gap); OUT.txt: "sample
- *                                            transport_frame rolling" per period
+ *                                            transport_frame state" per period
+ *                                            (state: 1 rolling, 0 stopped, 3 starting)
  *   jack_tclient hog MS COUNT                busy-wait MS ms in COUNT process callbacks
  *   jack_tclient master BPM BEATS SECONDS    be timebase master (constant tempo, BEATS/4) for a while
  *
@@ -120,7 +121,7 @@ static int record_process(jack_nframes_t n, void *arg)
     }
     if (off != len)
         atomic_fetch_add(&rec_gaps, 1);
-    marks[ml] = (period_mark_t){off, pos.frame, st == JackTransportRolling};
+    marks[ml] = (period_mark_t){off, pos.frame, (int)st}; /* 1 rolling, 0 stopped, 3 starting */
     memcpy(rec + off, in, n * sizeof *in);
     atomic_store(&marks_len, ml + 1);
     atomic_store(&rec_len, off + n);
