@@ -439,11 +439,15 @@ static int parse_text(const char *text, size_t len, const char *path, etude_pres
             end = cJSON_GetErrorPtr();
         unsigned line = 1;
         size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
-        for (size_t i = 0; i < at; i++)
-            line += text[i] == '\n';
         size_t rest = at;
         while (rest < len && (text[rest] == ' ' || text[rest] == '\t' || text[rest] == '\r' || text[rest] == '\n'))
             rest++;
+        if (rest >= len) /* truncated: name the last line that has something on it */
+            while (at > 0 && (text[at - 1] == ' ' || text[at - 1] == '\t' || text[at - 1] == '\r' ||
+                              text[at - 1] == '\n'))
+                at--;
+        for (size_t i = 0; i < at; i++)
+            line += text[i] == '\n';
         if (err && errsize) {
             if (rest >= len)
                 snprintf(err, errsize, "%s:%u: malformed JSON: unexpected end of file (truncated?)", path, line);
