@@ -1,0 +1,159 @@
+/* etude_syncclient.h - the network side of sync: a GraphQL-over-HTTP client for etude-syncd and
+ * the orchestrator that pushes the local store's outbox in batches, pulls remote pages, settles
+ * conflicts and duplicates, retries with backoff and keeps the login token.
+ *
+ * Threads. A client handle belongs to one thread at a time: every function is [any] but not
+ * reentrant on the same handle (the sync plugin's worker owns one; the CLI owns its own). Several
+ * handles, in several processes, may work on the same $ETUDE_HOME: the store's SQLite WAL
+ * serialises the writers.
+ *
+ * Errors. Functions return 0 or a negative ETUDE_SYNC_E* code; etude_syncclient_errmsg() gives
+ * a one-line description of the last failure (the flag, field or URL at fault).
+ *
+ * Files under the data directory: etude.db (the store, whose sync_meta, outbox, conflicts and
+ * dead_letter tables this module reads and writes), sync-token.json (mode 0600: server URL,
+ * user, access and refresh tokens, CA file) and sync.json (optional settings, see docs/sync.md).
+ */
+#ifndef ETUDE_SYNCCLIENT_H
+#define ETUDE_SYNCCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum etude_sync_error {
+    ETUDE_SYNC_OK = 0,
+    ETUDE_SYNC_ENOMEM = -1,     /* out of memory */
+    ETUDE_SYNC_EINVAL = -2,     /* invalid argument or configuration */
+    ETUDE_SYNC_EIO = -8,        /* the local store or a file failed */
+    ETUDE_SYNC_ENOTLOGGEDIN = -30, /* no token: run `etude sync login` */
+    ETUDE_SYNC_EAUTH = -31,     /* the server refused the credentials or the refresh token */
+    ETUDE_SYNC_ENETWORK = -32,  /* connection refused, reset, timed out, TLS failure */
+    ETUDE_SYNC_ESERVER = -33,   /* 5xx, 429 or an unreadable answer, after the retries */
+    ETUDE_SYNC_EPROTOCOL = -34, /* the server answered something this client cannot use */
+    ETUDE_SYNC_ETIMEOUT = -35,  /* the deadline passed with work left */
+    ETUDE_SYNC_EBACKOFF = -36,  /* the server asked to wait (Retry-After) beyond the deadline */
+    ETUDE_SYNC_ENOTFOUND = -37, /* no such conflict */
+    ETUDE_SYNC_EUSER = -38      /* this store has changes queued for another account */
+};
+
+/* [any] A static name for an ETUDE_SYNC_E* code. Never NULL. */
+const char *etude_sync_strerror(int err);
+
+/* How a conflict (both sides changed one entity) is settled. */
+enum etude_sync_strategy {
+    ETUDE_SYNC_LAST_WRITE_WINS = 0, /* newer updatedAt wins; a tie goes to the larger checksum */
+    ETUDE_SYNC_SERVER_WINS = 1,
+    ETUDE_SYNC_CLIENT_WINS = 2,
+    ETUDE_SYNC_MANUAL = 3           /* kept for `etude sync resolve` */
+};
+
+/* What happens to a batch once max_retries transient failures in a row are spent. */
+enum etude_sync_past_limit {
+    ETUDE_SYNC_PAST_LIMIT_KEEP = 0,       /* stays queued; state "error"; next sync tries again */
+    ETUDE_SYNC_PAST_LIMIT_DEAD_LETTER = 1 /* the batch's changes move to the dead-letter table */
+};
+
+typedef struct etude_sync_config {
+    int strategy;            /* etude_sync_strategy; default last-write-wins */
+    int batch_max;           /* entities per upload, default 250 (capped by the server's limit) */
+    size_t batch_bytes;      /* uncompressed request size cap, default 1 MiB */
+    int page_size;           /* syncChanges page size, default 500 */
+    int max_retries;         /* transient failures in a row before giving up, default 6 */
+    int64_t backoff_base_ms; /* first backoff ceiling, default 250 */
+    double backoff_multiplier; /* ceiling growth per retry, default 2 */
+    int64_t backoff_max_ms;  /* ceiling cap, default 30000 */
+    int past_limit;          /* etude_sync_past_limit; default keep */
+    long request_timeout_s;  /* one HTTP request, default 30 */
+    int wait_while_playing;  /* uploads wait while the engine plays (the plugin), default 1 */
+} etude_sync_config_t;
+
+/* [any] Fill *cfg with the defaults above. */
+void etude_sync_config_defaults(etude_sync_config_t *cfg);
+
+/* [any] Read home/sync.json over *cfg (missing file: unchanged). A bad value fails with
+ * ETUDE_SYNC_EINVAL and err names the file and field. */
+int etude_sync_config_load(const char *home, etude_sync_config_t *cfg, char *err, size_t errsize);
+
+typedef struct etude_syncclient etude_syncclient_t;
+
+/* Optional event sink: topic "sync", names sync:started, sync:completed, sync:error; json is an
+ * object text valid for the call only. */
+typedef void (*etude_sync_publish_fn)(void *ctx, const char *topic, const char *name, const char *json);
+
+/* @startlifecycle syncclient
+ * [any] Open a client over the data directory home (NULL: etude_store_home()), opening the store
+ * (home/etude.db, migrated) and reading sync.json and sync-token.json. cfg NULL: sync.json over
+ * the defaults. On failure *out is still set when the message could be kept (read it with
+ * etude_syncclient_errmsg(), then close), else NULL. */
+int etude_syncclient_open(const char *home, const etude_sync_config_t *cfg, etude_syncclient_t **out);
+
+/* [any] Close the handle. NULL accepted. */
+void etude_syncclient_close(etude_syncclient_t *c);
+/* @endlifecycle */
+
+/* [any] The last failure's one-line description; "" if none. Valid until the next call. */
+const char *etude_syncclient_errmsg(const etude_syncclient_t *c);
+
+/* [any] Set the bus sink (may be NULL). */
+void etude_syncclient_set_publish(etude_syncclient_t *c, etude_sync_publish_fn fn, void *ctx);
+
+/* [any] Log in to server_url (http:// or https://) as user. cacert (may be NULL) is a PEM file of
+ * the CA that signed the server's certificate; https always verifies. The anonymous local data is
+ * adopted by the account. Does not sync (call etude_syncclient_sync with full = 1). */
+int etude_syncclient_login(etude_syncclient_t *c, const char *server_url, const char *user,
+                           const char *password, const char *cacert);
+
+/* [any] Nonzero when a token is stored. */
+int etude_syncclient_logged_in(const etude_syncclient_t *c);
+
+typedef struct etude_sync_stats {
+    int uploaded;     /* entities the server accepted */
+    int downloaded;   /* remote changes applied locally */
+    int conflicts;    /* conflicts met (settled or left for manual) */
+    int duplicates;   /* duplicates merged */
+    int dead_letters; /* changes moved to the dead-letter table */
+    int requests;     /* HTTP requests made */
+    int retries;      /* of which retries */
+    int64_t bytes_sent;     /* request bodies on the wire (after gzip) */
+    int64_t bytes_received; /* response bodies on the wire */
+    int64_t pending;  /* outbox rows left */
+} etude_sync_stats_t;
+
+/* [any] One sync: push the outbox in batches, then pull pages until the server has nothing newer.
+ * full restarts the pull from the beginning (used at login). Transient failures are retried with
+ * backoff until deadline_us (CLOCK_MONOTONIC; 0 = none) or max_retries. stats may be NULL. */
+int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, etude_sync_stats_t *stats);
+
+/* [any] A final sync bounded by deadline_us, then log out (server and token file). Local data is
+ * kept; what did not upload stays queued for this user's next login: *pending receives the count. */
+int etude_syncclient_logout(etude_syncclient_t *c, int64_t deadline_us, int64_t *pending);
+
+/* [any] Status as a JSON object text: state (idle|syncing|offline|error), server, user,
+ * lastSyncAt, lastError, pending, conflicts (open), deadLetters (count and list), retryAfter.
+ * Caller frees with free(). NULL when out of memory. */
+char *etude_syncclient_status_json(etude_syncclient_t *c);
+
+/* [any] Open conflicts as a JSON array text of {id, entityId, entityType, localVersion,
+ * remoteVersion, detectedAt, local, remote}. Caller frees with free(). */
+char *etude_syncclient_conflicts_json(etude_syncclient_t *c);
+
+/* [any] Settle open conflict id (its number, or the entity's id or a unique prefix) keeping the
+ * local or the remote version. The local choice is queued for upload. */
+int etude_syncclient_resolve(etude_syncclient_t *c, const char *id, int keep_local);
+
+/* [any] Block until the server's /events stream announces a change, deadline_us passes or
+ * *stop becomes nonzero (polled). Returns 1 when told to pull, 0 otherwise, or an error. */
+int etude_syncclient_wait_events(etude_syncclient_t *c, int64_t deadline_us, volatile int *stop);
+
+/* [any] CLOCK_MONOTONIC in microseconds (the clock deadlines use). */
+int64_t etude_sync_now_us(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ETUDE_SYNCCLIENT_H */

@@ -1,0 +1,1829 @@
+/* syncclient_core.c - the sync orchestrator: login and tokens, batched upload of the outbox,
+ * paged pull with the cursor stored in the page's transaction, conflicts, duplicates, retries with
+ * full-jitter backoff and a persisted Retry-After, dead letters and status. */
+#include "syncclient_int.h"
+
+#include "etude_canon.h"
+#include "etude_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+struct etude_syncclient {
+    char home[4096];
+    char token_path[4200];
+    etude_sync_config_t cfg;
+    etude_store_t *store;  /* the store's own API: local edits (repointing) with outbox and audit */
+    sqlite3 *db;           /* a second connection on the same file for the sync tables */
+    char device_id[64];
+    /* token */
+    int logged_in;
+    char server[1024];
+    char user[128];
+    char user_id[64];
+    char access[160];
+    char refresh[160];
+    char cacert[1024];
+    etude_sync_publish_fn publish;
+    void *publish_ctx;
+    etude_sync_stats_t *st; /* stats of the running sync */
+    int64_t deadline_us;
+    char err[1024];
+};
+
+const char *etude_sync_strerror(int err)
+{
+    switch (err) {
+    case ETUDE_SYNC_OK: return "ok";
+    case ETUDE_SYNC_ENOMEM: return "out of memory";
+    case ETUDE_SYNC_EINVAL: return "invalid argument";
+    case ETUDE_SYNC_EIO: return "storage error";
+    case ETUDE_SYNC_ENOTLOGGEDIN: return "not logged in";
+    case ETUDE_SYNC_EAUTH: return "authentication refused";
+    case ETUDE_SYNC_ENETWORK: return "network error";
+    case ETUDE_SYNC_ESERVER: return "server error";
+    case ETUDE_SYNC_EPROTOCOL: return "unusable server answer";
+    case ETUDE_SYNC_ETIMEOUT: return "deadline passed";
+    case ETUDE_SYNC_EBACKOFF: return "server asked to retry later";
+    case ETUDE_SYNC_ENOTFOUND: return "not found";
+    case ETUDE_SYNC_EUSER: return "changes queued for another account";
+    default: return "unknown error";
+    }
+}
+
+static int fail(etude_syncclient_t *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(etude_syncclient_t *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int dbfail(etude_syncclient_t *c, const char *what)
+{
+    return fail(c, ETUDE_SYNC_EIO, "%s: %s: %s", etude_store_path(c->store), what, sqlite3_errmsg(c->db));
+}
+
+const char *etude_syncclient_errmsg(const etude_syncclient_t *c)
+{
+    return c ? c->err : "";
+}
+
+int64_t etude_sync_now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+void etude_sync_config_defaults(etude_sync_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->strategy = ETUDE_SYNC_LAST_WRITE_WINS;
+    cfg->batch_max = 250;
+    cfg->batch_bytes = 1u << 20;
+    cfg->page_size = 500;
+    cfg->max_retries = 6;
+    cfg->backoff_base_ms = 250;
+    cfg->backoff_multiplier = 2.0;
+    cfg->backoff_max_ms = 30000;
+    cfg->past_limit = ETUDE_SYNC_PAST_LIMIT_KEEP;
+    cfg->request_timeout_s = 30;
+    cfg->wait_while_playing = 1;
+}
+
+static char *slurp(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *b = malloc(max + 1);
+    size_t n = b ? fread(b, 1, max, f) : 0;
+    fclose(f);
+    if (b)
+        b[n] = 0;
+    return b;
+}
+
+int etude_sync_config_load(const char *home, etude_sync_config_t *cfg, char *err, size_t errsize)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/sync.json", home);
+    char *text = slurp(path, 1 << 16);
+    if (!text)
+        return 0;
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        snprintf(err, errsize, "%s: not a JSON object", path);
+        return ETUDE_SYNC_EINVAL;
+    }
+    int rc = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, o)
+    {
+        const char *k = v->string;
+        int isnum = cJSON_IsNumber(v);
+        double d = isnum ? v->valuedouble : 0;
+        const char *bad = NULL;
+        if (!strcmp(k, "conflictStrategy")) {
+            const char *s = cJSON_IsString(v) ? v->valuestring : "";
+            if (!strcmp(s, "last-write-wins"))
+                cfg->strategy = ETUDE_SYNC_LAST_WRITE_WINS;
+            else if (!strcmp(s, "server-wins"))
+                cfg->strategy = ETUDE_SYNC_SERVER_WINS;
+            else if (!strcmp(s, "client-wins"))
+                cfg->strategy = ETUDE_SYNC_CLIENT_WINS;
+            else if (!strcmp(s, "manual"))
+                cfg->strategy = ETUDE_SYNC_MANUAL;
+            else
+                bad = "expected \"last-write-wins\", \"server-wins\", \"client-wins\" or \"manual\"";
+        } else if (!strcmp(k, "pastLimit")) {
+            const char *s = cJSON_IsString(v) ? v->valuestring : "";
+            if (!strcmp(s, "keep"))
+                cfg->past_limit = ETUDE_SYNC_PAST_LIMIT_KEEP;
+            else if (!strcmp(s, "dead-letter"))
+                cfg->past_limit = ETUDE_SYNC_PAST_LIMIT_DEAD_LETTER;
+            else
+                bad = "expected \"keep\" or \"dead-letter\"";
+        } else if (!strcmp(k, "batchSize")) {
+            if (!isnum || d < 1 || d > 250 || d != floor(d))
+                bad = "expected an integer from 1 to 250";
+            else
+                cfg->batch_max = (int)d;
+        } else if (!strcmp(k, "batchBytes")) {
+            if (!isnum || d < 4096 || d > 64e6)
+                bad = "expected a number of bytes from 4096 to 64000000";
+            else
+                cfg->batch_bytes = (size_t)d;
+        } else if (!strcmp(k, "pageSize")) {
+            if (!isnum || d < 1 || d > 10000 || d != floor(d))
+                bad = "expected an integer from 1 to 10000";
+            else
+                cfg->page_size = (int)d;
+        } else if (!strcmp(k, "maxRetries")) {
+            if (!isnum || d < 0 || d > 1000 || d != floor(d))
+                bad = "expected an integer from 0 to 1000";
+            else
+                cfg->max_retries = (int)d;
+        } else if (!strcmp(k, "backoffBaseMs")) {
+            if (!isnum || d < 1 || d > 3600e3)
+                bad = "expected milliseconds from 1 to 3600000";
+            else
+                cfg->backoff_base_ms = (int64_t)d;
+        } else if (!strcmp(k, "backoffMultiplier")) {
+            if (!isnum || d < 1 || d > 100)
+                bad = "expected a number from 1 to 100";
+            else
+                cfg->backoff_multiplier = d;
+        } else if (!strcmp(k, "maxBackoffMs")) {
+            if (!isnum || d < 1 || d > 86400e3)
+                bad = "expected milliseconds from 1 to 86400000";
+            else
+                cfg->backoff_max_ms = (int64_t)d;
+        } else if (!strcmp(k, "requestTimeoutSeconds")) {
+            if (!isnum || d < 1 || d > 3600)
+                bad = "expected seconds from 1 to 3600";
+            else
+                cfg->request_timeout_s = (long)d;
+        } else if (!strcmp(k, "waitWhilePlaying")) {
+            if (!cJSON_IsBool(v))
+                bad = "expected true or false";
+            else
+                cfg->wait_while_playing = cJSON_IsTrue(v);
+        } else {
+            bad = "unknown setting (known: conflictStrategy, pastLimit, batchSize, batchBytes, pageSize, "
+                  "maxRetries, backoffBaseMs, backoffMultiplier, maxBackoffMs, requestTimeoutSeconds, "
+                  "waitWhilePlaying)";
+        }
+        if (bad) {
+            snprintf(err, errsize, "%s: field '%s': %s", path, k, bad);
+            rc = ETUDE_SYNC_EINVAL;
+            break;
+        }
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+/* ---- sync_meta on the client's connection ------------------------------------------------- */
+
+static int meta_get(etude_syncclient_t *c, const char *key, char *buf, size_t size)
+{
+    sqlite3_stmt *s;
+    buf[0] = 0;
+    if (sqlite3_prepare_v2(c->db, "SELECT value FROM sync_meta WHERE key=?", -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "sync_meta");
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int found = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        snprintf(buf, size, "%s", (const char *)sqlite3_column_text(s, 0));
+        found = 1;
+    }
+    sqlite3_finalize(s);
+    return found ? 0 : ETUDE_SYNC_ENOTFOUND;
+}
+
+static int meta_set(etude_syncclient_t *c, const char *key, const char *value)
+{
+    sqlite3_stmt *s;
+    const char *sql = value ? "INSERT INTO sync_meta(key,value) VALUES(?1,?2) "
+                              "ON CONFLICT(key) DO UPDATE SET value=excluded.value"
+                            : "DELETE FROM sync_meta WHERE key=?1";
+    if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "sync_meta");
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    if (value)
+        sqlite3_bind_text(s, 2, value, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "sync_meta");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int64_t meta_int(etude_syncclient_t *c, const char *key, int64_t dflt)
+{
+    char b[64];
+    if (meta_get(c, key, b, sizeof b))
+        return dflt;
+    return strtoll(b, NULL, 10);
+}
+
+static int meta_set_int(etude_syncclient_t *c, const char *key, int64_t v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%lld", (long long)v);
+    return meta_set(c, key, b);
+}
+
+static int exec(etude_syncclient_t *c, const char *sql)
+{
+    if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return dbfail(c, sql);
+    return 0;
+}
+
+static int begin(etude_syncclient_t *c)
+{
+    return exec(c, "BEGIN IMMEDIATE");
+}
+
+static int commit_or_rollback(etude_syncclient_t *c, int rc)
+{
+    if (rc) {
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    rc = exec(c, "COMMIT");
+    if (rc)
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static void set_state(etude_syncclient_t *c, const char *state, const char *error)
+{
+    meta_set(c, "sync_state", state);
+    if (error)
+        meta_set(c, "last_error", error[0] ? error : NULL);
+}
+
+static void publish(etude_syncclient_t *c, const char *name, cJSON *o)
+{
+    if (c->publish) {
+        char *t = cJSON_PrintUnformatted(o);
+        if (t)
+            c->publish(c->publish_ctx, "sync", name, t);
+        free(t);
+    }
+    cJSON_Delete(o);
+}
+
+/* ---- token file --------------------------------------------------------------------------- */
+
+static int token_load(etude_syncclient_t *c)
+{
+    c->logged_in = 0;
+    char *text = slurp(c->token_path, 1 << 16);
+    if (!text)
+        return 0;
+    cJSON *o = cJSON_Parse(text);
+    sodium_memzero(text, strlen(text));
+    free(text);
+    const char *keys[] = {"server", "user", "userId", "accessToken", "refreshToken"};
+    char *dst[] = {c->server, c->user, c->user_id, c->access, c->refresh};
+    size_t sz[] = {sizeof c->server, sizeof c->user, sizeof c->user_id, sizeof c->access, sizeof c->refresh};
+    int ok = cJSON_IsObject(o);
+    for (int i = 0; ok && i < 5; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+        if (!cJSON_IsString(v) || strlen(v->valuestring) >= sz[i])
+            ok = 0;
+        else
+            snprintf(dst[i], sz[i], "%s", v->valuestring);
+    }
+    const cJSON *ca = cJSON_GetObjectItemCaseSensitive(o, "cacert");
+    c->cacert[0] = 0;
+    if (ok && cJSON_IsString(ca))
+        snprintf(c->cacert, sizeof c->cacert, "%s", ca->valuestring);
+    cJSON_Delete(o);
+    if (!ok)
+        return fail(c, ETUDE_SYNC_EINVAL, "%s: not a token file written by etude (run 'etude sync login' again)",
+                    c->token_path);
+    c->logged_in = 1;
+    return 0;
+}
+
+/* Written to a temp file created with mode 0600 and renamed, so no reader sees half a token and
+ * no other user can ever read one. */
+static int token_save(etude_syncclient_t *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "server", c->server);
+    cJSON_AddStringToObject(o, "user", c->user);
+    cJSON_AddStringToObject(o, "userId", c->user_id);
+    cJSON_AddStringToObject(o, "accessToken", c->access);
+    cJSON_AddStringToObject(o, "refreshToken", c->refresh);
+    if (c->cacert[0])
+        cJSON_AddStringToObject(o, "cacert", c->cacert);
+    char *t = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!t)
+        return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", c->token_path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc = 0;
+    if (fd < 0) {
+        rc = fail(c, ETUDE_SYNC_EIO, "%s: %s", tmp, strerror(errno));
+    } else {
+        size_t n = strlen(t);
+        if (fchmod(fd, 0600) != 0 || write(fd, t, n) != (ssize_t)n || fsync(fd) != 0)
+            rc = fail(c, ETUDE_SYNC_EIO, "%s: %s", tmp, strerror(errno));
+        close(fd);
+        if (!rc && rename(tmp, c->token_path) != 0)
+            rc = fail(c, ETUDE_SYNC_EIO, "%s: %s", c->token_path, strerror(errno));
+        if (rc)
+            unlink(tmp);
+    }
+    sodium_memzero(t, strlen(t));
+    free(t);
+    return rc;
+}
+
+/* ---- open / close ------------------------------------------------------------------------- */
+
+int etude_syncclient_open(const char *home, const etude_sync_config_t *cfg, etude_syncclient_t **out)
+{
+    *out = NULL;
+    if (sodium_init() < 0)
+        return ETUDE_SYNC_EIO;
+    etude_syncclient_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return ETUDE_SYNC_ENOMEM;
+    *out = c;
+    if (home)
+        snprintf(c->home, sizeof c->home, "%s", home);
+    else if (etude_store_home(c->home, sizeof c->home, 1, c->err, sizeof c->err))
+        return ETUDE_SYNC_EINVAL;
+    mkdir(c->home, 0700);
+    snprintf(c->token_path, sizeof c->token_path, "%s/sync-token.json", c->home);
+    if (cfg) {
+        c->cfg = *cfg;
+    } else {
+        etude_sync_config_defaults(&c->cfg);
+        int rc = etude_sync_config_load(c->home, &c->cfg, c->err, sizeof c->err);
+        if (rc)
+            return rc;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/etude.db", c->home);
+    int rc = etude_store_open(path, &c->store);
+    if (rc) {
+        fail(c, ETUDE_SYNC_EIO, "%s", c->store ? etude_store_errmsg(c->store) : etude_store_strerror(rc));
+        etude_store_close(c->store);
+        c->store = NULL;
+        return ETUDE_SYNC_EIO;
+    }
+    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
+        return dbfail(c, "open");
+    sqlite3_busy_timeout(c->db, 15000);
+    if (exec(c, "PRAGMA synchronous=NORMAL"))
+        return ETUDE_SYNC_EIO;
+    if (meta_get(c, "device_id", c->device_id, sizeof c->device_id))
+        return fail(c, ETUDE_SYNC_EIO, "%s: sync_meta has no device_id", path);
+    return token_load(c);
+}
+
+void etude_syncclient_close(etude_syncclient_t *c)
+{
+    if (!c)
+        return;
+    if (c->db)
+        sqlite3_close_v2(c->db);
+    etude_store_close(c->store);
+    sodium_memzero(c->access, sizeof c->access);
+    sodium_memzero(c->refresh, sizeof c->refresh);
+    free(c);
+}
+
+void etude_syncclient_set_publish(etude_syncclient_t *c, etude_sync_publish_fn fn, void *ctx)
+{
+    c->publish = fn;
+    c->publish_ctx = ctx;
+}
+
+int etude_syncclient_logged_in(const etude_syncclient_t *c)
+{
+    return c && c->logged_in;
+}
+
+/* ---- one GraphQL request with retries ------------------------------------------------------ */
+
+typedef struct gql_result {
+    cJSON *root;        /* whole answer (owned) */
+    const cJSON *data;  /* data.<field>, NULL when null */
+    const char *code;   /* first error's extensions.code, or NULL */
+    const char *message;
+    long status;
+} gql_result_t;
+
+static void gql_clear(gql_result_t *r)
+{
+    cJSON_Delete(r->root);
+    memset(r, 0, sizeof *r);
+}
+
+static void sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec t = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR)
+        ;
+}
+
+/* Full jitter: a uniform delay in [0, min(max, base * multiplier^attempt)]. */
+static int64_t backoff_ms(const etude_sync_config_t *cfg, int attempt)
+{
+    double ceil_ms = (double)cfg->backoff_base_ms * pow(cfg->backoff_multiplier, attempt);
+    if (ceil_ms > (double)cfg->backoff_max_ms)
+        ceil_ms = (double)cfg->backoff_max_ms;
+    return (int64_t)((double)randombytes_uniform(1000001) / 1e6 * ceil_ms);
+}
+
+static int refresh_tokens(etude_syncclient_t *c);
+
+/* Classifies one HTTP exchange: 0 usable, 1 transient (retry), 2 unauthenticated, <0 permanent. */
+static int classify(etude_syncclient_t *c, const char *field, etude_sync_http_resp_t *rs, gql_result_t *out)
+{
+    out->status = rs->status;
+    if (rs->status == 429 || rs->status >= 500) {
+        fail(c, ETUDE_SYNC_ESERVER, "%s: HTTP %ld from %s", field, rs->status, c->server);
+        return 1;
+    }
+    cJSON *root = rs->body ? cJSON_ParseWithLength(rs->body, rs->len) : NULL;
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        /* A cut or garbled answer is a transport accident: ask again (uploads replay by batchId). */
+        fail(c, ETUDE_SYNC_EPROTOCOL, "%s: HTTP %ld with a body that is not a JSON object (%zu bytes)", field,
+             rs->status, rs->len);
+        return 1;
+    }
+    out->root = root;
+    const cJSON *errs = cJSON_GetObjectItemCaseSensitive(root, "errors");
+    const cJSON *e0 = cJSON_IsArray(errs) ? cJSON_GetArrayItem(errs, 0) : NULL;
+    if (e0) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e0, "message");
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(e0, "extensions");
+        const cJSON *code = x ? cJSON_GetObjectItemCaseSensitive(x, "code") : NULL;
+        out->message = cJSON_IsString(m) ? m->valuestring : "(no message)";
+        out->code = cJSON_IsString(code) ? code->valuestring : "UNKNOWN";
+    }
+    if (rs->status == 401 || (out->code && !strcmp(out->code, "UNAUTHENTICATED")))
+        return 2;
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    const cJSON *f = cJSON_IsObject(data) ? cJSON_GetObjectItemCaseSensitive(data, field) : NULL;
+    out->data = f && !cJSON_IsNull(f) ? f : NULL;
+    if (rs->status != 200 || !out->data) {
+        if (out->code && !strcmp(out->code, "INTERNAL_SERVER_ERROR"))
+            return fail(c, ETUDE_SYNC_ESERVER, "%s: %s", field, out->message), 1;
+        if (!out->code)
+            return fail(c, ETUDE_SYNC_EPROTOCOL, "%s: HTTP %ld without data or errors", field, rs->status), 1;
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "%s: HTTP %ld %s: %s", field, rs->status, out->code, out->message);
+    }
+    return 0;
+}
+
+/* Sends op with variables (owned: deleted here). On 0, *out holds the answer. Retries transient
+ * failures with backoff within the deadline and max_retries; refreshes the token once on 401. */
+static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *vars, int auth, gql_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "operationName", op);
+    cJSON_AddItemToObject(req, "variables", vars ? vars : cJSON_CreateObject());
+    cJSON *ext = cJSON_AddObjectToObject(req, "extensions");
+    cJSON *pq = cJSON_AddObjectToObject(ext, "persistedQuery");
+    cJSON_AddNumberToObject(pq, "version", 1);
+    cJSON_AddStringToObject(pq, "sha256Hash", etude_sync_op_hash(op));
+    char *body = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    if (!body)
+        return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
+    int attempt = 0, refreshed = 0, rc;
+    for (;;) {
+        etude_sync_http_req_t rq = {.base_url = c->server, .path = "/graphql", .body = body,
+                                    .token = auth ? c->access : NULL, .cacert = c->cacert,
+                                    .timeout_s = c->cfg.request_timeout_s};
+        etude_sync_http_resp_t rs;
+        int hr = etude_sync_http_post(&rq, &rs);
+        if (c->st) {
+            c->st->requests++;
+            c->st->bytes_sent += rs.bytes_sent;
+            c->st->bytes_received += rs.bytes_received;
+        }
+        int k;
+        if (hr == ETUDE_SYNC_ENETWORK) {
+            fail(c, ETUDE_SYNC_ENETWORK, "%s", rs.error);
+            k = rs.tls ? -1 : 1;
+            rc = ETUDE_SYNC_ENETWORK;
+        } else if (hr) {
+            fail(c, hr, "%s", rs.error);
+            k = 1;
+            rc = ETUDE_SYNC_ESERVER;
+        } else {
+            k = classify(c, field, &rs, out);
+            rc = k < 0 ? k : k == 1 ? ETUDE_SYNC_ESERVER : 0;
+        }
+        long retry_after = rs.retry_after;
+        etude_sync_http_resp_clear(&rs);
+        if (k == 0)
+            break;
+        if (k == 2) {
+            gql_clear(out);
+            if (!auth || refreshed || !c->refresh[0]) {
+                rc = fail(c, ETUDE_SYNC_EAUTH, "%s: the server refused the token; run 'etude sync login' again",
+                          c->server);
+                break;
+            }
+            refreshed = 1;
+            rc = refresh_tokens(c);
+            if (rc)
+                break;
+            continue;
+        }
+        if (k < 0) {
+            if (rc == ETUDE_SYNC_ENETWORK)
+                rc = ETUDE_SYNC_ENETWORK; /* TLS: not retried, the certificate will not change */
+            break;
+        }
+        gql_clear(out);
+        if (attempt >= c->cfg.max_retries) {
+            char prev[sizeof c->err];
+            snprintf(prev, sizeof prev, "%s", c->err);
+            fail(c, rc, "%s (gave up after %d retries)", prev, attempt);
+            break;
+        }
+        int64_t wait = backoff_ms(&c->cfg, attempt);
+        if (retry_after >= 0) {
+            int64_t ra = (int64_t)retry_after * 1000;
+            if (ra > wait)
+                wait = ra;
+            /* Kept in the store so a restarted process honours it too. */
+            meta_set_int(c, "retry_not_before_ms", wall_ms() + ra);
+        }
+        if (c->deadline_us && etude_sync_now_us() + wait * 1000 > c->deadline_us) {
+            char prev[sizeof c->err];
+            snprintf(prev, sizeof prev, "%s", c->err);
+            rc = fail(c, retry_after >= 0 ? ETUDE_SYNC_EBACKOFF : ETUDE_SYNC_ETIMEOUT,
+                      "%s (the next retry, in %lld ms, is past the deadline)", prev, (long long)wait);
+            break;
+        }
+        attempt++;
+        if (c->st)
+            c->st->retries++;
+        sleep_ms(wait);
+    }
+    free(body);
+    if (rc)
+        gql_clear(out);
+    return rc;
+}
+
+static int store_tokens(etude_syncclient_t *c, const cJSON *auth)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(auth, "accessToken");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(auth, "refreshToken");
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(auth, "user");
+    const cJSON *uid = u ? cJSON_GetObjectItemCaseSensitive(u, "id") : NULL;
+    const cJSON *un = u ? cJSON_GetObjectItemCaseSensitive(u, "name") : NULL;
+    if (!cJSON_IsString(a) || !cJSON_IsString(r) || !cJSON_IsString(uid) || !cJSON_IsString(un) ||
+        strlen(a->valuestring) >= sizeof c->access || strlen(r->valuestring) >= sizeof c->refresh ||
+        strlen(uid->valuestring) >= sizeof c->user_id || strlen(un->valuestring) >= sizeof c->user)
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "%s: the token answer lacks accessToken, refreshToken or user",
+                    c->server);
+    snprintf(c->access, sizeof c->access, "%s", a->valuestring);
+    snprintf(c->refresh, sizeof c->refresh, "%s", r->valuestring);
+    snprintf(c->user_id, sizeof c->user_id, "%s", uid->valuestring);
+    snprintf(c->user, sizeof c->user, "%s", un->valuestring);
+    return token_save(c);
+}
+
+static int refresh_tokens(etude_syncclient_t *c)
+{
+    cJSON *vars = cJSON_CreateObject();
+    cJSON_AddStringToObject(vars, "refreshToken", c->refresh);
+    gql_result_t r;
+    int rc = gql(c, "RefreshToken", "refreshToken", vars, 0, &r);
+    if (rc) {
+        if (r.code == NULL && rc == ETUDE_SYNC_EPROTOCOL)
+            rc = ETUDE_SYNC_EAUTH;
+        if (rc == ETUDE_SYNC_EPROTOCOL)
+            rc = fail(c, ETUDE_SYNC_EAUTH, "%s: the refresh token was refused; run 'etude sync login' again",
+                      c->server);
+        return rc;
+    }
+    rc = store_tokens(c, r.data);
+    gql_clear(&r);
+    return rc;
+}
+
+/* ---- login -------------------------------------------------------------------------------- */
+
+int etude_syncclient_login(etude_syncclient_t *c, const char *server_url, const char *user,
+                           const char *password, const char *cacert)
+{
+    if (!server_url || (strncmp(server_url, "http://", 7) && strncmp(server_url, "https://", 8)))
+        return fail(c, ETUDE_SYNC_EINVAL, "--server '%s': expected an http:// or https:// URL",
+                    server_url ? server_url : "");
+    if (strlen(server_url) >= sizeof c->server - 1)
+        return fail(c, ETUDE_SYNC_EINVAL, "--server: URL too long");
+    if (!user || !*user || strlen(user) >= sizeof c->user)
+        return fail(c, ETUDE_SYNC_EINVAL, "--user: expected a name of 1 to %zu bytes", sizeof c->user - 1);
+    if (cacert && *cacert) {
+        if (access(cacert, R_OK) != 0)
+            return fail(c, ETUDE_SYNC_EINVAL, "--cacert %s: %s", cacert, strerror(errno));
+        char abs[1024];
+        if (!realpath(cacert, abs))
+            return fail(c, ETUDE_SYNC_EINVAL, "--cacert %s: %s", cacert, strerror(errno));
+        snprintf(c->cacert, sizeof c->cacert, "%s", abs);
+    } else {
+        c->cacert[0] = 0;
+    }
+    snprintf(c->server, sizeof c->server, "%s", server_url);
+    size_t n = strlen(c->server);
+    while (n && c->server[n - 1] == '/')
+        c->server[--n] = 0;
+    cJSON *vars = cJSON_CreateObject();
+    cJSON_AddStringToObject(vars, "username", user);
+    cJSON_AddStringToObject(vars, "password", password ? password : "");
+    gql_result_t r;
+    int rc = gql(c, "Login", "login", vars, 0, &r);
+    if (rc) {
+        if (rc == ETUDE_SYNC_EPROTOCOL && strstr(c->err, "INVALID_CREDENTIALS"))
+            rc = fail(c, ETUDE_SYNC_EAUTH, "login to %s as '%s': unknown username or wrong password",
+                      c->server, user);
+        c->logged_in = 0;
+        return rc;
+    }
+    /* Changes queued for another account stay that account's. */
+    char prev[64] = "";
+    meta_get(c, "user_id", prev, sizeof prev);
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(r.data, "user");
+    const cJSON *uid = u ? cJSON_GetObjectItemCaseSensitive(u, "id") : NULL;
+    const char *new_uid = cJSON_IsString(uid) ? uid->valuestring : "";
+    char prev_server[1024] = "";
+    meta_get(c, "server_url", prev_server, sizeof prev_server);
+    int other = strcmp(prev, "anonymous") && prev[0] && strcmp(prev, new_uid);
+    if (other && etude_store_outbox_count(c->store) > 0) {
+        gql_clear(&r);
+        return fail(c, ETUDE_SYNC_EUSER,
+                    "this store has %lld change(s) queued for another account; log in as that account to "
+                    "send them first",
+                    (long long)etude_store_outbox_count(c->store));
+    }
+    rc = store_tokens(c, r.data);
+    gql_clear(&r);
+    if (rc)
+        return rc;
+    if (other || strcmp(prev_server, c->server)) {
+        meta_set(c, "cursor", NULL); /* a new account or server: pull from the start */
+    }
+    meta_set(c, "user_id", c->user_id);
+    meta_set(c, "user_name", c->user);
+    meta_set(c, "server_url", c->server);
+    meta_set(c, "retry_not_before_ms", NULL);
+    set_state(c, "idle", "");
+    c->logged_in = 1;
+    return 0;
+}
+
+/* ---- local writes applied by sync ---------------------------------------------------------- */
+
+static int audit(etude_syncclient_t *c, const char *id, const char *type, const char *action,
+                 const char *old_sum, const char *new_sum)
+{
+    sqlite3_stmt *s;
+    char now[32];
+    etude_time_now_iso(now);
+    if (sqlite3_prepare_v2(c->db,
+                           "INSERT INTO audit(at, entity_id, entity_type, action, actor, old_checksum, new_checksum)"
+                           " VALUES (?,?,?,?, 'sync', ?, ?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "audit");
+    sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, action, -1, SQLITE_STATIC);
+    if (old_sum)
+        sqlite3_bind_text(s, 5, old_sum, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 5);
+    sqlite3_bind_text(s, 6, new_sum, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "audit");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* A remote entity, checked field by field: a hostile or garbled server cannot write anything else. */
+typedef struct remote {
+    const char *id, *type, *created, *updated, *deleted;
+    int64_t version;
+    char *data; /* canonical text, malloc'd; NULL for a tombstone */
+    char checksum[65];
+} remote_t;
+
+static int parse_remote(etude_syncclient_t *c, const cJSON *o, remote_t *r)
+{
+    memset(r, 0, sizeof *r);
+    if (!cJSON_IsObject(o))
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity: not an object");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id"),
+                *ty = cJSON_GetObjectItemCaseSensitive(o, "entityType"),
+                *cr = cJSON_GetObjectItemCaseSensitive(o, "createdAt"),
+                *up = cJSON_GetObjectItemCaseSensitive(o, "updatedAt"),
+                *de = cJSON_GetObjectItemCaseSensitive(o, "deletedAt"),
+                *ve = cJSON_GetObjectItemCaseSensitive(o, "syncVersion"),
+                *cs = cJSON_GetObjectItemCaseSensitive(o, "checksum"),
+                *da = cJSON_GetObjectItemCaseSensitive(o, "data");
+    int64_t t;
+    if (!cJSON_IsString(id) || !etude_uuid_valid(id->valuestring))
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity.id: not a lowercase UUID");
+    if (!cJSON_IsString(ty) || !etude_entity_type_valid(ty->valuestring))
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: entityType: unknown", id->valuestring);
+    if (!cJSON_IsString(cr) || strlen(cr->valuestring) > 31 || etude_time_parse(cr->valuestring, &t) ||
+        !cJSON_IsString(up) || strlen(up->valuestring) > 31 || etude_time_parse(up->valuestring, &t))
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: createdAt/updatedAt: not an ISO-8601 time", id->valuestring);
+    if (de && !cJSON_IsNull(de) &&
+        (!cJSON_IsString(de) || strlen(de->valuestring) > 31 || etude_time_parse(de->valuestring, &t)))
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: deletedAt: not null or an ISO-8601 time", id->valuestring);
+    if (!cJSON_IsNumber(ve) || ve->valuedouble < 1 || ve->valuedouble > 9e15 ||
+        ve->valuedouble != floor(ve->valuedouble))
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: syncVersion: not a positive integer", id->valuestring);
+    if (!cJSON_IsString(cs) || strlen(cs->valuestring) != 64)
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: checksum: not a SHA-256", id->valuestring);
+    r->id = id->valuestring;
+    r->type = ty->valuestring;
+    r->created = cr->valuestring;
+    r->updated = up->valuestring;
+    r->deleted = cJSON_IsString(de) ? de->valuestring : NULL;
+    r->version = (int64_t)ve->valuedouble;
+    if (!r->deleted) {
+        if (!cJSON_IsObject(da))
+            return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: data: not an object", r->id);
+        char *t1 = cJSON_PrintUnformatted(da);
+        if (!t1)
+            return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
+        int cr2 = etude_canon_json(t1, &r->data);
+        free(t1);
+        if (cr2)
+            return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: data: cannot be canonicalised", r->id);
+        etude_canon_sha256_hex(r->data, strlen(r->data), r->checksum);
+        if (strcmp(r->checksum, cs->valuestring)) {
+            free(r->data);
+            r->data = NULL;
+            return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: checksum does not match its data", r->id);
+        }
+    }
+    return 0;
+}
+
+static int has_outbox(etude_syncclient_t *c, const char *id)
+{
+    sqlite3_stmt *s;
+    int n = 0;
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM outbox WHERE entity_id=?", -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
+    return n;
+}
+
+/* Write the remote version as the local row (synced). Inside the caller's transaction. */
+static int write_remote(etude_syncclient_t *c, const remote_t *r, int *applied)
+{
+    /* Read through the client's connection to see the transaction's own writes. */
+    sqlite3_stmt *s;
+    int exists = 0, local_deleted = 0;
+    int64_t local_version = 0;
+    char old_sum[65] = "", old_type[16] = "";
+    char *old_data = NULL;
+    if (sqlite3_prepare_v2(c->db, "SELECT sync_version, deleted_at IS NOT NULL, checksum, entity_type, data "
+                                  "FROM entities WHERE id=?",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "read entity");
+    sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        exists = 1;
+        local_version = sqlite3_column_int64(s, 0);
+        local_deleted = sqlite3_column_int(s, 1);
+        snprintf(old_sum, sizeof old_sum, "%s", (const char *)sqlite3_column_text(s, 2));
+        snprintf(old_type, sizeof old_type, "%s", (const char *)sqlite3_column_text(s, 3));
+        old_data = strdup((const char *)sqlite3_column_text(s, 4));
+    }
+    sqlite3_finalize(s);
+    *applied = 0;
+    int rc = 0;
+    if (exists && strcmp(old_type, r->type)) {
+        free(old_data);
+        return 0; /* an id never changes type: ignore */
+    }
+    if (exists && local_deleted && !r->deleted) {
+        free(old_data);
+        return 0; /* a tombstone never comes back */
+    }
+    if (exists && local_version >= r->version && !(r->deleted && !local_deleted)) {
+        free(old_data);
+        return 0;
+    }
+    const char *data = r->data ? r->data : old_data ? old_data : "{}";
+    char sum[65];
+    etude_canon_sha256_hex(data, strlen(data), sum);
+    if (exists)
+        rc = sqlite3_prepare_v2(c->db,
+                                "UPDATE entities SET remote_id=?2, created_at=?4, updated_at=?5, deleted_at=?6,"
+                                " sync_status='synced', sync_version=?7, checksum=?8, data=?9 WHERE id=?1",
+                                -1, &s, NULL);
+    else
+        rc = sqlite3_prepare_v2(c->db,
+                                "INSERT INTO entities(id, remote_id, entity_type, created_at, updated_at, deleted_at,"
+                                " sync_status, sync_version, checksum, data)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'synced', ?7, ?8, ?9)",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        free(old_data);
+        return dbfail(c, "write entity");
+    }
+    sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, r->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, r->created, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, r->updated, -1, SQLITE_STATIC);
+    if (r->deleted)
+        sqlite3_bind_text(s, 6, r->deleted, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 6);
+    sqlite3_bind_int64(s, 7, r->version);
+    sqlite3_bind_text(s, 8, sum, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, data, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "write entity");
+    sqlite3_finalize(s);
+    free(old_data);
+    if (!rc)
+        rc = audit(c, r->id, r->type, !exists ? "create" : r->deleted ? "delete" : "update",
+                   exists ? old_sum : NULL, sum);
+    if (!rc)
+        *applied = 1;
+    return rc;
+}
+
+static int delete_outbox(etude_syncclient_t *c, const char *id, int64_t max_seq)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db, "DELETE FROM outbox WHERE entity_id=? AND seq<=?", -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "outbox");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, max_seq);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "outbox");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int record_conflict(etude_syncclient_t *c, const char *id, const char *type, const char *local_payload,
+                           const char *remote_payload, int64_t local_version, int64_t remote_version,
+                           const char *resolution)
+{
+    sqlite3_stmt *s;
+    char now[32];
+    etude_time_now_iso(now);
+    if (sqlite3_prepare_v2(c->db,
+                           "INSERT INTO conflicts(entity_id, entity_type, local_payload, remote_payload,"
+                           " local_version, remote_version, detected_at, resolved_at, resolution)"
+                           " VALUES (?,?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "conflicts");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, local_payload, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, remote_payload, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, local_version);
+    sqlite3_bind_int64(s, 6, remote_version);
+    sqlite3_bind_text(s, 7, now, -1, SQLITE_TRANSIENT);
+    if (resolution) {
+        sqlite3_bind_text(s, 8, now, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 9, resolution, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(s, 8);
+        sqlite3_bind_null(s, 9);
+    }
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "conflicts");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int dead_letter(etude_syncclient_t *c, const char *id, int64_t max_seq, const char *reason, long status)
+{
+    sqlite3_stmt *s;
+    char now[32];
+    etude_time_now_iso(now);
+    if (sqlite3_prepare_v2(c->db,
+                           "INSERT INTO dead_letter(outbox_seq, mutation_seq, entity_id, entity_type, op, payload,"
+                           " reason, http_status, failed_at) SELECT seq, mutation_seq, entity_id, entity_type, op,"
+                           " payload, ?3, ?4, ?5 FROM outbox WHERE entity_id=?1 AND seq<=?2",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "dead_letter");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, max_seq);
+    sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, status);
+    sqlite3_bind_text(s, 5, now, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "dead_letter");
+    sqlite3_finalize(s);
+    if (!rc)
+        rc = delete_outbox(c, id, max_seq);
+    if (!rc && c->st)
+        c->st->dead_letters++;
+    return rc;
+}
+
+/* ---- push --------------------------------------------------------------------------------- */
+
+typedef struct item {
+    char id[37];
+    char type[16];
+    int64_t max_seq;
+    int64_t version;
+    char updated[32];
+    char checksum[65];
+    int deleted;
+    char *payload; /* local entity as export JSON (for conflict records) */
+} item_t;
+
+typedef struct batch {
+    item_t *items;
+    int n;
+    cJSON *vars;
+} batch_t;
+
+static void batch_clear(batch_t *b)
+{
+    for (int i = 0; i < b->n; i++)
+        free(b->items[i].payload);
+    free(b->items);
+    cJSON_Delete(b->vars);
+    memset(b, 0, sizeof *b);
+}
+
+/* The next batch: distinct entities with queued changes, oldest first, their current state. */
+static int build_batch(etude_syncclient_t *c, int max, batch_t *b)
+{
+    memset(b, 0, sizeof *b);
+    b->items = calloc((size_t)max, sizeof *b->items);
+    if (!b->items)
+        return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT o.entity_id, max(o.seq), e.entity_type, e.created_at, e.updated_at, e.deleted_at,"
+                           " e.sync_version, e.checksum, e.data FROM outbox o JOIN entities e ON e.id=o.entity_id"
+                           " WHERE e.sync_status<>'conflict' GROUP BY o.entity_id ORDER BY min(o.seq) LIMIT ?",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "outbox");
+    sqlite3_bind_int(s, 1, max);
+    cJSON *vars = cJSON_CreateObject();
+    cJSON *batch = cJSON_AddObjectToObject(vars, "batch");
+    cJSON *ents = cJSON_CreateArray();
+    size_t bytes = 256;
+    int rc = 0, r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        item_t *it = &b->items[b->n];
+        snprintf(it->id, sizeof it->id, "%s", (const char *)sqlite3_column_text(s, 0));
+        it->max_seq = sqlite3_column_int64(s, 1);
+        snprintf(it->type, sizeof it->type, "%s", (const char *)sqlite3_column_text(s, 2));
+        const char *created = (const char *)sqlite3_column_text(s, 3);
+        snprintf(it->updated, sizeof it->updated, "%s", (const char *)sqlite3_column_text(s, 4));
+        const char *deleted = (const char *)sqlite3_column_text(s, 5);
+        it->deleted = deleted != NULL;
+        it->version = sqlite3_column_int64(s, 6);
+        snprintf(it->checksum, sizeof it->checksum, "%s", (const char *)sqlite3_column_text(s, 7));
+        const char *data = (const char *)sqlite3_column_text(s, 8);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "id", it->id);
+        cJSON_AddStringToObject(e, "entityType", it->type);
+        cJSON_AddStringToObject(e, "createdAt", created);
+        cJSON_AddStringToObject(e, "updatedAt", it->updated);
+        if (deleted)
+            cJSON_AddStringToObject(e, "deletedAt", deleted);
+        else
+            cJSON_AddNullToObject(e, "deletedAt");
+        cJSON_AddNumberToObject(e, "baseVersion", (double)it->version);
+        cJSON_AddStringToObject(e, "checksum", it->checksum);
+        cJSON *d = deleted ? cJSON_CreateNull() : cJSON_Parse(data);
+        cJSON_AddItemToObject(e, "data", d ? d : cJSON_CreateObject());
+        char *pl = cJSON_PrintUnformatted(e);
+        size_t sz = pl ? strlen(pl) : 0;
+        if (b->n > 0 && bytes + sz > c->cfg.batch_bytes) {
+            free(pl);
+            cJSON_Delete(e);
+            break;
+        }
+        it->payload = pl;
+        bytes += sz + 1;
+        cJSON_AddItemToArray(ents, e);
+        b->n++;
+        if (b->n >= max)
+            break;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = dbfail(c, "outbox");
+    sqlite3_finalize(s);
+    char bid[37];
+    etude_uuid_new(bid);
+    cJSON_AddStringToObject(batch, "batchId", bid);
+    cJSON_AddStringToObject(batch, "deviceId", c->device_id);
+    cJSON_AddNumberToObject(batch, "mutationSeq", 0); /* set when sent */
+    cJSON_AddItemToObject(batch, "entities", ents);
+    b->vars = vars;
+    return rc;
+}
+
+static item_t *find_item(batch_t *b, const char *id)
+{
+    for (int i = 0; i < b->n; i++)
+        if (!strcmp(b->items[i].id, id))
+            return &b->items[i];
+    return NULL;
+}
+
+static int mark_accepted(etude_syncclient_t *c, const item_t *it, int64_t version)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db,
+                           "UPDATE entities SET sync_version=?2, remote_id=?1, sync_status=CASE WHEN EXISTS"
+                           " (SELECT 1 FROM outbox WHERE entity_id=?1 AND seq>?3) THEN 'pending' ELSE 'synced' END"
+                           " WHERE id=?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "accept");
+    sqlite3_bind_text(s, 1, it->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, version);
+    sqlite3_bind_int64(s, 3, it->max_seq);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "accept");
+    sqlite3_finalize(s);
+    return rc ? rc : delete_outbox(c, it->id, it->max_seq);
+}
+
+/* Which side wins a conflict: 1 local, 0 remote, -1 manual. A deletion always wins over an edit,
+ * so an offline deletion never comes back. */
+static int decide(etude_syncclient_t *c, const item_t *it, const remote_t *srv)
+{
+    if (srv->deleted && !it->deleted)
+        return 0;
+    if (it->deleted && !srv->deleted)
+        return 1;
+    switch (c->cfg.strategy) {
+    case ETUDE_SYNC_SERVER_WINS: return 0;
+    case ETUDE_SYNC_CLIENT_WINS: return 1;
+    case ETUDE_SYNC_MANUAL: return -1;
+    default: break;
+    }
+    int64_t lu = 0, ru = 0;
+    etude_time_parse(it->updated, &lu);
+    etude_time_parse(srv->updated, &ru);
+    if (lu != ru)
+        return lu > ru;
+    /* Equal times: a deterministic tie-break both devices agree on. */
+    return strcmp(it->checksum, srv->checksum) > 0;
+}
+
+static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
+{
+    remote_t srv;
+    int rc = parse_remote(c, cJSON_GetObjectItemCaseSensitive(conf, "server"), &srv);
+    if (rc)
+        return rc;
+    if (strcmp(srv.id, it->id)) {
+        free(srv.data);
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "conflict for %s carries entity %s", it->id, srv.id);
+    }
+    char *remote_payload = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(conf, "server"));
+    if (c->st)
+        c->st->conflicts++;
+    /* Our own earlier write (a reply lost to a crash or a cut connection): not a conflict. */
+    int same = (srv.deleted && it->deleted) || (!srv.deleted && !it->deleted && !strcmp(srv.checksum, it->checksum));
+    int who = same ? 2 : decide(c, it, &srv);
+    if (same) {
+        if (c->st)
+            c->st->conflicts--;
+        rc = mark_accepted(c, it, srv.version);
+    } else if (who == 1) {
+        /* Local wins: rebase on the server's version; it goes up in the next batch. */
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=? WHERE id=?", -1, &s, NULL) != SQLITE_OK) {
+            rc = dbfail(c, "rebase");
+        } else {
+            sqlite3_bind_int64(s, 1, srv.version);
+            sqlite3_bind_text(s, 2, it->id, -1, SQLITE_STATIC);
+            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "rebase");
+            sqlite3_finalize(s);
+        }
+        if (!rc)
+            rc = record_conflict(c, it->id, it->type, it->payload, remote_payload ? remote_payload : "{}",
+                                 it->version, srv.version, "local");
+    } else if (who == 0) {
+        int applied = 0;
+        sqlite3_stmt *s;
+        /* Make room for an older-or-equal remote version to land. */
+        if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=0, deleted_at=NULL WHERE id=?", -1, &s,
+                               NULL) != SQLITE_OK)
+            rc = dbfail(c, "conflict");
+        else {
+            sqlite3_bind_text(s, 1, it->id, -1, SQLITE_STATIC);
+            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "conflict");
+            sqlite3_finalize(s);
+        }
+        if (!rc)
+            rc = write_remote(c, &srv, &applied);
+        if (!rc)
+            rc = delete_outbox(c, it->id, INT64_MAX);
+        if (!rc)
+            rc = record_conflict(c, it->id, it->type, it->payload, remote_payload ? remote_payload : "{}",
+                                 it->version, srv.version, "remote");
+    } else {
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_status='conflict' WHERE id=?", -1, &s, NULL) !=
+            SQLITE_OK)
+            rc = dbfail(c, "conflict");
+        else {
+            sqlite3_bind_text(s, 1, it->id, -1, SQLITE_STATIC);
+            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "conflict");
+            sqlite3_finalize(s);
+        }
+        if (!rc)
+            rc = record_conflict(c, it->id, it->type, it->payload, remote_payload ? remote_payload : "{}",
+                                 it->version, srv.version, NULL);
+    }
+    free(remote_payload);
+    free(srv.data);
+    return rc;
+}
+
+typedef struct dup {
+    char id[37], of[37], type[16];
+    int64_t version;
+} dup_t;
+
+/* After the batch: the duplicate is folded into the entity the server already holds. Entities
+ * whose data.sessionId names it are repointed (local edits, queued as usual); it is removed
+ * locally, or tombstoned when the server already knows it. */
+static int merge_duplicate(etude_syncclient_t *c, const dup_t *d)
+{
+    typedef struct ref {
+        char id[37];
+        char *data;
+    } ref_t;
+    ref_t refs[64];
+    int nref = 0, rc = 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT id, data FROM entities WHERE json_extract(data,'$.sessionId')=? AND deleted_at IS NULL"
+                           " LIMIT 64",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "references");
+    sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
+    while (sqlite3_step(s) == SQLITE_ROW && nref < 64) {
+        snprintf(refs[nref].id, sizeof refs[nref].id, "%s", (const char *)sqlite3_column_text(s, 0));
+        refs[nref].data = strdup((const char *)sqlite3_column_text(s, 1));
+        nref++;
+    }
+    sqlite3_finalize(s);
+    for (int i = 0; i < nref; i++) {
+        cJSON *o = cJSON_Parse(refs[i].data);
+        if (o) {
+            cJSON_ReplaceItemInObjectCaseSensitive(o, "sessionId", cJSON_CreateString(d->of));
+            char *t = cJSON_PrintUnformatted(o);
+            if (t && !rc && etude_store_update(c->store, refs[i].id, t))
+                rc = fail(c, ETUDE_SYNC_EIO, "repointing %s: %s", refs[i].id, etude_store_errmsg(c->store));
+            free(t);
+            cJSON_Delete(o);
+        }
+        free(refs[i].data);
+    }
+    if (rc)
+        return rc;
+    if (d->version > 0) {
+        /* The server holds this id too: a tombstone keeps the server's copy from coming back. */
+        if (etude_store_delete(c->store, d->id))
+            return fail(c, ETUDE_SYNC_EIO, "merging duplicate %s: %s", d->id, etude_store_errmsg(c->store));
+        return 0;
+    }
+    if ((rc = begin(c)))
+        return rc;
+    /* The kept entity inherits the earlier creation time. */
+    if (sqlite3_prepare_v2(c->db,
+                           "UPDATE entities SET created_at=min(created_at, (SELECT created_at FROM entities WHERE"
+                           " id=?1)) WHERE id=?2",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, d->of, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            rc = dbfail(c, "merge");
+        sqlite3_finalize(s);
+    }
+    char sum[65] = "";
+    if (!rc && sqlite3_prepare_v2(c->db, "DELETE FROM entities WHERE id=? AND sync_version=0 RETURNING checksum",
+                                  -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            snprintf(sum, sizeof sum, "%s", (const char *)sqlite3_column_text(s, 0));
+        sqlite3_finalize(s);
+    }
+    if (!rc)
+        rc = delete_outbox(c, d->id, INT64_MAX);
+    if (!rc && sum[0])
+        rc = audit(c, d->id, d->type, "delete", sum, sum);
+    rc = commit_or_rollback(c, rc);
+    if (!rc && c->st)
+        c->st->duplicates++;
+    return rc;
+}
+
+/* Apply an UploadBatchResult to the batch's entities in one transaction. */
+static int apply_upload(etude_syncclient_t *c, batch_t *b, const cJSON *res, dup_t **dups, int *ndups)
+{
+    *dups = NULL;
+    *ndups = 0;
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(res, "accepted"),
+                *con = cJSON_GetObjectItemCaseSensitive(res, "conflicts"),
+                *dup = cJSON_GetObjectItemCaseSensitive(res, "duplicates"),
+                *rej = cJSON_GetObjectItemCaseSensitive(res, "rejected");
+    if (!cJSON_IsArray(acc) || !cJSON_IsArray(con) || !cJSON_IsArray(dup) || !cJSON_IsArray(rej))
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "uploadBatch: the answer lacks accepted/conflicts/duplicates/rejected");
+    int rc = begin(c);
+    if (rc)
+        return rc;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, acc)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(x, "id");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(x, "syncVersion");
+        item_t *it = cJSON_IsString(id) ? find_item(b, id->valuestring) : NULL;
+        if (!it || !cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 9e15)
+            continue; /* not ours, or garbled: left queued, sent again */
+        if ((rc = mark_accepted(c, it, (int64_t)v->valuedouble)))
+            break;
+        if (c->st)
+            c->st->uploaded++;
+    }
+    cJSON_ArrayForEach(x, con)
+    {
+        if (rc)
+            break;
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(x, "id");
+        item_t *it = cJSON_IsString(id) ? find_item(b, id->valuestring) : NULL;
+        if (!it)
+            continue;
+        int r2 = settle_conflict(c, it, x);
+        if (r2 == ETUDE_SYNC_EPROTOCOL)
+            continue; /* a garbled conflict: left queued */
+        rc = r2;
+    }
+    int nd = cJSON_GetArraySize(dup);
+    if (!rc && nd > 0) {
+        *dups = calloc((size_t)nd, sizeof **dups);
+        if (!*dups)
+            rc = fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
+    }
+    cJSON_ArrayForEach(x, dup)
+    {
+        if (rc)
+            break;
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(x, "id");
+        const cJSON *of = cJSON_GetObjectItemCaseSensitive(x, "duplicateOf");
+        item_t *it = cJSON_IsString(id) ? find_item(b, id->valuestring) : NULL;
+        if (!it || !cJSON_IsString(of) || !etude_uuid_valid(of->valuestring) || !strcmp(of->valuestring, it->id))
+            continue;
+        dup_t *d = &(*dups)[(*ndups)++];
+        snprintf(d->id, sizeof d->id, "%s", it->id);
+        snprintf(d->of, sizeof d->of, "%s", of->valuestring);
+        snprintf(d->type, sizeof d->type, "%s", it->type);
+        d->version = it->version;
+        /* Its queued changes are settled by the merge. */
+        rc = delete_outbox(c, it->id, it->max_seq);
+    }
+    cJSON_ArrayForEach(x, rej)
+    {
+        if (rc)
+            break;
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(x, "id");
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(x, "field");
+        const cJSON *why = cJSON_GetObjectItemCaseSensitive(x, "reason");
+        item_t *it = cJSON_IsString(id) ? find_item(b, id->valuestring) : NULL;
+        if (!it)
+            continue;
+        char reason[600];
+        snprintf(reason, sizeof reason, "%s: %s", cJSON_IsString(f) ? f->valuestring : "entity",
+                 cJSON_IsString(why) ? why->valuestring : "rejected");
+        rc = dead_letter(c, it->id, it->max_seq, reason, 200);
+    }
+    return commit_or_rollback(c, rc);
+}
+
+/* The device's batch sequence: bumped and committed before a batch leaves, so a restarted client
+ * never reuses one. */
+static int64_t next_upload_seq(etude_syncclient_t *c)
+{
+    int64_t v = meta_int(c, "upload_seq", 0) + 1;
+    if (meta_set_int(c, "upload_seq", v))
+        return -1;
+    return v;
+}
+
+static int push(etude_syncclient_t *c)
+{
+    int max = c->cfg.batch_max;
+    for (int round = 0; round < 100000; round++) {
+        batch_t b;
+        int rc = build_batch(c, max, &b);
+        if (rc || b.n == 0) {
+            batch_clear(&b);
+            return rc;
+        }
+        int64_t seq = next_upload_seq(c);
+        if (seq < 0) {
+            batch_clear(&b);
+            return dbfail(c, "upload_seq");
+        }
+        cJSON *batch = cJSON_GetObjectItemCaseSensitive(b.vars, "batch");
+        cJSON_ReplaceItemInObjectCaseSensitive(batch, "mutationSeq", cJSON_CreateNumber((double)seq));
+        cJSON *vars = b.vars;
+        b.vars = NULL;
+        gql_result_t r;
+        rc = gql(c, "UploadBatch", "uploadBatch", vars, 1, &r);
+        if (rc == ETUDE_SYNC_EPROTOCOL && r.status == 0) {
+            /* gql cleared r; the code is in the message */
+        }
+        if (rc == ETUDE_SYNC_EPROTOCOL) {
+            if (strstr(c->err, "BATCH_TOO_LARGE") || strstr(c->err, "PAYLOAD_TOO_LARGE")) {
+                if (b.n > 1) {
+                    max = b.n / 2;
+                    batch_clear(&b);
+                    continue;
+                }
+            } else if (strstr(c->err, "MUTATION_SEQ_NOT_INCREASING")) {
+                const char *p = strstr(c->err, "last sequence ");
+                if (p)
+                    meta_set_int(c, "upload_seq", strtoll(p + 14, NULL, 10));
+                batch_clear(&b);
+                continue;
+            }
+            /* A 4xx for the whole batch: its changes go to the dead letters with the reason. */
+            char reason[sizeof c->err];
+            snprintf(reason, sizeof reason, "%s", c->err);
+            int r2 = begin(c);
+            for (int i = 0; !r2 && i < b.n; i++)
+                r2 = dead_letter(c, b.items[i].id, b.items[i].max_seq, reason, 400);
+            r2 = commit_or_rollback(c, r2);
+            batch_clear(&b);
+            if (r2)
+                return r2;
+            continue;
+        }
+        if (rc) {
+            if ((rc == ETUDE_SYNC_ESERVER || rc == ETUDE_SYNC_ENETWORK) &&
+                c->cfg.past_limit == ETUDE_SYNC_PAST_LIMIT_DEAD_LETTER && strstr(c->err, "gave up after")) {
+                char reason[sizeof c->err];
+                snprintf(reason, sizeof reason, "%s", c->err);
+                int r2 = begin(c);
+                for (int i = 0; !r2 && i < b.n; i++)
+                    r2 = dead_letter(c, b.items[i].id, b.items[i].max_seq, reason, 0);
+                commit_or_rollback(c, r2);
+            }
+            batch_clear(&b);
+            return rc;
+        }
+        dup_t *dups = NULL;
+        int nd = 0;
+        rc = apply_upload(c, &b, r.data, &dups, &nd);
+        gql_clear(&r);
+        batch_clear(&b);
+        for (int i = 0; !rc && i < nd; i++)
+            rc = merge_duplicate(c, &dups[i]);
+        free(dups);
+        if (rc)
+            return rc;
+        if (c->deadline_us && etude_sync_now_us() > c->deadline_us)
+            return fail(c, ETUDE_SYNC_ETIMEOUT, "the deadline passed with %lld change(s) still queued",
+                        (long long)etude_store_outbox_count(c->store));
+    }
+    return 0;
+}
+
+/* ---- pull --------------------------------------------------------------------------------- */
+
+static int apply_page(etude_syncclient_t *c, const cJSON *page, int *more)
+{
+    const cJSON *changes = cJSON_GetObjectItemCaseSensitive(page, "changes");
+    const cJSON *cursor = cJSON_GetObjectItemCaseSensitive(page, "cursor");
+    const cJSON *hm = cJSON_GetObjectItemCaseSensitive(page, "hasMore");
+    if (!cJSON_IsArray(changes) || !cJSON_IsString(cursor) || !cursor->valuestring[0] ||
+        strlen(cursor->valuestring) > 200 || !cJSON_IsBool(hm))
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "syncChanges: the page lacks changes, cursor or hasMore");
+    *more = cJSON_IsTrue(hm);
+    char prev[256] = "";
+    meta_get(c, "cursor", prev, sizeof prev);
+    if (*more && !strcmp(prev, cursor->valuestring) && cJSON_GetArraySize(changes) == 0)
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "syncChanges: hasMore without progress");
+    int rc = begin(c);
+    if (rc)
+        return rc;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, changes)
+    {
+        remote_t r;
+        if (parse_remote(c, x, &r)) {
+            free(r.data);
+            continue; /* an entity this client cannot trust is skipped, never written */
+        }
+        int applied = 0;
+        /* Local changes still queued are settled by the next upload's conflict answer. */
+        if (!has_outbox(c, r.id))
+            rc = write_remote(c, &r, &applied);
+        free(r.data);
+        if (rc)
+            break;
+        if (applied && c->st)
+            c->st->downloaded++;
+    }
+    if (!rc)
+        rc = meta_set(c, "cursor", cursor->valuestring);
+    return commit_or_rollback(c, rc);
+}
+
+static int pull(etude_syncclient_t *c)
+{
+    for (int pages = 0; pages < 1000000; pages++) {
+        char cur[256] = "";
+        int have = meta_get(c, "cursor", cur, sizeof cur) == 0;
+        cJSON *vars = cJSON_CreateObject();
+        if (have)
+            cJSON_AddStringToObject(vars, "since", cur);
+        else
+            cJSON_AddNullToObject(vars, "since");
+        cJSON_AddNumberToObject(vars, "limit", c->cfg.page_size);
+        gql_result_t r;
+        int rc = gql(c, "SyncChanges", "syncChanges", vars, 1, &r);
+        if (rc == ETUDE_SYNC_EPROTOCOL && strstr(c->err, "INVALID_CURSOR")) {
+            meta_set(c, "cursor", NULL); /* a server reset: start over; ids make it idempotent */
+            continue;
+        }
+        if (rc)
+            return rc;
+        int more = 0;
+        rc = apply_page(c, r.data, &more);
+        gql_clear(&r);
+        if (rc || !more)
+            return rc;
+        if (c->deadline_us && etude_sync_now_us() > c->deadline_us)
+            return fail(c, ETUDE_SYNC_ETIMEOUT, "the deadline passed during the pull");
+    }
+    return 0;
+}
+
+/* ---- sync --------------------------------------------------------------------------------- */
+
+int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, etude_sync_stats_t *stats)
+{
+    etude_sync_stats_t local;
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    c->err[0] = 0;
+    if (!c->logged_in)
+        return fail(c, ETUDE_SYNC_ENOTLOGGEDIN, "not logged in (run 'etude sync login --server URL --user NAME')");
+    int64_t nb = meta_int(c, "retry_not_before_ms", 0);
+    int64_t now = wall_ms();
+    if (nb > now) {
+        int64_t wait = nb - now;
+        if (deadline_us && etude_sync_now_us() + wait * 1000 > deadline_us) {
+            stats->pending = etude_store_outbox_count(c->store);
+            return fail(c, ETUDE_SYNC_EBACKOFF, "the server asked to retry after %.1f s (Retry-After)",
+                        (double)wait / 1000.0);
+        }
+        sleep_ms(wait);
+    }
+    if (nb)
+        meta_set(c, "retry_not_before_ms", NULL);
+    c->st = stats;
+    c->deadline_us = deadline_us;
+    set_state(c, "syncing", NULL);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "full", full);
+    cJSON_AddNumberToObject(o, "pending", (double)etude_store_outbox_count(c->store));
+    publish(c, "sync:started", o);
+    int rc = 0;
+    if (full)
+        rc = meta_set(c, "cursor", NULL);
+    /* Push first (our changes become conflicts, not overwrites), pull, and push again what the
+     * pull's merges queued (repointed references). */
+    for (int round = 0; !rc && round < 3; round++) {
+        rc = push(c);
+        if (!rc)
+            rc = pull(c);
+        if (!rc && etude_store_outbox_count(c->store) == 0)
+            break;
+    }
+    stats->pending = etude_store_outbox_count(c->store);
+    c->st = NULL;
+    c->deadline_us = 0;
+    if (rc) {
+        set_state(c, rc == ETUDE_SYNC_ENETWORK ? "offline" : "error", c->err);
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "error", c->err);
+        cJSON_AddStringToObject(o, "code", etude_sync_strerror(rc));
+        cJSON_AddNumberToObject(o, "pending", (double)stats->pending);
+        publish(c, "sync:error", o);
+        return rc;
+    }
+    char iso[32];
+    etude_time_now_iso(iso);
+    meta_set(c, "last_sync_at", iso);
+    set_state(c, "idle", "");
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "uploaded", stats->uploaded);
+    cJSON_AddNumberToObject(o, "downloaded", stats->downloaded);
+    cJSON_AddNumberToObject(o, "conflicts", stats->conflicts);
+    cJSON_AddNumberToObject(o, "duplicates", stats->duplicates);
+    cJSON_AddNumberToObject(o, "pending", (double)stats->pending);
+    publish(c, "sync:completed", o);
+    return 0;
+}
+
+int etude_syncclient_logout(etude_syncclient_t *c, int64_t deadline_us, int64_t *pending)
+{
+    *pending = etude_store_outbox_count(c->store);
+    if (!c->logged_in)
+        return fail(c, ETUDE_SYNC_ENOTLOGGEDIN, "not logged in");
+    int src = etude_syncclient_sync(c, 0, deadline_us, NULL);
+    char sync_err[sizeof c->err];
+    snprintf(sync_err, sizeof sync_err, "%s", c->err);
+    /* Ending the server session is best effort: an offline logout still forgets the token. */
+    long keep = c->cfg.request_timeout_s;
+    int keep_retries = c->cfg.max_retries;
+    c->cfg.request_timeout_s = 5;
+    c->cfg.max_retries = 0;
+    gql_result_t r;
+    if (gql(c, "Logout", "logout", NULL, 1, &r) == 0)
+        gql_clear(&r);
+    c->cfg.request_timeout_s = keep;
+    c->cfg.max_retries = keep_retries;
+    if (unlink(c->token_path) != 0 && errno != ENOENT)
+        return fail(c, ETUDE_SYNC_EIO, "%s: %s", c->token_path, strerror(errno));
+    sodium_memzero(c->access, sizeof c->access);
+    sodium_memzero(c->refresh, sizeof c->refresh);
+    c->logged_in = 0;
+    set_state(c, "idle", NULL);
+    *pending = etude_store_outbox_count(c->store);
+    snprintf(c->err, sizeof c->err, "%s", src ? sync_err : "");
+    return src;
+}
+
+/* ---- status, conflicts, resolve ----------------------------------------------------------- */
+
+static int64_t count_of(etude_syncclient_t *c, const char *sql)
+{
+    sqlite3_stmt *s;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    return n;
+}
+
+char *etude_syncclient_status_json(etude_syncclient_t *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    char b[1024];
+    const char *state = meta_get(c, "sync_state", b, sizeof b) ? "idle" : b;
+    if (!c->logged_in && !strcmp(state, "idle"))
+        state = "idle";
+    cJSON_AddStringToObject(o, "state", state);
+    cJSON_AddBoolToObject(o, "loggedIn", c->logged_in);
+    if (c->logged_in) {
+        cJSON_AddStringToObject(o, "server", c->server);
+        cJSON_AddStringToObject(o, "user", c->user);
+    } else {
+        cJSON_AddNullToObject(o, "server");
+        cJSON_AddNullToObject(o, "user");
+    }
+    cJSON_AddStringToObject(o, "deviceId", c->device_id);
+    if (meta_get(c, "last_sync_at", b, sizeof b) == 0)
+        cJSON_AddStringToObject(o, "lastSyncAt", b);
+    else
+        cJSON_AddNullToObject(o, "lastSyncAt");
+    if (meta_get(c, "last_error", b, sizeof b) == 0)
+        cJSON_AddStringToObject(o, "lastError", b);
+    else
+        cJSON_AddNullToObject(o, "lastError");
+    cJSON_AddNumberToObject(o, "pending", (double)etude_store_outbox_count(c->store));
+    cJSON_AddNumberToObject(o, "conflicts", (double)count_of(c, "SELECT count(*) FROM conflicts WHERE resolved_at IS NULL"));
+    int64_t nb = meta_int(c, "retry_not_before_ms", 0);
+    if (nb > wall_ms()) {
+        char iso[32];
+        etude_time_iso(nb * 1000, iso);
+        cJSON_AddStringToObject(o, "retryAfter", iso);
+    } else {
+        cJSON_AddNullToObject(o, "retryAfter");
+    }
+    cJSON *dl = cJSON_AddArrayToObject(o, "deadLetters");
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT entity_id, entity_type, op, reason, http_status, failed_at FROM dead_letter ORDER BY id",
+                           -1, &s, NULL) == SQLITE_OK) {
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            cJSON *d = cJSON_CreateObject();
+            cJSON_AddStringToObject(d, "entityId", (const char *)sqlite3_column_text(s, 0));
+            cJSON_AddStringToObject(d, "entityType", (const char *)sqlite3_column_text(s, 1));
+            cJSON_AddStringToObject(d, "op", (const char *)sqlite3_column_text(s, 2));
+            cJSON_AddStringToObject(d, "reason", (const char *)sqlite3_column_text(s, 3));
+            cJSON_AddNumberToObject(d, "httpStatus", sqlite3_column_int(s, 4));
+            cJSON_AddStringToObject(d, "failedAt", (const char *)sqlite3_column_text(s, 5));
+            cJSON_AddItemToArray(dl, d);
+        }
+        sqlite3_finalize(s);
+    }
+    char *t = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return t;
+}
+
+char *etude_syncclient_conflicts_json(etude_syncclient_t *c)
+{
+    cJSON *a = cJSON_CreateArray();
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT id, entity_id, entity_type, local_version, remote_version, detected_at,"
+                           " local_payload, remote_payload FROM conflicts WHERE resolved_at IS NULL ORDER BY id",
+                           -1, &s, NULL) == SQLITE_OK) {
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            cJSON *d = cJSON_CreateObject();
+            cJSON_AddNumberToObject(d, "id", (double)sqlite3_column_int64(s, 0));
+            cJSON_AddStringToObject(d, "entityId", (const char *)sqlite3_column_text(s, 1));
+            cJSON_AddStringToObject(d, "entityType", (const char *)sqlite3_column_text(s, 2));
+            cJSON_AddNumberToObject(d, "localVersion", (double)sqlite3_column_int64(s, 3));
+            cJSON_AddNumberToObject(d, "remoteVersion", (double)sqlite3_column_int64(s, 4));
+            cJSON_AddStringToObject(d, "detectedAt", (const char *)sqlite3_column_text(s, 5));
+            cJSON *l = cJSON_Parse((const char *)sqlite3_column_text(s, 6));
+            cJSON *r = cJSON_Parse((const char *)sqlite3_column_text(s, 7));
+            cJSON_AddItemToObject(d, "local", l ? l : cJSON_CreateNull());
+            cJSON_AddItemToObject(d, "remote", r ? r : cJSON_CreateNull());
+            cJSON_AddItemToArray(a, d);
+        }
+        sqlite3_finalize(s);
+    }
+    char *t = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
+    return t;
+}
+
+int etude_syncclient_resolve(etude_syncclient_t *c, const char *id, int keep_local)
+{
+    sqlite3_stmt *s;
+    if (!id || !*id)
+        return fail(c, ETUDE_SYNC_EINVAL, "resolve: missing ID");
+    char like[64];
+    snprintf(like, sizeof like, "%.40s%%", id);
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT id, entity_id, remote_version, remote_payload FROM conflicts WHERE resolved_at IS NULL"
+                           " AND (CAST(id AS TEXT)=?1 OR entity_id LIKE ?2)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "conflicts");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, like, -1, SQLITE_STATIC);
+    int n = 0;
+    int64_t cid = 0, rver = 0;
+    char eid[37] = "";
+    char *payload = NULL;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (n++ == 0) {
+            cid = sqlite3_column_int64(s, 0);
+            snprintf(eid, sizeof eid, "%s", (const char *)sqlite3_column_text(s, 1));
+            rver = sqlite3_column_int64(s, 2);
+            payload = strdup((const char *)sqlite3_column_text(s, 3));
+        }
+    }
+    sqlite3_finalize(s);
+    if (n != 1) {
+        free(payload);
+        return fail(c, ETUDE_SYNC_ENOTFOUND, "resolve %s: %s", id,
+                    n ? "matches more than one open conflict (give more of the id)" : "no open conflict with this id");
+    }
+    int rc = begin(c);
+    if (!rc && keep_local) {
+        if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=?, sync_status='pending' WHERE id=?", -1, &s,
+                               NULL) != SQLITE_OK)
+            rc = dbfail(c, "resolve");
+        else {
+            sqlite3_bind_int64(s, 1, rver);
+            sqlite3_bind_text(s, 2, eid, -1, SQLITE_STATIC);
+            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "resolve");
+            sqlite3_finalize(s);
+        }
+    } else if (!rc) {
+        cJSON *o = cJSON_Parse(payload ? payload : "");
+        remote_t r;
+        rc = parse_remote(c, o, &r);
+        if (!rc) {
+            int applied = 0;
+            if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=0, deleted_at=NULL WHERE id=?", -1, &s,
+                                   NULL) == SQLITE_OK) {
+                sqlite3_bind_text(s, 1, eid, -1, SQLITE_STATIC);
+                if (sqlite3_step(s) != SQLITE_DONE)
+                    rc = dbfail(c, "resolve");
+                sqlite3_finalize(s);
+            }
+            if (!rc)
+                rc = write_remote(c, &r, &applied);
+            if (!rc)
+                rc = delete_outbox(c, eid, INT64_MAX);
+        }
+        free(r.data);
+        cJSON_Delete(o);
+    }
+    if (!rc) {
+        if (sqlite3_prepare_v2(c->db, "UPDATE conflicts SET resolved_at=?, resolution=? WHERE id=?", -1, &s, NULL) !=
+            SQLITE_OK)
+            rc = dbfail(c, "resolve");
+        else {
+            char now[32];
+            etude_time_now_iso(now);
+            sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(s, 2, keep_local ? "local" : "remote", -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 3, cid);
+            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "resolve");
+            sqlite3_finalize(s);
+        }
+    }
+    free(payload);
+    return commit_or_rollback(c, rc);
+}
+
+int etude_syncclient_wait_events(etude_syncclient_t *c, int64_t deadline_us, volatile int *stop)
+{
+    if (!c->logged_in)
+        return fail(c, ETUDE_SYNC_ENOTLOGGEDIN, "not logged in");
+    long status = 0;
+    int rc = etude_sync_http_events(c->server, c->access, c->device_id, c->cacert, deadline_us, stop, &status);
+    if (status == 401) {
+        int r2 = refresh_tokens(c);
+        if (r2)
+            return r2;
+    }
+    if (rc < 0)
+        return fail(c, rc, "%s/events: cannot follow the event stream", c->server);
+    return rc;
+}
