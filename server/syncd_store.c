@@ -705,7 +705,10 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
     int prep = sqlite3_prepare_v2(st->db, "SELECT " ENTITY_COLS " FROM entities WHERE user_id=? AND id=?",
                                   -1, &get, NULL) |
                sqlite3_prepare_v2(st->db,
-                                  "SELECT id FROM entities WHERE user_id=? AND entity_type=? AND checksum=?"
+                                  /* Without statistics the planner prefers the primary key (user_id, id) and
+                                   * scans all of a user's rows; the checksum index is the right one. */
+                                  "SELECT id FROM entities INDEXED BY entities_by_checksum"
+                                  " WHERE user_id=? AND entity_type=? AND checksum=?"
                                   " AND deleted_at IS NULL AND id<>? LIMIT 1",
                                   -1, &dupq, NULL) |
                sqlite3_prepare_v2(st->db, "UPDATE users SET seq=seq+1 WHERE id=? RETURNING seq", -1, &seq,
