@@ -20,7 +20,10 @@
 enum { EV_FREE = 0, EV_RESERVED = 1, EV_PENDING = 2, EV_CANCELLED = 3, EV_FIRED = 4 };
 
 /* Where the audio thread has seen a slot (audio-only bookkeeping, see drain_*()). */
-enum { RT_NONE = 0, RT_IN_HEAP = 1, RT_WAIT_CANCEL = 2, RT_CANCEL_FIRST = 3 };
+enum { RT_NONE = 0, RT_IN_HEAP = 1, RT_IN_WHEEL = 2, RT_WAIT_CANCEL = 3, RT_CANCEL_FIRST = 4 };
+
+/* The wheel covers at least this many frames from the current chunk on (see docs/engine.md). */
+#define WHEEL_MIN_FRAMES 16384u
 
 static inline uint64_t sw_make(uint32_t gen, uint32_t st) { return ((uint64_t)gen << 32) | st; }
 #define SW_GEN(w) ((uint32_t)((w) >> 32))
@@ -88,14 +91,19 @@ struct etude_engine {
     _Alignas(64) _Atomic uint64_t free_head; /* (tag << 32) | slot: tagged Treiber stack */
     _Alignas(64) _Atomic uint32_t sub_head;  /* submission stack: producers push, audio takes all */
     _Alignas(64) _Atomic uint32_t cancel_head; /* cancel stack: cancellers push, audio takes all */
-    _Alignas(64) _Atomic uint64_t seq;
-    _Alignas(64) _Atomic uint32_t ev_in_use;
+    _Alignas(64) _Atomic uint64_t seq; /* arrival order; also the count of accepted events */
 
-    /* audio-only state of the table */
+    /* audio-only state of the table: a wheel of one bucket per frame for events due within
+     * wheel_mask + 1 frames, each bucket a list in arrival order; a heap keyed by (frame, seq)
+     * for the later ones and the late ones */
     _Alignas(64) struct heap_ent *heap;
     uint32_t heap_n;
     uint32_t *hpos;
     uint8_t *rtst;
+    uint32_t *wnext, *wprev; /* per slot */
+    uint32_t *whead, *wtail; /* per bucket */
+    uint64_t *wbits;         /* non-empty buckets */
+    uint32_t wmask;
     uint32_t chain_first, chain_last, chain_n; /* slots freed this chunk, pushed in one CAS */
     uint64_t rt_frame;
     uint32_t *rt_list; /* voice slots rendering now */
@@ -118,7 +126,8 @@ struct etude_engine {
     _Atomic uint64_t now;
 
     /* stats; the audio-side ones have a single writer at a time */
-    _Atomic uint64_t st_frames, st_periods, st_sched, st_disp, st_canc, st_drop, st_late, st_full;
+    _Atomic uint64_t st_frames, st_periods, st_disp, st_canc, st_drop, st_late, st_full;
+    _Atomic uint64_t st_freed; /* event slots returned (pending = seq - freed) */
     _Atomic uint64_t st_notes_lost;
     _Atomic uint32_t v_in_use, v_active;
     uint64_t late_reported, notes_lost_reported; /* tick() only */
@@ -182,6 +191,11 @@ void etude_engine_destroy(etude_engine_t *e)
     free(e->ev);
     free(e->heap);
     free(e->hpos);
+    free(e->wnext);
+    free(e->wprev);
+    free(e->whead);
+    free(e->wtail);
+    free(e->wbits);
     free(e->rtst);
     free(e->rt_list);
     free(e->fade_tab);
@@ -215,6 +229,15 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
     e->heap = calloc(e->ev_cap, sizeof *e->heap);
     e->hpos = calloc(e->ev_cap, sizeof *e->hpos);
     e->rtst = calloc(e->ev_cap, 1);
+    uint32_t wheel = WHEEL_MIN_FRAMES;
+    while (wheel < 2 * cfg->max_period)
+        wheel <<= 1;
+    e->wmask = wheel - 1;
+    e->wnext = malloc(e->ev_cap * sizeof *e->wnext);
+    e->wprev = malloc(e->ev_cap * sizeof *e->wprev);
+    e->whead = malloc(wheel * sizeof *e->whead);
+    e->wtail = malloc(wheel * sizeof *e->wtail);
+    e->wbits = calloc(wheel / 64, sizeof *e->wbits);
     e->vs = calloc(e->v_cap, sizeof *e->vs);
     e->rt_list = calloc(e->v_cap, sizeof *e->rt_list);
     e->fade_tab = calloc(e->cfg.fade_frames, sizeof *e->fade_tab);
@@ -224,7 +247,7 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
     rc |= etude_ring_init(&e->released, e->v_cap, sizeof(uint32_t));
     rc |= etude_ring_init(&e->notes, NOTE_RING_RECORDS, sizeof(struct note));
     if (rc || !e->ev || !e->heap || !e->hpos || !e->rtst || !e->vs || !e->rt_list || !e->fade_tab ||
-        !e->dummy[0]) {
+        !e->dummy[0] || !e->wnext || !e->wprev || !e->whead || !e->wtail || !e->wbits) {
         etude_engine_destroy(e);
         return ETUDE_ENOMEM;
     }
@@ -239,7 +262,10 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
         atomic_init(&s->sub_next, NIL);
         atomic_init(&s->cancel_next, NIL);
         e->hpos[i] = NIL;
+        e->wnext[i] = e->wprev[i] = NIL;
     }
+    for (uint32_t b = 0; b <= e->wmask; b++)
+        e->whead[b] = e->wtail[b] = NIL;
     atomic_init(&e->free_head, sw_make(0, 0));
     atomic_init(&e->sub_head, NIL);
     atomic_init(&e->cancel_head, NIL);
@@ -290,13 +316,16 @@ void etude_engine_stats(const etude_engine_t *ce, etude_engine_stats_t *out)
     etude_engine_t *e = (etude_engine_t *)ce;
     out->frames = atomic_load(&e->st_frames);
     out->periods = atomic_load(&e->st_periods);
-    out->events_scheduled = atomic_load(&e->st_sched);
+    /* freed first: every freed event took its sequence number before it was freed */
+    uint64_t freed = atomic_load(&e->st_freed);
+    uint64_t seq = atomic_load(&e->seq);
+    out->events_scheduled = seq;
     out->events_dispatched = atomic_load(&e->st_disp);
     out->events_cancelled = atomic_load(&e->st_canc);
     out->events_dropped = atomic_load(&e->st_drop);
     out->events_late = atomic_load(&e->st_late);
     out->schedule_full = atomic_load(&e->st_full);
-    out->events_pending = atomic_load(&e->ev_in_use);
+    out->events_pending = (uint32_t)(seq - freed);
     out->voices_in_use = atomic_load(&e->v_in_use);
     out->voices_active = atomic_load(&e->v_active);
 }
@@ -615,7 +644,6 @@ int etude_event_schedule(etude_engine_t *e, const etude_event_t *ev, etude_event
         add_u64(&e->st_full, 1);
         return ETUDE_EFULL;
     }
-    atomic_fetch_add_explicit(&e->ev_in_use, 1, memory_order_relaxed);
     struct ev_slot *s = &e->ev[idx];
     uint32_t gen = SW_GEN(atomic_load_explicit(&s->state, memory_order_relaxed));
     atomic_store_explicit(&s->state, sw_make(gen, EV_RESERVED), memory_order_relaxed);
@@ -625,7 +653,6 @@ int etude_event_schedule(etude_engine_t *e, const etude_event_t *ev, etude_event
     s->seq = atomic_fetch_add_explicit(&e->seq, 1, memory_order_relaxed);
     atomic_store_explicit(&s->state, sw_make(gen, EV_PENDING), memory_order_release);
     stack_push(&e->sub_head, &s->sub_next, idx);
-    add_u64(&e->st_sched, 1);
     if (out)
         *out = ((uint64_t)gen << 32) | idx;
     return ETUDE_OK;
@@ -784,6 +811,59 @@ static void heap_remove_at(etude_engine_t *e, uint32_t i)
         heap_sift_down(e, i, last);
 }
 
+/* Insert into the bucket of its frame, keeping the bucket in arrival (seq) order; submissions
+ * arrive nearly in that order, so the walk from the tail is short. */
+static void wheel_insert(etude_engine_t *e, uint32_t idx, uint64_t frame)
+{
+    uint32_t b = (uint32_t)frame & e->wmask;
+    uint64_t seq = e->ev[idx].seq;
+    uint32_t after = e->wtail[b];
+    while (after != NIL && e->ev[after].seq > seq)
+        after = e->wprev[after];
+    uint32_t before = after == NIL ? e->whead[b] : e->wnext[after];
+    e->wprev[idx] = after;
+    e->wnext[idx] = before;
+    if (after == NIL)
+        e->whead[b] = idx;
+    else
+        e->wnext[after] = idx;
+    if (before == NIL)
+        e->wtail[b] = idx;
+    else
+        e->wprev[before] = idx;
+    e->wbits[b >> 6] |= 1ull << (b & 63);
+    e->rtst[idx] = RT_IN_WHEEL;
+}
+
+static void wheel_unlink(etude_engine_t *e, uint32_t idx)
+{
+    uint32_t b = (uint32_t)e->ev[idx].ev.frame & e->wmask;
+    uint32_t p = e->wprev[idx], n = e->wnext[idx];
+    if (p == NIL)
+        e->whead[b] = n;
+    else
+        e->wnext[p] = n;
+    if (n == NIL)
+        e->wtail[b] = p;
+    else
+        e->wprev[n] = p;
+    if (e->whead[b] == NIL)
+        e->wbits[b >> 6] &= ~(1ull << (b & 63));
+}
+
+/* An event the audio thread has just received: due within the wheel's span from start goes to the
+ * wheel, anything else (later, or already late) to the heap. */
+static void place(etude_engine_t *e, uint32_t idx, uint64_t start)
+{
+    uint64_t f = e->ev[idx].ev.frame;
+    if (f >= start && f - start <= e->wmask) {
+        wheel_insert(e, idx, f);
+    } else {
+        e->rtst[idx] = RT_IN_HEAP;
+        heap_insert(e, idx);
+    }
+}
+
 /* Retire a slot: bump its generation, mark it FREE and queue it for the free list. */
 static void slot_free(etude_engine_t *e, uint32_t idx)
 {
@@ -803,7 +883,7 @@ static void slot_flush(etude_engine_t *e)
 {
     if (!e->chain_n)
         return;
-    atomic_fetch_sub_explicit(&e->ev_in_use, e->chain_n, memory_order_relaxed);
+    bump_u64(&e->st_freed, e->chain_n);
     uint64_t old = atomic_load_explicit(&e->free_head, memory_order_relaxed);
     uint64_t nw;
     do {
@@ -815,18 +895,25 @@ static void slot_flush(etude_engine_t *e)
     e->chain_n = 0;
 }
 
-static void drain_submissions(etude_engine_t *e)
+static void drain_submissions(etude_engine_t *e, uint64_t start)
 {
     uint32_t i = atomic_exchange_explicit(&e->sub_head, NIL, memory_order_acquire);
+    /* The stack gives the newest first: reverse it (through wnext, unused until the slot is in the
+     * wheel) so that the wheel's buckets mostly take appends. */
+    uint32_t fifo = NIL;
     while (i != NIL) {
         uint32_t next = atomic_load_explicit(&e->ev[i].sub_next, memory_order_relaxed);
-        if (e->rtst[i] == RT_CANCEL_FIRST) {
-            slot_free(e, i);
-        } else {
-            e->rtst[i] = RT_IN_HEAP;
-            heap_insert(e, i);
-        }
+        e->wnext[i] = fifo;
+        fifo = i;
         i = next;
+    }
+    while (fifo != NIL) {
+        uint32_t next = e->wnext[fifo];
+        if (e->rtst[fifo] == RT_CANCEL_FIRST)
+            slot_free(e, fifo);
+        else
+            place(e, fifo, start);
+        fifo = next;
     }
 }
 
@@ -838,6 +925,10 @@ static void drain_cancels(etude_engine_t *e)
         switch (e->rtst[i]) {
         case RT_IN_HEAP:
             heap_remove_at(e, e->hpos[i]);
+            slot_free(e, i);
+            break;
+        case RT_IN_WHEEL:
+            wheel_unlink(e, i);
             slot_free(e, i);
             break;
         case RT_WAIT_CANCEL:
@@ -919,16 +1010,23 @@ static void apply_commands(etude_engine_t *e)
     }
 }
 
+/* Zero every rendering voice's buffers for the chunk (once: render() adds into them). */
+static void clear_voices(etude_engine_t *e, uint32_t n)
+{
+    for (uint32_t k = 0; k < e->rt_list_n; k++) {
+        struct voice_slot *v = &e->vs[e->rt_list[k]];
+        memset(v->buf[0], 0, n * sizeof(float));
+        memset(v->buf[1], 0, n * sizeof(float));
+    }
+}
+
 static void render_voices(etude_engine_t *e, uint32_t a, uint32_t b, uint64_t start)
 {
     e->rt_frame = start + a;
-    uint32_t n = b - a;
     for (uint32_t k = 0; k < e->rt_list_n; k++) {
         struct voice_slot *v = &e->vs[e->rt_list[k]];
         float *out[2] = {v->buf[0] + a, v->buf[1] + a};
-        memset(out[0], 0, n * sizeof(float));
-        memset(out[1], 0, n * sizeof(float));
-        v->cls->render(v->self, out, n);
+        v->cls->render(v->self, out, b - a);
     }
 }
 
@@ -1015,6 +1113,22 @@ static void mix_voices(etude_engine_t *e, uint32_t n, float *const mix[2], float
     }
 }
 
+/* Dispatch one event the audio thread has taken out of the wheel or the heap. */
+static inline void fire(etude_engine_t *e, uint32_t idx, uint64_t at, bool late)
+{
+    struct ev_slot *s = &e->ev[idx];
+    uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
+    /* The CAS decides a cancel racing this dispatch exactly once. */
+    if (SW_ST(w) == EV_PENDING &&
+        atomic_compare_exchange_strong_explicit(&s->state, &w, sw_make(SW_GEN(w), EV_FIRED),
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        deliver(e, s, at, late);
+        slot_free(e, idx);
+    } else {
+        e->rtst[idx] = RT_WAIT_CANCEL; /* its cancel record is on the way */
+    }
+}
+
 static void process_chunk(etude_engine_t *e, uint32_t n, float *const mix[2], float *const *voice_out,
                           uint32_t off)
 {
@@ -1022,7 +1136,7 @@ static void process_chunk(etude_engine_t *e, uint32_t n, float *const mix[2], fl
     uint64_t end = start + n;
     /* Submissions before commands: an event whose submission is visible was scheduled after its
      * voice's activation was queued, so that activation is visible too. */
-    drain_submissions(e);
+    drain_submissions(e, start);
     apply_commands(e);
     drain_cancels(e);
 
@@ -1033,26 +1147,53 @@ static void process_chunk(etude_engine_t *e, uint32_t n, float *const mix[2], fl
             if (voice_out[i])
                 memset(voice_out[i] + off, 0, n * sizeof(float));
 
+    clear_voices(e, n);
+    /* Late events first, at offset 0, in (frame, seq) order; then the heap's events that have come
+     * within the wheel's span move to the wheel. */
+    while (e->heap_n && e->heap[0].frame < start) {
+        uint32_t idx = e->heap[0].idx;
+        heap_remove_at(e, 0);
+        e->rtst[idx] = RT_NONE;
+        fire(e, idx, start, true);
+    }
+    while (e->heap_n && e->heap[0].frame - start <= e->wmask) {
+        uint32_t idx = e->heap[0].idx;
+        heap_remove_at(e, 0);
+        wheel_insert(e, idx, e->ev[idx].ev.frame);
+    }
+
+    /* Walk the chunk's buckets through the bitmap: render up to each busy frame, fire its events. */
     uint32_t pos = 0;
-    while (e->heap_n && e->heap[0].frame < end) {
-        struct heap_ent top = e->heap[0];
-        uint32_t at = top.frame <= start ? 0 : (uint32_t)(top.frame - start);
+    uint64_t f = start;
+    while (f < end) {
+        uint32_t b = (uint32_t)f & e->wmask;
+        uint64_t bits = e->wbits[b >> 6] >> (b & 63);
+        if (!bits) {
+            f += 64 - (b & 63);
+            continue;
+        }
+        f += (uint64_t)__builtin_ctzll(bits);
+        if (f >= end)
+            break;
+        b = (uint32_t)f & e->wmask;
+        uint32_t at = (uint32_t)(f - start);
         if (at > pos) {
             render_voices(e, pos, at, start);
             pos = at;
         }
-        heap_remove_at(e, 0);
-        struct ev_slot *s = &e->ev[top.idx];
-        uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
-        /* The CAS decides a cancel racing this dispatch exactly once. */
-        if (SW_ST(w) == EV_PENDING &&
-            atomic_compare_exchange_strong_explicit(&s->state, &w, sw_make(SW_GEN(w), EV_FIRED),
-                                                    memory_order_acq_rel, memory_order_acquire)) {
-            deliver(e, s, start + at, top.frame < start);
-            slot_free(e, top.idx);
-        } else {
-            e->rtst[top.idx] = RT_WAIT_CANCEL; /* its cancel record is on the way */
+        uint32_t idx;
+        while ((idx = e->whead[b]) != NIL) {
+            uint32_t next = e->wnext[idx];
+            e->whead[b] = next;
+            if (next == NIL)
+                e->wtail[b] = NIL;
+            else
+                e->wprev[next] = NIL;
+            e->rtst[idx] = RT_NONE;
+            fire(e, idx, f, false);
         }
+        e->wbits[b >> 6] &= ~(1ull << (b & 63));
+        f++;
     }
     if (pos < n)
         render_voices(e, pos, n, start);
@@ -1090,7 +1231,7 @@ void etude_engine_process(etude_engine_t *e, uint32_t nframes, float *const mix[
         off += n;
     }
     if (nframes == 0) {
-        drain_submissions(e);
+        drain_submissions(e, atomic_load_explicit(&e->now, memory_order_relaxed));
         apply_commands(e);
         drain_cancels(e);
         slot_flush(e);
