@@ -115,7 +115,8 @@ static int write_value(sbuf_t *b, const cJSON *v, int depth)
         size_t i = 0;
         for (const cJSON *c = v->child; c; c = c->next)
             kids[i++] = c;
-        qsort(kids, n, sizeof *kids, cmp_keys);
+        if (n > 1)
+            qsort(kids, n, sizeof *kids, cmp_keys);
         sb_put(b, "{", 1);
         for (i = 0; i < n; i++) {
             /* Duplicate keys have no single meaning: refuse them. */
