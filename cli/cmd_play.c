@@ -955,7 +955,7 @@ int etude_cmd_play(int argc, char **argv)
     }
     p->last_timing_pub = now_s();
     run_loop(p);
-    exit_code = !strcmp(p->reason, "error") ? 1 : 0;
+    exit_code = !strcmp(p->reason, "error") || !strcmp(p->reason, "server-gone") ? 1 : 0;
 
     if (p->playing)
         etude_sequencer_stop(p->seq);

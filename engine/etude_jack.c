@@ -458,12 +458,6 @@ static void jack_quiet(const char *msg)
     (void)msg;
 }
 
-/* After the client is open, libjack's messages are worth seeing, on one line each. */
-static void jack_loud(const char *msg)
-{
-    fprintf(stderr, "etude: JACK: %s\n", msg);
-}
-
 int etude_jack_open(const etude_jack_config_t *cfg, etude_jack_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -488,7 +482,8 @@ int etude_jack_open(const etude_jack_config_t *cfg, etude_jack_t **out, char *er
     const char *cname = cfg->client_name && *cfg->client_name ? cfg->client_name : "etude";
     jack_status_t status = 0;
     jack_options_t opts = JackNoStartServer;
-    /* libjack reports a missing server in several lines of its own; ours is one line */
+    /* libjack reports a missing server, or one that went away, in several lines of its own;
+     * every failure it can cause reaches the caller as an error code and one line of ours */
     jack_set_error_function(jack_quiet);
     jack_set_info_function(jack_quiet);
     if (cfg->server_name)
@@ -505,13 +500,11 @@ int etude_jack_open(const etude_jack_config_t *cfg, etude_jack_t **out, char *er
         else
             seterr(err, errlen, "could not open a JACK client '%s' (JACK status 0x%x)", cname,
                    (unsigned)status);
-        jack_set_error_function(jack_loud);
         free(j->ring);
         free((void *)j->hist);
         free(j);
         return ETUDE_EIO;
     }
-    jack_set_error_function(jack_loud);
     snprintf(j->name, sizeof j->name, "%s", jack_get_client_name(j->client));
     atomic_store(&j->rate, jack_get_sample_rate(j->client));
     atomic_store(&j->bufsize, jack_get_buffer_size(j->client));

@@ -11,6 +11,7 @@
 T=$(mktemp -d "${TMPDIR:-/tmp}/etude-jack-test.XXXXXX")
 JACK_PIDS=""
 JACKD_PID=""
+JACK_SERVERS=""
 export JACK_NO_AUDIO_RESERVATION=1
 export JACK_NO_START_SERVER=1
 
@@ -31,6 +32,10 @@ jack_cleanup() {
         kill -KILL "$JACKD_PID" 2>/dev/null
         wait "$JACKD_PID" 2>/dev/null
     fi
+    # a server that went away under its clients leaves their semaphores behind
+    for name in $JACK_SERVERS; do
+        rm -f /dev/shm/jack_sem.*_"$name"_* 2>/dev/null
+    done
     if [ "$rc" != 0 ] || [ "${ETUDE_TEST_VERBOSE:-0}" = 1 ]; then
         for f in "$T"/*.out "$T"/*.err; do
             [ -s "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
@@ -52,6 +57,7 @@ jack_start() {
     rate=${2:-48000}
     JACK_DEFAULT_SERVER="etude-test-$$-$(date +%s%N)"
     export JACK_DEFAULT_SERVER
+    JACK_SERVERS="$JACK_SERVERS $JACK_DEFAULT_SERVER"
     jackd --no-realtime ${JACKD_OPTS--S} -n "$JACK_DEFAULT_SERVER" -d dummy -r "$rate" -p "$period" \
         >"$T/jackd.out" 2>"$T/jackd.err" &
     JACKD_PID=$!

@@ -11,7 +11,8 @@
  *                                            cycle is a silent gap); OUT.txt: "sample
  *                                            transport_frame state" per period
  *                                            (state: 1 rolling, 0 stopped, 3 starting)
- *   jack_tclient hog MS COUNT                busy-wait MS ms in COUNT process callbacks
+ *   jack_tclient hog MS COUNT                busy-wait MS ms in COUNT process callbacks; prints
+ *                                            "xruns N", the xruns this client was told of
  *   jack_tclient master BPM BEATS SECONDS    be timebase master (constant tempo, BEATS/4) for a while
  *
  * The server is $JACK_DEFAULT_SERVER; no server is ever started. Exit 0 on success, 1 on failure,
@@ -293,13 +294,16 @@ int main(int argc, char **argv)
         hog_ms = atof(argv[2]);
         atomic_store(&hog_left, atoi(argv[3]));
         jack_set_process_callback(client, hog_process, NULL);
+        jack_set_xrun_callback(client, xrun_cb, NULL);
         if (jack_activate(client)) {
             rc = 1;
         } else {
             double until = now_s() + 30;
             while (atomic_load(&hog_left) > 0 && !atomic_load(&gone) && now_s() < until)
                 sleep_ms(5);
+            sleep_ms(200); /* the last xrun notifications */
             jack_deactivate(client);
+            printf("xruns %llu\n", (unsigned long long)atomic_load(&xruns));
         }
     } else if (!strcmp(cmd, "master") && argc == 5) {
         m_bpm = atof(argv[2]);
