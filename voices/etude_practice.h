@@ -93,9 +93,9 @@ extern const etude_source_class_t etude_practice_source_class;
 
 /* The notes and controllers of a MIDI part (controllers before bar A are sent at the start). */
 void *etude_practice_midi_source(etude_practice_t *p, size_t part);
-/* ETUDE_EV_CLICK on every beat (u.click.level ACCENT on each bar's first beat, gain 1), count-in
- * included. For the click voice class of etude_click.h. */
-void *etude_practice_click_source(etude_practice_t *p);
+/* ETUDE_EV_CLICK on every beat of the count-in and, when every_pass is true, of every pass
+ * (u.click.level ACCENT on each bar's first beat, gain 1). For the click voice of etude_click.h. */
+void *etude_practice_click_source(etude_practice_t *p, bool every_pass);
 /* A copy of *ev at the first frame of every bar, count-in included, and ETUDE_EV_ALL_NOTES_OFF at
  * the end (used to keep a drone sounding: a note-on per bar survives loop jumps). */
 void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *ev);
@@ -103,6 +103,32 @@ void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *ev);
  * velocity 127, 'x' velocity 90, '.' nothing. Notes use key. Not in the count-in. NULL for an
  * empty pattern or other characters. */
 void *etude_practice_pattern_source(etude_practice_t *p, const char *pattern, uint8_t key);
+
+/* ---------------------------------------------------------------------------------------------
+ * Presets. The kinds "practice" (here), "midi" (etude_fluid.c), "drone" (etude_drone.c) and
+ * "sample" (etude_sample.c) share one practice per sequencer: a "practice" voice creates it (it must
+ * come before the others); without one, the first "midi" voice creates a practice of its file played
+ * once as written. "drone" and "sample" voices need one (they take their bars and length from it).
+ */
+
+/* [control] The practice instantiated for seq by a preset, or NULL. Borrowed. */
+etude_practice_t *etude_practice_of(const etude_sequencer_t *seq);
+/* [control] Make p seq's practice (takes a reference). ETUDE_ESTATE if seq already has one. */
+int etude_practice_set_for(const etude_sequencer_t *seq, etude_practice_t *p);
+
+/* [control] Helpers for the kinds' parse(): read an optional number field of obj into *out when
+ * present, refusing a wrong type or a value outside [min, max] (integer: whole numbers only) with
+ * etude_preset_error(). ctx and obj are the kind's parse() arguments; field may be "a.b" for a
+ * member of a sub-object sub (then obj is the sub-object). */
+struct etude_preset_ctx;
+struct cJSON;
+int etude_practice_json_number(const struct etude_preset_ctx *ctx, const struct cJSON *obj, const char *name,
+                               const char *field, double min, double max, bool integer, double *out);
+int etude_practice_json_bool(const struct etude_preset_ctx *ctx, const struct cJSON *obj, const char *name,
+                             const char *field, bool *out);
+/* A file name field, resolved against the preset's folder; *out is malloc'd (NULL if absent). */
+int etude_practice_json_file(const struct etude_preset_ctx *ctx, const struct cJSON *obj, const char *name,
+                             const char *field, char **out);
 
 #ifdef __cplusplus
 }

@@ -12,9 +12,17 @@
  * The table of voice kinds: the one place a new kind is listed. Each is defined in its own file.
  */
 extern const etude_preset_kind_t etude_preset_kind_click; /* etude_click.c */
+extern const etude_preset_kind_t etude_preset_kind_practice; /* etude_practice.c */
+extern const etude_preset_kind_t etude_preset_kind_midi;     /* etude_fluid.c */
+extern const etude_preset_kind_t etude_preset_kind_drone;    /* etude_drone.c */
+extern const etude_preset_kind_t etude_preset_kind_sample;   /* etude_sample.c */
 
 static const etude_preset_kind_t *const kinds[] = {
     &etude_preset_kind_click,
+    &etude_preset_kind_practice,
+    &etude_preset_kind_midi,
+    &etude_preset_kind_drone,
+    &etude_preset_kind_sample,
     NULL,
 };
 
