@@ -383,6 +383,49 @@ static void test_late(void **state)
     fixture_free(f);
 }
 
+/* Events beyond the near window (the first 16384 frames ahead) wait in a heap and move to the
+ * per-frame wheel as the window reaches them; same-frame order must survive that move, also
+ * against events of the same frame scheduled later that went to the wheel directly. Cancelling
+ * far events returns their slots at once. */
+static void test_far_events(void **state)
+{
+    (void)state;
+    fixture_t *f = fixture_new(64, 256);
+    etude_event_id_t far_cancel, far2;
+    assert_int_equal(sched(f, 0, 20000, 1, 0, NULL), 0);
+    assert_int_equal(sched(f, 0, 20000, 2, 0, NULL), 0);
+    assert_int_equal(sched(f, 0, 1000000, 3, 0, &far_cancel), 0);
+    assert_int_equal(sched(f, 0, 5000000000ull, 4, 0, &far2), 0); /* frame beyond 32 bits */
+    /* now 3840: the last chunk (from 3584) saw 20000 outside the window, the next one (from 3840)
+     * will find it inside */
+    for (int i = 0; i < 15; i++)
+        run(f, 256);
+    assert_int_equal(sched(f, 0, 20000, 5, 0, NULL), 0);
+    assert_int_equal(sched(f, 0, 19999, 6, 0, NULL), 0);
+    assert_int_equal(etude_event_cancel(f->e, far_cancel), 0);
+    run(f, 256); /* 5 and 6 go straight to the wheel, then 1 and 2 move there (before 5) */
+    etude_engine_stats_t st;
+    etude_engine_stats(f->e, &st);
+    assert_int_equal(st.events_pending, 5);
+    while (etude_engine_now(f->e) < 20480)
+        run(f, 256);
+    rec_voice_t *v = f->v[0];
+    assert_int_equal(v->n, 4);
+    assert_int_equal(v->id[0], 6);
+    assert_int_equal(v->frame[0], 19999);
+    assert_int_equal(v->id[1], 1);
+    assert_int_equal(v->id[2], 2);
+    assert_int_equal(v->id[3], 5);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(v->frame[i], 20000);
+    assert_int_equal(etude_event_cancel(f->e, far2), 0);
+    run(f, 256);
+    etude_engine_stats(f->e, &st);
+    assert_int_equal(st.events_pending, 0);
+    assert_int_equal(st.events_cancelled, 2);
+    fixture_free(f);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -424,7 +467,7 @@ int main(void)
         cmocka_unit_test(test_exact_offset),   cmocka_unit_test(test_cancel_one),
         cmocka_unit_test(test_cancel_voice_and_tag), cmocka_unit_test(test_clear),
         cmocka_unit_test(test_stale_handles),  cmocka_unit_test(test_overflow),
-        cmocka_unit_test(test_late),           cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_late),           cmocka_unit_test(test_far_events),           cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
