@@ -624,6 +624,22 @@ static void reject(cJSON *arr, int index, const char *id, const char *field, con
     cJSON_AddItemToArray(arr, r);
 }
 
+/* One entity of a batch after the lock-free checks. */
+typedef struct pre {
+    entity_in_t e;
+    int bad;
+    const char *field;
+    const char *raw_id;
+    char reason[200];
+} pre_t;
+
+static void free_pre(pre_t *pre, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(pre[i].e.canon);
+    free(pre);
+}
+
 int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *user,
                              const cJSON *batch, cJSON **result, etude_syncd_upload_stats_t *stats,
                              const char **err_code, char *err_msg, size_t err_len)
@@ -635,9 +651,43 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
     int64_t mseq = (int64_t)cJSON_GetObjectItemCaseSensitive(batch, "mutationSeq")->valuedouble;
     const cJSON *ents = cJSON_GetObjectItemCaseSensitive(batch, "entities");
 
+    /* Validation, canonicalisation and hashing need no database: done before taking the lock. */
+    int count = cJSON_GetArraySize(ents);
+    pre_t *pre = calloc(count ? (size_t)count : 1, sizeof *pre);
+    if (!pre) {
+        *err_code = "INTERNAL_SERVER_ERROR";
+        snprintf(err_msg, err_len, "uploadBatch: out of memory");
+        return ETUDE_SYNCD_ENOMEM;
+    }
+    int k = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, ents)
+    {
+        pre_t *p = &pre[k];
+        const cJSON *idv = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "id") : NULL;
+        p->raw_id = cJSON_IsString(idv) ? idv->valuestring : NULL;
+        if (validate_entity(st, it, &p->e, &p->field, p->reason, sizeof p->reason) != 0) {
+            p->bad = 1;
+            if (!p->field) {
+                p->field = "entity";
+                snprintf(p->reason, sizeof p->reason, "out of memory");
+            }
+        } else {
+            for (int j = 0; j < k; j++)
+                if (!pre[j].bad && strcmp(pre[j].e.id, p->e.id) == 0) { /* only the first counts */
+                    p->bad = 1;
+                    p->field = "id";
+                    snprintf(p->reason, sizeof p->reason, "appears more than once in this batch");
+                    break;
+                }
+        }
+        k++;
+    }
+
     pthread_mutex_lock(&st->lock);
     if (exec(st->db, "BEGIN IMMEDIATE") != 0) {
         pthread_mutex_unlock(&st->lock);
+        free_pre(pre, count);
         *err_code = "INTERNAL_SERVER_ERROR";
         snprintf(err_msg, err_len, "database busy");
         return ETUDE_SYNCD_EDB;
@@ -672,6 +722,7 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
         sqlite3_finalize(q);
         exec(st->db, "ROLLBACK");
         pthread_mutex_unlock(&st->lock);
+        free_pre(pre, count);
         return rc;
     }
     sqlite3_finalize(q);
@@ -686,6 +737,7 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
         sqlite3_finalize(q);
         exec(st->db, "ROLLBACK");
         pthread_mutex_unlock(&st->lock);
+        free_pre(pre, count);
         *err_code = "MUTATION_SEQ_NOT_INCREASING";
         return ETUDE_SYNCD_EINVAL;
     }
@@ -733,33 +785,12 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
         if (rc)
             break;
         index++;
-        entity_in_t e;
-        const char *field = NULL;
-        char reason[200];
-        const cJSON *idv = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "id") : NULL;
-        const char *raw_id = cJSON_IsString(idv) ? idv->valuestring : NULL;
-        if (validate_entity(st, item, &e, &field, reason, sizeof reason) != 0) {
-            reject(rej, index, raw_id, field ? field : "entity", field ? reason : "out of memory");
+        if (pre[index].bad) {
+            reject(rej, index, pre[index].raw_id, pre[index].field, pre[index].reason);
             stats->rejected++;
             continue;
         }
-        /* The same id twice in one batch: only the first counts. */
-        int seen = 0, j = 0;
-        const cJSON *prev;
-        cJSON_ArrayForEach(prev, ents)
-        {
-            if (j++ >= index)
-                break;
-            const cJSON *pid = cJSON_IsObject(prev) ? cJSON_GetObjectItemCaseSensitive(prev, "id") : NULL;
-            if (cJSON_IsString(pid) && strcmp(pid->valuestring, e.id) == 0)
-                seen = 1;
-        }
-        if (seen) {
-            reject(rej, index, e.id, "id", "appears more than once in this batch");
-            stats->rejected++;
-            free(e.canon);
-            continue;
-        }
+        entity_in_t e = pre[index].e;
         const char *checksum = e.checksum;
         char null_sum[65];
         if (e.deleted) {
@@ -773,7 +804,6 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
         int exists = r == SQLITE_ROW;
         if (r != SQLITE_ROW && r != SQLITE_DONE) {
             rc = ETUDE_SYNCD_EDB;
-            free(e.canon);
             break;
         }
         int64_t version = exists ? sqlite3_column_int64(get, 6) : 0;
@@ -787,19 +817,16 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
             cJSON_AddItemToObject(c, "client", input_entity(&e, checksum));
             cJSON_AddItemToArray(con, c);
             stats->conflicts++;
-            free(e.canon);
             continue;
         }
         if (exists && strcmp((const char *)sqlite3_column_text(get, 1), e.type) != 0) {
             reject(rej, index, e.id, "entityType", "differs from the stored entity's type");
             stats->rejected++;
-            free(e.canon);
             continue;
         }
         if (exists && sqlite3_column_type(get, 5) != SQLITE_NULL && !e.deleted) {
             reject(rej, index, e.id, "deletedAt", "the entity is deleted; a tombstone cannot be revived");
             stats->rejected++;
-            free(e.canon);
             continue;
         }
         sqlite3_reset(get);
@@ -817,7 +844,6 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
                 cJSON_AddStringToObject(d, "checksum", e.checksum);
                 cJSON_AddItemToArray(dup, d);
                 stats->duplicates++;
-                free(e.canon);
                 continue;
             }
         }
@@ -825,7 +851,6 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
         sqlite3_bind_int64(seq, 1, user->id);
         if (sqlite3_step(seq) != SQLITE_ROW) {
             rc = ETUDE_SYNCD_EDB;
-            free(e.canon);
             break;
         }
         int64_t sseq = sqlite3_column_int64(seq, 0);
@@ -853,7 +878,6 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
         sqlite3_bind_int64(put, 11, sseq);
         sqlite3_bind_text(put, 12, device, -1, SQLITE_STATIC);
         r = sqlite3_step(put);
-        free(e.canon);
         if (r != SQLITE_DONE) {
             rc = ETUDE_SYNCD_EDB;
             break;
@@ -870,6 +894,8 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
     sqlite3_finalize(dupq);
     sqlite3_finalize(seq);
     sqlite3_finalize(put);
+    /* Statements that bound canon text are finalized: the copies can go. */
+    free_pre(pre, count);
 
     char *text = rc ? NULL : cJSON_PrintUnformatted(res);
     if (!rc && !text)
