@@ -11,6 +11,9 @@
  *                                            cycle is a silent gap); OUT.txt: "sample
  *                                            transport_frame state" per period
  *                                            (state: 1 rolling, 0 stopped, 3 starting)
+ *   jack_tclient record-raw SRC_PORT SECONDS OUT.wav OUT.txt
+ *                                            the same, samples back to back as delivered (for a
+ *                                            period-size change, where the frame time jumps)
  *   jack_tclient hog MS COUNT                busy-wait MS ms in COUNT process callbacks; prints
  *                                            "xruns N", the xruns this client was told of
  *   jack_tclient master BPM BEATS SECONDS    be timebase master (constant tempo, BEATS/4) for a while
@@ -99,6 +102,7 @@ static int midi_process(jack_nframes_t n, void *arg)
 /* Samples are placed by the server's frame time, so a cycle this client missed leaves a silent gap
  * instead of shifting everything after it. */
 static uint64_t rec_t0;
+static bool rec_contiguous;
 static atomic_bool rec_started;
 static atomic_uint_fast64_t rec_gaps;
 
@@ -113,7 +117,7 @@ static int record_process(jack_nframes_t n, void *arg)
         rec_t0 = t;
         atomic_store(&rec_started, true);
     }
-    uint64_t off = t - rec_t0;
+    uint64_t off = rec_contiguous ? atomic_load(&rec_len) : t - rec_t0;
     uint64_t len = atomic_load(&rec_len);
     uint64_t ml = atomic_load(&marks_len);
     if (off + n > rec_cap || ml >= marks_cap) {
@@ -249,7 +253,8 @@ int main(int argc, char **argv)
             jack_deactivate(client);
         }
         free(midi_frames);
-    } else if (!strcmp(cmd, "record") && argc == 6) {
+    } else if ((!strcmp(cmd, "record") || !strcmp(cmd, "record-raw")) && argc == 6) {
+        rec_contiguous = !strcmp(cmd, "record-raw");
         double secs = atof(argv[3]);
         jack_nframes_t rate = jack_get_sample_rate(client);
         rec_cap = (uint64_t)(secs * rate) + 8192;
