@@ -337,11 +337,9 @@ static void end_session(cli_session_t *s, const char *reason, int64_t now_us)
     char *rec = build_record(s, 0, reason, now_us);
     if (rec) {
         int journaled = !journal_write(s, s->id, "ended", rec);
-        if (cli_plugins_count(s->plugins)) {
-            cli_plugins_record(s->plugins, rec);
-            if (journaled)
-                add_pending(s, s->id);
-        }
+        /* A refused record keeps its journal: the next start delivers it again. */
+        if (cli_plugins_count(s->plugins) && !cli_plugins_record(s->plugins, rec) && journaled)
+            add_pending(s, s->id);
         free(rec);
     }
     queue_pub(s, "ended", s->id);
@@ -550,8 +548,7 @@ static void recover(cli_session_t *s)
             cJSON_ReplaceItemInObjectCaseSensitive(data, "endReason", cJSON_CreateString("interrupted"));
         }
         char *out = cJSON_PrintUnformatted(rec);
-        if (out && cli_plugins_count(s->plugins)) {
-            cli_plugins_record(s->plugins, out);
+        if (out && cli_plugins_count(s->plugins) && !cli_plugins_record(s->plugins, out)) {
             add_pending(s, id);
             delivered++;
         }
