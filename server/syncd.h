@@ -59,7 +59,6 @@ typedef struct etude_syncd_user {
     char uuid[40];
     char name[128];
     int64_t session_id;
-    char device_hint[1]; /* reserved */
 } etude_syncd_user_t;
 
 typedef struct etude_syncd_tokens {
@@ -124,7 +123,9 @@ int64_t etude_syncd_now_ms(void);
 /* ---- metrics ---- */
 
 typedef struct etude_syncd_metrics etude_syncd_metrics_t;
+/* [control] Create the counters (NULL: out of memory); destroy after the last request. */
 etude_syncd_metrics_t *etude_syncd_metrics_create(void);
+/* [control] Free the counters. NULL is a no-op. */
 void etude_syncd_metrics_destroy(etude_syncd_metrics_t *m);
 /* [any] Count one finished HTTP request. */
 void etude_syncd_metrics_request(etude_syncd_metrics_t *m, const char *path, int status,
@@ -134,7 +135,9 @@ void etude_syncd_metrics_operation(etude_syncd_metrics_t *m, const char *operati
                                    const char *result);
 /* [any] Count an error by its extensions.code. */
 void etude_syncd_metrics_error(etude_syncd_metrics_t *m, const char *code);
+/* [any] Count one uploadBatch outcome. */
 void etude_syncd_metrics_upload(etude_syncd_metrics_t *m, const etude_syncd_upload_stats_t *s);
+/* [any] Move a gauge (ETUDE_SYNCD_GAUGE_*) by delta. */
 void etude_syncd_metrics_gauge_add(etude_syncd_metrics_t *m, int which, int delta);
 enum { ETUDE_SYNCD_GAUGE_IN_FLIGHT = 0, ETUDE_SYNCD_GAUGE_SSE = 1 };
 /* [any] Prometheus text exposition; caller frees. */
@@ -144,7 +147,9 @@ char *etude_syncd_metrics_render(etude_syncd_metrics_t *m);
 
 typedef struct etude_syncd_hub etude_syncd_hub_t;
 typedef struct etude_syncd_stream etude_syncd_stream_t;
+/* [control] Create the hub (NULL: out of memory); destroy it after the HTTP daemon stopped. */
 etude_syncd_hub_t *etude_syncd_hub_create(void);
+/* [control] Free the hub; every stream must be closed. NULL is a no-op. */
 void etude_syncd_hub_destroy(etude_syncd_hub_t *h);
 /* [any] Tell every stream of user_id (other than origin_device's) that changes up to seq exist. */
 void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *origin_device,
@@ -154,8 +159,9 @@ void etude_syncd_hub_shutdown(etude_syncd_hub_t *h);
 /* [any] Register a stream; NULL when shutting down or out of memory. */
 etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id,
                                            const char *device_id, int64_t latest_seq);
-/* [any] Next chunk of the stream into buf (blocks up to keepalive_ms). Returns bytes, or -1 at end. */
+/* [any] Next chunk of the stream (one reader thread per stream) into buf (blocks up to keepalive_ms). Returns bytes, or -1 at end. */
 long etude_syncd_stream_read(etude_syncd_stream_t *s, char *buf, size_t max, int keepalive_ms);
+/* [any] Unregister and free a stream (the thread that read it). NULL is a no-op. */
 void etude_syncd_stream_close(etude_syncd_stream_t *s);
 
 /* ---- the GraphQL-over-HTTP core ---- */
@@ -165,6 +171,7 @@ typedef struct etude_syncd etude_syncd_t;
 /* [control] Create the core over an opened store (not owned); metrics and hub may be NULL. */
 etude_syncd_t *etude_syncd_create(const etude_syncd_config_t *cfg, etude_syncd_store_t *st,
                                   etude_syncd_metrics_t *m, etude_syncd_hub_t *h);
+/* [control] Free the core (not the store, metrics or hub). NULL is a no-op. */
 void etude_syncd_destroy(etude_syncd_t *s);
 
 enum { ETUDE_SYNCD_MEDIA_GRAPHQL_RESPONSE = 0, ETUDE_SYNCD_MEDIA_JSON = 1 };

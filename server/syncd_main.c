@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -17,7 +18,7 @@ static const char usage[] =
     "usage: etude-syncd [--listen ADDR:PORT] [--db PATH] [--token-ttl SECONDS] [--refresh-ttl SECONDS]\n"
     "                   [--tls-cert FILE --tls-key FILE] [--max-body BYTES] [--max-batch N]\n"
     "                   [--max-page N] [--max-entity-bytes BYTES] [--shutdown-timeout SECONDS]\n"
-    "                   [--ready-file PATH]\n"
+    "                   [--ready-file PATH] [--exit-with-parent]\n"
     "       etude-syncd user add NAME [--password-stdin] [--db PATH]\n";
 
 static int fail(const char *fmt, const char *a, const char *b)
@@ -182,6 +183,7 @@ int main(int argc, char **argv)
     etude_syncd_http_config_t hc = {.listen = "127.0.0.1:8470"};
     const char *cert_path = NULL, *key_path = NULL, *ready = NULL;
     long long shutdown_timeout = 30, v;
+    int with_parent = 0;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -190,6 +192,10 @@ int main(int argc, char **argv)
             return 0;
         }
         int takes = 1;
+        if (strcmp(f, "--exit-with-parent") == 0) {
+            with_parent = 1;
+            continue;
+        }
         if (strcmp(f, "--listen") == 0 && val)
             hc.listen = val;
         else if (strcmp(f, "--db") == 0 && val)
@@ -259,6 +265,10 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* For test harnesses: a parent that dies without cleaning up still stops the server. */
+    pid_t parent = getppid();
+    if (with_parent && (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent))
+        return fail("--exit-with-parent: the parent is already gone%s%s", "", "");
 
     char err[512];
     etude_syncd_store_t *st = NULL;

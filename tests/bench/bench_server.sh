@@ -12,7 +12,7 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT INT TERM
 printf 'bench-pw\n' | "$syncd" user add bench --password-stdin --db "$dir/syncd.db" 2>/dev/null
-"$syncd" --listen 127.0.0.1:0 --db "$dir/syncd.db" --ready-file "$dir/ready" 2>"$dir/log" &
+"$syncd" --listen 127.0.0.1:0 --db "$dir/syncd.db" --ready-file "$dir/ready" --exit-with-parent 2>"$dir/log" &
 pid=$!
 i=0
 while [ ! -f "$dir/ready" ]; do

@@ -36,7 +36,7 @@ export async function startServer({ users = {}, args = [], dir } = {}) {
   }
   const ready = join(dir, `ready-${Date.now()}-${Math.random()}`);
   let stderr = '';
-  const proc = spawn(BIN, ['--listen', '127.0.0.1:0', '--db', db, '--ready-file', ready, ...args],
+  const proc = spawn(BIN, ['--listen', '127.0.0.1:0', '--db', db, '--ready-file', ready, '--exit-with-parent', ...args],
     { stdio: ['ignore', 'inherit', 'pipe'] });
   proc.stderr.on('data', (d) => { stderr += d; });
   live.add(proc);

@@ -44,7 +44,7 @@ grep -q -- '--tls-cert: needs --tls-key' err || fail "unclear error: $(cat err)"
 if "$bin" --db syncd.db --tls-cert server.pem --tls-key missing.key 2>err; then fail "missing key file accepted"; fi
 grep -q -- '--tls-key: cannot read missing.key' err || fail "unclear error: $(cat err)"
 
-"$bin" --listen 127.0.0.1:0 --db syncd.db --tls-cert server.pem --tls-key server.key --ready-file ready 2>log &
+"$bin" --listen 127.0.0.1:0 --db syncd.db --tls-cert server.pem --tls-key server.key --ready-file ready --exit-with-parent 2>log &
 pid=$!
 i=0
 while [ ! -f ready ]; do
