@@ -58,6 +58,7 @@ struct cli_session {
     cJSON *voices;
     int have_frame;
     uint64_t first_frame, last_frame, ckpt_frame, total_frames;
+    int64_t last_bar_us; /* wall time of the last bar message, to estimate the live position */
     int have_total;
     int bars;
     segment_t *segs;
@@ -405,6 +406,7 @@ static void on_bar(cli_session_t *s, const cJSON *p, int64_t now_us)
     }
     if (frame > s->last_frame)
         s->last_frame = frame;
+    s->last_bar_us = now_us;
     s->bars++;
     segment_t *cur = s->nsegs ? &s->segs[s->nsegs - 1] : NULL;
     if (!cur || cur->bpm != bpm || strcmp(cur->section, section)) {
@@ -631,8 +633,13 @@ void cli_session_tick(cli_session_t *s)
     pthread_mutex_lock(&s->mu);
     if (s->active && now - s->last_msg_us >= s->idle_us)
         end_session(s, "idle", now);
-    else if (s->active && now - s->last_ckpt_us >= (int64_t)(CHECKPOINT_SECONDS * 1e6))
+    else if (s->active && now - s->last_ckpt_us >= (int64_t)(CHECKPOINT_SECONDS * 1e6)) {
+        /* Live, the audio has moved on since the last bar: count that time too. */
+        if (s->have_frame && s->rate > 0 && now > s->last_bar_us)
+            s->last_frame += (uint64_t)((double)(now - s->last_bar_us) * s->rate / 1e6);
+        s->last_bar_us = now;
         checkpoint(s, now);
+    }
     if (s->npending && !cli_plugins_flush(s->plugins, 0))
         remove_pending(s);
     int n = s->npub;
