@@ -574,7 +574,7 @@ static int preset_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void **
         if (rc == ETUDE_EIO)
             rc = etude_preset_error(ctx, "map_file", -1, "%s", merr);
         else if (rc == ETUDE_EPARSE && ctx->err && ctx->errsize)
-            snprintf(ctx->err, ctx->errsize, "%s", merr); /* names the map file and its line */
+            snprintf(ctx->err, ctx->errsize, "%s", merr); /* names the map file and its line (one line) */
     }
     if (rc == 0 && sound) {
         if (cJSON_IsString(sound)) {

@@ -223,6 +223,9 @@ static int fail(parse_t *p, const char *fmt, ...)
             snprintf(p->err, p->errsize, "%s: %s", p->name, msg);
         else
             snprintf(p->err, p->errsize, "%s:%u: %s", p->name, p->line, msg);
+        for (char *c = p->err; *c; c++) /* one line, whatever the file name holds */
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
     }
     return ETUDE_EPARSE;
 }
@@ -584,8 +587,12 @@ static int add_line(parse_t *p, etude_tempomap_t *m, const parsed_line_t *l)
         return add_entry(p, m, l, l->bars, !l->has_bars, l->tempo, l->tempo2);
     /* klick: bars_accel = ceil(accel * |T2 - T1|), all in single precision. */
     float t1 = l->tempo, t2 = l->tempo2;
-    int bars_accel = (int)ceilf(l->accel * fabsf(t2 - t1));
-    if (bars_accel <= 0 || (uint64_t)bars_accel > ETUDE_TEMPOMAP_MAX_BARS)
+    float ramp_bars = ceilf(l->accel * fabsf(t2 - t1));
+    if (!(ramp_bars <= (float)ETUDE_TEMPOMAP_MAX_BARS))
+        return fail(p, "bad tempo: the ramp T1-T2/ACCEL would last %.0f bars (at most %u)", ramp_bars,
+                    ETUDE_TEMPOMAP_MAX_BARS);
+    int bars_accel = (int)ramp_bars;
+    if (bars_accel <= 0)
         return add_entry(p, m, l, l->bars, !l->has_bars, t1, 0.0f);
     if (!l->has_bars || l->bars > (uint32_t)bars_accel) {
         int r = add_entry(p, m, l, (uint32_t)bars_accel, false, t1, t2);

@@ -168,6 +168,7 @@ static void test_errors(void **state)
     line_err("4/4 80-120", "--click: bad tempo (a ramp T1-T2 needs a bar count, or T1-T2/ACCEL)");
     line_err("8 80-120/0", "--click: bad tempo '80-120/0' (ACCEL in T1-T2/ACCEL must be a number > 0: bars per bpm)");
     line_err("8 120\n8 120", "--click: bad map line (one line expected, without a newline)");
+    line_err("8 1-90000/100", "--click: bad tempo: the ramp T1-T2/ACCEL would last 8999900 bars (at most 1000000)");
 
     /* a missing file */
     char err[512];
