@@ -157,6 +157,10 @@ static int vreport(const etude_preset_ctx_t *ctx, const char *const *path, size_
         snprintf(ctx->err, ctx->errsize, "%s:%u: %s%s%s", ctx->path, line, where, where[0] ? ": " : "", msg);
     else
         snprintf(ctx->err, ctx->errsize, "%s: %s%s%s", ctx->path, where, where[0] ? ": " : "", msg);
+    /* one line, whatever bytes the keys or values held */
+    for (char *c = ctx->err; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     return ETUDE_EPARSE;
 }
 
