@@ -557,6 +557,12 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
         etude_sync_http_req_t rq = {.base_url = c->server, .path = "/graphql", .body = body,
                                     .token = auth ? c->access : NULL, .cacert = c->cacert,
                                     .timeout_s = c->cfg.request_timeout_s};
+        if (c->deadline_us) {
+            /* One request never outlives the deadline (a stalled server cannot hold a logout). */
+            int64_t left = (c->deadline_us - etude_sync_now_us()) / 1000000 + 1;
+            if (left < rq.timeout_s)
+                rq.timeout_s = left < 1 ? 1 : (long)left;
+        }
         etude_sync_http_resp_t rs;
         int hr = etude_sync_http_post(&rq, &rs);
         if (c->st) {
@@ -1210,6 +1216,79 @@ static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
     return rc;
 }
 
+/* Give id the earlier creation time created (a merged duplicate's), queued for upload like any
+ * local change. Inside the caller's transaction. */
+static int merge_created_at(etude_syncclient_t *c, const char *id, const char *created)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db,
+                           "UPDATE entities SET created_at=?2, sync_status='pending' WHERE id=?1 AND created_at>?2"
+                           " AND deleted_at IS NULL",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "merge");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, created, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "merge");
+    sqlite3_finalize(s);
+    if (rc || sqlite3_changes(c->db) == 0)
+        return rc;
+    int64_t mseq = -1;
+    if (sqlite3_prepare_v2(c->db,
+                           "UPDATE sync_meta SET value=CAST(value AS INTEGER)+1 WHERE key='mutation_seq'"
+                           " RETURNING CAST(value AS INTEGER)",
+                           -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            mseq = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    if (mseq < 0)
+        return dbfail(c, "mutation sequence");
+    char now[32];
+    etude_time_now_iso(now);
+    if (sqlite3_prepare_v2(c->db,
+                           "INSERT INTO outbox(mutation_seq, entity_id, entity_type, op, payload, created_at)"
+                           " SELECT ?1, id, entity_type, 'update', json_object('id', id, 'entityType', entity_type,"
+                           " 'createdAt', created_at, 'updatedAt', updated_at, 'checksum', checksum), ?2"
+                           " FROM entities WHERE id=?3",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "outbox");
+    sqlite3_bind_int64(s, 1, mseq);
+    sqlite3_bind_text(s, 2, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "outbox");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Merges whose kept entity had not arrived yet (see merge_duplicate), applied once it has. */
+static int apply_pending_merges(etude_syncclient_t *c)
+{
+    sqlite3_stmt *s;
+    char keys[32][80], vals[32][32];
+    int n = 0;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT m.key, m.value FROM sync_meta m JOIN entities e ON e.id=substr(m.key, 15)"
+                           " WHERE m.key LIKE 'merge_created:%' LIMIT 32",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dbfail(c, "merges");
+    while (sqlite3_step(s) == SQLITE_ROW && n < 32) {
+        snprintf(keys[n], sizeof keys[n], "%s", (const char *)sqlite3_column_text(s, 0));
+        snprintf(vals[n], sizeof vals[n], "%s", (const char *)sqlite3_column_text(s, 1));
+        n++;
+    }
+    sqlite3_finalize(s);
+    int rc = 0;
+    for (int i = 0; !rc && i < n; i++) {
+        if ((rc = begin(c)))
+            break;
+        rc = merge_created_at(c, keys[i] + 14, vals[i]);
+        if (!rc)
+            rc = meta_set(c, keys[i], NULL);
+        rc = commit_or_rollback(c, rc);
+    }
+    return rc;
+}
+
 typedef struct dup {
     char id[37], of[37], type[16];
     int64_t version;
@@ -1261,16 +1340,25 @@ static int merge_duplicate(etude_syncclient_t *c, const dup_t *d)
     }
     if ((rc = begin(c)))
         return rc;
-    /* The kept entity inherits the earlier creation time. */
-    if (sqlite3_prepare_v2(c->db,
-                           "UPDATE entities SET created_at=min(created_at, (SELECT created_at FROM entities WHERE"
-                           " id=?1)) WHERE id=?2",
-                           -1, &s, NULL) == SQLITE_OK) {
+    /* The kept entity inherits the earlier creation time: now if it is here, else once pulled. */
+    char created[32] = "";
+    int kept_here = 0;
+    if (sqlite3_prepare_v2(c->db, "SELECT (SELECT created_at FROM entities WHERE id=?1),"
+                                  " EXISTS(SELECT 1 FROM entities WHERE id=?2)", -1, &s, NULL) == SQLITE_OK) {
         sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, d->of, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE)
-            rc = dbfail(c, "merge");
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
+            snprintf(created, sizeof created, "%s", (const char *)sqlite3_column_text(s, 0));
+            kept_here = sqlite3_column_int(s, 1);
+        }
         sqlite3_finalize(s);
+    }
+    if (created[0] && kept_here) {
+        rc = merge_created_at(c, d->of, created);
+    } else if (created[0]) {
+        char key[80];
+        snprintf(key, sizeof key, "merge_created:%s", d->of);
+        rc = meta_set(c, key, created);
     }
     char sum[65] = "";
     if (!rc && sqlite3_prepare_v2(c->db, "DELETE FROM entities WHERE id=? AND sync_version=0 RETURNING checksum",
@@ -1572,6 +1660,8 @@ int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, 
         rc = push(c);
         if (!rc)
             rc = pull(c);
+        if (!rc)
+            rc = apply_pending_merges(c);
         if (!rc && etude_store_outbox_count(c->store) == 0)
             break;
     }

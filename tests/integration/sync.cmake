@@ -1,0 +1,16 @@
+# End-to-end sync tests (issue 7): the real `etude` command against a real etude-syncd on a free
+# loopback port, one fresh server database and two $ETUDE_HOME "devices" per test; every script
+# kills what it started on exit (tests/integration/sync_lib.sh).
+# sync_killclient / sync_killserver run ETUDE_SYNC_KILL_RUNS kill -9 runs each (default 50).
+file(GLOB sync_scripts CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/sync_*.sh)
+foreach(script ${sync_scripts})
+  get_filename_component(name ${script} NAME_WE)
+  if(name STREQUAL "sync_lib")
+    continue()
+  endif()
+  add_test(NAME integration.${name} COMMAND bash ${script})
+  set_tests_properties(integration.${name} PROPERTIES
+    LABELS "integration;sync"
+    TIMEOUT 300
+    ENVIRONMENT "ETUDE_BIN=${ETUDE_BIN_DIR}/etude;ETUDE_SYNCD=${ETUDE_BIN_DIR}/etude-syncd;ETUDE_TESTS_DIR=${ETUDE_TESTS_DIR};ETUDE_SOURCE_DIR=${CMAKE_SOURCE_DIR};ETUDE_SANITIZE=${ETUDE_SANITIZE}")
+endforeach()
