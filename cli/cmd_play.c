@@ -27,7 +27,7 @@ const char etude_cmd_play_usage[] =
 #define MAX_VOICES 64
 #define MAX_CONNECT 16
 #define MAX_GRID 1000000u      /* beats kept for timing analysis and the timebase master */
-#define LOOP_SLEEP_US 2000     /* control loop period */
+#define LOOP_SLEEP_US 10000    /* control loop period: well inside the 150 ms lookahead */
 #define TIMING_EVERY_S 5.0     /* session/timing publication */
 #define END_TAIL_S 0.5         /* off mode: play on after the material's end */
 

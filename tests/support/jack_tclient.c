@@ -3,6 +3,7 @@
  * sample, and hogs the process thread to cause xruns.
  *
  *   jack_tclient start | stop | locate FRAME
+ *   jack_tclient frametime                   the server's frame time now
  *   jack_tclient query                       one line: state frame bbt_valid bar beat tick bpm bpb
  *   jack_tclient wait-rolling SECONDS        exit 0 once the transport rolls, 1 on timeout
  *   jack_tclient midi DEST_PORT FRAME...     note-on (key 60 + i) at each transport frame, in order
@@ -214,6 +215,8 @@ int main(int argc, char **argv)
         jack_transport_stop(client);
     } else if (!strcmp(cmd, "locate") && argc == 3) {
         rc = jack_transport_locate(client, (jack_nframes_t)strtoull(argv[2], NULL, 10)) ? 1 : 0;
+    } else if (!strcmp(cmd, "frametime")) {
+        printf("%u\n", jack_frame_time(client));
     } else if (!strcmp(cmd, "query")) {
         jack_position_t pos;
         jack_transport_state_t st = jack_transport_query(client, &pos);

@@ -1,0 +1,37 @@
+#!/bin/sh
+# jack_rt_safety.sh - the audio-thread safety check of the core, live under jackd: etude play runs
+# every shipped preset at 64-frame periods with the interposer (tests/support/rt_interpose.c)
+# preloaded, and loads another preset over OSC while playing (voices disposed and added while the
+# audio thread runs). The interposer must be armed and count 0 allocations, locks or blocking calls
+# inside etude_engine_process() on the JACK process thread.
+. "$ETUDE_TESTS_DIR/support/jack_harness.sh"
+Q="$ETUDE_TEST_BIN/jack_oscq"
+export ETUDE_HOME="$T/home"
+[ -f "$ETUDE_RT_LIB" ] || fail "interposer $ETUDE_RT_LIB not built"
+jack_start 64
+n=0
+for preset in "$ETUDE_PRESETS"/*.json; do
+    name=$(basename "$preset" .json)
+    env LD_PRELOAD="$ETUDE_RT_LIB" ETUDE_RT_REQUIRE=1 "$ETUDE_BIN" play "$preset" --name "rt-$name" \
+        --osc 0 --no-session >"$T/$name.out" 2>"$T/$name.err" &
+    pid=$!
+    JACK_PIDS="$JACK_PIDS $pid"
+    wait_for 20 grep -q "OSC on UDP port" "$T/$name.err" || { cat "$T/$name.err"; fail "$name: etude did not start"; }
+    port=$(sed -n 's/^etude: OSC on UDP port \([0-9]*\)$/\1/p' "$T/$name.err")
+    sleep 1.5
+    if [ $n -eq 0 ]; then
+        # swap the material while playing: the first preset loads the last one
+        last=$(ls "$ETUDE_PRESETS"/*.json | tail -n 1)
+        "$Q" "$port" /etude/load s "$last" | grep -q '^/etude/ok' || fail "$name: /etude/load $last failed"
+        sleep 1.5
+    fi
+    kill -TERM $pid
+    wait $pid
+    rc=$?
+    grep '^rt-interpose' "$T/$name.err"
+    [ $rc -eq 0 ] || { cat "$T/$name.err"; fail "$name: exit status $rc (86: violations, 87: not armed)"; }
+    grep -q '^rt-interpose: armed, 0 violations' "$T/$name.err" || fail "$name: no clean, armed interposer summary"
+    n=$((n + 1))
+done
+[ $n -gt 0 ] || fail "no presets in $ETUDE_PRESETS"
+echo "PASS ($n presets)"
