@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,10 @@ struct etude_syncd_store {
     pthread_mutex_t lock; /* one connection, one writer: every statement runs under this lock */
     etude_syncd_config_t cfg;
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified against for unknown users (even timing) */
+    sem_t pw_slots; /* bounds concurrent argon2id checks, each of which takes pw_mem bytes */
 };
+
+#define PW_SLOTS 4
 
 static const char *schema_sql =
     "CREATE TABLE IF NOT EXISTS users("
@@ -65,6 +69,7 @@ int etude_syncd_store_open(const etude_syncd_config_t *cfg, etude_syncd_store_t 
         return ETUDE_SYNCD_ENOMEM;
     st->cfg = *cfg;
     pthread_mutex_init(&st->lock, NULL);
+    sem_init(&st->pw_slots, 0, PW_SLOTS);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
     if (sqlite3_open_v2(cfg->db_path, &st->db, flags, NULL) != SQLITE_OK) {
         snprintf(err_msg, err_len, "%s: cannot open database: %s", cfg->db_path,
@@ -96,6 +101,7 @@ void etude_syncd_store_close(etude_syncd_store_t *st)
     if (st->db)
         sqlite3_close_v2(st->db);
     pthread_mutex_destroy(&st->lock);
+    sem_destroy(&st->pw_slots);
     free(st);
 }
 
@@ -206,7 +212,10 @@ int etude_syncd_store_login(etude_syncd_store_t *st, const char *name, const cha
     sqlite3_finalize(s);
     pthread_mutex_unlock(&st->lock);
     /* The slow argon2id check runs outside the lock. */
+    while (sem_wait(&st->pw_slots) != 0)
+        ;
     int ok = crypto_pwhash_str_verify(uid ? hash : st->dummy_hash, password, strlen(password)) == 0;
+    sem_post(&st->pw_slots);
     if (!uid || !ok)
         return ETUDE_SYNCD_EAUTH;
     int64_t sid = 0;

@@ -279,6 +279,7 @@ int main(int argc, char **argv)
 
     /* Upload: one client alone, then `clients` concurrent clients. */
     long total_accepted = 0;
+    double rate[2] = {0, 0};
     for (int round = 0; round < 2; round++) {
         int n = round == 0 ? 1 : clients;
         job_t *jobs = calloc((size_t)n, sizeof *jobs);
@@ -300,12 +301,15 @@ int main(int argc, char **argv)
                 worst = jobs[i].seconds;
         }
         total_accepted += acc;
+        rate[round] = (double)acc / worst;
         printf("uploadBatch  clients=%d batches=%d x %d entities: %.0f entities/s (%.1f batches/s, %.2f ms/batch per client), gzip %zu -> %zu bytes (ratio %.3f)\n",
                n, n * batches, BATCH, (double)acc / worst, (double)(n * batches) / worst,
                1000.0 * worst / batches, raw, wire, (double)wire / (double)raw);
         free(jobs);
         free(th);
     }
+
+    printf("uploadBatch  scaling: %d clients / 1 client = %.2f x\n", clients, rate[1] / rate[0]);
 
     /* syncChanges: page through every entity at two page sizes. */
     for (int k = 0; k < 2; k++) {
