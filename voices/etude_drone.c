@@ -162,8 +162,10 @@ static int drone_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void **c
         return ETUDE_ENOMEM;
     etude_drone_config_default(c);
     int rc = 0;
+    if (!etude_practice_json_has_clock(ctx))
+        rc = etude_preset_error(ctx, NULL, -1, "a drone follows the bars of a practice (or midi) voice: list one before it");
     const cJSON *note = cJSON_GetObjectItemCaseSensitive(obj, "note");
-    if (note) {
+    if (!rc && note) {
         int k = cJSON_IsString(note) ? note_key(note->valuestring) : -1;
         if (k >= 0)
             c->key = k;

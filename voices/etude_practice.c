@@ -673,6 +673,21 @@ int etude_practice_json_file(const etude_preset_ctx_t *ctx, const cJSON *obj, co
     return *out ? 0 : ETUDE_ENOMEM;
 }
 
+bool etude_practice_json_has_clock(const etude_preset_ctx_t *ctx)
+{
+    if (strcmp(ctx->key, "voices") || ctx->index < 0)
+        return false;
+    cJSON *root = cJSON_Parse(ctx->text);
+    const cJSON *voices = root ? cJSON_GetObjectItemCaseSensitive(root, "voices") : NULL;
+    bool found = false;
+    for (int i = 0; i < ctx->index && !found; i++) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(voices, i), "kind");
+        found = cJSON_IsString(k) && (!strcmp(k->valuestring, "practice") || !strcmp(k->valuestring, "midi"));
+    }
+    cJSON_Delete(root);
+    return found;
+}
+
 /* Refuses members of a sub-object other than those listed. */
 static int only_fields(const etude_preset_ctx_t *ctx, const cJSON *obj, const char *field,
                        const char *const *allowed, const char *list)

@@ -126,6 +126,9 @@ int etude_practice_json_number(const struct etude_preset_ctx *ctx, const struct 
                                const char *field, double min, double max, bool integer, double *out);
 int etude_practice_json_bool(const struct etude_preset_ctx *ctx, const struct cJSON *obj, const char *name,
                              const char *field, bool *out);
+/* Whether a voice listed before the one being parsed creates the practice (kind "practice" or
+ * "midi"), so a drone or sample voice can refuse at load time, with the file and line. */
+bool etude_practice_json_has_clock(const struct etude_preset_ctx *ctx);
 /* A file name field, resolved against the preset's folder; *out is malloc'd (NULL if absent). */
 int etude_practice_json_file(const struct etude_preset_ctx *ctx, const struct cJSON *obj, const char *name,
                              const char *field, char **out);

@@ -307,7 +307,10 @@ static int sample_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void **
     if (!c)
         return ETUDE_ENOMEM;
     c->key = 60;
-    int rc = etude_practice_json_file(ctx, obj, "file", "file", &c->file);
+    int rc = etude_practice_json_has_clock(ctx) ? 0
+             : etude_preset_error(ctx, NULL, -1, "a sample pattern follows the bars of a practice (or midi) voice: list one before it");
+    if (!rc)
+        rc = etude_practice_json_file(ctx, obj, "file", "file", &c->file);
     if (!rc && !c->file)
         rc = etude_preset_error(ctx, NULL, -1, "missing 'file' (a sound file)");
     char why[300];
