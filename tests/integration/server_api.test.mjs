@@ -500,11 +500,18 @@ test('Server-Sent Events tell the other devices of the same user, and nobody els
     await upload(batch([entity('goal', { sse2: randomUUID() })], { deviceId: 'sse-phone' }));
     const lev = await laptop.next((e) => e.event === 'changes');
     assert.equal(JSON.parse(lev.data).deviceId, 'sse-phone');
-    await upload(batch([entity('goal', { sse3: randomUUID() })], { deviceId: 'bob-tablet' }), bob.accessToken);
+    const bb = batch([entity('goal', { sse3: randomUUID() })], { deviceId: 'bob-tablet' });
+    await upload(bb, bob.accessToken);
     const bev = await bobs.next((e) => e.event === 'changes');
     assert.equal(JSON.parse(bev.data).deviceId, 'bob-tablet');
     assert.equal(bobs.events.filter((e) => e.event === 'changes').length, 1);
-    // A replay is not news.
+    // A replay is not news: the next event bob sees is the following real upload, alone.
+    assert.equal((await upload(bb, bob.accessToken)).json.data.uploadBatch.replayed, true);
+    await upload(batch([entity('goal', { sse4: randomUUID() })], { deviceId: 'bob-phone' }), bob.accessToken);
+    const after = await bobs.next((e) => e.event === 'changes' && e !== bev);
+    assert.deepEqual([JSON.parse(after.data).deviceId, JSON.parse(after.data).count], ['bob-phone', 1]);
+    // Alice's streams never saw bob's uploads.
+    for (const s of [phone, laptop]) assert.ok(s.events.every((e) => e.event !== 'changes' || !JSON.parse(e.data).deviceId.startsWith('bob')));
     const m = await request(`${srv.url}/metrics`);
     assert.match(m.body.toString(), /^etude_syncd_event_streams [1-9]\d*$/m);
   } finally {
