@@ -664,11 +664,11 @@ static int refresh_tokens(etude_syncclient_t *c)
     gql_result_t r;
     int rc = gql(c, "RefreshToken", "refreshToken", vars, 0, &r);
     if (rc) {
-        if (r.code == NULL && rc == ETUDE_SYNC_EPROTOCOL)
-            rc = ETUDE_SYNC_EAUTH;
-        if (rc == ETUDE_SYNC_EPROTOCOL)
-            rc = fail(c, ETUDE_SYNC_EAUTH, "%s: the refresh token was refused; run 'etude sync login' again",
-                      c->server);
+        if (rc == ETUDE_SYNC_EPROTOCOL || rc == ETUDE_SYNC_EAUTH) {
+            char why[sizeof c->err];
+            snprintf(why, sizeof why, "%s", c->err);
+            rc = fail(c, ETUDE_SYNC_EAUTH, "%.600s; run 'etude sync login' again", why);
+        }
         return rc;
     }
     rc = store_tokens(c, r.data);
