@@ -4,9 +4,10 @@
  * allocation-, lock- and syscall-free, and under valgrind for leaks.
  *
  *   rt_safety_render [--seconds S] [--bad malloc|calloc|realloc|free|mutex|write|sleep|open]
- *                    [-o OUT.wav] [--leak]
+ *                    [-o OUT.wav] [--leak] [--fluid]
  * --bad adds a voice whose render commits that sin, to show the interposer catches it; --leak
- * loses one block on purpose, to show the valgrind check catches leaks.
+ * loses one block on purpose, to show the valgrind check catches leaks; --fluid adds a FluidSynth
+ * voice (the default SoundFont) playing the drone's notes.
  */
 #include <fcntl.h>
 #include <math.h>
@@ -22,6 +23,7 @@
 #include "etude_click.h"
 #include "etude_drone.h"
 #include "etude_engine.h"
+#include "etude_fluid.h"
 #include "etude_offline.h"
 #include "etude_sequencer.h"
 #include "etude_tempomap.h"
@@ -215,19 +217,21 @@ int main(int argc, char **argv)
 {
     double seconds = 8.0;
     const char *out_path = NULL;
-    int leak = 0;
+    int leak = 0, fluid = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             seconds = atof(argv[++i]);
         } else if (!strcmp(argv[i], "--bad") && i + 1 < argc) {
             bad_kind = argv[++i];
+        } else if (!strcmp(argv[i], "--fluid")) {
+            fluid = 1;
         } else if (!strcmp(argv[i], "--leak")) {
             leak = 1;
         } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
             out_path = argv[++i];
         } else {
             fprintf(stderr, "rt_safety_render: unknown argument '%s' (expected --seconds S, "
-                            "--bad KIND, -o OUT.wav, --leak)\n", argv[i]);
+                            "--bad KIND, -o OUT.wav, --leak, --fluid)\n", argv[i]);
             return 2;
         }
     }
@@ -275,6 +279,21 @@ int main(int argc, char **argv)
         return 1;
     if (etude_sequencer_add_source(seq, &drone_source, NULL, drone_id, NULL) < 0)
         return 1;
+    if (fluid) {
+        etude_fluid_config_t fc;
+        etude_fluid_config_default(&fc);
+        etude_fluid_t *fl = etude_fluid_create(&fc);
+        etude_voice_id_t fluid_id;
+        if (!fl)
+            return 1;
+        if (etude_voice_add(engine, &etude_fluid_class, fl, "piano", &fluid_id) < 0) {
+            fprintf(stderr, "rt_safety_render: fluid: %s\n", etude_fluid_error(fl));
+            etude_fluid_free(fl);
+            return 1;
+        }
+        if (etude_sequencer_add_source(seq, &drone_source, NULL, fluid_id, NULL) < 0)
+            return 1;
+    }
     if (bad_kind) {
         etude_voice_id_t bad_id;
         if (etude_voice_add(engine, &bad_class, NULL, "bad", &bad_id) < 0)
