@@ -403,6 +403,41 @@ static void test_full_table(void **state)
     fx_free(f);
 }
 
+/* A full table with a short loop: the notes-off at each jump and the passes still come out
+ * complete, in order, at their exact frames. */
+static void test_full_table_loop(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(16, 64, 3000);
+    etude_sequencer_add_source(f->seq, &grid_class, grid_new(10, 0, 6000, 3), f->voice, NULL);
+    etude_sequencer_set_loop(f->seq, 100, 300);
+    etude_sequencer_start(f->seq, 0);
+    int fulls = 0;
+    while (etude_engine_now(f->engine) < 4000)
+        fulls += fx_period(f, 32) == ETUDE_EFULL;
+    assert_true(fulls > 10);
+    size_t k = 0;
+    for (uint64_t fr = 0; fr < 4000; fr++) {
+        uint64_t pos = fr < 300 ? fr : 100 + (fr - 300) % 200;
+        if (fr >= 300 && (fr - 300) % 200 == 0) {
+            assert_int_equal(f->rec->e[k].kind, ETUDE_EV_ALL_NOTES_OFF);
+            assert_int_equal(f->rec->e[k].frame, fr);
+            k++;
+        }
+        if (pos % 10 == 0) {
+            for (int sub = 0; sub < 3; sub++, k++) {
+                assert_int_equal(f->rec->e[k].kind, ETUDE_EV_TRIGGER);
+                assert_int_equal(f->rec->e[k].pos, (int64_t)pos);
+                assert_int_equal(f->rec->e[k].sub, sub);
+                assert_int_equal(f->rec->e[k].frame, fr);
+            }
+        }
+    }
+    assert_int_equal(k, f->rec->n);
+    assert_int_equal(etude_sequencer_loops(f->seq), (4000 - 300) / 200 + 1);
+    fx_free(f);
+}
+
 /* Invalidate: the material changed, what was expanded ahead is replaced from now on. */
 static void test_invalidate(void **state)
 {
@@ -617,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_locate),
         cmocka_unit_test(test_loop),
         cmocka_unit_test(test_full_table),
+        cmocka_unit_test(test_full_table_loop),
         cmocka_unit_test(test_invalidate),
         cmocka_unit_test(test_remove_source),
         cmocka_unit_test(test_voiceless_source),
