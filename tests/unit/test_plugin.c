@@ -407,6 +407,36 @@ static void test_recovery(void **state)
     assert_int_equal(access(path, F_OK), 0);
 }
 
+/* A session with no transport message for ETUDE_SESSION_IDLE_SECONDS ends at the next tick. */
+static void test_idle_timeout(void **state)
+{
+    (void)state;
+    setenv("ETUDE_SESSION_IDLE_SECONDS", "0.2", 1);
+    etude_bus_t *bus = etude_bus_create();
+    cli_session_opts_t so = {0};
+    cli_session_t *rec = cli_session_open(bus, "play", &so);
+    unsetenv("ETUDE_SESSION_IDLE_SECONDS");
+    assert_non_null(rec);
+    etude_bus_publish(bus, "transport", "start", "{\"material\":\"idle\",\"rate\":1000,\"tempo_bpm\":90}");
+    bar(bus, 0, 90, "", 0);
+    char sid[37];
+    snprintf(sid, sizeof sid, "%s", cli_session_id(rec));
+    etude_store_t *st = open_store();
+    usleep(300000); /* longer than the timeout: a lower bound only, never flaky */
+    cli_session_tick(rec);
+    /* handed over at the tick; the sync plugin stores it on its worker: close waits for it */
+    etude_bus_publish(bus, "transport", "bar", "{\"bar\":1,\"bpm\":90,\"frame\":2666}"); /* no session: ignored */
+    cli_session_close(rec);
+    etude_bus_destroy(bus);
+    cJSON *d = session_data(st, sid);
+    assert_string_equal(str(d, "endReason"), "idle");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(d, "interrupted")));
+    assert_true(num(d, "bars") == 1);
+    cJSON_Delete(d);
+    assert_int_equal(etude_store_count(st, "practiceSession", 0), 1);
+    etude_store_close(st);
+}
+
 static void test_disabled_and_args(void **state)
 {
     (void)state;
@@ -447,6 +477,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disabled_and_args, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
