@@ -16,8 +16,12 @@ for period in 64 256; do
     # (the check aligns on the beats recorded). The map lasts about 7.5 s.
     wait_for 10 sh -c "jack_lsp | grep -q '^et$period:mix_L\$'" || fail "etude's port never appeared"
     jack_bg rec$period jack-record -p "et$period:mix_L" -n 1 -t 9 "$T/rec$period.wav"
+    jack_bg own$period "$ETUDE_TEST_BIN/jack_tclient" record "et$period:mix_L" 9 "$T/own$period.wav" "$T/own$period.txt"
     wait "$(jack_pid play$period)" || fail "etude play exited non-zero at period $period"
     wait "$(jack_pid rec$period)"
+    wait "$(jack_pid own$period)"
+    "$ETUDE_TEST_BIN/jack_onsets" "$T/own$period.wav" --tempo-map "$T/map.txt" >"$T/ownonsets$period.out" \
+        || { cat "$T/ownonsets$period.out"; fail "click onsets (own recorder) differ from the map at period $period"; }
     [ -s "$T/rec$period.wav" ] || fail "jack-record wrote nothing at period $period"
     "$ETUDE_TEST_BIN/jack_onsets" "$T/rec$period.wav" --tempo-map "$T/map.txt" >"$T/onsets$period.out" \
         || { cat "$T/onsets$period.out"; fail "click onsets differ from the map at period $period"; }

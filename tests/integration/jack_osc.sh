@@ -6,6 +6,17 @@
 Q="$ETUDE_TEST_BIN/jack_oscq"
 export ETUDE_HOME="$T/home"
 jack_start 256
+
+# --connect: the mix goes where asked, a port that does not exist is named in one line
+"$ETUDE_BIN" play --click "4/4 120" --name con1 --connect system:playback_1 nosuch:port --no-session \
+    >"$T/con1.out" 2>"$T/con1.err" && fail "--connect to a missing port succeeded"
+grep -q "^etude: --connect: no JACK port named 'nosuch:port'" "$T/con1.err" || fail "bad --connect message: $(cat "$T/con1.err")"
+jack_bg con2 "$ETUDE_BIN" play --click "4/4 120" --name con2 --connect system:playback_1 system:playback_2 --no-session
+wait_for 10 sh -c "jack_lsp -c con2:mix_R | grep -q 'system:playback_2'" || fail "--connect did not connect mix_R"
+jack_lsp -c con2:mix_L | grep -q 'system:playback_1' || fail "--connect did not connect mix_L"
+jack_lsp -c con2:click | grep -q 'system:' && fail "the voice port was connected without being asked"
+kill -TERM "$(jack_pid con2)"
+wait "$(jack_pid con2)" || fail "etude play (--connect) exited non-zero"
 ETUDE_BUS_LOG="$T/bus.jsonl" jack_bg play "$ETUDE_BIN" play --click "4/4 120" --name osc1 --osc 0 --no-session
 wait_for 10 grep -q "OSC on UDP port" "$T/play.err" || fail "etude did not report its OSC port"
 port=$(sed -n 's/^etude: OSC on UDP port \([0-9]*\)$/\1/p' "$T/play.err")
