@@ -283,6 +283,60 @@ static void test_endless_loop_uses_sequencer_loop(void **state)
     rig_close(&r);
 }
 
+/* A note held past the loop's end (bar 2 to the end of bar 4, looping bar 2 twice) drives a looped
+ * sample: each pass ends its notes, so nothing sounds after the material's end. */
+static void test_no_note_outlives_the_loop(void **state)
+{
+    (void)state;
+    uint8_t f[] = {'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 0, 0, 1, 0x01, 0xe0,
+                   'M', 'T', 'r', 'k', 0, 0, 0, 21,
+                   0x00, 0xff, 0x51, 0x03, 0x09, 0x27, 0xc0,  /* 100 BPM */
+                   0x8f, 0x00, 0x90, 60, 100,                 /* delta 1920: bar 2 */
+                   0xad, 0x00, 0x80, 60, 0,                   /* delta 5760: end of bar 4 */
+                   0x00, 0xff, 0x2f, 0x00};
+    etude_midifile_t *mf = NULL;
+    assert_int_equal(etude_midifile_parse(f, sizeof f, &mf, NULL), 0);
+    etude_engine_t *engine;
+    etude_engine_config_t cfg;
+    etude_engine_config_default(&cfg, RATE);
+    assert_int_equal(etude_engine_create(&cfg, &engine), 0);
+    etude_sequencer_t *seq;
+    assert_int_equal(etude_sequencer_create(engine, RATE / 10, &seq), 0);
+    etude_sample_config_t sc = {.path = burst_path, .loop = true, .key = -1};
+    etude_sample_t *s = etude_sample_create(&sc);
+    assert_int_equal(etude_sample_probe(s), 0);
+    etude_voice_id_t v;
+    assert_int_equal(etude_voice_add(engine, etude_sample_class(s), s, "held", &v), 0);
+    etude_practice_config_t pc;
+    etude_practice_config_default(&pc);
+    pc.from_bar = 2, pc.to_bar = 2, pc.times = 2;
+    etude_practice_t *p = NULL;
+    char err[200];
+    assert_int_equal(etude_practice_create_midi(mf, &pc, RATE, &p, err, sizeof err), 0);
+    assert_int_equal(etude_practice_bars(p), 4);
+    assert_int_equal(etude_sequencer_add_source(seq, &etude_practice_source_class, etude_practice_midi_source(p, 0), v, NULL), 0);
+    capture_t c = {0};
+    etude_offline_config_t oc = {.period = 256, .tail_frames = RATE, .write = cap_write, .user = &c};
+    assert_int_equal(etude_offline_run(engine, seq, &oc), 0);
+    uint64_t end = (uint64_t)llround(2 * 2.4 * RATE);
+    assert_int_equal(c.n, end + RATE);
+    /* sounding through both passes, silent from the end's 5 ms fade on */
+    for (uint64_t t = 1000; t < end; t += RATE / 10) {
+        float pk = 0;
+        for (uint64_t i = t; i < t + 48; i++)
+            pk = fmaxf(pk, fabsf(c.l[i]));
+        if (pk < 0.1f)
+            fail_msg("silent at %llu, inside the loop", (unsigned long long)t);
+    }
+    for (size_t i = end + RATE / 200 + 256; i < c.n; i++)
+        if (fabsf(c.l[i]) > 1e-6f)
+            fail_msg("still sounding at frame %zu, %zu frames after the material's end", i, (size_t)(i - end));
+    free(c.l);
+    etude_practice_unref(p);
+    etude_sequencer_destroy(seq);
+    etude_engine_destroy(engine);
+}
+
 static void test_bad_configs(void **state)
 {
     (void)state;
@@ -316,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_trainer_bars_and_tempi),
         cmocka_unit_test(test_ab_loop_midi_count_in),
         cmocka_unit_test(test_endless_loop_uses_sequencer_loop),
+        cmocka_unit_test(test_no_note_outlives_the_loop),
         cmocka_unit_test(test_bad_configs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
