@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,14 +47,19 @@ static void reply_ok(etude_osc_t *o, lo_message msg, const char *path)
         lo_send_from(to, o->server, LO_TT_IMMEDIATE, "/etude/ok", "s", path);
 }
 
-/* A numeric argument of any OSC number type. */
-static bool num_arg(char type, lo_arg *a, double *out)
+/* A numeric argument of any OSC number type. liblo's argument pointers are only 4-byte aligned,
+ * so values are copied out rather than read through union lo_arg. */
+static bool num_arg(char type, const lo_arg *a, double *out)
 {
+    int32_t i;
+    float f;
+    double d;
+    int64_t h;
     switch (type) {
-    case LO_INT32: *out = a->i; return true;
-    case LO_FLOAT: *out = a->f; return true;
-    case LO_DOUBLE: *out = a->d; return true;
-    case LO_INT64: *out = (double)a->h; return true;
+    case LO_INT32: memcpy(&i, a, sizeof i); *out = i; return true;
+    case LO_FLOAT: memcpy(&f, a, sizeof f); *out = f; return true;
+    case LO_DOUBLE: memcpy(&d, a, sizeof d); *out = d; return true;
+    case LO_INT64: memcpy(&h, a, sizeof h); *out = (double)h; return true;
     case LO_TRUE: *out = 1; return true;
     case LO_FALSE: *out = 0; return true;
     default: return false;
@@ -112,7 +118,7 @@ static int dispatch(const char *path, const char *types, lo_arg **argv, int argc
     default: ok = false;
     }
     if (ok && (r->args == A_STR || r->args == A_STR_NUM))
-        str = &argv[0]->s;
+        str = (const char *)argv[0];
     if (!ok) {
         snprintf(err, sizeof err, "%s: bad arguments '%s' (expected %s)", r->path, types ? types : "",
                  r->want);

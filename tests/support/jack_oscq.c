@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,18 @@ static int on_reply(const char *path, const char *types, lo_arg **argv, int argc
     (void)u;
     printf("%s", path);
     for (int i = 0; i < argc; i++) {
+        /* liblo's argument pointers are 4-byte aligned: copy values out */
+        const void *a = argv[i];
+        int32_t iv;
+        float fv;
+        double dv;
+        int64_t hv;
         switch (types[i]) {
-        case 's': printf(" %s", &argv[i]->s); break;
-        case 'i': printf(" %d", argv[i]->i); break;
-        case 'f': printf(" %g", argv[i]->f); break;
-        case 'd': printf(" %g", argv[i]->d); break;
-        case 'h': printf(" %lld", (long long)argv[i]->h); break;
+        case 's': printf(" %s", (const char *)a); break;
+        case 'i': memcpy(&iv, a, sizeof iv); printf(" %d", iv); break;
+        case 'f': memcpy(&fv, a, sizeof fv); printf(" %g", fv); break;
+        case 'd': memcpy(&dv, a, sizeof dv); printf(" %g", dv); break;
+        case 'h': memcpy(&hv, a, sizeof hv); printf(" %lld", (long long)hv); break;
         default: printf(" <%c>", types[i]);
         }
     }
