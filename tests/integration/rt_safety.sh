@@ -28,7 +28,11 @@ if [ "$expect" = clean ]; then
         echo "FAIL: the interposer did not report an armed, clean run" >&2
         exit 1
     fi
-    echo "PASS: no allocation, lock or blocking call on the audio thread"
+    if grep -q '^rt-interpose: suppressed' "$tmp/stderr"; then
+        echo "PASS: no allocation, lock or blocking call on the audio thread, apart from the suppressed ones listed"
+    else
+        echo "PASS: no allocation, lock or blocking call on the audio thread"
+    fi
 else
     if [ $rc -ne 86 ]; then
         echo "FAIL: expected the interposer to catch $expect (exit 86), got exit status $rc" >&2

@@ -6,13 +6,16 @@
  * inside etude_engine_process(). If so the call is a violation: it is counted in static atomics
  * (nothing is allocated) and then performed as usual. At exit the library prints one summary line
  * to stderr and, if there were violations, one line per function at fault and ends the process
- * with exit status 86 (ETUDE_RT_EXIT_CODE overrides).
+ * with exit status 86 (ETUDE_RT_EXIT_CODE overrides). Violations are kept by call site, so the
+ * report names the object and function each came from.
  *
  * Environment:
  *   ETUDE_RT_REQUIRE=1    exit 87 if etude_engine_in_audio was not found (the check would be void)
  *   ETUDE_RT_ABORT=1      abort() at the first violation, for a backtrace under gdb
  *   ETUDE_RT_EXIT_CODE=N  the exit status used when violations were seen (default 86)
  *   ETUDE_RT_QUIET=1      no summary line when there was no violation
+ *   ETUDE_RT_SUPPRESS=OBJ:FUNC,...  do not fail for FUNC called from an object whose path contains
+ *                         OBJ (a documented third-party problem); still reported as suppressed
  * See docs/sequencer.md for running it under jackd.
  */
 #include <dlfcn.h>  /* dlopen is not wrapped: its $ORIGIN lookups depend on the caller */
@@ -62,10 +65,15 @@ enum { FUNCTIONS(AS_ENUM) FN_COUNT };
 static const char *const fn_names[] = {FUNCTIONS(AS_NAME)};
 
 static int (*in_audio_fn)(void);
-static _Atomic unsigned long violations[FN_COUNT];
-static _Atomic(void *) first_caller[FN_COUNT];
-static _Atomic unsigned long total_violations;
 static int abort_on_violation;
+
+/* Violations by call site (the return address into the caller), in a fixed table filled
+ * lock-free; sites beyond it are counted per function only and can never be suppressed. */
+#define MAX_SITES 128
+static _Atomic(void *) site_addr[MAX_SITES];
+static _Atomic int site_fn[MAX_SITES];
+static _Atomic unsigned long site_count[MAX_SITES];
+static _Atomic unsigned long overflow_count[FN_COUNT];
 
 static void raw_write(const char *s)
 {
@@ -74,16 +82,29 @@ static void raw_write(const char *s)
 
 __attribute__((noinline)) static void violation(int fn, void *caller)
 {
-    atomic_fetch_add_explicit(&violations[fn], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&total_violations, 1, memory_order_relaxed);
-    void *none = NULL;
-    atomic_compare_exchange_strong(&first_caller[fn], &none, caller);
     if (abort_on_violation) {
         raw_write("rt-interpose: violation: ");
         raw_write(fn_names[fn]);
         raw_write(" called on the audio thread; aborting (ETUDE_RT_ABORT)\n");
         abort();
     }
+    for (int i = 0; i < MAX_SITES; i++) {
+        void *a = atomic_load_explicit(&site_addr[i], memory_order_acquire);
+        if (!a) {
+            void *none = NULL;
+            if (atomic_compare_exchange_strong(&site_addr[i], &none, caller)) {
+                atomic_store(&site_fn[i], fn);
+                atomic_fetch_add(&site_count[i], 1);
+                return;
+            }
+            a = none;
+        }
+        if (a == caller) {
+            atomic_fetch_add_explicit(&site_count[i], 1, memory_order_relaxed);
+            return;
+        }
+    }
+    atomic_fetch_add_explicit(&overflow_count[fn], 1, memory_order_relaxed);
 }
 
 #define CHECK(name)                                                                                \
@@ -106,12 +127,31 @@ __attribute__((constructor)) static void rt_interpose_init(void)
     in_audio_fn = (int (*)(void))dlsym(RTLD_DEFAULT, "etude_engine_in_audio");
 }
 
+/* ETUDE_RT_SUPPRESS="OBJECT:FUNCTION,..." - is this (object file name, function) pair listed?
+ * OBJECT matches as a substring of the caller's object path (e.g. "libgomp.so"). */
+static int suppressed(const char *object, const char *fn)
+{
+    const char *list = getenv("ETUDE_RT_SUPPRESS");
+    if (!list || !object)
+        return 0;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(item, ':');
+        if (!colon)
+            continue;
+        *colon = 0;
+        if (*item && strstr(object, item) && !strcmp(colon + 1, fn))
+            return 1;
+    }
+    return 0;
+}
+
 __attribute__((destructor)) static void rt_interpose_report(void)
 {
-    char line[512];
+    char line[768];
     int (*probe)(void) = in_audio_fn;
     in_audio_fn = NULL; /* from here on our own calls are not checked */
-    unsigned long total = atomic_load(&total_violations);
     const char *req = getenv("ETUDE_RT_REQUIRE");
     const char *quiet = getenv("ETUDE_RT_QUIET");
     if (!probe) {
@@ -121,29 +161,55 @@ __attribute__((destructor)) static void rt_interpose_report(void)
             _exit(87);
         return;
     }
-    if (!total) {
-        if (!(quiet && *quiet == '1'))
-            raw_write("rt-interpose: armed, 0 violations on the audio thread\n");
-        return;
+    unsigned long bad = 0, quiet_ok = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < MAX_SITES; i++) {
+            void *caller = atomic_load(&site_addr[i]);
+            unsigned long n = atomic_load(&site_count[i]);
+            if (!caller || !n)
+                continue;
+            const char *fn = fn_names[atomic_load(&site_fn[i])];
+            Dl_info info;
+            memset(&info, 0, sizeof info);
+            dladdr(caller, &info);
+            int sup = suppressed(info.dli_fname, fn);
+            if (pass == 0) {
+                if (sup)
+                    quiet_ok += n;
+                else
+                    bad += n;
+                continue;
+            }
+            snprintf(line, sizeof line, "rt-interpose: %s: %s called %lu times on the audio thread from %s (%s+0x%lx)\n",
+                     sup ? "suppressed (ETUDE_RT_SUPPRESS)" : "violation", fn, n,
+                     info.dli_fname ? info.dli_fname : "?", info.dli_sname ? info.dli_sname : "?",
+                     (unsigned long)((char *)caller - (char *)(info.dli_saddr ? info.dli_saddr : info.dli_fbase)));
+            raw_write(line);
+        }
+        for (int f = 0; f < FN_COUNT; f++) {
+            unsigned long n = atomic_load(&overflow_count[f]);
+            if (!n)
+                continue;
+            if (pass == 0) {
+                bad += n;
+                continue;
+            }
+            snprintf(line, sizeof line, "rt-interpose: violation: %s called %lu times on the audio thread "
+                     "from call sites beyond the first %d\n", fn_names[f], n, MAX_SITES);
+            raw_write(line);
+        }
+        if (pass == 0) {
+            if (!bad && !quiet_ok && quiet && *quiet == '1')
+                return;
+            snprintf(line, sizeof line, "rt-interpose: armed, %lu violations on the audio thread%s\n", bad,
+                     quiet_ok ? " (and suppressed calls, below)" : "");
+            raw_write(line);
+        }
     }
-    snprintf(line, sizeof line, "rt-interpose: armed, %lu violations on the audio thread\n", total);
-    raw_write(line);
-    for (int i = 0; i < FN_COUNT; i++) {
-        unsigned long n = atomic_load(&violations[i]);
-        if (!n)
-            continue;
-        void *caller = atomic_load(&first_caller[i]);
-        Dl_info info;
-        memset(&info, 0, sizeof info);
-        dladdr(caller, &info);
-        snprintf(line, sizeof line, "rt-interpose: violation: %s called %lu times on the audio thread, "
-                 "first from %s (%s+0x%lx)\n", fn_names[i], n,
-                 info.dli_fname ? info.dli_fname : "?", info.dli_sname ? info.dli_sname : "?",
-                 (unsigned long)((char *)caller - (char *)(info.dli_saddr ? info.dli_saddr : info.dli_fbase)));
-        raw_write(line);
+    if (bad) {
+        const char *code = getenv("ETUDE_RT_EXIT_CODE");
+        _exit(code && *code ? atoi(code) : 86);
     }
-    const char *code = getenv("ETUDE_RT_EXIT_CODE");
-    _exit(code && *code ? atoi(code) : 86);
 }
 
 /* ---- allocation */
