@@ -149,6 +149,12 @@ int etude_syncclient_resolve(etude_syncclient_t *c, const char *id, int keep_loc
  * *stop becomes nonzero (polled). Returns 1 when told to pull, 0 otherwise, or an error. */
 int etude_syncclient_wait_events(etude_syncclient_t *c, int64_t deadline_us, volatile int *stop);
 
+/* [any] Testing and fuzzing, no network: handle body (len bytes) as the server's HTTP 200 answer
+ * to op: "SyncChanges" applies it as a page (cursor included), "UploadBatch" applies it to a batch
+ * built from the current outbox (conflicts, duplicates, rejections). Whatever the bytes, the store
+ * stays consistent: an unusable answer returns ETUDE_SYNC_EPROTOCOL and changes nothing. */
+int etude_syncclient_apply_answer(etude_syncclient_t *c, const char *op, const char *body, size_t len);
+
 /* [any] CLOCK_MONOTONIC in microseconds (the clock deadlines use). */
 int64_t etude_sync_now_us(void);
 

@@ -1917,3 +1917,42 @@ int etude_syncclient_wait_events(etude_syncclient_t *c, int64_t deadline_us, vol
         return fail(c, rc, "%s/events: cannot follow the event stream", c->server);
     return rc;
 }
+
+int etude_syncclient_apply_answer(etude_syncclient_t *c, const char *op, const char *body, size_t len)
+{
+    int is_page = !strcmp(op, "SyncChanges");
+    if (!is_page && strcmp(op, "UploadBatch"))
+        return fail(c, ETUDE_SYNC_EINVAL, "apply_answer: unknown operation '%s'", op);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
+    memcpy(copy, body, len);
+    copy[len] = 0;
+    etude_sync_http_resp_t rs = {.status = 200, .retry_after = -1, .body = copy, .len = len};
+    gql_result_t r;
+    memset(&r, 0, sizeof r);
+    int k = classify(c, is_page ? "syncChanges" : "uploadBatch", &rs, &r);
+    free(copy);
+    if (k != 0) {
+        gql_clear(&r);
+        return k < 0 ? k : fail(c, ETUDE_SYNC_EPROTOCOL, "%s", c->err[0] ? c->err : "unusable answer");
+    }
+    int rc;
+    if (is_page) {
+        int more = 0;
+        rc = apply_page(c, r.data, &more);
+    } else {
+        batch_t b;
+        rc = build_batch(c, c->cfg.batch_max, &b);
+        dup_t *dups = NULL;
+        int nd = 0;
+        if (!rc)
+            rc = apply_upload(c, &b, r.data, &dups, &nd);
+        batch_clear(&b);
+        for (int i = 0; !rc && i < nd; i++)
+            rc = merge_duplicate(c, &dups[i]);
+        free(dups);
+    }
+    gql_clear(&r);
+    return rc;
+}
