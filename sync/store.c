@@ -13,10 +13,16 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#define STMT_CACHE 12
+
 struct etude_store {
     sqlite3 *db;
     char *path;
     char err[512];
+    /* Prepared statements of the write path, keyed by their (static) SQL text: parsing SQL was
+     * most of the cost of a write (tests/bench/bench_store). Each is stepped to completion and
+     * reset within one call, so no caller ever finds one in use. */
+    struct { const char *sql; sqlite3_stmt *st; } cache[STMT_CACHE];
 };
 
 const char *etude_store_strerror(int err)
@@ -49,6 +55,33 @@ static int fail(etude_store_t *s, int code, const char *fmt, ...)
 static int dbfail(etude_store_t *s, const char *what)
 {
     return fail(s, ETUDE_STORE_EIO, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+static int cprep(etude_store_t *s, const char *sql, sqlite3_stmt **out)
+{
+    int i;
+    for (i = 0; i < STMT_CACHE && s->cache[i].sql; i++)
+        if (s->cache[i].sql == sql) {
+            *out = s->cache[i].st;
+            return SQLITE_OK;
+        }
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+    if (rc == SQLITE_OK && i < STMT_CACHE) {
+        s->cache[i].sql = sql;
+        s->cache[i].st = *out;
+    }
+    return rc;
+}
+
+static void cdone(etude_store_t *s, sqlite3_stmt *st)
+{
+    for (int i = 0; i < STMT_CACHE && s->cache[i].sql; i++)
+        if (s->cache[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return;
+        }
+    sqlite3_finalize(st);
 }
 
 const char *etude_store_errmsg(const etude_store_t *store)
@@ -412,6 +445,8 @@ void etude_store_close(etude_store_t *store)
 {
     if (!store)
         return;
+    for (int i = 0; i < STMT_CACHE && store->cache[i].sql; i++)
+        sqlite3_finalize(store->cache[i].st);
     if (store->db)
         sqlite3_close_v2(store->db);
     free(store->path);
@@ -464,14 +499,13 @@ static int64_t next_mutation_seq(etude_store_t *s)
 {
     sqlite3_stmt *st;
     int64_t v = -1;
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE sync_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'mutation_seq' "
-                           "RETURNING CAST(value AS INTEGER)",
-                           -1, &st, NULL) != SQLITE_OK)
+    static const char sql[] = "UPDATE sync_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'mutation_seq' "
+                              "RETURNING CAST(value AS INTEGER)";
+    if (cprep(s, sql, &st) != SQLITE_OK)
         return -1;
     if (sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    cdone(s, st);
     return v;
 }
 
@@ -506,8 +540,11 @@ int etude_store_check(etude_store_t *store)
 
 /* ---- rows ---------------------------------------------------------------------------------- */
 
-static const char select_cols[] = "SELECT local_id, id, remote_id, entity_type, created_at, updated_at, "
-                                  "deleted_at, sync_status, sync_version, checksum, data FROM entities ";
+#define SELECT_COLS                                                                                           \
+    "SELECT local_id, id, remote_id, entity_type, created_at, updated_at, deleted_at, sync_status, sync_version, " \
+    "checksum, data FROM entities "
+static const char select_cols[] = SELECT_COLS;
+static const char get_sql[] = SELECT_COLS "WHERE id = ?1";
 
 static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
 {
@@ -543,11 +580,9 @@ static int row_to_entity(sqlite3_stmt *st, etude_entity_t *e)
 
 int etude_store_get(etude_store_t *store, const char *id, etude_entity_t *out)
 {
-    char sql[512];
     sqlite3_stmt *st;
     memset(out, 0, sizeof *out);
-    snprintf(sql, sizeof sql, "%s WHERE id = ?1", select_cols);
-    if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (cprep(store, get_sql, &st) != SQLITE_OK)
         return dbfail(store, "get");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -557,7 +592,7 @@ int etude_store_get(etude_store_t *store, const char *id, etude_entity_t *out)
         rc = fail(store, ETUDE_STORE_ENOTFOUND, "no entity with id '%s'", id);
     else
         rc = dbfail(store, "get");
-    sqlite3_finalize(st);
+    cdone(store, st);
     return rc;
 }
 
@@ -698,14 +733,19 @@ static int write_row(etude_store_t *s, etude_entity_t *e, int is_insert, const c
                      const char *old_checksum, int queue)
 {
     sqlite3_stmt *st;
-    const char *sql = is_insert
-                          ? "INSERT INTO entities(local_id, id, remote_id, entity_type, created_at, updated_at, "
-                            "deleted_at, sync_status, sync_version, checksum, data) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING local_id"
-                          : "UPDATE entities SET remote_id = ?3, entity_type = ?4, created_at = ?5, "
-                            "updated_at = ?6, deleted_at = ?7, sync_status = ?8, sync_version = ?9, checksum = ?10, "
-                            "data = ?11 WHERE id = ?2 RETURNING local_id";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    static const char insert_sql[] =
+        "INSERT INTO entities(local_id, id, remote_id, entity_type, created_at, updated_at, "
+        "deleted_at, sync_status, sync_version, checksum, data) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING local_id";
+    static const char update_sql[] =
+        "UPDATE entities SET remote_id = ?3, entity_type = ?4, created_at = ?5, "
+        "updated_at = ?6, deleted_at = ?7, sync_status = ?8, sync_version = ?9, checksum = ?10, "
+        "data = ?11 WHERE id = ?2 RETURNING local_id";
+    static const char outbox_sql[] = "INSERT INTO outbox(mutation_seq, entity_id, entity_type, op, payload, created_at) "
+                                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    static const char audit_sql[] = "INSERT INTO audit(at, entity_id, entity_type, action, actor, old_checksum, "
+                                    "new_checksum, mutation_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    if (cprep(s, is_insert ? insert_sql : update_sql, &st) != SQLITE_OK)
         return dbfail(s, "write");
     if (is_insert && e->local_id > 0)
         sqlite3_bind_int64(st, 1, e->local_id);
@@ -728,7 +768,7 @@ static int write_row(etude_store_t *s, etude_entity_t *e, int is_insert, const c
     } else {
         rc = dbfail(s, "write");
     }
-    sqlite3_finalize(st);
+    cdone(s, st);
     if (rc)
         return rc;
 
@@ -742,10 +782,7 @@ static int write_row(etude_store_t *s, etude_entity_t *e, int is_insert, const c
             return fail(s, ETUDE_STORE_ENOMEM, "out of memory");
         char now[32];
         etude_time_now_iso(now);
-        if (sqlite3_prepare_v2(s->db,
-                               "INSERT INTO outbox(mutation_seq, entity_id, entity_type, op, payload, created_at) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                               -1, &st, NULL) != SQLITE_OK) {
+        if (cprep(s, outbox_sql, &st) != SQLITE_OK) {
             free(payload);
             return dbfail(s, "outbox");
         }
@@ -756,17 +793,14 @@ static int write_row(etude_store_t *s, etude_entity_t *e, int is_insert, const c
         sqlite3_bind_text(st, 5, payload, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dbfail(s, "outbox");
-        sqlite3_finalize(st);
+        cdone(s, st);
         free(payload);
         if (rc)
             return rc;
     }
     char now[32];
     etude_time_now_iso(now);
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO audit(at, entity_id, entity_type, action, actor, old_checksum, new_checksum, "
-                           "mutation_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (cprep(s, audit_sql, &st) != SQLITE_OK)
         return dbfail(s, "audit");
     sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, e->id, -1, SQLITE_STATIC);
@@ -780,7 +814,7 @@ static int write_row(etude_store_t *s, etude_entity_t *e, int is_insert, const c
     else
         sqlite3_bind_null(st, 8);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dbfail(s, "audit");
-    sqlite3_finalize(st);
+    cdone(s, st);
     return rc;
 }
 
