@@ -123,11 +123,12 @@ static void snap_write(etude_jack_t *j, const etude_jack_transport_t *t)
     w[9] = f2u(t->beat_type);
     memcpy(&w[10], &t->ticks_per_beat, 8);
     memcpy(&w[11], &t->bpm, 8);
+    /* Release stores (no fences: TSan does not model them): a reader that sees any word of this
+     * write also sees the odd sequence number stored before it, and retries. */
     uint64_t s = atomic_load_explicit(&j->tseq, memory_order_relaxed);
     atomic_store_explicit(&j->tseq, s + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
     for (int i = 0; i < TWORDS; i++)
-        atomic_store_explicit(&j->tw[i], w[i], memory_order_relaxed);
+        atomic_store_explicit(&j->tw[i], w[i], memory_order_release);
     atomic_store_explicit(&j->tseq, s + 2, memory_order_release);
 }
 
@@ -141,8 +142,7 @@ bool etude_jack_transport(etude_jack_t *j, etude_jack_transport_t *t)
         if (s1 & 1)
             continue;
         for (int i = 0; i < TWORDS; i++)
-            w[i] = atomic_load_explicit(&j->tw[i], memory_order_relaxed);
-        atomic_thread_fence(memory_order_acquire);
+            w[i] = atomic_load_explicit(&j->tw[i], memory_order_acquire);
         if (atomic_load_explicit(&j->tseq, memory_order_relaxed) == s1)
             break;
     }
