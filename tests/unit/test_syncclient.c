@@ -1,0 +1,299 @@
+/* test_syncclient.c - the sync client's settings, status, conflict handling and answer handling on
+ * real store files, with server answers applied through etude_syncclient_apply_answer(). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "etude_canon.h"
+#include "etude_store.h"
+#include "etude_syncclient.h"
+#include "syncclient_int.h"
+
+static char home[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(home, sizeof home, "/tmp/etude-test-syncclient-XXXXXX");
+    assert_non_null(mkdtemp(home));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", home);
+    assert_int_equal(system(cmd), 0);
+    return 0;
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/%s", home, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static etude_store_t *store(void)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/etude.db", home);
+    etude_store_t *st;
+    assert_int_equal(etude_store_open(p, &st), 0);
+    return st;
+}
+
+static etude_syncclient_t *client(void)
+{
+    etude_syncclient_t *c;
+    int rc = etude_syncclient_open(home, NULL, &c);
+    if (rc)
+        fail_msg("open: %s", c ? etude_syncclient_errmsg(c) : "");
+    return c;
+}
+
+/* The hashes the client sends are the shipped documents' (the server accepts nothing else). */
+static void test_op_hashes_match_manifest(void **state)
+{
+    (void)state;
+    FILE *f = fopen(ETUDE_SOURCE_DIR "/sync/schema/operations.sha256", "r");
+    assert_non_null(f);
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char hash[65], name[256];
+        if (sscanf(line, "%64s operations/%255[^.].graphql", hash, name) != 2)
+            continue;
+        const char *mine = etude_sync_op_hash(name);
+        if (!mine)
+            fail_msg("no hash for operation %s", name);
+        assert_string_equal(mine, hash);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 6);
+}
+
+static void test_config(void **state)
+{
+    (void)state;
+    etude_sync_config_t cfg;
+    etude_sync_config_defaults(&cfg);
+    assert_int_equal(cfg.batch_max, 250);
+    assert_int_equal(cfg.strategy, ETUDE_SYNC_LAST_WRITE_WINS);
+    char err[512] = "";
+    assert_int_equal(etude_sync_config_load(home, &cfg, err, sizeof err), 0); /* no file */
+    write_file("sync.json", "{\"conflictStrategy\":\"manual\",\"batchSize\":7,\"maxRetries\":0,"
+                            "\"pastLimit\":\"dead-letter\",\"backoffMultiplier\":1.5}");
+    assert_int_equal(etude_sync_config_load(home, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.strategy, ETUDE_SYNC_MANUAL);
+    assert_int_equal(cfg.batch_max, 7);
+    assert_int_equal(cfg.max_retries, 0);
+    assert_int_equal(cfg.past_limit, ETUDE_SYNC_PAST_LIMIT_DEAD_LETTER);
+    write_file("sync.json", "{\"batchSize\":251}");
+    assert_int_equal(etude_sync_config_load(home, &cfg, err, sizeof err), ETUDE_SYNC_EINVAL);
+    assert_non_null(strstr(err, "sync.json: field 'batchSize'"));
+    write_file("sync.json", "{\"conflictStrategy\":\"newest\"}");
+    assert_int_equal(etude_sync_config_load(home, &cfg, err, sizeof err), ETUDE_SYNC_EINVAL);
+    assert_non_null(strstr(err, "'conflictStrategy'"));
+    write_file("sync.json", "{\"batchsize\":3}");
+    assert_int_equal(etude_sync_config_load(home, &cfg, err, sizeof err), ETUDE_SYNC_EINVAL);
+    assert_non_null(strstr(err, "'batchsize': unknown setting"));
+    write_file("sync.json", "[1");
+    assert_int_equal(etude_sync_config_load(home, &cfg, err, sizeof err), ETUDE_SYNC_EINVAL);
+    /* open refuses a bad settings file with the same message */
+    etude_syncclient_t *c;
+    assert_int_equal(etude_syncclient_open(home, NULL, &c), ETUDE_SYNC_EINVAL);
+    assert_non_null(strstr(etude_syncclient_errmsg(c), "sync.json"));
+    etude_syncclient_close(c);
+}
+
+static void test_status_and_not_logged_in(void **state)
+{
+    (void)state;
+    etude_store_t *st = store();
+    assert_int_equal(etude_store_create(st, "goal", NULL, "{\"minutes\":10}", NULL), 0);
+    assert_int_equal(etude_store_create(st, "goal", NULL, "{\"minutes\":20}", NULL), 0);
+    etude_store_close(st);
+    etude_syncclient_t *c = client();
+    assert_false(etude_syncclient_logged_in(c));
+    char *s = etude_syncclient_status_json(c);
+    cJSON *o = cJSON_Parse(s);
+    free(s);
+    assert_string_equal(cJSON_GetObjectItem(o, "state")->valuestring, "idle");
+    assert_int_equal((int)cJSON_GetObjectItem(o, "pending")->valuedouble, 2);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "lastSyncAt")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "deadLetters")), 0);
+    cJSON_Delete(o);
+    etude_sync_stats_t stats;
+    assert_int_equal(etude_syncclient_sync(c, 0, 0, &stats), ETUDE_SYNC_ENOTLOGGEDIN);
+    assert_int_equal(etude_syncclient_login(c, "ftp://x", "u", "p", NULL), ETUDE_SYNC_EINVAL);
+    assert_non_null(strstr(etude_syncclient_errmsg(c), "--server"));
+    assert_int_equal(etude_syncclient_login(c, "http://127.0.0.1:1", "u", "p", "/nonexistent/ca.pem"),
+                     ETUDE_SYNC_EINVAL);
+    assert_non_null(strstr(etude_syncclient_errmsg(c), "--cacert"));
+    assert_int_equal(etude_syncclient_resolve(c, "12345", 1), ETUDE_SYNC_ENOTFOUND);
+    etude_syncclient_close(c);
+}
+
+/* A SyncChanges page as the server would send it, for one entity. */
+static char *page(const char *id, const char *type, const char *data, int version, const char *deleted,
+                  const char *cursor, int corrupt_checksum)
+{
+    char sum[65];
+    etude_canon_sha256_hex(data, strlen(data), sum);
+    if (corrupt_checksum)
+        sum[0] = sum[0] == 'a' ? 'b' : 'a';
+    char *out = malloc(4096);
+    snprintf(out, 4096,
+             "{\"data\":{\"syncChanges\":{\"changes\":[{\"id\":\"%s\",\"localId\":null,\"remoteId\":\"%s\","
+             "\"createdAt\":\"2026-11-25T10:00:00.000Z\",\"updatedAt\":\"2026-11-25T10:00:01.000Z\","
+             "\"deletedAt\":%s%s%s,\"syncStatus\":\"synced\",\"syncVersion\":%d,\"checksum\":\"%s\","
+             "\"entityType\":\"%s\",\"data\":%s}],\"cursor\":\"%s\",\"hasMore\":false}}}",
+             id, id, deleted ? "\"" : "", deleted ? deleted : "null", deleted ? "\"" : "", version, sum, type,
+             deleted ? "null" : data, cursor);
+    return out;
+}
+
+static void test_pull_page(void **state)
+{
+    (void)state;
+    etude_syncclient_t *c = client();
+    const char *id = "44444444-4444-4444-8444-444444444444";
+    char *p = page(id, "logbookEntry", "{\"text\":\"hello\"}", 1, NULL, "c1", 0);
+    assert_int_equal(etude_syncclient_apply_answer(c, "SyncChanges", p, strlen(p)), 0);
+    free(p);
+    etude_store_t *st = store();
+    etude_entity_t e;
+    assert_int_equal(etude_store_get(st, id, &e), 0);
+    assert_string_equal(e.sync_status, "synced");
+    assert_int_equal(e.sync_version, 1);
+    assert_string_equal(e.data, "{\"text\":\"hello\"}");
+    etude_entity_clear(&e);
+    char cur[64];
+    assert_int_equal(etude_store_meta_get(st, "cursor", cur, sizeof cur), 0);
+    assert_string_equal(cur, "c1");
+    assert_int_equal(etude_store_outbox_count(st), 0);
+    /* A checksum that does not match the data: never written; the cursor still moves on. */
+    const char *bad = "55555555-5555-4555-8555-555555555555";
+    p = page(bad, "goal", "{\"minutes\":5}", 1, NULL, "c2", 1);
+    assert_int_equal(etude_syncclient_apply_answer(c, "SyncChanges", p, strlen(p)), 0);
+    free(p);
+    assert_int_equal(etude_store_get(st, bad, &e), ETUDE_STORE_ENOTFOUND);
+    /* An older version never replaces a newer one; a remote tombstone deletes. */
+    p = page(id, "logbookEntry", "{\"text\":\"stale\"}", 1, NULL, "c3", 0);
+    assert_int_equal(etude_syncclient_apply_answer(c, "SyncChanges", p, strlen(p)), 0);
+    free(p);
+    p = page(id, "logbookEntry", "{}", 2, "2026-11-25T11:00:00.000Z", "c4", 0);
+    assert_int_equal(etude_syncclient_apply_answer(c, "SyncChanges", p, strlen(p)), 0);
+    free(p);
+    assert_int_equal(etude_store_get(st, id, &e), 0);
+    assert_string_equal(e.data, "{\"text\":\"hello\"}");
+    assert_string_equal(e.deleted_at, "2026-11-25T11:00:00.000Z");
+    etude_entity_clear(&e);
+    /* ... and a live copy never revives it. */
+    p = page(id, "logbookEntry", "{\"text\":\"again\"}", 3, NULL, "c5", 0);
+    assert_int_equal(etude_syncclient_apply_answer(c, "SyncChanges", p, strlen(p)), 0);
+    free(p);
+    assert_int_equal(etude_store_get(st, id, &e), 0);
+    assert_true(e.deleted_at[0] != 0);
+    etude_entity_clear(&e);
+    /* Garbage: refused, nothing changes. */
+    assert_int_equal(etude_syncclient_apply_answer(c, "SyncChanges", "{\"data\":", 8), ETUDE_SYNC_EPROTOCOL);
+    assert_int_equal(etude_store_meta_get(st, "cursor", cur, sizeof cur), 0);
+    assert_string_equal(cur, "c5");
+    assert_int_equal(etude_store_check(st), 0);
+    etude_store_close(st);
+    etude_syncclient_close(c);
+}
+
+static void upload_answer(char *out, size_t size, const char *accepted, const char *conflicts, const char *rejected)
+{
+    snprintf(out, size,
+             "{\"data\":{\"uploadBatch\":{\"batchId\":\"b\",\"deviceId\":\"d\",\"mutationSeq\":1,\"replayed\":false,"
+             "\"accepted\":[%s],\"conflicts\":[%s],\"duplicates\":[],\"rejected\":[%s]}}}",
+             accepted, conflicts, rejected);
+}
+
+static void test_upload_answers(void **state)
+{
+    (void)state;
+    write_file("sync.json", "{\"conflictStrategy\":\"manual\"}");
+    etude_store_t *st = store();
+    const char *a = "66666666-6666-4666-8666-666666666666", *b = "77777777-7777-4777-8777-777777777777",
+               *r = "88888888-8888-4888-8888-888888888888";
+    assert_int_equal(etude_store_create(st, "goal", a, "{\"minutes\":1}", NULL), 0);
+    assert_int_equal(etude_store_create(st, "goal", b, "{\"minutes\":2}", NULL), 0);
+    assert_int_equal(etude_store_create(st, "goal", r, "{\"minutes\":3}", NULL), 0);
+    etude_syncclient_t *c = client();
+    char remote[65];
+    etude_canon_sha256_hex("{\"minutes\":22}", 14, remote);
+    char acc[256], con[2048], rej[256], body[4096];
+    snprintf(acc, sizeof acc, "{\"id\":\"%s\",\"remoteId\":\"%s\",\"syncVersion\":1}", a, a);
+    snprintf(con, sizeof con,
+             "{\"id\":\"%s\",\"entityType\":\"goal\",\"baseVersion\":0,\"serverVersion\":4,\"server\":{\"id\":\"%s\","
+             "\"createdAt\":\"2026-11-25T10:00:00.000Z\",\"updatedAt\":\"2026-11-25T10:00:00.000Z\",\"deletedAt\":null,"
+             "\"syncStatus\":\"synced\",\"syncVersion\":4,\"checksum\":\"%s\",\"entityType\":\"goal\","
+             "\"data\":{\"minutes\":22}},\"client\":{}}",
+             b, b, remote);
+    snprintf(rej, sizeof rej, "{\"index\":2,\"id\":\"%s\",\"field\":\"data\",\"reason\":\"oversized\"}", r);
+    upload_answer(body, sizeof body, acc, con, rej);
+    assert_int_equal(etude_syncclient_apply_answer(c, "UploadBatch", body, strlen(body)), 0);
+    etude_entity_t e;
+    assert_int_equal(etude_store_get(st, a, &e), 0);
+    assert_string_equal(e.sync_status, "synced");
+    assert_int_equal(e.sync_version, 1);
+    etude_entity_clear(&e);
+    assert_int_equal(etude_store_get(st, b, &e), 0);
+    assert_string_equal(e.sync_status, "conflict");
+    etude_entity_clear(&e);
+    /* The rejection is a dead letter with the server's reason, never dropped. */
+    char *s = etude_syncclient_status_json(c);
+    assert_non_null(strstr(s, "\"reason\":\"data: oversized\""));
+    assert_non_null(strstr(s, "\"conflicts\":1"));
+    free(s);
+    assert_int_equal(etude_store_outbox_count(st), 1); /* b's, waiting for the manual decision */
+    char *list = etude_syncclient_conflicts_json(c);
+    assert_non_null(strstr(list, b));
+    free(list);
+    assert_int_equal(etude_syncclient_resolve(c, b, 0), 0);
+    assert_int_equal(etude_store_get(st, b, &e), 0);
+    assert_string_equal(e.data, "{\"minutes\":22}");
+    assert_string_equal(e.sync_status, "synced");
+    assert_int_equal(e.sync_version, 4);
+    etude_entity_clear(&e);
+    assert_int_equal(etude_store_outbox_count(st), 0);
+    assert_int_equal(etude_syncclient_resolve(c, b, 0), ETUDE_SYNC_ENOTFOUND);
+    /* An answer missing its lists changes nothing. */
+    assert_int_equal(etude_store_create(st, "goal", NULL, "{\"minutes\":9}", NULL), 0);
+    const char *half = "{\"data\":{\"uploadBatch\":{\"accepted\":[]}}}";
+    assert_int_equal(etude_syncclient_apply_answer(c, "UploadBatch", half, strlen(half)), ETUDE_SYNC_EPROTOCOL);
+    assert_int_equal(etude_store_outbox_count(st), 1);
+    assert_int_equal(etude_store_check(st), 0);
+    etude_store_close(st);
+    etude_syncclient_close(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_op_hashes_match_manifest),
+        cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_and_not_logged_in, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pull_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_answers, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
