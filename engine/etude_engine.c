@@ -489,9 +489,13 @@ static int set_param(etude_engine_t *e, etude_voice_id_t id, int which, float f,
     struct voice_slot *v;
     if (!e)
         return ETUDE_EINVAL;
+    /* Under the lock: tick() cannot free the slot (and add() reuse it) between check and store. */
+    pthread_mutex_lock(&e->ctl_lock);
     int r = voice_live(e, id, &v);
-    if (r)
+    if (r) {
+        pthread_mutex_unlock(&e->ctl_lock);
         return r;
+    }
     char val[48];
     switch (which) {
     case 0:
@@ -511,16 +515,12 @@ static int set_param(etude_engine_t *e, etude_voice_id_t id, int which, float f,
         snprintf(val, sizeof val, "%s", b ? "true" : "false");
         break;
     }
-    if (atomic_load(&e->bus)) {
-        char nm[64];
-        const char *kind;
-        pthread_mutex_lock(&e->ctl_lock);
-        memcpy(nm, v->name, sizeof nm);
-        kind = v->cls ? v->cls->kind : "";
-        pthread_mutex_unlock(&e->ctl_lock);
-        static const char *names[] = {"gain", "pan", "mute", "solo"};
-        publish_voice(e, names[which], nm, kind, val);
-    }
+    char nm[64], kind[64];
+    memcpy(nm, v->name, sizeof nm);
+    snprintf(kind, sizeof kind, "%s", v->cls && v->cls->kind ? v->cls->kind : "");
+    pthread_mutex_unlock(&e->ctl_lock);
+    static const char *names[] = {"gain", "pan", "mute", "solo"};
+    publish_voice(e, names[which], nm, kind, val);
     return ETUDE_OK;
 }
 
@@ -1255,8 +1255,9 @@ int etude_engine_tick(etude_engine_t *e)
         pthread_mutex_lock(&e->ctl_lock);
         const etude_voice_class_t *cls = v->cls;
         void *self = v->self;
-        char nm[64];
+        char nm[64], kind[64];
         memcpy(nm, v->name, sizeof nm);
+        snprintf(kind, sizeof kind, "%s", cls->kind ? cls->kind : "");
         pthread_mutex_unlock(&e->ctl_lock);
         if (cls->dispose)
             cls->dispose(self);
@@ -1269,7 +1270,7 @@ int etude_engine_tick(etude_engine_t *e)
                               memory_order_release);
         atomic_fetch_sub(&e->v_in_use, 1);
         pthread_mutex_unlock(&e->ctl_lock);
-        publish_voice(e, "disposed", nm, cls->kind, NULL);
+        publish_voice(e, "disposed", nm, kind, NULL);
         freed++;
     }
     etude_bus_t *bus = atomic_load(&e->bus);

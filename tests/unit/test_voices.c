@@ -506,6 +506,47 @@ static void test_bus_notifications(void **state)
     etude_bus_destroy(bus);
 }
 
+static void count_msg(void *user, const etude_bus_msg_t *msg)
+{
+    (void)msg;
+    (*(size_t *)user)++;
+}
+
+/* NOTIFY events beyond the notification ring's room (4096 between two ticks) are counted and
+ * reported on the error topic, never silently lost; the ones that fit all reach the bus. */
+static void test_notify_overflow(void **state)
+{
+    (void)state;
+    etude_bus_t *bus = etude_bus_create();
+    assert_non_null(bus);
+    size_t got = 0;
+    assert_true(etude_bus_subscribe(bus, "position", count_msg, &got, NULL) > 0);
+    etude_engine_config_t cfg;
+    etude_engine_config_default(&cfg, 48000);
+    cfg.event_capacity = 8192;
+    cfg.max_period = 256;
+    etude_engine_t *e = NULL;
+    assert_int_equal(etude_engine_create(&cfg, &e), 0);
+    etude_engine_set_bus(e, bus);
+    etude_event_t ev = {.frame = 100, .kind = ETUDE_EV_MARKER, .flags = ETUDE_EVF_NOTIFY};
+    for (int i = 0; i < 5000; i++)
+        assert_int_equal(etude_event_schedule(e, &ev, NULL), 0);
+    etude_engine_process(e, 256, g_mix, NULL);
+    assert_int_equal(etude_engine_tick(e), 0);
+    assert_int_equal(got, 4096);
+    etude_bus_msg_t m[4];
+    size_t n = etude_bus_history(bus, "error", m, 4);
+    assert_int_equal(n, 1);
+    assert_string_equal(m[0].name, "notifications-lost");
+    assert_non_null(strstr(m[0].json, "904 notification(s) lost"));
+    etude_bus_msgs_free(m, n);
+    etude_engine_stats_t st;
+    etude_engine_stats(e, &st);
+    assert_int_equal(st.events_dispatched, 5000);
+    etude_engine_destroy(e);
+    etude_bus_destroy(bus);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,7 +554,7 @@ int main(void)
         cmocka_unit_test(test_disposal_bound),   cmocka_unit_test(test_pool_full),
         cmocka_unit_test(test_mix_params),       cmocka_unit_test(test_stereo_and_voice_out),
         cmocka_unit_test(test_dispose_all_offline), cmocka_unit_test(test_destroy_live),
-        cmocka_unit_test(test_bus_notifications),
+        cmocka_unit_test(test_bus_notifications), cmocka_unit_test(test_notify_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
