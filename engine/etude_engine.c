@@ -30,6 +30,20 @@ static inline uint64_t sw_make(uint32_t gen, uint32_t st) { return ((uint64_t)ge
 #define SW_ST(w) ((uint32_t)((w)&0xffffffffu))
 static inline uint32_t gen_next(uint32_t g) { return g + 1 ? g + 1 : 1; }
 
+/* The free list's head is (tag << 24) | slot. The tag counts successful pops: it makes a head that
+ * was popped and pushed back compare different (ABA), it is the arrival number of the event that
+ * took the slot, and it is the count of accepted events. Pushes leave it alone: without a pop in
+ * between, a push cannot bring back an earlier head. */
+#define FH_BITS 24
+#define FH_NIL ((1u << FH_BITS) - 1)
+static inline uint64_t fh_make(uint64_t tag, uint32_t idx) { return (tag << FH_BITS) | (idx == NIL ? FH_NIL : idx); }
+static inline uint32_t fh_idx(uint64_t h)
+{
+    uint32_t i = (uint32_t)(h & FH_NIL);
+    return i == FH_NIL ? NIL : i;
+}
+static inline uint64_t fh_tag(uint64_t h) { return h >> FH_BITS; }
+
 struct ev_slot {
     _Atomic uint64_t state;
     _Atomic uint64_t voice;       /* copy of ev.voice for the control-side scans */
@@ -88,10 +102,9 @@ struct etude_engine {
     /* event table */
     struct ev_slot *ev;
     uint32_t ev_cap;
-    _Alignas(64) _Atomic uint64_t free_head; /* (tag << 32) | slot: tagged Treiber stack */
+    _Alignas(64) _Atomic uint64_t free_head; /* fh_make(pops, slot): tagged Treiber stack */
     _Alignas(64) _Atomic uint32_t sub_head;  /* submission stack: producers push, audio takes all */
     _Alignas(64) _Atomic uint32_t cancel_head; /* cancel stack: cancellers push, audio takes all */
-    _Alignas(64) _Atomic uint64_t seq; /* arrival order; also the count of accepted events */
 
     /* audio-only state of the table: a wheel of one bucket per frame for events due within
      * wheel_mask + 1 frames, each bucket a list in arrival order; a heap keyed by (frame, seq)
@@ -211,7 +224,7 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
 {
     if (!cfg || !out || cfg->sample_rate == 0 || cfg->max_period == 0 || cfg->event_capacity == 0 ||
         cfg->voice_capacity == 0 || cfg->event_capacity >= NIL || cfg->voice_capacity >= NIL ||
-        cfg->max_period > (1u << 24) || cfg->event_capacity > (1u << 28) ||
+        cfg->max_period > (1u << 24) || cfg->event_capacity >= FH_NIL ||
         cfg->voice_capacity > (1u << 16))
         return ETUDE_EINVAL;
     *out = NULL;
@@ -266,7 +279,7 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
     }
     for (uint32_t b = 0; b <= e->wmask; b++)
         e->whead[b] = e->wtail[b] = NIL;
-    atomic_init(&e->free_head, sw_make(0, 0));
+    atomic_init(&e->free_head, fh_make(0, 0));
     atomic_init(&e->sub_head, NIL);
     atomic_init(&e->cancel_head, NIL);
     e->chain_first = e->chain_last = NIL;
@@ -318,7 +331,7 @@ void etude_engine_stats(const etude_engine_t *ce, etude_engine_stats_t *out)
     out->periods = atomic_load(&e->st_periods);
     /* freed first: every freed event took its sequence number before it was freed */
     uint64_t freed = atomic_load(&e->st_freed);
-    uint64_t seq = atomic_load(&e->seq);
+    uint64_t seq = fh_tag(atomic_load(&e->free_head));
     out->events_scheduled = seq;
     out->events_dispatched = atomic_load(&e->st_disp);
     out->events_cancelled = atomic_load(&e->st_canc);
@@ -599,19 +612,20 @@ size_t etude_engine_voices(const etude_engine_t *ce, etude_voice_id_t *out, size
 
 static inline bool kind_ok(uint16_t k) { return (k >= ETUDE_EV_NOTE_ON && k <= ETUDE_EV_MARKER) || k >= ETUDE_EV_USER; }
 
-/* Pop a slot off the tagged free list. Returns NIL when the table is full. */
-static uint32_t free_pop(etude_engine_t *e)
+/* Pop a slot off the tagged free list; *seq gets the arrival number. NIL when the table is full. */
+static uint32_t free_pop(etude_engine_t *e, uint64_t *seq)
 {
     uint64_t old = atomic_load_explicit(&e->free_head, memory_order_acquire);
     for (;;) {
-        uint32_t idx = SW_ST(old);
+        uint32_t idx = fh_idx(old);
         if (idx == NIL)
             return NIL;
         uint32_t next = atomic_load_explicit(&e->ev[idx].free_next, memory_order_relaxed);
-        uint64_t nw = sw_make(SW_GEN(old) + 1, next);
-        if (atomic_compare_exchange_weak_explicit(&e->free_head, &old, nw, memory_order_acquire,
-                                                  memory_order_acquire))
+        if (atomic_compare_exchange_weak_explicit(&e->free_head, &old, fh_make(fh_tag(old) + 1, next),
+                                                  memory_order_acquire, memory_order_acquire)) {
+            *seq = fh_tag(old);
             return idx;
+        }
     }
 }
 
@@ -639,7 +653,8 @@ int etude_event_schedule(etude_engine_t *e, const etude_event_t *ev, etude_event
         if (r)
             return r;
     }
-    uint32_t idx = free_pop(e);
+    uint64_t seq;
+    uint32_t idx = free_pop(e, &seq);
     if (idx == NIL) {
         add_u64(&e->st_full, 1);
         return ETUDE_EFULL;
@@ -650,7 +665,7 @@ int etude_event_schedule(etude_engine_t *e, const etude_event_t *ev, etude_event
     s->ev = *ev;
     atomic_store_explicit(&s->voice, ev->voice, memory_order_relaxed);
     atomic_store_explicit(&s->tag, ev->tag, memory_order_relaxed);
-    s->seq = atomic_fetch_add_explicit(&e->seq, 1, memory_order_relaxed);
+    s->seq = seq;
     atomic_store_explicit(&s->state, sw_make(gen, EV_PENDING), memory_order_release);
     stack_push(&e->sub_head, &s->sub_next, idx);
     if (out)
@@ -887,8 +902,8 @@ static void slot_flush(etude_engine_t *e)
     uint64_t old = atomic_load_explicit(&e->free_head, memory_order_relaxed);
     uint64_t nw;
     do {
-        atomic_store_explicit(&e->ev[e->chain_last].free_next, SW_ST(old), memory_order_relaxed);
-        nw = sw_make(SW_GEN(old) + 1, e->chain_first);
+        atomic_store_explicit(&e->ev[e->chain_last].free_next, fh_idx(old), memory_order_relaxed);
+        nw = fh_make(fh_tag(old), e->chain_first);
     } while (!atomic_compare_exchange_weak_explicit(&e->free_head, &old, nw, memory_order_release,
                                                     memory_order_relaxed));
     e->chain_first = e->chain_last = NIL;
