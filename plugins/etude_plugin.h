@@ -26,7 +26,7 @@ extern "C" {
 #define ETUDE_PLUGIN_ABI_VERSION 1u
 #define ETUDE_PLUGIN_ENTRY_SYMBOL "etude_plugin_entry"
 
-/* Return codes, the same values as the engine's ETUDE_E* codes. */
+/* Return codes: the engine's ETUDE_E* values where they overlap (etude_engine.h). */
 #define ETUDE_PLUGIN_OK 0
 #define ETUDE_PLUGIN_ENOMEM (-1)
 #define ETUDE_PLUGIN_EINVAL (-2)
