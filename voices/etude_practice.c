@@ -437,8 +437,8 @@ static int psrc_expand(void *self, uint64_t from, uint64_t to, etude_emit_fn emi
 static uint64_t psrc_length(void *self)
 {
     const psrc_t *s = self;
-    /* An endless practice loops pass 0 with the sequencer's loop: the material is one pass long. */
-    return (uint64_t)llround(s->p->start[s->p->npasses]);
+    /* An endless practice (the sequencer's loop over pass 0) never ends: a renderer needs a duration. */
+    return s->p->endless ? UINT64_MAX : (uint64_t)llround(s->p->start[s->p->npasses]);
 }
 
 const etude_source_class_t etude_practice_source_class = {
