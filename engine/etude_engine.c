@@ -17,7 +17,9 @@
 #define NOTE_RING_RECORDS 4096u
 
 /* An event slot's state word is (generation << 32) | state. */
-enum { EV_FREE = 0, EV_RESERVED = 1, EV_PENDING = 2, EV_CANCELLED = 3, EV_FIRED = 4 };
+/* A slot being filled by its producer stays FREE until PENDING is published: only that producer
+ * can reach it, and a handle of its generation does not exist yet. */
+enum { EV_FREE = 0, EV_PENDING = 2, EV_CANCELLED = 3, EV_FIRED = 4 };
 
 /* Where the audio thread has seen a slot (audio-only bookkeeping, see drain_*()). */
 enum { RT_NONE = 0, RT_IN_HEAP = 1, RT_IN_WHEEL = 2, RT_WAIT_CANCEL = 3, RT_CANCEL_FIRST = 4 };
@@ -51,8 +53,8 @@ struct ev_slot {
     _Atomic uint32_t free_next;   /* link in the free list */
     _Atomic uint32_t sub_next;    /* link in the submission stack */
     _Atomic uint32_t cancel_next; /* link in the cancel stack */
-    uint64_t seq;                 /* arrival order, written by the producer while RESERVED */
-    etude_event_t ev;             /* written by the producer while RESERVED, read by audio */
+    uint64_t seq;                 /* arrival order, written by the producer before PENDING */
+    etude_event_t ev;             /* written by the producer before PENDING, read by audio */
 };
 
 struct heap_ent {
@@ -385,7 +387,7 @@ static void publish_voice(etude_engine_t *e, const char *what, const char *name,
 /* voices: control side */
 
 /* Loads a voice's state word and checks the handle. Returns 0 with *slot set, or an error. */
-static int voice_lookup(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot,
+static inline int voice_lookup(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot,
                         uint32_t *state)
 {
     uint32_t i = ETUDE_ID_SLOT(id), g = ETUDE_ID_GEN(id);
@@ -401,7 +403,7 @@ static int voice_lookup(const etude_engine_t *e, etude_voice_id_t id, struct voi
 }
 
 /* A voice that may still be operated on: PREPARED or ACTIVE. */
-static int voice_live(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot)
+static inline int voice_live(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot)
 {
     uint32_t st;
     int r = voice_lookup(e, id, slot, &st);
@@ -661,7 +663,6 @@ int etude_event_schedule(etude_engine_t *e, const etude_event_t *ev, etude_event
     }
     struct ev_slot *s = &e->ev[idx];
     uint32_t gen = SW_GEN(atomic_load_explicit(&s->state, memory_order_relaxed));
-    atomic_store_explicit(&s->state, sw_make(gen, EV_RESERVED), memory_order_relaxed);
     s->ev = *ev;
     atomic_store_explicit(&s->voice, ev->voice, memory_order_relaxed);
     atomic_store_explicit(&s->tag, ev->tag, memory_order_relaxed);
