@@ -106,8 +106,10 @@ rm -f out.wav
 awk 'BEGIN { for (i = 0; i < 200; i++) print "12 7/8 133.3-171.7 X.xX.x." }' > long.txt
 "$etude" render --no-session --tempo-map long.txt -o long.wav 2> int.txt &
 pid=$!
-while [ ! -e long.wav ] && ! ls long.wav.part-* > /dev/null 2>&1; do sleep 0.05; done
-kill -INT "$pid"
+while kill -0 "$pid" 2> /dev/null && [ ! -e long.wav ] && ! ls long.wav.part-* > /dev/null 2>&1; do
+    sleep 0.05
+done
+kill -INT "$pid" 2> /dev/null
 wait "$pid"; rc=$?
 pid=
 if [ "$rc" -eq 130 ]; then
