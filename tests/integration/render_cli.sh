@@ -5,6 +5,8 @@
 # usage: render_cli.sh ETUDE SOURCE_DIR
 set -u
 etude=$1 src=$2
+case $etude in /*) ;; *) etude=$(pwd)/$etude ;; esac
+case $src in /*) ;; *) src=$(pwd)/$src ;; esac
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/etude-render-cli.XXXXXX")
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
