@@ -484,8 +484,10 @@ int etude_jack_open(const etude_jack_config_t *cfg, etude_jack_t **out, char *er
     jack_options_t opts = JackNoStartServer;
     /* libjack reports a missing server, or one that went away, in several lines of its own;
      * every failure it can cause reaches the caller as an error code and one line of ours */
-    jack_set_error_function(jack_quiet);
-    jack_set_info_function(jack_quiet);
+    if (!getenv("ETUDE_JACK_DEBUG")) { /* ETUDE_JACK_DEBUG=1 shows libjack's messages */
+        jack_set_error_function(jack_quiet);
+        jack_set_info_function(jack_quiet);
+    }
     if (cfg->server_name)
         opts |= JackServerName;
     j->client = cfg->server_name ? jack_client_open(cname, opts, &status, cfg->server_name)
