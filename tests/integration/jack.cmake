@@ -1,6 +1,8 @@
 # Live tests of `etude play` against a private jackd (dummy driver) each; see tests/support/jack_harness.sh.
 # Labels: integration, jack. They run under ASan too; under TSan they are labelled no-tsan because
-# libjack is not instrumented and synchronises its threads through futexes TSan cannot see.
+# libjack is not instrumented (it synchronises its threads through futexes and shared memory TSan
+# cannot see) and TSan-built clients were seen to fail activation or hang in deactivation under
+# jackd; see docs/jack.md.
 add_executable(jack_tclient ${ETUDE_TESTS_DIR}/support/jack_tclient.c)
 target_link_libraries(jack_tclient PRIVATE PkgConfig::JACK PkgConfig::SNDFILE Threads::Threads m)
 add_executable(jack_onsets ${ETUDE_TESTS_DIR}/support/jack_onsets.c)
