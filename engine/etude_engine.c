@@ -16,9 +16,9 @@
 #define NIL UINT32_MAX
 #define NOTE_RING_RECORDS 4096u
 
-/* An event slot's state word is (generation << 32) | state. */
-/* A slot being filled by its producer stays FREE until PENDING is published: only that producer
- * can reach it, and a handle of its generation does not exist yet. */
+/* An event slot's state word is (generation << 32) | state. A slot being filled by its producer
+ * stays FREE until PENDING is published: only that producer can reach it, and no handle of its
+ * generation exists yet. */
 enum { EV_FREE = 0, EV_PENDING = 2, EV_CANCELLED = 3, EV_FIRED = 4 };
 
 /* Where the audio thread has seen a slot (audio-only bookkeeping, see drain_*()). */
@@ -137,15 +137,18 @@ struct etude_engine {
     etude_ring_t notes;    /* writer: audio; reader: tick() */
 
     _Atomic(etude_bus_t *) bus;
-    _Atomic int audio_owner; /* 1 while a thread is inside process() */
-    _Atomic uint64_t now;
-
-    /* stats; the audio-side ones have a single writer at a time */
-    _Atomic uint64_t st_frames, st_periods, st_disp, st_canc, st_drop, st_late, st_full;
-    _Atomic uint64_t st_freed; /* event slots returned (pending = seq - freed) */
-    _Atomic uint64_t st_notes_lost;
-    _Atomic uint32_t v_in_use, v_active;
     uint64_t late_reported, notes_lost_reported; /* tick() only */
+
+    /* written by the audio thread (one writer at a time), on their own cache line */
+    _Alignas(64) _Atomic int audio_owner; /* 1 while a thread is inside process() */
+    _Atomic uint64_t now;
+    _Atomic uint64_t st_frames, st_periods, st_disp, st_drop, st_late, st_notes_lost;
+    _Atomic uint64_t st_freed; /* event slots returned (pending = scheduled - freed) */
+    _Atomic uint32_t v_active;
+
+    /* written by control threads */
+    _Alignas(64) _Atomic uint64_t st_canc, st_full;
+    _Atomic uint32_t v_in_use;
 };
 
 static _Thread_local int tl_in_audio;
