@@ -37,6 +37,26 @@ static void on_signal(int sig)
     render_signal = sig;
 }
 
+static struct sigaction old_int, old_term;
+
+/* From the moment the temp file exists until it is renamed or removed, SIGINT and SIGTERM end the
+ * render cleanly (a background job starts with SIGINT ignored: it is caught here too). */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+}
+
+static void restore_signals(void)
+{
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+}
+
 typedef struct render {
     const char *out_path;
     char *tmp_path;
@@ -304,8 +324,10 @@ int etude_cmd_render(int argc, char **argv)
         return 1;
     }
     snprintf(r.tmp_path, tl, "%s.part-XXXXXX", out);
+    catch_signals();
     int fd = mkstemp(r.tmp_path);
     if (fd < 0) {
+        restore_signals();
         fprintf(stderr, "etude render: cannot write '%s': %s\n", out, strerror(errno));
         free(r.tmp_path);
         free(r.inter);
@@ -325,6 +347,7 @@ int etude_cmd_render(int argc, char **argv)
         fprintf(stderr, "etude render: cannot write '%s': %s\n", out, sf_strerror(NULL));
         close(fd);
         unlink(r.tmp_path);
+        restore_signals();
         free(r.tmp_path);
         free(r.inter);
         etude_preset_destroy(preset);
@@ -387,13 +410,6 @@ int etude_cmd_render(int argc, char **argv)
         publish(r.bus, "start", o);
     }
 
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-
     etude_offline_config_t ocfg;
     memset(&ocfg, 0, sizeof ocfg);
     ocfg.period = RENDER_PERIOD;
@@ -409,8 +425,6 @@ int etude_cmd_render(int argc, char **argv)
     rc = etude_sequencer_start(seq, 0);
     if (rc == 0)
         rc = etude_offline_run(engine, seq, &ocfg);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     if (r.progress_drawn)
         fprintf(stderr, "\n");
 
@@ -452,6 +466,7 @@ cleanup:
     }
     if (exit_code != 0)
         unlink(r.tmp_path);
+    restore_signals();
     cli_session_close(session);
     etude_bus_destroy(r.bus);
     etude_preset_destroy(preset);

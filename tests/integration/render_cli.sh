@@ -104,6 +104,18 @@ check_output out.wav "2 48000 2546400 32-bit Floating Point PCM" "$src/presets/m
 [ "$(soxi -s out.wav 2>/dev/null)" = 120000 ] && echo "ok   --duration overrides the preset" || fail "--duration"
 rm -f out.wav
 
+# the transport messages on the bus, as the session recorder saw them: one session, every bar
+# (song.txt has 43 bars, 2:01.7 long), the material named
+if command -v sqlite3 > /dev/null; then
+    "$etude" render --tempo-map "$src/tests/integration/click_vs_klick_maps/song.txt" -o song.wav 2> /dev/null
+    got=$(sqlite3 "$ETUDE_HOME/etude.db" "select json_extract(data, '\$.bars'), json_extract(data, '\$.activeSeconds'),
+          json_extract(data, '\$.endReason'), json_extract(data, '\$.material') like '%song.txt'
+          from entities where entity_type = 'practiceSession'" 2>&1)
+    [ "$got" = "43|121.728|end|1" ] && echo "ok   transport start, 43 bars and stop reach the session recorder" \
+        || fail "session from the bus: got '$got', want '43|121.728|end|1'"
+    rm -f song.wav
+fi
+
 # interrupted: exit 130, nothing written (or, on a very fast machine, a complete file)
 awk 'BEGIN { for (i = 0; i < 200; i++) print "12 7/8 133.3-171.7 X.xX.x." }' > long.txt
 "$etude" render --no-session --tempo-map long.txt -o long.wav 2> int.txt &
@@ -111,13 +123,13 @@ pid=$!
 while kill -0 "$pid" 2> /dev/null && [ ! -e long.wav ] && ! ls long.wav.part-* > /dev/null 2>&1; do
     sleep 0.05
 done
-kill -INT "$pid" 2> /dev/null
+kill -TERM "$pid" 2> /dev/null
 wait "$pid"; rc=$?
 pid=
 if [ "$rc" -eq 130 ]; then
     [ -e long.wav ] && fail "interrupted render left long.wav"
     ls long.wav.part-* > /dev/null 2>&1 && fail "interrupted render left its temp file"
-    grep -q "interrupted by signal 2; nothing written" int.txt && echo "ok   interrupted: exit 130, no file" \
+    grep -q "interrupted by signal 15; nothing written" int.txt && echo "ok   interrupted: exit 130, no file" \
         || fail "interrupted: $(cat int.txt)"
 elif [ "$rc" -eq 0 ]; then
     [ -s long.wav ] && echo "ok   (finished before the signal)" || fail "no output after exit 0"
