@@ -69,6 +69,8 @@ typedef struct etude_sync_config {
     int past_limit;          /* etude_sync_past_limit; default keep */
     long request_timeout_s;  /* one HTTP request, default 30 */
     int wait_while_playing;  /* uploads wait while the engine plays (the plugin), default 1 */
+    int interval_s;          /* the orchestrator's periodic sync, default 300 */
+    int debounce_ms;         /* quiet time after a data change before syncing, default 2000 */
 } etude_sync_config_t;
 
 /* [any] Fill *cfg with the defaults above. */
@@ -154,6 +156,44 @@ int etude_syncclient_wait_events(etude_syncclient_t *c, int64_t deadline_us, vol
  * built from the current outbox (conflicts, duplicates, rejections). Whatever the bytes, the store
  * stays consistent: an unusable answer returns ETUDE_SYNC_EPROTOCOL and changes nothing. */
 int etude_syncclient_apply_answer(etude_syncclient_t *c, const char *op, const char *body, size_t len);
+
+/* [any] Make the running (and every later) network call of c return soon with ETUDE_SYNC_ETIMEOUT:
+ * used to stop a worker promptly. Safe from another thread than the one using c. */
+void etude_syncclient_cancel(etude_syncclient_t *c);
+
+/* ---- the orchestrator (DESIGN.md section 7): the sync plugin's worker ------------------------ */
+
+typedef struct etude_sync_orchestrator etude_sync_orchestrator_t;
+
+enum etude_sync_reason {
+    ETUDE_SYNC_REASON_SESSION_END = 1, /* a practice session was stored */
+    ETUDE_SYNC_REASON_DATA_CHANGED = 2, /* debounced by debounce_ms */
+    ETUDE_SYNC_REASON_NOW = 3
+};
+
+/* @startlifecycle orchestrator
+ * [control] Start the orchestrator on its own threads over the data directory home: it syncs once
+ * at start, when a session ends, after data changes (debounced; changes by other processes are seen
+ * through SQLite's data_version), every interval_s, when the network comes back (probing with
+ * backoff while offline) and when etude-syncd's /events says another device wrote. While playing
+ * and wait_while_playing is set, syncs wait. Does nothing until a token exists (`etude sync login`),
+ * which it re-reads as it goes. publish (may be NULL) receives sync:started, sync:completed and
+ * sync:error from the orchestrator thread. Returns 0 or an ETUDE_SYNC_E* code. */
+int etude_sync_orchestrator_start(const char *home, etude_sync_publish_fn publish, void *ctx,
+                                  etude_sync_orchestrator_t **out);
+/* [control] Stop: cancel what runs, join the threads, free. NULL accepted. */
+void etude_sync_orchestrator_stop(etude_sync_orchestrator_t *o);
+/* @endlifecycle */
+
+/* [control] Wait until no sync is running or asked for (a session end, "now"), or until deadline_us
+ * (CLOCK_MONOTONIC): 0 or ETUDE_SYNC_ETIMEOUT. Used before stop so a session's sync can finish. */
+int etude_sync_orchestrator_drain(etude_sync_orchestrator_t *o, int64_t deadline_us);
+/* [any] Tell the orchestrator something happened (an etude_sync_reason). */
+void etude_sync_orchestrator_notify(etude_sync_orchestrator_t *o, int reason);
+/* [any] The engine started (1) or stopped (0) playing. */
+void etude_sync_orchestrator_set_playing(etude_sync_orchestrator_t *o, int playing);
+/* [any] Syncs completed and failed so far (for tests and status). */
+void etude_sync_orchestrator_counts(etude_sync_orchestrator_t *o, int *completed, int *failed);
 
 /* [any] CLOCK_MONOTONIC in microseconds (the clock deadlines use). */
 int64_t etude_sync_now_us(void);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ struct etude_syncclient {
     void *publish_ctx;
     etude_sync_stats_t *st; /* stats of the running sync */
     int64_t deadline_us;
+    atomic_int cancel;
     char err[1024];
 };
 
@@ -113,6 +115,8 @@ void etude_sync_config_defaults(etude_sync_config_t *cfg)
     cfg->past_limit = ETUDE_SYNC_PAST_LIMIT_KEEP;
     cfg->request_timeout_s = 30;
     cfg->wait_while_playing = 1;
+    cfg->interval_s = 300;
+    cfg->debounce_ms = 2000;
 }
 
 static char *slurp(const char *path, size_t max)
@@ -210,6 +214,16 @@ int etude_sync_config_load(const char *home, etude_sync_config_t *cfg, char *err
                 bad = "expected seconds from 1 to 3600";
             else
                 cfg->request_timeout_s = (long)d;
+        } else if (!strcmp(k, "intervalSeconds")) {
+            if (!isnum || d < 1 || d > 86400)
+                bad = "expected seconds from 1 to 86400";
+            else
+                cfg->interval_s = (int)d;
+        } else if (!strcmp(k, "debounceMs")) {
+            if (!isnum || d < 0 || d > 3600e3)
+                bad = "expected milliseconds from 0 to 3600000";
+            else
+                cfg->debounce_ms = (int)d;
         } else if (!strcmp(k, "waitWhilePlaying")) {
             if (!cJSON_IsBool(v))
                 bad = "expected true or false";
@@ -218,7 +232,7 @@ int etude_sync_config_load(const char *home, etude_sync_config_t *cfg, char *err
         } else {
             bad = "unknown setting (known: conflictStrategy, pastLimit, batchSize, batchBytes, pageSize, "
                   "maxRetries, backoffBaseMs, backoffMultiplier, maxBackoffMs, requestTimeoutSeconds, "
-                  "waitWhilePlaying)";
+                  "waitWhilePlaying, intervalSeconds, debounceMs)";
         }
         if (bad) {
             snprintf(err, errsize, "%s: field '%s': %s", path, k, bad);
@@ -475,13 +489,46 @@ static void gql_clear(gql_result_t *r)
     memset(r, 0, sizeof *r);
 }
 
-static void sleep_ms(int64_t ms)
+static void sleep_plain(int64_t ms)
 {
     if (ms <= 0)
         return;
     struct timespec t = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
     while (nanosleep(&t, &t) != 0 && errno == EINTR)
         ;
+}
+
+/* Sleeps in slices so a cancel ends the wait. */
+static void sleep_ms_c(etude_syncclient_t *c, int64_t ms)
+{
+    while (ms > 0 && !atomic_load(&c->cancel)) {
+        int64_t step = ms < 50 ? ms : 50;
+        sleep_plain(step);
+        ms -= step;
+    }
+}
+
+void etude_syncclient_cancel(etude_syncclient_t *c)
+{
+    atomic_store(&c->cancel, 1);
+}
+
+int64_t etude_sync_data_version(etude_syncclient_t *c)
+{
+    sqlite3_stmt *s;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    return v;
+}
+
+static int token_load(etude_syncclient_t *c);
+int etude_sync_reload_token(etude_syncclient_t *c)
+{
+    return token_load(c);
 }
 
 /* Full jitter: a uniform delay in [0, min(max, base * multiplier^attempt)]. */
@@ -554,9 +601,13 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
         return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
     int attempt = 0, refreshed = 0, rc;
     for (;;) {
+        if (atomic_load(&c->cancel)) {
+            rc = fail(c, ETUDE_SYNC_ETIMEOUT, "cancelled");
+            break;
+        }
         etude_sync_http_req_t rq = {.base_url = c->server, .path = "/graphql", .body = body,
                                     .token = auth ? c->access : NULL, .cacert = c->cacert,
-                                    .timeout_s = c->cfg.request_timeout_s};
+                                    .timeout_s = c->cfg.request_timeout_s, .cancel = &c->cancel};
         if (c->deadline_us) {
             /* One request never outlives the deadline (a stalled server cannot hold a logout). */
             int64_t left = (c->deadline_us - etude_sync_now_us()) / 1000000 + 1;
@@ -630,7 +681,7 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
         attempt++;
         if (c->st)
             c->st->retries++;
-        sleep_ms(wait);
+        sleep_ms_c(c, wait);
     }
     free(body);
     if (rc)
@@ -659,6 +710,13 @@ static int store_tokens(etude_syncclient_t *c, const cJSON *auth)
 
 static int refresh_tokens(etude_syncclient_t *c)
 {
+    /* Another handle (the plugin, the CLI) may have refreshed already: its tokens are in the file. */
+    char mine[sizeof c->access];
+    snprintf(mine, sizeof mine, "%s", c->access);
+    if (token_load(c) == 0 && !c->logged_in)
+        return fail(c, ETUDE_SYNC_ENOTLOGGEDIN, "logged out meanwhile");
+    if (c->logged_in && strcmp(mine, c->access))
+        return 0;
     cJSON *vars = cJSON_CreateObject();
     cJSON_AddStringToObject(vars, "refreshToken", c->refresh);
     gql_result_t r;
@@ -1640,7 +1698,7 @@ int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, 
             return fail(c, ETUDE_SYNC_EBACKOFF, "the server asked to retry after %.1f s (Retry-After)",
                         (double)wait / 1000.0);
         }
-        sleep_ms(wait);
+        sleep_ms_c(c, wait);
     }
     if (nb)
         meta_set(c, "retry_not_before_ms", NULL);
@@ -1907,7 +1965,8 @@ int etude_syncclient_wait_events(etude_syncclient_t *c, int64_t deadline_us, vol
     if (!c->logged_in)
         return fail(c, ETUDE_SYNC_ENOTLOGGEDIN, "not logged in");
     long status = 0;
-    int rc = etude_sync_http_events(c->server, c->access, c->device_id, c->cacert, deadline_us, stop, &status);
+    int rc = etude_sync_http_events(c->server, c->access, c->device_id, c->cacert, deadline_us, stop, &c->cancel,
+                                    &status);
     if (status == 401) {
         int r2 = refresh_tokens(c);
         if (r2)

@@ -127,6 +127,13 @@ static int gzip_buf(const char *in, size_t len, char **out, size_t *out_len)
     return 0;
 }
 
+static int on_cancel_check(void *user, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+    (void)a, (void)b, (void)c, (void)d;
+    const atomic_int *cancel = user;
+    return cancel && atomic_load(cancel) ? 1 : 0;
+}
+
 int etude_sync_http_post(const etude_sync_http_req_t *rq, etude_sync_http_resp_t *rs)
 {
     memset(rs, 0, sizeof *rs);
@@ -169,6 +176,11 @@ int etude_sync_http_post(const etude_sync_http_req_t *rq, etude_sync_http_resp_t
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &hd);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, rq->timeout_s > 0 ? rq->timeout_s : 30L);
+    if (rq->cancel) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_cancel_check);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)rq->cancel);
+    }
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (rq->cacert && rq->cacert[0])
         curl_easy_setopt(h, CURLOPT_CAINFO, rq->cacert);
@@ -217,6 +229,7 @@ typedef struct sse {
     int told;
     int64_t deadline_us;
     volatile int *stop;
+    const atomic_int *cancel;
 } sse_t;
 
 static size_t on_sse(char *data, size_t size, size_t nmemb, void *user)
@@ -245,13 +258,16 @@ static int on_progress(void *user, curl_off_t a, curl_off_t b, curl_off_t c, cur
     sse_t *s = user;
     if (s->stop && *s->stop)
         return 1;
+    if (s->cancel && atomic_load(s->cancel))
+        return 1;
     if (s->deadline_us && etude_sync_now_us() >= s->deadline_us)
         return 1;
     return 0;
 }
 
 int etude_sync_http_events(const char *base_url, const char *token, const char *device_id,
-                           const char *cacert, int64_t deadline_us, volatile int *stop, long *status)
+                           const char *cacert, int64_t deadline_us, volatile int *stop,
+                           const atomic_int *cancel, long *status)
 {
     etude_sync_http_global_init();
     CURL *h = curl_easy_init();
@@ -262,7 +278,7 @@ int etude_sync_http_events(const char *base_url, const char *token, const char *
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
     struct curl_slist *hl = curl_slist_append(NULL, auth);
     hl = curl_slist_append(hl, "Accept: text/event-stream");
-    sse_t s = {.deadline_us = deadline_us, .stop = stop};
+    sse_t s = {.deadline_us = deadline_us, .stop = stop, .cancel = cancel};
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "etude_syncclient.h"
@@ -18,6 +19,11 @@ extern const etude_sync_op_t etude_sync_ops[];
 /* [any] SHA-256 (hex) of the shipped document name, NULL if unknown. */
 const char *etude_sync_op_hash(const char *name);
 
+/* [any] PRAGMA data_version of the client's connection: changes when another connection commits. */
+int64_t etude_sync_data_version(etude_syncclient_t *c);
+/* [any] Re-read sync-token.json (a login or logout by another process). */
+int etude_sync_reload_token(etude_syncclient_t *c);
+
 /* [any] curl_global_init once per process. */
 void etude_sync_http_global_init(void);
 
@@ -29,6 +35,7 @@ typedef struct etude_sync_http_req {
     const char *cacert;   /* PEM CA file or NULL */
     long timeout_s;
     size_t max_response;  /* 0: 256 MiB */
+    const atomic_int *cancel; /* nonzero aborts the transfer */
 } etude_sync_http_req_t;
 
 typedef struct etude_sync_http_resp {
@@ -47,6 +54,7 @@ void etude_sync_http_resp_clear(etude_sync_http_resp_t *rs);
 
 /* [any] Follow /events until a "changes" event (1), the deadline or *stop (0), or an error. */
 int etude_sync_http_events(const char *base_url, const char *token, const char *device_id,
-                           const char *cacert, int64_t deadline_us, volatile int *stop, long *status);
+                           const char *cacert, int64_t deadline_us, volatile int *stop,
+                           const atomic_int *cancel, long *status);
 
 #endif

@@ -1,5 +1,6 @@
 /* sync_plugin.c - etude.sync/1, the default plugin: writes session records into the local store
- * on its own worker thread. Until the network sync lands it stores and queues (outbox) only. */
+ * on its own worker thread. The sync orchestrator (sync/etude_syncclient.h) runs beside it and
+ * syncs with etude-syncd once logged in (`etude sync login`); without a login it stores and queues. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,12 +9,14 @@
 
 #include "etude_plugin.h"
 #include "etude_store.h"
+#include "etude_syncclient.h"
 #include "plugin_worker.h"
 
 typedef struct sync_plugin {
     etude_plugin_host_t host;
     etude_store_t *store; /* owned by the worker thread once started */
     plugin_worker_t *worker;
+    etude_sync_orchestrator_t *orch; /* NULL when sync is off (config "sync": false, or a custom "db") */
 } sync_plugin_t;
 
 static void say(sync_plugin_t *p, int level, const char *msg)
@@ -33,7 +36,17 @@ static int handle(void *user, const char *record)
         say(p, ETUDE_PLUGIN_LOG_ERROR, msg);
         return ETUDE_PLUGIN_EIO;
     }
+    /* The session ended: the engine is no longer playing, and its session syncs now. */
+    etude_sync_orchestrator_set_playing(p->orch, 0);
+    etude_sync_orchestrator_notify(p->orch, ETUDE_SYNC_REASON_SESSION_END);
     return 0;
+}
+
+static void publish_sync(void *ctx, const char *topic, const char *name, const char *json)
+{
+    sync_plugin_t *p = ctx;
+    if (p->host.publish)
+        p->host.publish(p->host.ctx, topic, name, json);
 }
 
 static int sp_create(const char *config_json, const etude_plugin_host_t *host, void **instance)
@@ -48,6 +61,8 @@ static int sp_create(const char *config_json, const etude_plugin_host_t *host, v
     const cJSON *db = cJSON_GetObjectItemCaseSensitive(cfg, "db");
     if (cJSON_IsString(db) && db->valuestring[0])
         snprintf(path, sizeof path, "%s", db->valuestring);
+    const cJSON *sync_on = cJSON_GetObjectItemCaseSensitive(cfg, "sync");
+    int want_sync = !cJSON_IsFalse(sync_on) && !(cJSON_IsString(db) && db->valuestring[0]);
     cJSON_Delete(cfg);
     int rc = etude_store_open(path, &p->store);
     if (rc) {
@@ -58,8 +73,21 @@ static int sp_create(const char *config_json, const etude_plugin_host_t *host, v
         free(p);
         return rc == ETUDE_STORE_ENOMEM ? ETUDE_PLUGIN_ENOMEM : ETUDE_PLUGIN_EIO;
     }
+    if (want_sync) {
+        int src = etude_sync_orchestrator_start(host->etude_home, publish_sync, p, &p->orch);
+        if (src) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "sync is off for this run (%s); sessions are stored and queued",
+                     etude_sync_strerror(src));
+            say(p, ETUDE_PLUGIN_LOG_WARN, msg);
+            p->orch = NULL;
+        } else {
+            etude_sync_orchestrator_set_playing(p->orch, 1); /* created as playback starts */
+        }
+    }
     p->worker = plugin_worker_start(handle, p, 256);
     if (!p->worker) {
+        etude_sync_orchestrator_stop(p->orch);
         etude_store_close(p->store);
         free(p);
         return ETUDE_PLUGIN_ENOMEM;
@@ -86,6 +114,9 @@ static void sp_destroy(void *instance)
     if (!p)
         return;
     plugin_worker_stop(p->worker);
+    /* A session's sync gets a few seconds to finish; what does not stays queued. */
+    etude_sync_orchestrator_drain(p->orch, etude_sync_now_us() + 5000000);
+    etude_sync_orchestrator_stop(p->orch);
     etude_store_close(p->store);
     free(p);
 }

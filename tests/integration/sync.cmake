@@ -12,5 +12,10 @@ foreach(script ${sync_scripts})
   set_tests_properties(integration.${name} PROPERTIES
     LABELS "integration;sync"
     TIMEOUT 300
-    ENVIRONMENT "ETUDE_BIN=${ETUDE_BIN_DIR}/etude;ETUDE_SYNCD=${ETUDE_BIN_DIR}/etude-syncd;ETUDE_TESTS_DIR=${ETUDE_TESTS_DIR};ETUDE_SOURCE_DIR=${CMAKE_SOURCE_DIR};ETUDE_SANITIZE=${ETUDE_SANITIZE}")
+    ENVIRONMENT "ETUDE_TEST_BIN=${ETUDE_BIN_DIR}/test;ETUDE_BIN=${ETUDE_BIN_DIR}/etude;ETUDE_SYNCD=${ETUDE_BIN_DIR}/etude-syncd;ETUDE_TESTS_DIR=${ETUDE_TESTS_DIR};ETUDE_SOURCE_DIR=${CMAKE_SOURCE_DIR};ETUDE_SANITIZE=${ETUDE_SANITIZE}")
 endforeach()
+
+# The orchestrator driver for sync_orchestrator.sh.
+add_executable(sync_orch_driver ${CMAKE_CURRENT_LIST_DIR}/sync_orch_driver.c)
+target_link_libraries(sync_orch_driver PRIVATE etude-sync)
+set_target_properties(sync_orch_driver PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${ETUDE_BIN_DIR}/test)
