@@ -1089,20 +1089,51 @@ static int build_batch(etude_syncclient_t *c, int max, batch_t *b)
     b->items = calloc((size_t)max, sizeof *b->items);
     if (!b->items)
         return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
+    /* Distinct entities in the order of their oldest queued change; walking the outbox by its key
+     * keeps each batch's cost independent of the queue's length. */
+    char (*ids)[37] = calloc((size_t)max, 37);
+    if (!ids)
+        return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
+    int nids = 0;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(c->db,
-                           "SELECT o.entity_id, max(o.seq), e.entity_type, e.created_at, e.updated_at, e.deleted_at,"
-                           " e.sync_version, e.checksum, e.data FROM outbox o JOIN entities e ON e.id=o.entity_id"
-                           " WHERE e.sync_status<>'conflict' GROUP BY o.entity_id ORDER BY min(o.seq) LIMIT ?",
-                           -1, &s, NULL) != SQLITE_OK)
+                           "SELECT o.entity_id FROM outbox o JOIN entities e ON e.id=o.entity_id"
+                           " WHERE e.sync_status<>'conflict' ORDER BY o.seq LIMIT ?",
+                           -1, &s, NULL) != SQLITE_OK) {
+        free(ids);
         return dbfail(c, "outbox");
-    sqlite3_bind_int(s, 1, max);
+    }
+    sqlite3_bind_int(s, 1, max * 4);
+    while (nids < max && sqlite3_step(s) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        int seen = 0;
+        for (int i = nids - 1; i >= 0 && !seen; i--)
+            seen = !strcmp(ids[i], id);
+        if (!seen)
+            snprintf(ids[nids++], 37, "%s", id);
+    }
+    sqlite3_finalize(s);
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT id, (SELECT max(seq) FROM outbox WHERE entity_id=?1), entity_type, created_at,"
+                           " updated_at, deleted_at, sync_version, checksum, data FROM entities WHERE id=?1",
+                           -1, &s, NULL) != SQLITE_OK) {
+        free(ids);
+        return dbfail(c, "outbox");
+    }
+    int next_id = 0;
     cJSON *vars = cJSON_CreateObject();
     cJSON *batch = cJSON_AddObjectToObject(vars, "batch");
     cJSON *ents = cJSON_CreateArray();
     size_t bytes = 256;
-    int rc = 0, r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+    int rc = 0, r = SQLITE_DONE;
+    while (next_id < nids) {
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, ids[next_id++], -1, SQLITE_STATIC);
+        if ((r = sqlite3_step(s)) != SQLITE_ROW) {
+            if (r == SQLITE_DONE)
+                continue;
+            break;
+        }
         item_t *it = &b->items[b->n];
         snprintf(it->id, sizeof it->id, "%s", (const char *)sqlite3_column_text(s, 0));
         it->max_seq = sqlite3_column_int64(s, 1);
@@ -1144,6 +1175,7 @@ static int build_batch(etude_syncclient_t *c, int max, batch_t *b)
     if (r != SQLITE_ROW && r != SQLITE_DONE)
         rc = dbfail(c, "outbox");
     sqlite3_finalize(s);
+    free(ids);
     char bid[37];
     etude_uuid_new(bid);
     cJSON_AddStringToObject(batch, "batchId", bid);
