@@ -29,9 +29,16 @@ struct etude_practice {
     uint32_t cin_bars;
     double cin_seconds;   /* at scale 1 */
     bool endless;         /* the sequencer's loop over pass 0 */
+    bool trainer;
     uint32_t npasses;
     double *scale;        /* per pass */
     double *start;        /* npasses + 1 pass starts, in frames (double) */
+    /* A tempo change inside a pass re-anchors it: pass k maps rel seconds to
+     * start[k] + (rel - r0[k]) * rate / scale[k]; the count-in likewise with cin_start, cin_r0,
+     * cin_scale. All r0 are 0 until etude_practice_set_tempo_scale(). */
+    double *r0;
+    double cin_start, cin_r0, cin_scale;
+    double region_seconds; /* seconds(A..B) */
 };
 
 typedef struct tev {
@@ -150,9 +157,11 @@ static int layout(etude_practice_t *p, const etude_practice_config_t *cfg, char 
         n = p->endless ? 1 : cfg->times;
     }
     p->npasses = n;
+    p->trainer = cfg->trainer;
     p->scale = calloc(n, sizeof *p->scale);
     p->start = calloc((size_t)n + 1, sizeof *p->start);
-    if (!p->scale || !p->start)
+    p->r0 = calloc(n, sizeof *p->r0);
+    if (!p->scale || !p->start || !p->r0)
         return ETUDE_ENOMEM;
     for (uint32_t k = 0; k < n; k++) {
         if (cfg->trainer) {
@@ -168,6 +177,8 @@ static int layout(etude_practice_t *p, const etude_practice_config_t *cfg, char 
                         p->written_bpm);
     }
     double L = (p->sec_b - p->sec_a) * p->rate;
+    p->region_seconds = p->sec_b - p->sec_a;
+    p->cin_scale = p->scale[0];
     p->start[0] = p->cin_seconds * p->rate / p->scale[0];
     for (uint32_t k = 0; k < n; k++)
         p->start[k + 1] = p->start[k] + L / p->scale[k];
@@ -283,6 +294,7 @@ void etude_practice_unref(etude_practice_t *p)
     free(p->bar_beat_ticks);
     free(p->scale);
     free(p->start);
+    free(p->r0);
     free(p);
 }
 
@@ -321,6 +333,57 @@ int etude_practice_attach(etude_practice_t *p, etude_sequencer_t *seq)
     if (!p->endless)
         return 0;
     return etude_sequencer_set_loop(seq, etude_practice_pass_start(p, 0), etude_practice_pass_start(p, 1));
+}
+
+int etude_practice_set_tempo_scale(etude_practice_t *p, etude_sequencer_t *seq, double scale)
+{
+    if (!p || !seq || !(scale >= 0.1 && scale <= 4.0))
+        return ETUDE_EINVAL;
+    if (p->trainer)
+        return ETUDE_ESTATE;
+    double pos = (double)etude_sequencer_position(seq);
+    double rate = p->rate;
+    uint32_t n = p->npasses;
+    if (p->endless) {
+        /* The sequencer's loop replays pass 0 from its start: keep that start, stretch the pass,
+         * and relocate to the same musical point. */
+        if (pos < p->start[0]) {
+            double rel = p->cin_r0 + (pos - p->cin_start) * p->cin_scale / rate;
+            p->cin_start = 0;
+            p->cin_r0 = 0;
+            p->cin_scale = scale;
+            p->start[0] = p->cin_seconds * rate / scale;
+            pos = rel * rate / scale;
+        } else {
+            double rel = (pos - p->start[0]) * p->scale[0] / rate;
+            pos = p->start[0] + rel * rate / scale;
+        }
+        p->scale[0] = scale;
+        p->start[1] = p->start[0] + p->region_seconds * rate / scale;
+        int rc = etude_sequencer_set_loop(seq, etude_practice_pass_start(p, 0), etude_practice_pass_start(p, 1));
+        return rc ? rc : etude_sequencer_locate(seq, (uint64_t)llround(pos));
+    }
+    uint32_t k = 0;
+    if (pos < p->start[0]) { /* in the count-in: re-anchor it, every pass follows */
+        p->cin_r0 += (pos - p->cin_start) * p->cin_scale / rate;
+        p->cin_start = pos;
+        p->cin_scale = scale;
+        p->start[0] = pos + (p->cin_seconds - p->cin_r0) * rate / scale;
+    } else {
+        while (k + 1 < n && p->start[k + 1] <= pos)
+            k++;
+        if (pos >= p->start[n])
+            return 0; /* the material is over */
+        p->r0[k] += (pos - p->start[k]) * p->scale[k] / rate;
+        p->start[k] = pos;
+    }
+    for (uint32_t j = k; j < n; j++) {
+        p->scale[j] = scale;
+        if (j > k)
+            p->r0[j] = 0;
+        p->start[j + 1] = p->start[j] + (p->region_seconds - p->r0[j]) * rate / scale;
+    }
+    return etude_sequencer_invalidate(seq);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -365,12 +428,14 @@ static void psrc_free(void *self)
 
 static int64_t cin_pos(const psrc_t *s, const tev_t *t)
 {
-    return llround(t->rel * s->p->rate / s->p->scale[0]);
+    const etude_practice_t *p = s->p;
+    return llround(p->cin_start + (t->rel - p->cin_r0) * p->rate / p->cin_scale);
 }
 
 static int64_t reg_pos(const psrc_t *s, uint32_t k, const tev_t *t)
 {
-    return llround(s->p->start[k] + t->rel * s->p->rate / s->p->scale[k]);
+    const etude_practice_t *p = s->p;
+    return llround(p->start[k] + (t->rel - p->r0[k]) * p->rate / p->scale[k]);
 }
 
 static size_t first_at(const psrc_t *s, const tev_t *arr, size_t n, int k, uint64_t from)
@@ -402,6 +467,8 @@ static int psrc_expand(void *self, uint64_t from, uint64_t to, etude_emit_fn emi
         int64_t pos = cin_pos(s, &s->cin[i]);
         if (pos >= (int64_t)to)
             return 0;
+        if (pos < llround(p->cin_start))
+            continue; /* played before a tempo change re-anchored the count-in */
         if ((rc = emit(ctx, (uint64_t)pos, &s->cin[i].ev)))
             return rc;
     }
@@ -423,6 +490,8 @@ static int psrc_expand(void *self, uint64_t from, uint64_t to, etude_emit_fn emi
             int64_t pos = reg_pos(s, k, &s->reg[i]);
             if (pos >= (int64_t)to)
                 return 0;
+            if (pos < sk)
+                continue; /* played before a tempo change re-anchored this pass */
             if ((rc = emit(ctx, (uint64_t)pos, &s->reg[i].ev)))
                 return rc;
         }

@@ -86,6 +86,14 @@ uint64_t etude_practice_length(const etude_practice_t *p);
  * otherwise nothing. Call once after adding the sources, before starting. */
 int etude_practice_attach(etude_practice_t *p, etude_sequencer_t *seq);
 
+/* [control] Change the tempo scale from the current position on, while playing or not (etude play's
+ * control): the rest of the current pass and every later pass (and the count-in, if it is still
+ * sounding) follow the new scale; what already played stays where it was. The change takes effect
+ * within one period: the sequencer drops what it scheduled ahead and expands again (sounding notes
+ * end there). An endless loop keeps its start and is relocated to the same musical point.
+ * ETUDE_EINVAL outside 0.1 .. 4, ETUDE_ESTATE for a trainer (its tempi are planned). */
+int etude_practice_set_tempo_scale(etude_practice_t *p, etude_sequencer_t *seq, double scale);
+
 /* Sources. Each holds a reference to the practice, released by the class's destroy() (the
  * sequencer calls it). All share etude_practice_source_class; NULL when out of memory or for a
  * bad argument. */

@@ -337,6 +337,59 @@ static void test_no_note_outlives_the_loop(void **state)
     etude_engine_destroy(engine);
 }
 
+typedef struct change {
+    capture_t c;
+    etude_sequencer_t *seq;
+    etude_practice_t *p;
+    uint64_t at, done_at;
+} change_t;
+
+static int change_write(void *user, const float *const mix[2], uint32_t n)
+{
+    change_t *ch = user;
+    int rc = cap_write(&ch->c, mix, n);
+    if (!rc && !ch->done_at && ch->c.n >= ch->at) {
+        ch->done_at = etude_sequencer_position(ch->seq);
+        rc = etude_practice_set_tempo_scale(ch->p, ch->seq, 0.5);
+    }
+    return rc;
+}
+
+/* Halving the tempo scale while playing (as etude play's control does): beats already played stay,
+ * the rest of the material follows the new scale from the frame of the change on, to the frame. */
+static void test_tempo_change_while_playing(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r);
+    etude_practice_t *p = NULL;
+    char err[200];
+    assert_int_equal(etude_practice_create_fixed(120, 4, 4, 2, NULL, RATE, &p, err, sizeof err), 0);
+    void *src = etude_practice_pattern_source(p, "xxxx", 60);
+    assert_int_equal(etude_sequencer_add_source(r.seq, &etude_practice_source_class, src, r.voice, NULL), 0);
+    change_t ch = {.seq = r.seq, .p = p, .at = 60000};
+    etude_offline_config_t oc = {.period = 256, .tail_frames = RATE / 2, .write = change_write, .user = &ch};
+    assert_int_equal(etude_offline_run(r.engine, r.seq, &oc), 0);
+    uint64_t F = ch.done_at;
+    assert_true(F >= 60000 && F < 60000 + 256);
+    uint64_t on[16];
+    size_t n = onsets(ch.c.l, ch.c.n, on, 16);
+    assert_int_equal(n, 8);
+    for (size_t i = 0; i < n; i++) {
+        double rel = i * 0.5; /* seconds at the written tempo */
+        double want = i * 0.5 * RATE <= F ? rel * RATE : F + (rel - (double)F / RATE) * RATE / 0.5;
+        if (llabs((long long)on[i] - llround(want)) > 1)
+            fail_msg("beat %zu at %llu, expected %.1f (change at %llu)", i, (unsigned long long)on[i], want,
+                     (unsigned long long)F);
+    }
+    double end = F + (4.0 - (double)F / RATE) * RATE / 0.5;
+    assert_true(llabs((long long)ch.c.n - llround(end) - RATE / 2) <= 1);
+    assert_int_equal(etude_practice_set_tempo_scale(p, r.seq, 9), ETUDE_EINVAL);
+    free(ch.c.l);
+    etude_practice_unref(p);
+    rig_close(&r);
+}
+
 static void test_bad_configs(void **state)
 {
     (void)state;
@@ -371,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_ab_loop_midi_count_in),
         cmocka_unit_test(test_endless_loop_uses_sequencer_loop),
         cmocka_unit_test(test_no_note_outlives_the_loop),
+        cmocka_unit_test(test_tempo_change_while_playing),
         cmocka_unit_test(test_bad_configs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
