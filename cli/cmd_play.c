@@ -75,6 +75,10 @@ typedef struct player {
     double last_timing_pub;
     bool quit;
     const char *reason;
+
+    /* follow mode under another timebase master: clicks on its beats, from a second sequencer */
+    etude_sequencer_t *bbt_seq;
+    bool ext_active;
     FILE *bus_log;
 } player_t;
 
@@ -206,7 +210,7 @@ static uint64_t bar_at(const player_t *p, uint64_t pos)
 
 static void announce_bars(player_t *p)
 {
-    if (!p->map || !p->playing || !etude_sequencer_rolling(p->seq))
+    if (!p->map || !p->playing || p->ext_active || !etude_sequencer_rolling(p->seq))
         return;
     uint64_t pos = etude_sequencer_position(p->seq);
     for (int guard = 0; guard < 64 && p->next_bar != UINT64_MAX; guard++) {
@@ -229,6 +233,93 @@ static void announce_bars(player_t *p)
         publish(p, "transport", "bar", json);
         p->next_bar++;
     }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Following another timebase master: a source of clicks on the master's beats, extrapolated from
+ * the BBT position of the latest period (beat length from its BPM, the current beat's start from
+ * its tick, so within one tick of the master's beat). Material frames are transport frames. */
+
+typedef struct bbt_source {
+    etude_jack_t *jack;
+    uint32_t rate;
+} bbt_source_t;
+
+/* The master's beat grid from the latest period: *b0 the current beat's start, *len the beat length. */
+static bool bbt_grid(etude_jack_t *jack, uint32_t rate, etude_jack_transport_t *t, double *b0, double *len)
+{
+    if (!etude_jack_transport(jack, t) || !t->bbt_valid || t->bbt_ours || !(t->bpm > 0) ||
+        !(t->ticks_per_beat > 0) || !(t->beats_per_bar >= 1))
+        return false;
+    *len = 60.0 * rate / t->bpm;
+    *b0 = (double)t->frame - (double)t->tick / t->ticks_per_beat * *len;
+    return true;
+}
+
+static int bbt_expand(void *self, uint64_t from, uint64_t to, etude_emit_fn emit, void *ctx)
+{
+    bbt_source_t *b = self;
+    etude_jack_transport_t t;
+    double b0, len;
+    if (!bbt_grid(b->jack, b->rate, &t, &b0, &len))
+        return ETUDE_OK;
+    int64_t bpb = (int64_t)t.beats_per_bar;
+    for (int64_t k = (int64_t)ceil(((double)from - b0) / len - 1e-9);; k++) {
+        double pos = b0 + (double)k * len;
+        if (pos < 0)
+            continue;
+        uint64_t f = (uint64_t)llround(pos);
+        if (f >= to)
+            break;
+        if (f < from)
+            continue;
+        int64_t in_bar = ((t.beat - 1 + k) % bpb + bpb) % bpb;
+        etude_event_t ev = {.kind = ETUDE_EV_CLICK};
+        ev.u.click.level = in_bar == 0 ? ETUDE_CLICK_ACCENT : ETUDE_CLICK_NORMAL;
+        ev.u.click.gain = 1.0f;
+        int rc = emit(ctx, f, &ev);
+        if (rc < 0)
+            return rc;
+    }
+    return ETUDE_OK;
+}
+
+static uint64_t bbt_length(void *self)
+{
+    (void)self;
+    return UINT64_MAX;
+}
+
+static void bbt_destroy(void *self)
+{
+    free(self);
+}
+
+static const etude_source_class_t bbt_source_class = {
+    .kind = "jack-bbt", .expand = bbt_expand, .length = bbt_length, .destroy = bbt_destroy};
+
+/* In follow mode, with a click voice: the second sequencer that clicks on a master's beats. */
+static int setup_bbt(player_t *p)
+{
+    if (p->mode != ETUDE_JACK_TRANSPORT_FOLLOW)
+        return ETUDE_OK;
+    etude_voice_id_t click = 0;
+    for (size_t i = 0; i < p->nvoices && !click; i++)
+        if (!strcmp(p->voices[i].kind, "click"))
+            click = p->voices[i].id;
+    if (!click)
+        return ETUDE_OK;
+    bbt_source_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return ETUDE_ENOMEM;
+    b->jack = p->jack;
+    b->rate = p->rate;
+    int rc = etude_sequencer_create(p->engine, p->rate / 1000u * 150u, &p->bbt_seq);
+    if (rc == ETUDE_OK)
+        rc = etude_sequencer_add_source(p->bbt_seq, &bbt_source_class, b, click, NULL);
+    else
+        free(b);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -496,6 +587,9 @@ static int op_gain(void *u, const char *name, double gain, char *err, size_t len
 
 static void remove_material(player_t *p)
 {
+    etude_sequencer_destroy(p->bbt_seq);
+    p->bbt_seq = NULL;
+    p->ext_active = false;
     etude_sequencer_destroy(p->seq); /* cancels its events, destroys its sources */
     p->seq = NULL;
     for (size_t i = 0; i < p->nvoices; i++) {
@@ -525,8 +619,11 @@ static int op_load(void *u, const char *path, char *err, size_t len)
     rc = etude_sequencer_create(p->engine, p->rate / 1000u * 150u, &p->seq);
     if (rc == ETUDE_OK)
         rc = add_material(p, err, len);
+    if (rc == ETUDE_OK && (rc = setup_bbt(p)) < 0)
+        seterr(err, len, "/etude/load: %s", etude_strerror(rc));
     if (rc < 0)
         return rc;
+    etude_jack_follow_reset(p->jack);
     snprintf(p->material, sizeof p->material, "%s", path);
     etude_timing_reset(p->timing);
     p->next_bar = 0;
@@ -612,6 +709,15 @@ static void handle_notes(player_t *p)
     while ((n = etude_jack_read_notes(p->jack, notes, 256)) > 0) {
         for (size_t i = 0; i < n; i++) {
             uint64_t pos;
+            etude_jack_transport_t t;
+            double b0, len;
+            if (p->ext_active && notes[i].rolling && bbt_grid(p->jack, p->rate, &t, &b0, &len)) {
+                /* against the master's beats */
+                double x = (double)notes[i].transport_frame;
+                double k = floor((x - b0) / len + 0.5);
+                etude_timing_add_offset(p->timing, (x - (b0 + k * len)) * 1000.0 / p->rate);
+                continue;
+            }
             if (p->mode != ETUDE_JACK_TRANSPORT_OFF) {
                 if (!notes[i].rolling) {
                     p->notes_unmatched++;
@@ -639,7 +745,21 @@ static void handle_notes(player_t *p)
 static void handle_follow(player_t *p)
 {
     etude_jack_follow_event_t ev;
-    int rc = etude_jack_follow(p->jack, p->seq, &ev);
+    if (p->bbt_seq) {
+        etude_jack_transport_t t;
+        bool ext = etude_jack_transport(p->jack, &t) && t.bbt_valid && !t.bbt_ours;
+        if (ext != p->ext_active) {
+            /* another client became (or stopped being) timebase master: switch material */
+            etude_sequencer_stop(ext ? p->seq : p->bbt_seq);
+            p->ext_active = ext;
+            etude_jack_follow_reset(p->jack);
+            char json[96];
+            snprintf(json, sizeof json, "{\"external_master\":%s,\"bpm\":%.6g}", ext ? "true" : "false",
+                     ext ? t.bpm : 0.0);
+            publish(p, "transport", "timebase", json);
+        }
+    }
+    int rc = etude_jack_follow(p->jack, p->ext_active ? p->bbt_seq : p->seq, &ev);
     if (rc < 0) {
         char json[160];
         snprintf(json, sizeof json, "{\"message\":\"transport follow: %s\"}", etude_strerror(rc));
@@ -707,7 +827,7 @@ static void run_loop(player_t *p)
             break;
         if (p->mode != ETUDE_JACK_TRANSPORT_OFF)
             handle_follow(p);
-        int rc = etude_sequencer_tick(p->seq);
+        int rc = etude_sequencer_tick(p->ext_active ? p->bbt_seq : p->seq);
         if (rc < 0 && rc != ETUDE_EFULL) {
             char json[128];
             snprintf(json, sizeof json, "{\"message\":\"sequencer: %s\"}", etude_strerror(rc));
@@ -907,6 +1027,10 @@ int etude_cmd_play(int argc, char **argv)
         fprintf(stderr, "etude: %s\n", err);
         goto out;
     }
+    if ((rc = setup_bbt(p)) < 0) {
+        fprintf(stderr, "etude: cannot set up transport follow: %s\n", etude_strerror(rc));
+        goto out;
+    }
     if (p->osc_port) {
         etude_osc_ops_t ops = {
             .user = p, .start = op_start, .stop = op_stop, .locate = op_locate, .tempo = op_tempo,
@@ -968,6 +1092,7 @@ out:
         cli_session_close(p->session);
     if (p->osc)
         etude_osc_destroy(p->osc);
+    etude_sequencer_destroy(p->bbt_seq);
     etude_sequencer_destroy(p->seq);
     if (p->engine && p->jack) {
         etude_jack_status_t st;

@@ -817,3 +817,8 @@ int etude_jack_follow(etude_jack_t *j, etude_sequencer_t *seq, etude_jack_follow
         return rc;
     return ev->kind != ETUDE_JACK_FOLLOW_NONE;
 }
+
+void etude_jack_follow_reset(etude_jack_t *j)
+{
+    j->followed = UINT64_MAX;
+}

@@ -188,6 +188,10 @@ typedef struct etude_jack_follow_event {
  * something happened, 0 when not, or a negative ETUDE_E* from the sequencer. */
 int etude_jack_follow(etude_jack_t *jack, etude_sequencer_t *seq, etude_jack_follow_event_t *ev);
 
+/* [control] Make the next etude_jack_follow() handle the current transport state again (after
+ * switching to another sequencer). */
+void etude_jack_follow_reset(etude_jack_t *jack);
+
 /* One beat of the material for the timebase master: its transport (material) frame, 1-based bar
  * and beat, the bar's meter and the tempo at the beat. Frames strictly increase. */
 typedef struct etude_jack_beat {

@@ -77,4 +77,27 @@ for target in 30000 100000 200000 300000; do
 done
 kill -TERM "$(jack_pid master)"
 wait "$(jack_pid master)" || fail "etude play (master) exited non-zero"
-echo "PASS ($ok BBT checks)"
+
+# --- follow under another timebase master (100 bpm 3/4): clicks on its beats, not on the map's
+jack_bg ext "$TC" master 100 3 30
+sleep 0.3
+ETUDE_BUS_LOG="$T/bus2.jsonl" jack_bg play2 "$ETUDE_BIN" play --tempo-map "$T/map.txt" --name fol2 \
+    --transport follow --no-session
+wait_for 10 sh -c "jack_lsp | grep -q '^fol2:mix_L\$'" || fail "etude's port never appeared"
+jack_bg rec2 "$TC" record fol2:mix_L 4 "$T/rec2.wav" "$T/marks2.txt"
+sleep 0.3
+"$TC" locate 0 && "$TC" start
+wait "$(jack_pid rec2)"
+"$TC" stop
+kill -TERM "$(jack_pid play2)"
+wait "$(jack_pid play2)" || fail "etude play (follow, external master) exited non-zero"
+# the master's beats are 28800 frames apart; its BBT ticks are 15 frames, so allow 16
+"$ETUDE_TEST_BIN/jack_onsets" "$T/rec2.wav" --click "3/4 100" --marks "$T/marks2.txt" --skip 9600 \
+    --tolerance 16 >"$T/onsets2.out" || { cat "$T/onsets2.out"; fail "clicks not on the master's beats"; }
+cat "$T/onsets2.out"
+n=$(sed -n 's/^onsets \([0-9]*\),.*/\1/p' "$T/onsets2.out")
+[ "$n" -ge 4 ] || fail "external master: only $n clicks recorded"
+grep -q '"name":"timebase","payload":{"external_master":true,"bpm":100}' "$T/bus2.jsonl" \
+    || fail "no timebase message for the external master"
+kill -TERM "$(jack_pid ext)"
+echo "PASS ($ok BBT checks, external master followed)"

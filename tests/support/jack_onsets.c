@@ -2,6 +2,7 @@
  * expected frames, for etude's live tests.
  *
  *   jack_onsets REC.wav (--click LINE | --tempo-map FILE) [--marks MARKS.txt] [--skip FRAMES]
+ *               [--tolerance FRAMES]
  *
  * An onset is the first sample above 1e-4 in magnitude after at least 5 ms below it (etude's click
  * sounds start at full level on their event's frame). Without --marks, recordings start at an
@@ -10,7 +11,8 @@
  * frame plus that shift, and no onset may be left over. With --marks (jack_tclient record's period
  * file: "sample transport_frame state", 1 meaning rolling), each onset is converted to a transport frame and must be
  * exactly the frame of a sounding beat; expected beats from the first rolling frame + FRAMES to the
- * end of the rolling recording must all be there.
+ * end of the rolling recording must all be there. --tolerance allows that many frames of error in
+ * --marks mode (following another timebase master, whose BBT has a tick's resolution).
  * Prints a summary line and the first mismatches; exits 0 when everything matches, 1 otherwise.
  */
 #include <sndfile.h>
@@ -26,6 +28,24 @@
 #define THRESH 1e-4f
 
 typedef struct { uint64_t sample, tframe; int rolling; } mark_t;
+
+static uint64_t tol; /* --tolerance: frames an onset may be off (0: exact) */
+
+/* Whether sorted v[0..n) holds a value within tol of x. */
+static bool near(const uint64_t *v, size_t n, uint64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < n && v[lo] - x <= tol)
+        return true;
+    return lo > 0 && x - v[lo - 1] <= tol;
+}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -46,6 +66,8 @@ int main(int argc, char **argv)
             marksfile = argv[++i];
         else if (!strcmp(argv[i], "--skip") && i + 1 < argc)
             skip = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--tolerance") && i + 1 < argc)
+            tol = strtoull(argv[++i], NULL, 10);
         else if (!wav && argv[i][0] != '-')
             wav = argv[i];
         else {
@@ -184,7 +206,7 @@ int main(int argc, char **argv)
                 continue;
             }
             uint64_t tf = mk[m].tframe + (on[i] - mk[m].sample);
-            if (bsearch(&tf, ex, ne, sizeof *ex, cmp_u64))
+            if (near(ex, ne, tf))
                 matched++;
             else if (bad++ < 5)
                 printf("onset at transport frame %llu is no beat of the map\n", (unsigned long long)tf);
@@ -207,7 +229,7 @@ int main(int argc, char **argv)
                 if (ex[k] < from || ex[k] >= to)
                     continue;
                 uint64_t want = mk[s].sample + (ex[k] - mk[s].tframe);
-                if (!bsearch(&want, on, no, sizeof *on, cmp_u64) && missing++ < 5)
+                if (!near(on, no, want) && missing++ < 5)
                     printf("missing: beat at transport frame %llu\n", (unsigned long long)ex[k]);
             }
             s = e + 1;
