@@ -390,6 +390,48 @@ static void test_tempo_change_while_playing(void **state)
     rig_close(&r);
 }
 
+/* The same change on an endless loop (the sequencer's loop): the pass keeps its start, stretches to
+ * twice its length, and playback continues from the same musical point; passes go on looping. */
+static void test_tempo_change_endless_loop(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r);
+    etude_practice_config_t pc;
+    etude_practice_config_default(&pc);
+    pc.from_bar = 3, pc.to_bar = 3, pc.times = 0;
+    etude_practice_t *p = NULL;
+    char err[200];
+    assert_int_equal(etude_practice_create_midi(four_bar_file(), &pc, RATE, &p, err, sizeof err), 0);
+    void *src = etude_practice_midi_source(p, 0);
+    assert_int_equal(etude_sequencer_add_source(r.seq, &etude_practice_source_class, src, r.voice, NULL), 0);
+    assert_int_equal(etude_practice_attach(p, r.seq), 0);
+    assert_int_equal(etude_sequencer_start(r.seq, 0), 0);
+    const uint64_t beat = (uint64_t)(0.6 * RATE); /* 28800 */
+    change_t ch = {.seq = r.seq, .p = p, .at = beat + 5000};
+    etude_offline_config_t oc = {.period = 256, .total_frames = 4 * beat + 10 * beat, .write = change_write, .user = &ch};
+    assert_int_equal(etude_offline_run(r.engine, r.seq, &oc), 0);
+    uint64_t F = ch.done_at;
+    assert_int_equal(etude_practice_pass_start(p, 1), 8 * beat);
+    uint64_t on[32];
+    size_t n = onsets(ch.c.l, ch.c.n, on, 32);
+    /* beats 0 and 1 at the written tempo; beat 2 of the pass at F + (1.2 s - F/rate) x 2; then every
+     * 2 beats of material, looping after 8 beats */
+    assert_true(n >= 6);
+    assert_int_equal(on[0], 0);
+    assert_int_equal(on[1], beat);
+    double b2 = F + (2 * 0.6 - (double)F / RATE) * RATE / 0.5;
+    assert_true(llabs((long long)on[2] - llround(b2)) <= 1);
+    for (size_t i = 3; i < n; i++)
+        if (llabs((long long)(on[i] - on[i - 1]) - (long long)(2 * beat)) > 1)
+            fail_msg("onset %zu: %llu frames after the previous, expected %llu", i,
+                     (unsigned long long)(on[i] - on[i - 1]), (unsigned long long)(2 * beat));
+    assert_true(etude_sequencer_loops(r.seq) >= 1);
+    free(ch.c.l);
+    etude_practice_unref(p);
+    rig_close(&r);
+}
+
 static void test_bad_configs(void **state)
 {
     (void)state;
@@ -425,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_endless_loop_uses_sequencer_loop),
         cmocka_unit_test(test_no_note_outlives_the_loop),
         cmocka_unit_test(test_tempo_change_while_playing),
+        cmocka_unit_test(test_tempo_change_endless_loop),
         cmocka_unit_test(test_bad_configs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
