@@ -835,8 +835,15 @@ static void heap_remove_at(etude_engine_t *e, uint32_t i)
 static void wheel_insert(etude_engine_t *e, uint32_t idx, uint64_t frame)
 {
     uint32_t b = (uint32_t)frame & e->wmask;
-    uint64_t seq = e->ev[idx].seq;
     uint32_t after = e->wtail[b];
+    e->rtst[idx] = RT_IN_WHEEL;
+    if (after == NIL) { /* the common case: an empty bucket */
+        e->whead[b] = e->wtail[b] = idx;
+        e->wprev[idx] = e->wnext[idx] = NIL;
+        e->wbits[b >> 6] |= 1ull << (b & 63);
+        return;
+    }
+    uint64_t seq = e->ev[idx].seq;
     while (after != NIL && e->ev[after].seq > seq)
         after = e->wprev[after];
     uint32_t before = after == NIL ? e->whead[b] : e->wnext[after];
@@ -850,8 +857,6 @@ static void wheel_insert(etude_engine_t *e, uint32_t idx, uint64_t frame)
         e->wtail[b] = idx;
     else
         e->wprev[before] = idx;
-    e->wbits[b >> 6] |= 1ull << (b & 63);
-    e->rtst[idx] = RT_IN_WHEEL;
 }
 
 static void wheel_unlink(etude_engine_t *e, uint32_t idx)
@@ -1049,6 +1054,17 @@ static void render_voices(etude_engine_t *e, uint32_t a, uint32_t b, uint64_t st
     }
 }
 
+/* Kept out of line so that the common path of deliver() needs no stack frame for the record. */
+static __attribute__((noinline, cold)) void post_note(etude_engine_t *e, const etude_event_t *ev,
+                                                      uint64_t at, bool late)
+{
+    struct note nt = {.type = NOTE_EVENT, .kind = ev->kind, .flags = ev->flags, .tag = ev->tag,
+                      .late = late, .frame = ev->frame, .fired_at = at, .voice = ev->voice,
+                      .i64 = {ev->u.i64[0], ev->u.i64[1]}};
+    if (!etude_ring_push(&e->notes, &nt))
+        bump_u64(&e->st_notes_lost, 1);
+}
+
 static void deliver(etude_engine_t *e, struct ev_slot *s, uint64_t at, bool late)
 {
     const etude_event_t *ev = &s->ev;
@@ -1075,13 +1091,8 @@ static void deliver(etude_engine_t *e, struct ev_slot *s, uint64_t at, bool late
         return;
     }
     bump_u64(&e->st_disp, 1);
-    if (ev->flags & ETUDE_EVF_NOTIFY) {
-        struct note nt = {.type = NOTE_EVENT, .kind = ev->kind, .flags = ev->flags, .tag = ev->tag,
-                          .late = late, .frame = ev->frame, .fired_at = at, .voice = ev->voice,
-                          .i64 = {ev->u.i64[0], ev->u.i64[1]}};
-        if (!etude_ring_push(&e->notes, &nt))
-            bump_u64(&e->st_notes_lost, 1);
-    }
+    if (ev->flags & ETUDE_EVF_NOTIFY)
+        post_note(e, ev, at, late);
 }
 
 /* Apply gain (smoothed over the chunk), the dispose fade, pan and mute/solo; sum into the mix. */
