@@ -13,7 +13,7 @@
 
 /* SHA-256 of the shipped documents in sync/schema/operations (the server accepts only these);
  * tests/unit/test_syncclient.c checks them against sync/schema/operations.sha256. */
-const etude_sync_op_t etude_sync_ops[] = {
+static const etude_sync_op_t etude_sync_ops[] = {
     {"Login", "c94da8a2cf968fcd5c045fd78b9e87322285498b0cb9969024744faa4fd3ab78"},
     {"Logout", "8fb34ba37100ff93c281b971c2ab33ddac874fda24116e8f298e4f0dbefb07d8"},
     {"RefreshToken", "8c1bf2c506b76803d4e2c6c4f34ea7a569ddb7911701ee451c8072db444ee15f"},

@@ -14,7 +14,6 @@ typedef struct etude_sync_op {
     const char *name;
     const char *hash;
 } etude_sync_op_t;
-extern const etude_sync_op_t etude_sync_ops[];
 
 /* [any] SHA-256 (hex) of the shipped document name, NULL if unknown. */
 const char *etude_sync_op_hash(const char *name);
