@@ -106,7 +106,7 @@ static uint64_t consumer_at(shared_t *s)
 static void *churn_main(void *arg)
 {
     shared_t *s = arg;
-    while (atomic_load(&s->producers_left) > 0) {
+    do { /* at least once, however short the run */
         churn_voice_t *cv = malloc(sizeof *cv);
         cv->s = s;
         etude_voice_id_t id;
@@ -131,7 +131,7 @@ static void *churn_main(void *arg)
             sched_yield();
         }
         s->churn_cycles++;
-    }
+    } while (atomic_load(&s->producers_left) > 0);
     return NULL;
 }
 
