@@ -57,7 +57,7 @@ int etude_click_create(const etude_click_config_t *cfg, uint32_t rate, void **ou
 void etude_click_free(void *click);
 /* @endlifecycle */
 
-/* The voice class (kind "click", mono). Events: ETUDE_EV_CLICK (u.click.level, u.click.gain) starts
+/* [any] The voice class (kind "click", mono); its callbacks run on the threads the engine names. Events: ETUDE_EV_CLICK (u.click.level, u.click.gain) starts
  * a sound at its frame; ETUDE_EV_ALL_NOTES_OFF fades every sounding click out within 1 ms. */
 extern const etude_voice_class_t etude_click_voice_class;
 

@@ -50,29 +50,30 @@ typedef struct etude_preset_kind {
     const char *kind;
     /* The kind's own fields (NULL-terminated); any other field besides the common ones is refused. */
     const char *const *fields;
-    /* Parse the kind's fields of obj into a new config. On error return ETUDE_EPARSE (etc.) after
+    /* [control] Parse the kind's fields of obj into a new config. On error return ETUDE_EPARSE (etc.) after
      * etude_preset_error(). */
     int (*parse)(const etude_preset_ctx_t *ctx, const cJSON *obj, void **config);
-    /* Add the voice (and its sources) to env->engine / env->seq; *out gets the voice handle.
+    /* [control] Add the voice (and its sources) to env->engine / env->seq; *out gets the voice handle.
      * On error, write one line to err. */
     int (*instantiate)(void *config, const etude_preset_env_t *env, etude_voice_id_t *out,
                        char *err, size_t errsize);
-    /* The tempo map the voice follows, if any (the first one drives the transport's bars). May be NULL. */
+    /* [control] The tempo map the voice follows, if any (the first one drives the transport's bars). May be NULL. */
     const etude_tempomap_t *(*tempomap)(const void *config);
+    /* [control] Free a config from parse(). */
     void (*free)(void *config);
 } etude_preset_kind_t;
 
-/* Write "PATH:LINE: KEY[INDEX].FIELD: message" to ctx->err, the line being where the field's value
+/* [control] Write "PATH:LINE: KEY[INDEX].FIELD: message" to ctx->err, the line being where the field's value
  * (or its sub-item sub, when sub >= 0) is in the text. field may be NULL (the entry itself).
  * Returns ETUDE_EPARSE. */
 int etude_preset_error(const etude_preset_ctx_t *ctx, const char *field, int sub, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* The line (1-based) of the value at a path in JSON text: keys are strings, array indices are given
+/* [any] The line (1-based) of the value at a path in JSON text: keys are strings, array indices are given
  * as "#N". Returns 0 if not found. Exposed for the kinds and tests. */
 unsigned etude_json_line(const char *text, const char *const *path, size_t depth);
 
-/* Resolve a file name in a preset against ctx->dir; the result is malloc'd (NULL: out of memory). */
+/* [control] Resolve a file name in a preset against ctx->dir; the result is malloc'd (NULL: out of memory). */
 char *etude_preset_resolve(const etude_preset_ctx_t *ctx, const char *file);
 
 typedef struct etude_preset_voice {
@@ -91,34 +92,35 @@ typedef struct etude_preset_render {
 } etude_preset_render_t;
 
 /* @startlifecycle preset
- * Load a preset file. On failure returns ETUDE_EIO / ETUDE_EPARSE / ETUDE_ENOMEM with one line in err
+ * [control] Load a preset file. On failure returns ETUDE_EIO / ETUDE_EPARSE / ETUDE_ENOMEM with one line in err
  * naming the file, line and field: "p.json:7: voices[0].volume: expected a number >= 0". */
 int etude_preset_load(const char *path, etude_preset_t **out, char *err, size_t errsize);
-/* Parse preset text; path names it in messages and relative file names resolve against its directory. */
+/* [control] Parse preset text; path names it in messages and relative file names resolve against its directory. */
 int etude_preset_parse(const char *text, size_t len, const char *path, etude_preset_t **out, char *err,
                        size_t errsize);
-/* A preset of one click voice playing map (taken over on success, freed with the preset; on failure
+/* [control] A preset of one click voice playing map (taken over on success, freed with the preset; on failure
  * the caller keeps it); material names it
  * (the --click line or the map's path) and becomes its title. */
 int etude_preset_from_tempomap(etude_tempomap_t *map, const char *material, etude_preset_t **out);
-/* Frees the configs. Voices already instantiated live on in their engine. NULL accepted. */
+/* [control] Frees the configs. Voices already instantiated live on in their engine. NULL accepted. */
 void etude_preset_destroy(etude_preset_t *preset);
 /* @endlifecycle */
 
+/* [control] Accessors; pointers stay valid while the preset lives. */
 const char *etude_preset_title(const etude_preset_t *preset);
 const etude_preset_render_t *etude_preset_render(const etude_preset_t *preset);
 size_t etude_preset_voice_count(const etude_preset_t *preset);
 const etude_preset_voice_t *etude_preset_voice(const etude_preset_t *preset, size_t i);
-/* The first voice's tempo map (drives the transport's bar messages), or NULL. Valid while the preset lives. */
+/* [control] The first voice's tempo map (drives the transport's bar messages), or NULL. Valid while the preset lives. */
 const etude_tempomap_t *etude_preset_tempomap(const etude_preset_t *preset);
 
-/* Add every voice to the engine and sequencer (engine rate env->rate; env->name is ignored) and
+/* [control] Add every voice to the engine and sequencer (engine rate env->rate; env->name is ignored) and
  * apply volume, pan, mute and solo. ids (may be NULL) receives one handle per voice. The preset must
  * outlive the sequencer (sources borrow its tempo maps). On error, err names the voice at fault. */
 int etude_preset_instantiate(const etude_preset_t *preset, etude_engine_t *engine,
                              etude_sequencer_t *seq, etude_voice_id_t *ids, char *err, size_t errsize);
 
-/* The kind table's lookup (NULL if unknown), and the kinds' names joined by ", " for messages. */
+/* [any] The kind table's lookup (NULL if unknown), and the kinds' names joined by ", " for messages. */
 const etude_preset_kind_t *etude_preset_kind_find(const char *kind);
 const char *etude_preset_kind_names(void);
 
