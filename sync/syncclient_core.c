@@ -657,6 +657,8 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
             break;
         }
         gql_clear(out);
+        if (retry_after >= 0) /* kept in the store, so a restarted process honours it too */
+            meta_set_int(c, "retry_not_before_ms", wall_ms() + (int64_t)retry_after * 1000);
         if (attempt >= c->cfg.max_retries) {
             char prev[sizeof c->err];
             snprintf(prev, sizeof prev, "%s", c->err);
@@ -668,8 +670,6 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
             int64_t ra = (int64_t)retry_after * 1000;
             if (ra > wait)
                 wait = ra;
-            /* Kept in the store so a restarted process honours it too. */
-            meta_set_int(c, "retry_not_before_ms", wall_ms() + ra);
         }
         if (c->deadline_us && etude_sync_now_us() + wait * 1000 > c->deadline_us) {
             char prev[sizeof c->err];

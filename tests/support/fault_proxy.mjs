@@ -6,7 +6,7 @@
 //   node fault_proxy.mjs --target HOST:PORT --ready FILE [--faults a,b,c] [--retry-after S]
 //                        [--delay-ms MS] [--stats FILE]
 // The ready file receives "127.0.0.1:PORT" once listening; the stats file, after every request,
-// a JSON object counting the faults injected so far.
+// a JSON object counting the faults injected so far, with each request's fault and arrival time (ms).
 import http from 'node:http';
 import { writeFileSync, renameSync } from 'node:fs';
 
@@ -33,9 +33,10 @@ for (const f of schedule) {
 }
 const [thost, tport] = opt.target.split(':');
 let next = 0;
-const stats = { requests: 0 };
+const stats = { requests: 0, times: [] };
 const note = (f) => {
   stats.requests++;
+  stats.times.push([f, Date.now()]);
   stats[f] = (stats[f] ?? 0) + 1;
   if (opt.stats) {
     writeFileSync(`${opt.stats}.tmp`, JSON.stringify(stats));
