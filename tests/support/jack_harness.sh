@@ -1,7 +1,9 @@
 # jack_harness.sh - sourced by etude's live tests: a private jackd (dummy driver) per test, under a
 # unique server name, and cleanup of it and of every process the test started, even on failure.
 #
-#   jack_start PERIOD [RATE]   start jackd, wait until jack_lsp answers; exports JACK_DEFAULT_SERVER
+#   jack_start PERIOD [RATE]   start jackd (synchronous mode -S unless $JACKD_OPTS says otherwise:
+#                              the graph then runs every cycle however loaded the machine is), wait
+#                              until jack_lsp answers; exports JACK_DEFAULT_SERVER
 #   jack_bg NAME CMD...        run CMD in the background (output in $T/NAME.out / .err), pid in
 #                              $NAME_pid via jack_pid NAME; killed at exit if still running
 #   jack_stop                  stop jackd now (the "server goes away" case)
@@ -28,7 +30,7 @@ jack_cleanup() {
     if [ -n "$JACKD_PID" ]; then
         kill -TERM "$JACKD_PID" 2>/dev/null
         i=0
-        while kill -0 "$JACKD_PID" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+        while kill -0 "$JACKD_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
         kill -KILL "$JACKD_PID" 2>/dev/null
         wait "$JACKD_PID" 2>/dev/null
     fi
@@ -55,7 +57,12 @@ fail() {
 jack_start() {
     period=$1
     rate=${2:-48000}
-    JACK_DEFAULT_SERVER="etude-test-$$-$(date +%s%N)"
+    # Stable per test, start and build tree, so concurrent tests never share a name, and a stale
+    # registry entry left by a server that was killed (JACK reclaims entries only by name, and
+    # holds 8) is reused instead of filling the registry.
+    JACK_STARTS=$((${JACK_STARTS:-0} + 1))
+    tag=$(printf '%s' "${ETUDE_BIN:-etude}" | cksum | cut -d' ' -f1)
+    JACK_DEFAULT_SERVER="etude-$(basename "$0" .sh)-$JACK_STARTS-$tag"
     export JACK_DEFAULT_SERVER
     JACK_SERVERS="$JACK_SERVERS $JACK_DEFAULT_SERVER"
     jackd --no-realtime ${JACKD_OPTS--S} -n "$JACK_DEFAULT_SERVER" -d dummy -r "$rate" -p "$period" \
