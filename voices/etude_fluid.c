@@ -34,7 +34,7 @@ void etude_fluid_config_default(etude_fluid_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->program = -1;
-    cfg->effects = true;
+    cfg->effects = false;
 }
 
 const char *etude_fluid_default_soundfont(void)

@@ -34,10 +34,14 @@ typedef struct etude_fluid_config {
     int bank;              /* 0..16383 */
     int program;           /* 0..127 applied to every channel at prepare; -1 keeps the file's / GM default */
     int polyphony;         /* FluidSynth voices; 0 = FluidSynth's default (256) */
-    bool effects;          /* FluidSynth's reverb and chorus (its defaults are on) */
+    bool effects;          /* FluidSynth's reverb and chorus; off by default, see below */
 } etude_fluid_config_t;
 
-/* [any] Defaults: default SoundFont, bank 0, program -1, polyphony 0, effects on. */
+/* [any] Defaults: default SoundFont, bank 0, program -1, polyphony 0, effects off.
+ * Effects are off by default because Debian 12's FluidSynth 2.3 mixes its effects inside an OpenMP
+ * parallel region on every fluid_synth_write_float(), and libgomp allocates and frees its thread
+ * team there: with effects on, the audio thread allocates once per period (the rt_safety tests show
+ * it). With them off, nothing on the audio path allocates. Offline renders may turn them on. */
 void etude_fluid_config_default(etude_fluid_config_t *cfg);
 
 /* [control] The first SoundFont found at Debian's standard paths (/usr/share/sounds/sf2/
