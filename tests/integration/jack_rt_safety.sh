@@ -9,8 +9,10 @@ Q="$ETUDE_TEST_BIN/jack_oscq"
 export ETUDE_HOME="$T/home"
 [ -f "$ETUDE_RT_LIB" ] || fail "interposer $ETUDE_RT_LIB not built"
 jack_start 64
+presets=$(ls "$ETUDE_PRESETS"/*.json | grep -v '\.schema\.json$')
+last=$(echo "$presets" | tail -n 1)
 n=0
-for preset in "$ETUDE_PRESETS"/*.json; do
+for preset in $presets; do
     name=$(basename "$preset" .json)
     env LD_PRELOAD="$ETUDE_RT_LIB" ETUDE_RT_REQUIRE=1 "$ETUDE_BIN" play "$preset" --name "rt-$name" \
         --osc 0 --no-session >"$T/$name.out" 2>"$T/$name.err" &
@@ -21,7 +23,6 @@ for preset in "$ETUDE_PRESETS"/*.json; do
     sleep 1.5
     if [ $n -eq 0 ]; then
         # swap the material while playing: the first preset loads the last one
-        last=$(ls "$ETUDE_PRESETS"/*.json | tail -n 1)
         "$Q" "$port" /etude/load s "$last" | grep -q '^/etude/ok' || fail "$name: /etude/load $last failed"
         sleep 1.5
     fi
