@@ -207,10 +207,11 @@ int etude_cmd_render(int argc, char **argv)
         const char **slot = NULL;
         const char *name = a, *eq = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: etude%s", etude_cmd_render_usage);
+            printf("usage: etude %s", etude_cmd_render_usage + 2);
             printf("\nRenders the click (and the preset's other voices) offline, through the same engine\n"
                    "as live playback. .wav is 32-bit float unless --format says otherwise; .flac is\n"
-                   "24-bit. The file appears only when the render has succeeded.\n");
+                   "24-bit. The file appears only when the render has succeeded.\n"
+                   "Session recording: --no-session, --plugin-path DIR|FILE[:...] (docs/store.md).\n");
             return 0;
         }
         if (a[0] == '-' && a[1] == '-' && (eq = strchr(a, '='))) {
