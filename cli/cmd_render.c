@@ -211,7 +211,7 @@ int etude_cmd_render(int argc, char **argv)
             printf("\nRenders the click (and the preset's other voices) offline, through the same engine\n"
                    "as live playback. .wav is 32-bit float unless --format says otherwise; .flac is\n"
                    "24-bit. The file appears only when the render has succeeded.\n"
-                   "Session recording: --no-session, --plugin-path DIR|FILE[:...] (docs/store.md).\n");
+                   "Session recording: --no-session, --plugin-path DIR|FILE[:...] (docs/plugins.md).\n");
             return 0;
         }
         if (a[0] == '-' && a[1] == '-' && (eq = strchr(a, '='))) {
