@@ -66,6 +66,12 @@ struct etude_jack {
     bool last_starting;     /* audio side */
     uint64_t last_frame;    /* audio side: the frame expected next period */
     atomic_uint_fast64_t epoch, ack;
+    /* slow sync: the audio thread asks (sync_pos) for a start at a transport frame; the control
+     * thread arms the sequencer to play it from engine frame armed_at; the sync callback then says
+     * "ready" in the period just before armed_at, so the transport rolls exactly there. */
+    atomic_uint_fast64_t sync_pos;  /* audio: transport frame + 1 of the pending start (0: none) */
+    atomic_uint_fast64_t armed_pos; /* control: transport frame + 1 armed for */
+    atomic_uint_fast64_t armed_at;  /* control: engine frame that frame plays at */
     uint64_t followed;      /* control side: the epoch etude_jack_follow() handled last */
     bool follow_playing;    /* control side: a START was reported and no STOP since */
 
@@ -340,6 +346,26 @@ static void read_midi(etude_jack_t *j, jack_nframes_t n, uint64_t eng, bool roll
     atomic_store_explicit(&j->ring_head, head, memory_order_release);
 }
 
+/* [audio] JACK's slow-sync callback (follow and master mode): ready once the control thread has
+ * armed the sequencer for this position, in the period right before the armed engine frame. */
+static int sync_cb(jack_transport_state_t state, jack_position_t *pos, void *arg)
+{
+    etude_jack_t *j = arg;
+    if (state != JackTransportStarting)
+        return 1;
+    uint64_t want = (uint64_t)pos->frame + 1;
+    atomic_store_explicit(&j->sync_pos, want, memory_order_release);
+    if (atomic_load_explicit(&j->armed_pos, memory_order_acquire) != want)
+        return 0;
+    uint64_t at = atomic_load_explicit(&j->armed_at, memory_order_acquire);
+    uint64_t next = etude_engine_now(j->engine) + atomic_load_explicit(&j->bufsize, memory_order_relaxed);
+    if (next < at)
+        return 0;
+    if (next > at) /* missed the armed period: ask for another */
+        atomic_store_explicit(&j->armed_pos, 0, memory_order_release);
+    return next == at;
+}
+
 static int process_cb(jack_nframes_t n, void *arg)
 {
     etude_jack_t *j = arg;
@@ -363,8 +389,14 @@ static int process_cb(jack_nframes_t n, void *arg)
     if (j->mode != ETUDE_JACK_TRANSPORT_OFF) {
         bool jump = j->seen_period && (rolling != j->last_rolling || starting != j->last_starting ||
                                        pos.frame != j->last_frame);
-        if (jump || (!j->seen_period && (rolling || starting)))
+        if (jump || (!j->seen_period && (rolling || starting))) {
             atomic_store_explicit(&j->epoch, ++epoch, memory_order_release);
+            /* rolling from exactly the armed frame at the armed period: the sequencer is already
+             * placed (etude_jack_follow()), so nothing is silenced */
+            if (rolling && atomic_load_explicit(&j->armed_pos, memory_order_acquire) == (uint64_t)pos.frame + 1 &&
+                atomic_load_explicit(&j->armed_at, memory_order_acquire) == eng)
+                atomic_store_explicit(&j->ack, epoch, memory_order_release);
+        }
     }
     j->seen_period = true;
     j->last_rolling = rolling;
@@ -511,6 +543,8 @@ int etude_jack_open(const etude_jack_config_t *cfg, etude_jack_t **out, char *er
     atomic_store(&j->rate, jack_get_sample_rate(j->client));
     atomic_store(&j->bufsize, jack_get_buffer_size(j->client));
     jack_set_process_callback(j->client, process_cb, j);
+    if (j->mode != ETUDE_JACK_TRANSPORT_OFF)
+        jack_set_sync_callback(j->client, sync_cb, j);
     jack_set_buffer_size_callback(j->client, bufsize_cb, j);
     jack_set_sample_rate_callback(j->client, rate_cb, j);
     jack_set_xrun_callback(j->client, xrun_cb, j);
@@ -773,10 +807,49 @@ int etude_jack_follow(etude_jack_t *j, etude_sequencer_t *seq, etude_jack_follow
 {
     memset(ev, 0, sizeof *ev);
     etude_jack_transport_t t;
-    if (!etude_jack_transport(j, &t) || t.epoch == j->followed)
+    if (!etude_jack_transport(j, &t))
         return 0;
     bool was = etude_sequencer_rolling(seq);
     int rc = ETUDE_OK;
+    uint64_t req = atomic_load_explicit(&j->sync_pos, memory_order_acquire);
+    if (t.starting && req && atomic_load_explicit(&j->armed_pos, memory_order_acquire) != req) {
+        /* arm: the material from the requested frame plays from a period boundary far enough
+         * ahead for the scheduling; the sync callback lets the transport roll right there */
+        uint32_t n = atomic_load(&j->bufsize);
+        uint64_t now = etude_engine_now(j->engine);
+        uint64_t at = t.engine_frame;
+        while (at < now + 2u * n + j->engine_rate / 1000u)
+            at += n;
+        if (was)
+            rc = etude_sequencer_stop(seq);
+        if (rc == ETUDE_OK)
+            rc = etude_sequencer_locate(seq, req - 1);
+        if (rc == ETUDE_OK)
+            rc = etude_sequencer_start(seq, at);
+        if (rc == ETUDE_OK)
+            rc = etude_sequencer_tick(seq);
+        if (rc == ETUDE_EFULL)
+            rc = ETUDE_OK;
+        atomic_store_explicit(&j->armed_at, at, memory_order_release);
+        atomic_store_explicit(&j->armed_pos, req, memory_order_release);
+        j->followed = t.epoch; /* the Starting epoch: silence ends, nothing sounds before at */
+        etude_jack_transport_ack(j, t.epoch);
+        return 0;
+    }
+    if (t.epoch == j->followed)
+        return 0;
+    if (t.rolling && was && atomic_load_explicit(&j->armed_pos, memory_order_acquire) == t.frame + 1 &&
+        t.engine_frame == atomic_load_explicit(&j->armed_at, memory_order_acquire)) {
+        /* rolled exactly where armed: nothing to move */
+        atomic_store_explicit(&j->armed_pos, 0, memory_order_release);
+        ev->kind = j->follow_playing ? ETUDE_JACK_FOLLOW_LOCATE : ETUDE_JACK_FOLLOW_START;
+        ev->pos = t.frame;
+        ev->at = t.engine_frame;
+        j->follow_playing = true;
+        j->followed = t.epoch;
+        etude_jack_transport_ack(j, t.epoch);
+        return 1;
+    }
     if (t.starting) {
         /* a start or relocation waiting for sync: silence what was scheduled, report nothing yet */
         if (was)

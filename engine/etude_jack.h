@@ -180,12 +180,14 @@ typedef struct etude_jack_follow_event {
     uint64_t at;  /* engine frame pos plays at (rolling only) */
 } etude_jack_follow_event_t;
 
-/* [control] Follow mode's control half: when the audio thread saw the transport start, stop or jump
- * since the last call, stop / locate / restart seq so that material frame m plays at the engine
- * frame where the transport frame is m, then acknowledge the epoch. The first frames after a start
- * or a jump (two periods plus 1 ms: the time the control thread needs to schedule) are skipped;
- * everything after them is sample-aligned with the transport. Returns 1 with *ev filled when
- * something happened, 0 when not, or a negative ETUDE_E* from the sequencer. */
+/* [control] Follow mode's control half (call every few ms). While the transport waits in Starting,
+ * it arms seq: located to the requested frame and started at a period boundary ahead, which the
+ * driver's slow-sync callback then lets the transport roll at, so material frame m plays exactly
+ * where the transport frame is m from the first frame on. When the audio thread saw a start, stop
+ * or jump that was not armed (another slow client, a sync timeout, an xrun), it stops / locates /
+ * restarts seq two periods plus 1 ms ahead (what comes before is skipped, silently) and
+ * acknowledges the epoch. Returns 1 with *ev filled when a start, stop or relocation is to be
+ * reported, 0 when not, or a negative ETUDE_E* from the sequencer. */
 int etude_jack_follow(etude_jack_t *jack, etude_sequencer_t *seq, etude_jack_follow_event_t *ev);
 
 /* [control] Make the next etude_jack_follow() handle the current transport state again (after

@@ -1,7 +1,8 @@
 #!/bin/sh
 # jack_transport.sh - etude play follows the JACK transport (start, locate while rolling, stop,
 # locate while stopped, start again): every click it plays falls exactly on a beat of the map at
-# the transport frame, nothing plays while stopped, and the bus carries start/locate/stop. Then
+# the transport frame, none is missing (not even the one on the start frame), nothing plays while
+# stopped, and the bus carries start/locate/stop. Then
 # with --transport master another client reads etude's bar, beat and BPM at known frames.
 . "$ETUDE_TESTS_DIR/support/jack_harness.sh"
 TC="$ETUDE_TEST_BIN/jack_tclient"
@@ -33,9 +34,9 @@ wait "$(jack_pid rec)"
 cat "$T/rec.out"
 kill -TERM "$(jack_pid play)"
 wait "$(jack_pid play)" || fail "etude play (follow) exited non-zero"
-# clicks within 200 ms after a start or jump may be skipped (the control thread re-anchors);
-# every other beat must be there, and every onset must be exactly on a beat
-"$ETUDE_TEST_BIN/jack_onsets" "$T/rec.wav" --tempo-map "$T/map.txt" --marks "$T/marks.txt" --skip 9600 \
+# etude holds each start and relocation (JACK slow sync) until its sequencer is placed, so every
+# beat from the first frame of each rolling stretch on must be there, exactly on its frame
+"$ETUDE_TEST_BIN/jack_onsets" "$T/rec.wav" --tempo-map "$T/map.txt" --marks "$T/marks.txt" \
     >"$T/onsets.out" || { cat "$T/onsets.out"; fail "follow: clicks off the transport's beats"; }
 cat "$T/onsets.out"
 n=$(sed -n 's/^onsets \([0-9]*\),.*/\1/p' "$T/onsets.out")
