@@ -285,6 +285,17 @@ static int cmd_logout(int argc, char **argv)
         if (rc)
             printf(" (final sync: %s)", etude_syncclient_errmsg(c));
         printf("\n");
+        char *pj = etude_syncclient_pending_json(c);
+        cJSON *pa = pj ? cJSON_Parse(pj) : NULL;
+        free(pj);
+        const cJSON *x;
+        cJSON_ArrayForEach(x, pa)
+        {
+            printf("  pending: %s %s (%s, queued %s)\n", cJSON_GetObjectItem(x, "entityType")->valuestring,
+                   cJSON_GetObjectItem(x, "entityId")->valuestring, cJSON_GetObjectItem(x, "op")->valuestring,
+                   cJSON_GetObjectItem(x, "queuedAt")->valuestring);
+        }
+        cJSON_Delete(pa);
     } else if (rc == ETUDE_SYNC_ENOTLOGGEDIN || rc == ETUDE_SYNC_EIO) {
         fprintf(stderr, "etude sync logout: %s\n", etude_syncclient_errmsg(c));
         etude_syncclient_close(c);

@@ -139,6 +139,10 @@ int etude_syncclient_logout(etude_syncclient_t *c, int64_t deadline_us, int64_t 
  * Caller frees with free(). NULL when out of memory. */
 char *etude_syncclient_status_json(etude_syncclient_t *c);
 
+/* [any] Queued changes as a JSON array text of {entityId, entityType, op, changes, queuedAt} (one
+ * entry per entity, oldest first). Caller frees with free(). */
+char *etude_syncclient_pending_json(etude_syncclient_t *c);
+
 /* [any] Open conflicts as a JSON array text of {id, entityId, entityType, localVersion,
  * remoteVersion, detectedAt, local, remote}. Caller frees with free(). */
 char *etude_syncclient_conflicts_json(etude_syncclient_t *c);

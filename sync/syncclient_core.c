@@ -2047,3 +2047,28 @@ int etude_syncclient_apply_answer(etude_syncclient_t *c, const char *op, const c
     gql_clear(&r);
     return rc;
 }
+
+char *etude_syncclient_pending_json(etude_syncclient_t *c)
+{
+    cJSON *a = cJSON_CreateArray();
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT entity_id, entity_type, (SELECT op FROM outbox i WHERE i.entity_id=o.entity_id"
+                           " ORDER BY seq DESC LIMIT 1), count(*), min(created_at) FROM outbox o GROUP BY entity_id"
+                           " ORDER BY min(seq)",
+                           -1, &s, NULL) == SQLITE_OK) {
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            cJSON *d = cJSON_CreateObject();
+            cJSON_AddStringToObject(d, "entityId", (const char *)sqlite3_column_text(s, 0));
+            cJSON_AddStringToObject(d, "entityType", (const char *)sqlite3_column_text(s, 1));
+            cJSON_AddStringToObject(d, "op", (const char *)sqlite3_column_text(s, 2));
+            cJSON_AddNumberToObject(d, "changes", sqlite3_column_int(s, 3));
+            cJSON_AddStringToObject(d, "queuedAt", (const char *)sqlite3_column_text(s, 4));
+            cJSON_AddItemToArray(a, d);
+        }
+        sqlite3_finalize(s);
+    }
+    char *t = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
+    return t;
+}

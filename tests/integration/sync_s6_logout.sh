@@ -20,6 +20,10 @@ stop_server
 out=$(dev a sync logout --timeout 2) || fail "logout (server down): $out"
 echo "$out"
 echo "$out" | grep -q "logged out; 5 change(s) still pending" || fail "logout output: $out"
+[ "$(echo "$out" | grep -c "^  pending: logbookEntry ")" = 5 ] || fail "logout does not list the 5 pending changes"
+for id in $(q a "SELECT entity_id FROM outbox"); do
+    echo "$out" | grep -q "pending: logbookEntry $id (create" || fail "logout does not name $id"
+done
 [ ! -e "$T/a/sync-token.json" ] || fail "token file kept"
 [ "$(q a "SELECT count(*) FROM entities")" = 9 ] || fail "local data not kept"
 [ "$(q a "SELECT count(*) FROM outbox")" = 5 ] || fail "queue not kept"
