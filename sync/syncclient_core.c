@@ -1396,6 +1396,8 @@ static int merge_duplicate(etude_syncclient_t *c, const dup_t *d)
     ref_t refs[64];
     int nref = 0, rc = 0;
     sqlite3_stmt *s;
+more_refs:
+    nref = 0;
     if (sqlite3_prepare_v2(c->db,
                            "SELECT id, data FROM entities WHERE json_extract(data,'$.sessionId')=? AND deleted_at IS NULL"
                            " LIMIT 64",
@@ -1413,15 +1415,21 @@ static int merge_duplicate(etude_syncclient_t *c, const dup_t *d)
         if (o) {
             cJSON_ReplaceItemInObjectCaseSensitive(o, "sessionId", cJSON_CreateString(d->of));
             char *t = cJSON_PrintUnformatted(o);
+            if (!t && !rc)
+                rc = fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
             if (t && !rc && etude_store_update(c->store, refs[i].id, t))
                 rc = fail(c, ETUDE_SYNC_EIO, "repointing %s: %s", refs[i].id, etude_store_errmsg(c->store));
             free(t);
             cJSON_Delete(o);
+        } else if (!rc) {
+            rc = fail(c, ETUDE_SYNC_EIO, "repointing %s: its data is not JSON", refs[i].id);
         }
         free(refs[i].data);
     }
     if (rc)
         return rc;
+    if (nref == 64)
+        goto more_refs; /* the updated ones no longer match */
     if (d->version > 0) {
         /* The server holds this id too: a tombstone keeps the server's copy from coming back. */
         if (etude_store_delete(c->store, d->id))
@@ -1666,9 +1674,26 @@ static int apply_page(etude_syncclient_t *c, const cJSON *page, int *more)
             continue; /* an entity this client cannot trust is skipped, never written */
         }
         int applied = 0;
-        /* Local changes still queued are settled by the next upload's conflict answer. */
-        if (!has_outbox(c, r.id))
+        /* Local changes still queued are settled by the next upload's conflict answer; an open
+         * (manual) conflict learns the newer remote version, so resolving it never installs a stale one. */
+        if (!has_outbox(c, r.id)) {
             rc = write_remote(c, &r, &applied);
+        } else {
+            char *payload = cJSON_PrintUnformatted(x);
+            sqlite3_stmt *u;
+            if (payload && sqlite3_prepare_v2(c->db,
+                                              "UPDATE conflicts SET remote_payload=?1, remote_version=?2 WHERE"
+                                              " entity_id=?3 AND resolved_at IS NULL AND remote_version<?2",
+                                              -1, &u, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(u, 1, payload, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(u, 2, r.version);
+                sqlite3_bind_text(u, 3, r.id, -1, SQLITE_STATIC);
+                if (sqlite3_step(u) != SQLITE_DONE)
+                    rc = dbfail(c, "conflicts");
+                sqlite3_finalize(u);
+            }
+            free(payload);
+        }
         free(r.data);
         if (rc)
             break;

@@ -60,11 +60,14 @@ dev a sync now >/dev/null || fail "sync a after resolve"
 converged a b
 [ "$(q b "SELECT count(*) FROM conflicts WHERE resolved_at IS NULL")" = 0 ] || fail "conflict left open"
 
-# manual, keep remote.
+# manual, keep remote; a edits again while the conflict is open: resolving takes the newest.
 one_conflict manual
+dev a log edit "$id" "a's second edit" >/dev/null || fail "edit a"
+dev a sync now >/dev/null || fail "sync a"
+dev b sync now >/dev/null || fail "sync b (conflict open)"
 dev b sync resolve "${id%%-*}" --keep remote || fail "resolve remote"
 dev b sync now >/dev/null || fail "sync"
-[ "$(text_of b "$id")" = "a's edit manual" ] || fail "manual/remote: b holds '$(text_of b "$id")'"
+[ "$(text_of b "$id")" = "a's second edit" ] || fail "manual/remote: b holds '$(text_of b "$id")'"
 converged a b
 integrity a b
 echo PASS
