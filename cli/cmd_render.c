@@ -380,6 +380,12 @@ int etude_cmd_render(int argc, char **argv)
         fprintf(stderr, "etude render: %s\n", err);
         goto cleanup;
     }
+    if (duration == 0 && etude_sequencer_length(seq) == UINT64_MAX) {
+        fprintf(stderr, "etude render: %s: the material never ends (an endless loop or map): "
+                "give --duration SECONDS\n",
+                click_line ? "--click" : preset_path ? preset_path : map_path);
+        goto cleanup;
+    }
     session = cli_session_open(r.bus, "render", &session_opts);
     if (!session)
         goto cleanup;

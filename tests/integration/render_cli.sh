@@ -61,6 +61,8 @@ expect_error 1 "etude render: badpattern.txt:2: bad pattern 'X.xx' (4 beats; the
 expect_error 1 "etude render: --click: bad tempo '-120' (expected a number > 0)" --click "8 4/4 -120" -o out.wav
 expect_error 1 "etude render: --click: bad pattern 'X.y' (expected X, x or . for each beat)" --click "4 3/4 120 X.y" -o out.wav
 expect_error 1 "etude render: --click: the map never ends (no bar count): give --duration SECONDS" --click "120" -o out.wav
+printf '{"voices": [\n {"kind": "practice", "name": "click", "midi": "%s/presets/assets/chorale.mid",\n  "loop": {"from_bar": 1, "to_bar": 2, "times": 0}},\n {"kind": "midi", "name": "choir", "file": "%s/presets/assets/chorale.mid"}]}\n' "$src" "$src" > endless.json
+expect_error 1 "etude render: endless.json: the material never ends (an endless loop or map): give --duration SECONDS" endless.json -o out.wav
 expect_error 1 "etude render: garbage.bin:1: binary data (a NUL byte), not a tempo map" --tempo-map garbage.bin -o out.wav
 expect_error 1 "etude render: garbage.bin:1: binary data (a NUL byte), not a JSON preset" garbage.bin -o out.wav
 expect_error 1 "etude render: file.txt:1: malformed JSON near 'not json'" file.txt -o out.wav

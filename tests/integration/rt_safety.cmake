@@ -30,14 +30,10 @@ foreach(pair malloc:malloc calloc:calloc realloc:realloc free:free mutex:pthread
   set_tests_properties(rt_safety.catches_${kind} PROPERTIES LABELS "integration;no-asan;no-tsan" TIMEOUT 300)
 endforeach()
 
-# The shipped command on the shipped presets, once `etude render` exists.
-# Known third-party problem: Debian 12's libfluidsynth 2.3 enters an OpenMP parallel region in
-# every fluid_synth_write_float(), and libgomp allocates and frees its thread team there, once per
-# period. For presets with FluidSynth voices ("midi", "fluid") exactly those calls are suppressed
-# (reported as "suppressed", never hidden); any other violation, including any from etude's own
-# code or other FluidSynth calls, still fails. Drop ETUDE_RT_FLUID_SUPPRESS once the FluidSynth
-# voice keeps libgomp off the audio thread (see docs/sequencer.md).
-set(ETUDE_RT_FLUID_SUPPRESS "libgomp.so:memalign,libgomp.so:malloc,libgomp.so:free,libfluidsynth.so:free")
+# The shipped command on the shipped presets, once `etude render` exists. Nothing is suppressed:
+# the FluidSynth voice keeps FluidSynth's reverb and chorus off, because Debian 12's libfluidsynth
+# 2.3 renders them inside an OpenMP parallel region whose libgomp team is allocated and freed in
+# every fluid_synth_write_float() (see docs/instruments.md).
 if(EXISTS ${CMAKE_SOURCE_DIR}/cli/cmd_render.c)
   file(GLOB rt_presets ${CMAKE_SOURCE_DIR}/presets/*.json)
   list(FILTER rt_presets EXCLUDE REGEX "\\.schema\\.json$")
@@ -47,9 +43,5 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/cli/cmd_render.c)
     add_test(NAME ${tname} COMMAND ${rt_sh} clean $<TARGET_FILE:etude-rt-interpose> --
       $<TARGET_FILE:etude> render ${preset} -o @TMP@/out.wav --duration 20)
     set_tests_properties(${tname} PROPERTIES LABELS "integration;no-asan;no-tsan" TIMEOUT 300)
-    file(READ ${preset} ptext)
-    if(ptext MATCHES "\"kind\"[ \t\r\n]*:[ \t\r\n]*\"(midi|fluid)\"")
-      set_tests_properties(${tname} PROPERTIES ENVIRONMENT "ETUDE_RT_SUPPRESS=${ETUDE_RT_FLUID_SUPPRESS}")
-    endif()
   endforeach()
 endif()
