@@ -1,6 +1,7 @@
 /* sync_orch_driver.c - runs the sync orchestrator (the sync plugin's worker) over one $ETUDE_HOME
  * until a stop file appears or a time limit passes, printing the bus events it publishes; used by
  * sync_orchestrator.sh to watch /events pulls and debounced data-change syncs from outside.
+ * While the file HOME/playing exists the engine counts as playing (etude_sync_orchestrator_set_playing).
  *   sync_orch_driver HOME STOPFILE SECONDS */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +29,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "sync_orch_driver: %s\n", etude_sync_strerror(rc));
         return 1;
     }
+    char playing_file[4200];
+    snprintf(playing_file, sizeof playing_file, "%s/playing", argv[1]);
+    int playing = -1;
     int64_t end = etude_sync_now_us() + (int64_t)atoi(argv[3]) * 1000000;
     while (access(argv[2], F_OK) != 0 && etude_sync_now_us() < end) {
+        int p = access(playing_file, F_OK) == 0;
+        if (p != playing)
+            etude_sync_orchestrator_set_playing(o, p);
+        playing = p;
         struct timespec t = {0, 50000000};
         nanosleep(&t, NULL);
     }

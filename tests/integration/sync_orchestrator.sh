@@ -36,6 +36,31 @@ i=0
 until [ "$(sq "SELECT count(*) FROM entities WHERE id='$nb'")" = 1 ]; do
     i=$((i + 1)); [ $i -gt 600 ] && fail "b's orchestrator did not upload the change"; sleep 0.1
 done
+# While the engine plays, nothing is uploaded; once it stops, the change goes up.
+touch "$T/b/playing"
+sleep 0.3
+np=$(dev b log note "written while playing") || fail note
+sleep 2 # ten times the debounce: an orchestrator ignoring "playing" would have uploaded by now
+[ "$(sq "SELECT count(*) FROM entities WHERE id='$np'")" = 0 ] || fail "uploaded while playing"
+rm "$T/b/playing"
+i=0
+until [ "$(sq "SELECT count(*) FROM entities WHERE id='$np'")" = 1 ]; do
+    i=$((i + 1)); [ $i -gt 600 ] && fail "not uploaded after playing stopped"; sleep 0.1
+done
+# The network goes away: the sync fails (sync:error on the bus, state offline); when the server is
+# back on the same address, the orchestrator's probing uploads what was queued meanwhile.
+stop_server
+no=$(dev b log note "written while offline") || fail note
+i=0
+until grep -q "^sync sync:error" "$T/driver.out"; do
+    i=$((i + 1)); [ $i -gt 600 ] && fail "no sync:error while the server was down"; sleep 0.1
+done
+dev b sync status --json | grep -q '"state":"offline"' || fail "state is not offline"
+LISTEN=$SERVER_ADDR start_server
+i=0
+until [ "$(sq "SELECT count(*) FROM entities WHERE id='$no'")" = 1 ]; do
+    i=$((i + 1)); [ $i -gt 600 ] && fail "not uploaded after the network came back"; sleep 0.1
+done
 touch "$T/stop"
 wait $DRIVER || fail "driver exit"
 cat "$T/driver.out"
