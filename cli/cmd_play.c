@@ -13,6 +13,7 @@
 #include "cli_osc.h"
 #include "cli_session.h"
 #include "etude_bus.h"
+#include "etude_click.h"
 #include "etude_engine.h"
 #include "etude_jack.h"
 #include "etude_preset.h"
@@ -75,6 +76,12 @@ typedef struct player {
     double last_timing_pub;
     bool quit;
     const char *reason;
+
+    /* OSC tempo changes (off mode, click material): the map rewritten at a tempo scale, played by
+     * its own sequencer while the scale is not 1 */
+    double scale;
+    etude_tempomap_t *scaled_map;
+    etude_sequencer_t *scaled_seq;
 
     /* follow mode under another timebase master: clicks on its beats, from a second sequencer */
     etude_sequencer_t *bbt_seq;
@@ -196,6 +203,12 @@ static int setup_grids(player_t *p)
     return rc;
 }
 
+/* The sequencer playing now: the master's beats, the tempo-scaled map, or the preset. */
+static etude_sequencer_t *active_seq(const player_t *p)
+{
+    return p->ext_active ? p->bbt_seq : p->scaled_seq ? p->scaled_seq : p->seq;
+}
+
 /* The bar at or after material position pos. */
 static uint64_t bar_at(const player_t *p, uint64_t pos)
 {
@@ -210,9 +223,9 @@ static uint64_t bar_at(const player_t *p, uint64_t pos)
 
 static void announce_bars(player_t *p)
 {
-    if (!p->map || !p->playing || p->ext_active || !etude_sequencer_rolling(p->seq))
+    if (!p->map || !p->playing || p->ext_active || !etude_sequencer_rolling(active_seq(p)))
         return;
-    uint64_t pos = etude_sequencer_position(p->seq);
+    uint64_t pos = etude_sequencer_position(active_seq(p));
     for (int guard = 0; guard < 64 && p->next_bar != UINT64_MAX; guard++) {
         uint64_t first = etude_tempomap_bar_first_beat(p->map, p->next_bar);
         if (first == UINT64_MAX) {
@@ -471,9 +484,9 @@ static int op_start(void *u, char *err, size_t len)
     player_t *p = u;
     if (p->mode != ETUDE_JACK_TRANSPORT_OFF)
         return etude_jack_transport_start(p->jack);
-    if (etude_sequencer_rolling(p->seq))
+    if (etude_sequencer_rolling(active_seq(p)))
         return ETUDE_OK;
-    int rc = etude_sequencer_start(p->seq, 0);
+    int rc = etude_sequencer_start(active_seq(p), 0);
     if (rc < 0)
         seterr(err, len, "/etude/start: %s", etude_strerror(rc));
     else
@@ -486,7 +499,7 @@ static int op_stop(void *u, char *err, size_t len)
     player_t *p = u;
     if (p->mode != ETUDE_JACK_TRANSPORT_OFF)
         return etude_jack_transport_stop(p->jack);
-    int rc = etude_sequencer_stop(p->seq);
+    int rc = etude_sequencer_stop(active_seq(p));
     if (rc < 0)
         seterr(err, len, "/etude/stop: %s", etude_strerror(rc));
     else
@@ -500,7 +513,7 @@ static int op_locate(void *u, double seconds, char *err, size_t len)
     uint64_t pos = (uint64_t)llround(seconds * p->rate);
     if (p->mode != ETUDE_JACK_TRANSPORT_OFF)
         return etude_jack_transport_locate(p->jack, pos);
-    int rc = etude_sequencer_locate(p->seq, pos);
+    int rc = etude_sequencer_locate(active_seq(p), pos);
     if (rc < 0)
         seterr(err, len, "/etude/locate: %s", etude_strerror(rc));
     else
@@ -508,19 +521,155 @@ static int op_locate(void *u, double seconds, char *err, size_t len)
     return rc;
 }
 
+/* The map's text with every tempo multiplied by f (an endless last entry gets as many bars as fit
+ * in 900 hours). malloc'd; NULL when out of memory. */
+static char *scaled_map_text(const etude_tempomap_t *m, double f)
+{
+    size_t cap = 4096, o = 0;
+    char *t = malloc(cap);
+    for (size_t i = 0; t && i < etude_tempomap_entry_count(m); i++) {
+        const etude_tempomap_entry_t *e = etude_tempomap_entry(m, i);
+        uint64_t nbeats = (uint64_t)(e->bars ? e->bars : 1) * e->beats;
+        size_t need = 256 + (e->tempi ? nbeats * 24 : 0) + e->beats + sizeof e->label;
+        if (o + need > cap) {
+            cap = (o + need) * 2;
+            char *nt = realloc(t, cap);
+            if (!nt) {
+                free(t);
+                return NULL;
+            }
+            t = nt;
+        }
+        uint32_t bars = e->bars;
+        if (!bars) {
+            double bar_s = e->beats * 240.0 / (e->denom * e->tempo * f);
+            double fit = floor(900.0 * 3600.0 / bar_s);
+            bars = fit > ETUDE_TEMPOMAP_MAX_BARS ? ETUDE_TEMPOMAP_MAX_BARS : fit < 1 ? 1 : (uint32_t)fit;
+        }
+        if (e->label[0])
+            o += (size_t)snprintf(t + o, cap - o, "%s: ", e->label);
+        o += (size_t)snprintf(t + o, cap - o, "%u %u/%u ", bars, e->beats, e->denom);
+        if (e->tempi) {
+            for (uint64_t b = 0; b < nbeats; b++)
+                o += (size_t)snprintf(t + o, cap - o, "%s%.9g", b ? "," : "", e->tempi[b] * f);
+        } else {
+            o += (size_t)snprintf(t + o, cap - o, "%.9g", e->tempo * f);
+            if (e->tempo2 != 0)
+                o += (size_t)snprintf(t + o, cap - o, "-%.9g", e->tempo2 * f);
+        }
+        t[o++] = ' ';
+        for (uint32_t b = 0; b < e->beats; b++)
+            t[o++] = e->pattern ? ".xX"[e->pattern[b] % 3] : b ? 'x' : 'X';
+        o += (size_t)snprintf(t + o, cap - o, " %.9g\n", e->volume);
+    }
+    return t;
+}
+
+/* Material frame in map b of material frame pos of map a (same beats, other tempi): the same
+ * fraction of the same beat. */
+static uint64_t map_pos(const etude_tempomap_t *a, const etude_tempomap_t *b, uint64_t pos, uint32_t rate)
+{
+    uint64_t k = etude_tempomap_beat_at_frame(a, pos, rate); /* first beat at or after pos */
+    if (k == 0)
+        return pos;
+    uint64_t fa0 = etude_tempomap_beat_frame(a, k - 1, rate), fa1 = etude_tempomap_beat_frame(a, k, rate);
+    uint64_t fb0 = etude_tempomap_beat_frame(b, k - 1, rate), fb1 = etude_tempomap_beat_frame(b, k, rate);
+    if (fa1 == UINT64_MAX || fb1 == UINT64_MAX || fa1 <= fa0)
+        return fb0 == UINT64_MAX ? pos : fb0 + (pos - fa0);
+    return fb0 + (uint64_t)llround((double)(pos - fa0) * (double)(fb1 - fb0) / (double)(fa1 - fa0));
+}
+
+/* Play the preset's map at tempo scale: only for click material in off mode. */
+static int apply_scale(player_t *p, const char *path, double scale, char *err, size_t len)
+{
+    const etude_tempomap_t *base = etude_preset_tempomap(p->preset);
+    if (p->mode != ETUDE_JACK_TRANSPORT_OFF) {
+        seterr(err, len, "%s: with --transport %s the tempo is the transport's; use --transport off",
+               path, p->mode == ETUDE_JACK_TRANSPORT_FOLLOW ? "follow" : "master");
+        return ETUDE_ESTATE;
+    }
+    for (size_t i = 0; i < p->nvoices; i++)
+        if (strcmp(p->voices[i].kind, "click")) {
+            seterr(err, len, "%s: live tempo changes apply to click material only (voice '%s' is %s)",
+                   path, p->voices[i].name, p->voices[i].kind);
+            return ETUDE_EUNSUPPORTED;
+        }
+    if (!base || !p->nvoices) {
+        seterr(err, len, "%s: this material has no tempo map", path);
+        return ETUDE_EUNSUPPORTED;
+    }
+    etude_tempomap_t *nm = NULL;
+    etude_sequencer_t *ns = NULL;
+    int rc = ETUDE_OK;
+    if (fabs(scale - 1.0) > 1e-9) {
+        char *text = scaled_map_text(base, scale);
+        if (!text)
+            return ETUDE_ENOMEM;
+        rc = etude_tempomap_parse(text, strlen(text), path, &nm, err, len);
+        free(text);
+        if (rc < 0)
+            return rc;
+        rc = etude_sequencer_create(p->engine, p->rate / 1000u * 150u, &ns);
+        for (size_t i = 0; rc == ETUDE_OK && i < p->nvoices; i++) {
+            void *src = NULL;
+            rc = etude_click_source_create(nm, p->rate, &src);
+            if (rc == ETUDE_OK && (rc = etude_sequencer_add_source(ns, &etude_click_source_class, src,
+                                                                   p->voices[i].id, NULL)) < 0)
+                etude_click_source_free(src);
+        }
+        if (rc < 0) {
+            etude_sequencer_destroy(ns);
+            etude_tempomap_destroy(nm);
+            seterr(err, len, "%s: %s", path, etude_strerror(rc));
+            return rc;
+        }
+    }
+    etude_sequencer_t *cur = active_seq(p);
+    const etude_tempomap_t *cur_map = p->map;
+    bool was = etude_sequencer_rolling(cur);
+    uint64_t pos = map_pos(cur_map, nm ? nm : base, etude_sequencer_position(cur), p->rate);
+    etude_sequencer_stop(cur);
+    etude_sequencer_t *next = ns ? ns : p->seq;
+    rc = etude_sequencer_locate(next, pos);
+    if (rc == ETUDE_OK && was)
+        rc = etude_sequencer_start(next, 0);
+    /* the old scaled material goes once nothing refers to it */
+    etude_sequencer_destroy(p->scaled_seq);
+    etude_tempomap_destroy(p->scaled_map);
+    p->scaled_seq = ns;
+    p->scaled_map = nm;
+    p->map = nm ? nm : base;
+    p->scale = scale;
+    p->next_bar = bar_at(p, pos);
+    int g = setup_grids(p);
+    if (rc == ETUDE_OK)
+        rc = g;
+    if (rc < 0)
+        seterr(err, len, "%s: %s", path, etude_strerror(rc));
+    return rc;
+}
+
 static int op_tempo(void *u, double bpm, char *err, size_t len)
 {
-    (void)u;
-    seterr(err, len, "/etude/tempo %g: tempo changes need the practice module's tempo scale, "
-                     "not available in this build", bpm);
-    return ETUDE_EUNSUPPORTED;
+    player_t *p = u;
+    etude_tempomap_beat_t b;
+    const etude_tempomap_t *base = p->preset ? etude_preset_tempomap(p->preset) : NULL;
+    if (!base || etude_tempomap_beat(base, 0, &b) < 0 || !(b.bpm > 0)) {
+        seterr(err, len, "/etude/tempo: this material has no tempo map");
+        return ETUDE_EUNSUPPORTED;
+    }
+    double scale = bpm / b.bpm;
+    if (scale < 0.1 || scale > 4) {
+        seterr(err, len, "/etude/tempo %g: a tempo scale of %.3g (expected %g .. %g bpm)", bpm, scale,
+               0.1 * b.bpm, 4 * b.bpm);
+        return ETUDE_EINVAL;
+    }
+    return apply_scale(p, "/etude/tempo", scale, err, len);
 }
 
 static int op_tempo_scale(void *u, double scale, char *err, size_t len)
 {
-    (void)u;
-    seterr(err, len, "/etude/tempo_scale %g: not available in this build", scale);
-    return ETUDE_EUNSUPPORTED;
+    return apply_scale(u, "/etude/tempo_scale", scale, err, len);
 }
 
 static int op_volume(void *u, double gain, char *err, size_t len)
@@ -590,6 +739,11 @@ static void remove_material(player_t *p)
     etude_sequencer_destroy(p->bbt_seq);
     p->bbt_seq = NULL;
     p->ext_active = false;
+    etude_sequencer_destroy(p->scaled_seq);
+    p->scaled_seq = NULL;
+    etude_tempomap_destroy(p->scaled_map);
+    p->scaled_map = NULL;
+    p->scale = 1.0;
     etude_sequencer_destroy(p->seq); /* cancels its events, destroys its sources */
     p->seq = NULL;
     for (size_t i = 0; i < p->nvoices; i++) {
@@ -679,14 +833,15 @@ static int op_status(void *u, char *json, size_t len)
     etude_jack_status(p->jack, &st);
     char mat[600];
     json_str(mat, sizeof mat, p->material);
-    uint64_t pos = etude_sequencer_position(p->seq);
+    uint64_t pos = etude_sequencer_position(active_seq(p));
     size_t o = (size_t)snprintf(
         json, len,
         "{\"client\":\"%s\",\"rate\":%u,\"period\":%u,\"transport\":\"%s\",\"rolling\":%s,"
-        "\"position\":%llu,\"seconds\":%.3f,\"material\":%s,\"xruns\":%llu,\"volume\":%.4g,\"voices\":[",
+        "\"position\":%llu,\"seconds\":%.3f,\"material\":%s,\"tempo_scale\":%.6g,\"xruns\":%llu,"
+        "\"volume\":%.4g,\"voices\":[",
         etude_jack_client_name(p->jack), p->rate, st.buffer_size, mode_name(p->mode),
-        etude_sequencer_rolling(p->seq) ? "true" : "false", (unsigned long long)pos,
-        (double)pos / p->rate, mat, (unsigned long long)st.xruns, p->volume);
+        etude_sequencer_rolling(active_seq(p)) ? "true" : "false", (unsigned long long)pos,
+        (double)pos / p->rate, mat, p->scale, (unsigned long long)st.xruns, p->volume);
     for (size_t i = 0; i < p->nvoices && o < len; i++) {
         char nm[160];
         json_str(nm, sizeof nm, p->voices[i].name);
@@ -725,12 +880,12 @@ static void handle_notes(player_t *p)
                 }
                 pos = notes[i].transport_frame;
             } else {
-                if (!etude_sequencer_rolling(p->seq)) {
+                if (!etude_sequencer_rolling(active_seq(p))) {
                     p->notes_unmatched++;
                     continue;
                 }
                 /* the sequencer maps engine to material frames linearly between jumps */
-                uint64_t now = etude_engine_now(p->engine), cur = etude_sequencer_position(p->seq);
+                uint64_t now = etude_engine_now(p->engine), cur = etude_sequencer_position(active_seq(p));
                 uint64_t back = now - notes[i].engine_frame;
                 if (notes[i].engine_frame > now)
                     back = 0;
@@ -827,7 +982,7 @@ static void run_loop(player_t *p)
             break;
         if (p->mode != ETUDE_JACK_TRANSPORT_OFF)
             handle_follow(p);
-        int rc = etude_sequencer_tick(p->ext_active ? p->bbt_seq : p->seq);
+        int rc = etude_sequencer_tick(active_seq(p));
         if (rc < 0 && rc != ETUDE_EFULL) {
             char json[128];
             snprintf(json, sizeof json, "{\"message\":\"sequencer: %s\"}", etude_strerror(rc));
@@ -836,7 +991,7 @@ static void run_loop(player_t *p)
         etude_engine_tick(p->engine);
         handle_notes(p);
         announce_bars(p);
-        uint64_t loops = etude_sequencer_loops(p->seq);
+        uint64_t loops = etude_sequencer_loops(active_seq(p));
         if (loops != p->loops_seen) {
             char json[64];
             snprintf(json, sizeof json, "{\"count\":%llu}", (unsigned long long)loops);
@@ -847,7 +1002,7 @@ static void run_loop(player_t *p)
             publish_timing(p);
         if (p->session)
             cli_session_tick(p->session);
-        if (p->mode == ETUDE_JACK_TRANSPORT_OFF && p->playing && etude_sequencer_finished(p->seq)) {
+        if (p->mode == ETUDE_JACK_TRANSPORT_OFF && p->playing && etude_sequencer_finished(active_seq(p))) {
             if (end_at == 0)
                 end_at = now_s() + END_TAIL_S;
             else if (now_s() >= end_at) {
@@ -978,6 +1133,7 @@ int etude_cmd_play(int argc, char **argv)
     memset(&pl, 0, sizeof pl);
     player_t *p = &pl;
     p->volume = 1.0f;
+    p->scale = 1.0;
     p->reason = "stopped";
     cli_session_opts_t so;
     if (cli_session_take_args(&argc, argv, &so))
@@ -1082,7 +1238,7 @@ int etude_cmd_play(int argc, char **argv)
     exit_code = !strcmp(p->reason, "error") || !strcmp(p->reason, "server-gone") ? 1 : 0;
 
     if (p->playing)
-        etude_sequencer_stop(p->seq);
+        etude_sequencer_stop(active_seq(p));
     publish_timing(p);
     publish_stop(p, p->reason);
     print_report(p);
@@ -1093,6 +1249,7 @@ out:
     if (p->osc)
         etude_osc_destroy(p->osc);
     etude_sequencer_destroy(p->bbt_seq);
+    etude_sequencer_destroy(p->scaled_seq);
     etude_sequencer_destroy(p->seq);
     if (p->engine && p->jack) {
         etude_jack_status_t st;
@@ -1109,6 +1266,7 @@ out:
     if (p->bus_log)
         fclose(p->bus_log);
     etude_timing_destroy(p->timing);
+    etude_tempomap_destroy(p->scaled_map);
     etude_preset_destroy(p->preset);
     return exit_code;
 }

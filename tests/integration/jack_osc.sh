@@ -45,7 +45,7 @@ expect '^/etude/error /etude/voice/mute .*bad arguments' /etude/voice/mute i 1
 expect "^/etude/error /etude/nonsense unknown address '/etude/nonsense'" /etude/nonsense
 expect '^/etude/error /etude/locate .*bad arguments .s.' /etude/locate s abc
 expect '^/etude/error /etude/status .*bad arguments' /etude/status i 3
-expect '^/etude/error /etude/tempo ' /etude/tempo f 90
+expect '^/etude/error /etude/tempo .*(expected 12 .. 480 bpm)' /etude/tempo f 900
 expect '^raw: /etude/error  malformed OSC message' --raw "hello, not OSC"
 expect '^raw: /etude/error  malformed OSC' --raw "/etude/start"
 expect "^/etude/error /etude/load .*$T/missing.json" /etude/load s "$T/missing.json"

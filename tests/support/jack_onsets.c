@@ -3,8 +3,10 @@
  *
  *   jack_onsets REC.wav (--click LINE | --tempo-map FILE) [--marks MARKS.txt] [--skip FRAMES]
  *               [--tolerance FRAMES]
+ *   jack_onsets REC.wav --list               print the onsets (sample indices), one a line
  *
- * An onset is the first sample above 1e-4 in magnitude after at least 5 ms below it (etude's click
+ * An onset is the first sample above 1e-4 in magnitude after at least 5 ms below it (also at the
+ * start of the recording, so a click cut by the start does not count; etude's click
  * sounds start at full level on their event's frame). Without --marks, recordings start at an
  * arbitrary moment, so the onsets are aligned with the map at the expected beat that matches the
  * most of them; every sounding beat inside the recording must then have an onset at exactly its
@@ -57,6 +59,7 @@ int main(int argc, char **argv)
 {
     const char *wav = NULL, *click = NULL, *mapfile = NULL, *marksfile = NULL;
     uint64_t skip = 0;
+    bool list = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--click") && i + 1 < argc)
             click = argv[++i];
@@ -66,6 +69,8 @@ int main(int argc, char **argv)
             marksfile = argv[++i];
         else if (!strcmp(argv[i], "--skip") && i + 1 < argc)
             skip = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--list"))
+            list = true;
         else if (!strcmp(argv[i], "--tolerance") && i + 1 < argc)
             tol = strtoull(argv[++i], NULL, 10);
         else if (!wav && argv[i][0] != '-')
@@ -74,6 +79,30 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: jack_onsets REC.wav (--click LINE | --tempo-map FILE) [--marks F] [--skip N]\n");
             return 2;
         }
+    }
+    if (wav && list) {
+        /* just the onsets, one sample index a line */
+        SF_INFO li = {0};
+        SNDFILE *lf = sf_open(wav, SFM_READ, &li);
+        if (!lf) {
+            fprintf(stderr, "jack_onsets: %s: %s\n", wav, sf_strerror(NULL));
+            return 1;
+        }
+        float *v = malloc((size_t)li.frames * (size_t)li.channels * sizeof *v + 4);
+        sf_count_t n = sf_readf_float(lf, v, li.frames);
+        sf_close(lf);
+        uint64_t q = 0, g = (uint64_t)li.samplerate / 200;
+        for (sf_count_t i = 0; i < n; i++) {
+            if (fabsf(v[(size_t)i * (size_t)li.channels]) > THRESH) {
+                if (q >= g)
+                    printf("%lld\n", (long long)i);
+                q = 0;
+            } else {
+                q++;
+            }
+        }
+        free(v);
+        return 0;
     }
     if (!wav || !!click == !!mapfile) {
         fprintf(stderr, "jack_onsets: need a recording and one of --click, --tempo-map\n");
@@ -102,7 +131,7 @@ int main(int argc, char **argv)
     /* onsets, in samples of the recording */
     size_t cap = 1024, no = 0;
     uint64_t *on = malloc(cap * sizeof *on);
-    uint64_t quiet = 1000000, gap = rate / 200;
+    uint64_t quiet = 0, gap = rate / 200; /* a click cut by the recording's start is no onset */
     for (sf_count_t i = 0; i < nf; i++) {
         float v = fabsf(x[(size_t)i * (size_t)info.channels]);
         if (v > THRESH) {
