@@ -92,7 +92,7 @@ struct voice_slot {
     void *self;
     char name[64];
     /* audio side only */
-    int rt_on, rt_fading, rt_list_pos;
+    int rt_on, rt_fading, rt_live, rt_list_pos; /* rt_live: rt_on && !rt_fading */
     uint32_t rt_fade_pos;
     float rt_gain, rt_pan, rt_gate;
     float *buf[2];
@@ -888,6 +888,16 @@ static void place(etude_engine_t *e, uint32_t idx, uint64_t start)
     }
 }
 
+/* Queue a slot already marked FREE (under its next generation) for the free list. */
+static inline void slot_chain(etude_engine_t *e, struct ev_slot *s, uint32_t idx)
+{
+    atomic_store_explicit(&s->free_next, e->chain_first, memory_order_relaxed);
+    if (e->chain_first == NIL)
+        e->chain_last = idx;
+    e->chain_first = idx;
+    e->chain_n++;
+}
+
 /* Retire a slot: bump its generation, mark it FREE and queue it for the free list. */
 static void slot_free(etude_engine_t *e, uint32_t idx)
 {
@@ -895,11 +905,7 @@ static void slot_free(etude_engine_t *e, uint32_t idx)
     uint64_t w = atomic_load_explicit(&s->state, memory_order_relaxed);
     atomic_store_explicit(&s->state, sw_make(gen_next(SW_GEN(w)), EV_FREE), memory_order_release);
     e->rtst[idx] = RT_NONE;
-    atomic_store_explicit(&s->free_next, e->chain_first, memory_order_relaxed);
-    if (e->chain_first == NIL)
-        e->chain_last = idx;
-    e->chain_first = idx;
-    e->chain_n++;
+    slot_chain(e, s, idx);
 }
 
 /* Give this chunk's retired slots back to the producers with one CAS. */
@@ -932,12 +938,33 @@ static void drain_submissions(etude_engine_t *e, uint64_t start)
         i = next;
     }
     while (fifo != NIL) {
-        uint32_t next = e->wnext[fifo];
-        if (e->rtst[fifo] == RT_CANCEL_FIRST)
-            slot_free(e, fifo);
-        else
-            place(e, fifo, start);
-        fifo = next;
+        uint32_t idx = fifo;
+        fifo = e->wnext[idx];
+        if (__builtin_expect(e->rtst[idx] == RT_CANCEL_FIRST, 0)) {
+            slot_free(e, idx);
+            continue;
+        }
+        /* The common case inline: due within the wheel's span, after everything already in its
+         * bucket (or into an empty one). */
+        uint64_t f = e->ev[idx].ev.frame;
+        if (f >= start && f - start <= e->wmask) {
+            uint32_t b = (uint32_t)f & e->wmask;
+            uint32_t tail = e->wtail[b];
+            if (tail == NIL || e->ev[tail].seq < e->ev[idx].seq) {
+                e->rtst[idx] = RT_IN_WHEEL;
+                e->wnext[idx] = NIL;
+                e->wprev[idx] = tail;
+                if (tail == NIL) {
+                    e->whead[b] = idx;
+                    e->wbits[b >> 6] |= 1ull << (b & 63);
+                } else {
+                    e->wnext[tail] = idx;
+                }
+                e->wtail[b] = idx;
+                continue;
+            }
+        }
+        place(e, idx, start);
     }
 }
 
@@ -1013,6 +1040,7 @@ static void apply_commands(etude_engine_t *e)
             bool solo_any = any_solo(e);
             v->rt_on = 1;
             v->rt_fading = 0;
+            v->rt_live = 1;
             v->rt_fade_pos = 0;
             v->rt_gain = bits_float(atomic_load_explicit(&v->gain_bits, memory_order_relaxed));
             v->rt_pan = bits_float(atomic_load_explicit(&v->pan_bits, memory_order_relaxed));
@@ -1026,6 +1054,7 @@ static void apply_commands(etude_engine_t *e)
         } else if (c.type == CMD_DISPOSE) {
             if (v->rt_on && !v->rt_fading) {
                 v->rt_fading = 1;
+                v->rt_live = 0;
                 v->rt_fade_pos = 0;
                 if (v->cls->release)
                     v->cls->release(v->self);
@@ -1065,33 +1094,34 @@ static __attribute__((noinline, cold)) void post_note(etude_engine_t *e, const e
         bump_u64(&e->st_notes_lost, 1);
 }
 
-static void deliver(etude_engine_t *e, struct ev_slot *s, uint64_t at, bool late)
+/* Per-chunk tallies of the dispatch loop, published once per chunk (single-writer counters). */
+struct tally {
+    uint64_t disp, drop, late;
+};
+
+/* Deliver a fired event to its voice (or only notify, for a voiceless MARKER). The voice must be
+ * ACTIVE under the handle's generation and not fading; otherwise the event is counted dropped. */
+static inline __attribute__((always_inline)) void deliver(etude_engine_t *e, const etude_event_t *ev,
+                                                         uint64_t at, bool late, struct tally *t)
 {
-    const etude_event_t *ev = &s->ev;
-    bool delivered = true;
     e->rt_frame = at;
     if (ev->voice) {
-        delivered = false;
         uint32_t vi = ETUDE_ID_SLOT(ev->voice);
-        if (vi < e->v_cap) {
-            struct voice_slot *v = &e->vs[vi];
-            uint64_t w = atomic_load_explicit(&v->state, memory_order_acquire);
-            if (SW_GEN(w) == ETUDE_ID_GEN(ev->voice) && SW_ST(w) == ETUDE_VOICE_ACTIVE && v->rt_on &&
-                !v->rt_fading) {
-                if (v->cls->event)
-                    v->cls->event(v->self, ev);
-                delivered = true;
-            }
+        struct voice_slot *v = &e->vs[vi];
+        /* The handle's generation and ACTIVE, compared as one word. */
+        uint64_t want = (ev->voice & ~(uint64_t)0xffffffffu) | ETUDE_VOICE_ACTIVE;
+        if (vi >= e->v_cap || atomic_load_explicit(&v->state, memory_order_acquire) != want ||
+            !v->rt_live) {
+            t->drop++;
+            t->late += late;
+            return;
         }
+        if (v->cls->event)
+            v->cls->event(v->self, ev);
     }
-    if (late)
-        bump_u64(&e->st_late, 1);
-    if (!delivered) {
-        bump_u64(&e->st_drop, 1);
-        return;
-    }
-    bump_u64(&e->st_disp, 1);
-    if (ev->flags & ETUDE_EVF_NOTIFY)
+    t->disp++;
+    t->late += late;
+    if (__builtin_expect(ev->flags & ETUDE_EVF_NOTIFY, 0))
         post_note(e, ev, at, late);
 }
 
@@ -1133,6 +1163,7 @@ static void mix_voices(etude_engine_t *e, uint32_t n, float *const mix[2], float
             v->rt_fade_pos = fpos + n;
             if (v->rt_fade_pos >= flen) {
                 v->rt_on = 0;
+                v->rt_live = 0;
                 rt_list_remove(e, v);
                 atomic_fetch_sub_explicit(&e->v_active, 1, memory_order_relaxed);
                 voice_released(e, slot);
@@ -1143,20 +1174,36 @@ static void mix_voices(etude_engine_t *e, uint32_t n, float *const mix[2], float
     }
 }
 
-/* Dispatch one event the audio thread has taken out of the wheel or the heap. */
-static inline void fire(etude_engine_t *e, uint32_t idx, uint64_t at, bool late)
+/* Dispatch one event the audio thread has taken out of the wheel or the heap. One CAS takes the
+ * slot from PENDING straight to FREE under the next generation: it decides a cancel racing this
+ * dispatch exactly once (a later cancel with the old handle answers EDONE), and no producer can
+ * reach the slot before slot_flush() puts it back on the free list, so the event stays readable
+ * here until then. */
+static inline __attribute__((always_inline)) void fire(etude_engine_t *e, uint32_t idx, uint64_t at,
+                                                       bool late, struct tally *t)
 {
     struct ev_slot *s = &e->ev[idx];
     uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
-    /* The CAS decides a cancel racing this dispatch exactly once. */
     if (SW_ST(w) == EV_PENDING &&
-        atomic_compare_exchange_strong_explicit(&s->state, &w, sw_make(SW_GEN(w), EV_FIRED),
+        atomic_compare_exchange_strong_explicit(&s->state, &w, sw_make(gen_next(SW_GEN(w)), EV_FREE),
                                                 memory_order_acq_rel, memory_order_acquire)) {
-        deliver(e, s, at, late);
-        slot_free(e, idx);
+        e->rtst[idx] = RT_NONE;
+        deliver(e, &s->ev, at, late, t);
+        slot_chain(e, s, idx);
     } else {
         e->rtst[idx] = RT_WAIT_CANCEL; /* its cancel record is on the way */
     }
+}
+
+/* Publish a chunk's tallies. */
+static inline void tally_flush(etude_engine_t *e, const struct tally *t)
+{
+    if (t->disp)
+        bump_u64(&e->st_disp, t->disp);
+    if (t->drop)
+        bump_u64(&e->st_drop, t->drop);
+    if (t->late)
+        bump_u64(&e->st_late, t->late);
 }
 
 static void process_chunk(etude_engine_t *e, uint32_t n, float *const mix[2], float *const *voice_out,
@@ -1178,13 +1225,14 @@ static void process_chunk(etude_engine_t *e, uint32_t n, float *const mix[2], fl
                 memset(voice_out[i] + off, 0, n * sizeof(float));
 
     clear_voices(e, n);
+    struct tally t = {0, 0, 0};
     /* Late events first, at offset 0, in (frame, seq) order; then the heap's events that have come
      * within the wheel's span move to the wheel. */
     while (e->heap_n && e->heap[0].frame < start) {
         uint32_t idx = e->heap[0].idx;
         heap_remove_at(e, 0);
         e->rtst[idx] = RT_NONE;
-        fire(e, idx, start, true);
+        fire(e, idx, start, true, &t);
     }
     while (e->heap_n && e->heap[0].frame - start <= e->wmask) {
         uint32_t idx = e->heap[0].idx;
@@ -1211,22 +1259,20 @@ static void process_chunk(etude_engine_t *e, uint32_t n, float *const mix[2], fl
             render_voices(e, pos, at, start);
             pos = at;
         }
-        uint32_t idx;
-        while ((idx = e->whead[b]) != NIL) {
-            uint32_t next = e->wnext[idx];
-            e->whead[b] = next;
-            if (next == NIL)
-                e->wtail[b] = NIL;
-            else
-                e->wprev[next] = NIL;
-            e->rtst[idx] = RT_NONE;
-            fire(e, idx, f, false);
-        }
+        /* Take the whole bucket: nothing else touches the wheel until the next chunk's drains. */
+        uint32_t idx = e->whead[b];
+        e->whead[b] = e->wtail[b] = NIL;
         e->wbits[b >> 6] &= ~(1ull << (b & 63));
+        do {
+            uint32_t next = e->wnext[idx];
+            fire(e, idx, f, false, &t);
+            idx = next;
+        } while (idx != NIL);
         f++;
     }
     if (pos < n)
         render_voices(e, pos, n, start);
+    tally_flush(e, &t);
     mix_voices(e, n, mix, voice_out, off);
     slot_flush(e);
     e->rt_frame = end;
