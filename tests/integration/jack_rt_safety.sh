@@ -20,6 +20,12 @@ for preset in $presets; do
     JACK_PIDS="$JACK_PIDS $pid"
     wait_for 20 grep -q "OSC on UDP port" "$T/$name.err" || { cat "$T/$name.err"; fail "$name: etude did not start"; }
     port=$(sed -n 's/^etude: OSC on UDP port \([0-9]*\)$/\1/p' "$T/$name.err")
+    # one output port per voice, besides mix_L, mix_R and midi_in
+    voices=$("$Q" "$port" /etude/status | sed 's/.*"voices":\[//' | grep -o '"name":"[^"]*"' | cut -d'"' -f4)
+    [ -n "$voices" ] || fail "$name: no voices in /etude/status"
+    for v in $voices mix_L mix_R midi_in; do
+        jack_lsp | grep -qx "rt-$name:$v" || fail "$name: no port rt-$name:$v"
+    done
     sleep 1.5
     if [ $n -eq 0 ]; then
         # swap the material while playing: the first preset loads the last one
