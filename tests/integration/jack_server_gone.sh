@@ -1,6 +1,6 @@
 #!/bin/sh
 # jack_server_gone.sh - the JACK server goes away under a playing etude: it says so in one line,
-# finishes the session (transport stop, reason server-gone; the session journal is written) and
+# finishes the session (transport stop, reason server-gone; the session log is saved) and
 # exits by itself with status 1, without crashing.
 . "$ETUDE_TESTS_DIR/support/jack_harness.sh"
 export ETUDE_HOME="$T/home"
@@ -24,4 +24,12 @@ grep -q '"name":"stop","payload":{"frames":[0-9]*,"reason":"server-gone"}' "$T/b
     || fail "no transport stop with reason server-gone on the bus"
 grep -q '"topic":"session","name":"ended"' "$T/bus.jsonl" || fail "the session was not ended"
 grep -q '^callback:' "$T/play.out" || fail "no exit report"
+# the session log is saved: in the store when a plugin took it, else still in the journal
+saved=0
+grep -rqs '"server-gone"' "$ETUDE_HOME/journal" && saved=1
+if [ -f "$ETUDE_HOME/etude.db" ] && sqlite3 "$ETUDE_HOME/etude.db" \
+    "select data from entities where entity_type = 'practiceSession'" 2>/dev/null | grep -q '"endReason":"server-gone"'; then
+    saved=1
+fi
+[ $saved = 1 ] || fail "no saved session log ending with server-gone"
 echo PASS
