@@ -23,8 +23,9 @@ for preset in $presets; do
     # one output port per voice, besides mix_L, mix_R and midi_in
     voices=$("$Q" "$port" /etude/status | sed 's/.*"voices":\[//' | grep -o '"name":"[^"]*"' | cut -d'"' -f4)
     [ -n "$voices" ] || fail "$name: no voices in /etude/status"
+    jack_lsp >"$T/ports.txt" 2>&1 || jack_lsp >"$T/ports.txt" 2>&1 # jack_lsp itself may fail under load
     for v in $voices mix_L mix_R midi_in; do
-        jack_lsp | grep -qx "rt-$name:$v" || fail "$name: no port rt-$name:$v"
+        grep -qx "rt-$name:$v" "$T/ports.txt" || { cat "$T/ports.txt"; fail "$name: no port rt-$name:$v"; }
     done
     sleep 1.5
     if [ $n -eq 0 ]; then
