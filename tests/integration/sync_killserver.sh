@@ -5,19 +5,33 @@
 RUNS=${ETUDE_SYNC_KILL_RUNS:-50}
 start_server
 for d in a b; do
-    settings $d '{"batchSize": 2, "pageSize": 3, "backoffBaseMs": 10, "maxBackoffMs": 50, "maxRetries": 1}'
+    settings $d '{"batchSize": 1, "pageSize": 2, "backoffBaseMs": 10, "maxBackoffMs": 50, "maxRetries": 1}'
 done
 login a >/dev/null || fail "login a"
 login b >/dev/null || fail "login b"
 : >"$T/created"
-for run in $(seq 1 "$RUNS"); do
+cut=0
+run=0
+# Until RUNS syncs have been cut by the server's death (a sync that finished first does not count).
+while [ $cut -lt "$RUNS" ]; do
+    run=$((run + 1))
+    [ $run -gt $((RUNS * 4)) ] && fail "only $cut of $run runs cut a sync"
     d=a; [ $((run % 2)) = 0 ] && d=b
-    dev $d log note "$d run $run" >>"$T/created" || fail "note"
+    import_notes $d "$d run $run" 8
+    a0=$(sq "SELECT count(*) FROM audit")
     ETUDE_HOME="$T/$d" "$ETUDE_BIN" sync now >/dev/null 2>&1 &
     pid=$!
-    sleep "0.$(printf '%03d' $((RANDOM % 150)))"
+    # Wait until the sync has reached the server, then kill it a random moment later: every speed
+    # of machine (and sanitizer) lands the kill inside the sync.
+    i=0
+    while [ "$(sq "SELECT count(*) FROM audit")" = "$a0" ] && [ $i -lt 1000 ] && kill -0 $pid 2>/dev/null; do
+        i=$((i + 1))
+        sleep 0.003
+    done
+    sleep "0.0$(printf '%02d' $((RANDOM % 15)))"
     stop_server
-    wait $pid 2>/dev/null
+    # Cut: the sync failed, and the server had already served part of it.
+    wait $pid 2>/dev/null || [ "$(sq "SELECT count(*) FROM audit")" = "$a0" ] || cut=$((cut + 1))
     r=$(sq "PRAGMA integrity_check")
     [ "$r" = ok ] || fail "run $run: server db integrity_check: $r"
     LISTEN=$SERVER_ADDR start_server
@@ -32,5 +46,5 @@ while read -r id; do
 done <"$T/created"
 [ "$(sq "SELECT count(*) FROM entities")" = "$(wc -l <"$T/created")" ] || fail "server holds $(sq "SELECT count(*) FROM entities") entities, $(wc -l <"$T/created") were created"
 integrity a b
-echo "$RUNS server kills"
+echo "$run server kills, $cut of them during a sync"
 echo PASS

@@ -133,3 +133,20 @@ import_entity() {
 }
 
 uuid() { cat /proc/sys/kernel/random/uuid; }
+
+# import_notes DEVICE PREFIX N: N new logbook notes in one import; their ids go to $T/created.
+import_notes() {
+    now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+    echo '{"etudeExport":1,"schemaVersion":1}' >"$T/notes.ndjson"
+    k=0
+    while [ $k -lt "$3" ]; do
+        k=$((k + 1))
+        nid=$(uuid)
+        data="{\"text\":\"$2 note $k\"}"
+        sum=$(printf '%s' "$data" | sha256sum | cut -d' ' -f1)
+        printf '{"id":"%s","remoteId":null,"entityType":"logbookEntry","createdAt":"%s","updatedAt":"%s","deletedAt":null,"syncStatus":"pending","syncVersion":0,"checksum":"%s","data":%s}\n' \
+            "$nid" "$now" "$now" "$sum" "$data" >>"$T/notes.ndjson"
+        echo "$nid" >>"$T/created"
+    done
+    dev "$1" import "$T/notes.ndjson" >/dev/null || fail "import notes into $1"
+}
