@@ -46,16 +46,23 @@ static inline uint32_t fh_idx(uint64_t h)
 }
 static inline uint64_t fh_tag(uint64_t h) { return h >> FH_BITS; }
 
+/* One cache line per slot: what a producer writes and what the audio thread reads at dispatch
+ * share a line. The event's fields are written by the producer before PENDING and read by the
+ * audio thread after it; voice and tag are atomic because the control-side scans read them while
+ * another producer may be refilling the slot (the state CAS then fails). */
 struct ev_slot {
     _Atomic uint64_t state;
-    _Atomic uint64_t voice;       /* copy of ev.voice for the control-side scans */
-    _Atomic uint32_t tag;         /* copy of ev.tag for the control-side scans */
-    _Atomic uint32_t free_next;   /* link in the free list */
-    _Atomic uint32_t sub_next;    /* link in the submission stack */
-    _Atomic uint32_t cancel_next; /* link in the cancel stack */
-    uint64_t seq;                 /* arrival order, written by the producer before PENDING */
-    etude_event_t ev;             /* written by the producer before PENDING, read by audio */
+    uint64_t frame;
+    _Atomic uint64_t voice;
+    uint16_t kind, flags;
+    _Atomic uint32_t tag;
+    int64_t u[2];                 /* etude_event_t.u, copied as bytes */
+    uint64_t seq;                 /* arrival order */
+    _Atomic uint32_t link;        /* next in the free list, then in the submission stack */
+    _Atomic uint32_t cancel_next; /* next in the cancel stack */
 };
+_Static_assert(sizeof(struct ev_slot) == 64, "an event slot is one cache line");
+_Static_assert(sizeof(((etude_event_t *)0)->u) == sizeof(((struct ev_slot *)0)->u), "event payload");
 
 struct heap_ent {
     uint64_t frame;
@@ -243,7 +250,7 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
     e->v_cap = cfg->voice_capacity;
     pthread_mutex_init(&e->ctl_lock, NULL);
 
-    e->ev = calloc(e->ev_cap, sizeof *e->ev);
+    e->ev = aligned_alloc(64, (size_t)e->ev_cap * sizeof *e->ev);
     e->heap = calloc(e->ev_cap, sizeof *e->heap);
     e->hpos = calloc(e->ev_cap, sizeof *e->hpos);
     e->rtst = calloc(e->ev_cap, 1);
@@ -273,11 +280,11 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
 
     for (uint32_t i = 0; i < e->ev_cap; i++) {
         struct ev_slot *s = &e->ev[i];
+        memset(s, 0, sizeof *s);
         atomic_init(&s->state, sw_make(1, EV_FREE));
         atomic_init(&s->voice, 0);
         atomic_init(&s->tag, 0);
-        atomic_init(&s->free_next, i + 1 < e->ev_cap ? i + 1 : NIL);
-        atomic_init(&s->sub_next, NIL);
+        atomic_init(&s->link, i + 1 < e->ev_cap ? i + 1 : NIL);
         atomic_init(&s->cancel_next, NIL);
         e->hpos[i] = NIL;
         e->wnext[i] = e->wprev[i] = NIL;
@@ -625,7 +632,7 @@ static uint32_t free_pop(etude_engine_t *e, uint64_t *seq)
         uint32_t idx = fh_idx(old);
         if (idx == NIL)
             return NIL;
-        uint32_t next = atomic_load_explicit(&e->ev[idx].free_next, memory_order_relaxed);
+        uint32_t next = atomic_load_explicit(&e->ev[idx].link, memory_order_relaxed);
         if (atomic_compare_exchange_weak_explicit(&e->free_head, &old, fh_make(fh_tag(old) + 1, next),
                                                   memory_order_acquire, memory_order_acquire)) {
             *seq = fh_tag(old);
@@ -645,35 +652,118 @@ static inline void stack_push(_Atomic uint32_t *head, _Atomic uint32_t *link, ui
                                                     memory_order_relaxed));
 }
 
+/* The checks etude_event_schedule() makes before it takes a slot. */
+static inline int event_check(const etude_engine_t *e, const etude_event_t *ev)
+{
+    if (!kind_ok(ev->kind))
+        return ETUDE_EINVAL;
+    if (ev->voice == 0)
+        return ev->kind == ETUDE_EV_MARKER ? 0 : ETUDE_EINVAL;
+    struct voice_slot *v;
+    return voice_live(e, ev->voice, &v);
+}
+
+/* Fill a slot this producer has popped and mark it PENDING; returns its handle. */
+static inline etude_event_id_t slot_fill(etude_engine_t *e, uint32_t idx, const etude_event_t *ev,
+                                         uint64_t seq)
+{
+    struct ev_slot *s = &e->ev[idx];
+    uint32_t gen = SW_GEN(atomic_load_explicit(&s->state, memory_order_relaxed));
+    s->frame = ev->frame;
+    atomic_store_explicit(&s->voice, ev->voice, memory_order_relaxed);
+    s->kind = ev->kind;
+    s->flags = ev->flags;
+    atomic_store_explicit(&s->tag, ev->tag, memory_order_relaxed);
+    memcpy(s->u, &ev->u, sizeof s->u);
+    s->seq = seq;
+    atomic_store_explicit(&s->state, sw_make(gen, EV_PENDING), memory_order_release);
+    return ((uint64_t)gen << 32) | idx;
+}
+
 int etude_event_schedule(etude_engine_t *e, const etude_event_t *ev, etude_event_id_t *out)
 {
-    if (!e || !ev || !kind_ok(ev->kind))
+    if (!e || !ev)
         return ETUDE_EINVAL;
-    if (ev->voice == 0) {
-        if (ev->kind != ETUDE_EV_MARKER)
-            return ETUDE_EINVAL;
-    } else {
-        struct voice_slot *v;
-        int r = voice_live(e, ev->voice, &v);
-        if (r)
-            return r;
-    }
+    int r = event_check(e, ev);
+    if (r)
+        return r;
     uint64_t seq;
     uint32_t idx = free_pop(e, &seq);
     if (idx == NIL) {
         add_u64(&e->st_full, 1);
         return ETUDE_EFULL;
     }
-    struct ev_slot *s = &e->ev[idx];
-    uint32_t gen = SW_GEN(atomic_load_explicit(&s->state, memory_order_relaxed));
-    s->ev = *ev;
-    atomic_store_explicit(&s->voice, ev->voice, memory_order_relaxed);
-    atomic_store_explicit(&s->tag, ev->tag, memory_order_relaxed);
-    s->seq = seq;
-    atomic_store_explicit(&s->state, sw_make(gen, EV_PENDING), memory_order_release);
-    stack_push(&e->sub_head, &s->sub_next, idx);
+    etude_event_id_t id = slot_fill(e, idx, ev, seq);
+    stack_push(&e->sub_head, &e->ev[idx].link, idx);
     if (out)
-        *out = ((uint64_t)gen << 32) | idx;
+        *out = id;
+    return ETUDE_OK;
+}
+
+int etude_event_schedule_many(etude_engine_t *e, const etude_event_t *evs, size_t n,
+                              etude_event_id_t *out)
+{
+    if (!e || (!evs && n))
+        return ETUDE_EINVAL;
+    for (size_t k = 0; k < n; k++) {
+        int r = event_check(e, &evs[k]);
+        if (r)
+            return r;
+    }
+    if (n == 0)
+        return ETUDE_OK;
+    if (n > e->ev_cap) {
+        add_u64(&e->st_full, 1);
+        return ETUDE_EFULL;
+    }
+    /* Pop n slots with one CAS: walk n links down from the head and swing the head past them. The
+     * head's tag counts pops, so an unchanged head word means no pop or push happened meanwhile
+     * and the links walked were the list's own. */
+    uint64_t old = atomic_load_explicit(&e->free_head, memory_order_acquire);
+    uint32_t first, rest;
+    for (;;) {
+        first = fh_idx(old);
+        uint32_t idx = first;
+        size_t k = 0;
+        while (k < n && idx != NIL) {
+            idx = atomic_load_explicit(&e->ev[idx].link, memory_order_relaxed);
+            k++;
+        }
+        if (k < n) {
+            uint64_t again = atomic_load_explicit(&e->free_head, memory_order_acquire);
+            if (again == old) {
+                add_u64(&e->st_full, 1);
+                return ETUDE_EFULL;
+            }
+            old = again;
+            continue;
+        }
+        rest = idx;
+        if (atomic_compare_exchange_weak_explicit(&e->free_head, &old,
+                                                  fh_make(fh_tag(old) + n, rest),
+                                                  memory_order_acquire, memory_order_acquire))
+            break;
+    }
+    /* The slots are ours: fill them in pop order (their arrival numbers) and chain them so that
+     * the submission stack, pushed with one CAS, holds evs[n-1] on top. */
+    uint64_t seq = fh_tag(old);
+    uint32_t idx = first, prev = NIL;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t next = atomic_load_explicit(&e->ev[idx].link, memory_order_relaxed);
+        etude_event_id_t id = slot_fill(e, idx, &evs[k], seq + k);
+        if (out)
+            out[k] = id;
+        if (prev != NIL)
+            atomic_store_explicit(&e->ev[idx].link, prev, memory_order_relaxed);
+        prev = idx;
+        idx = next;
+    }
+    uint32_t top = prev;
+    uint32_t old_sub = atomic_load_explicit(&e->sub_head, memory_order_relaxed);
+    do {
+        atomic_store_explicit(&e->ev[first].link, old_sub, memory_order_relaxed);
+    } while (!atomic_compare_exchange_weak_explicit(&e->sub_head, &old_sub, top, memory_order_release,
+                                                    memory_order_relaxed));
     return ETUDE_OK;
 }
 
@@ -813,7 +903,7 @@ static void heap_sift_down(etude_engine_t *e, uint32_t i, struct heap_ent x)
 
 static void heap_insert(etude_engine_t *e, uint32_t idx)
 {
-    struct heap_ent x = {e->ev[idx].ev.frame, e->ev[idx].seq, idx};
+    struct heap_ent x = {e->ev[idx].frame, e->ev[idx].seq, idx};
     heap_sift_up(e, e->heap_n++, x);
 }
 
@@ -861,7 +951,7 @@ static void wheel_insert(etude_engine_t *e, uint32_t idx, uint64_t frame)
 
 static void wheel_unlink(etude_engine_t *e, uint32_t idx)
 {
-    uint32_t b = (uint32_t)e->ev[idx].ev.frame & e->wmask;
+    uint32_t b = (uint32_t)e->ev[idx].frame & e->wmask;
     uint32_t p = e->wprev[idx], n = e->wnext[idx];
     if (p == NIL)
         e->whead[b] = n;
@@ -879,7 +969,7 @@ static void wheel_unlink(etude_engine_t *e, uint32_t idx)
  * wheel, anything else (later, or already late) to the heap. */
 static void place(etude_engine_t *e, uint32_t idx, uint64_t start)
 {
-    uint64_t f = e->ev[idx].ev.frame;
+    uint64_t f = e->ev[idx].frame;
     if (f >= start && f - start <= e->wmask) {
         wheel_insert(e, idx, f);
     } else {
@@ -891,7 +981,7 @@ static void place(etude_engine_t *e, uint32_t idx, uint64_t start)
 /* Queue a slot already marked FREE (under its next generation) for the free list. */
 static inline void slot_chain(etude_engine_t *e, struct ev_slot *s, uint32_t idx)
 {
-    atomic_store_explicit(&s->free_next, e->chain_first, memory_order_relaxed);
+    atomic_store_explicit(&s->link, e->chain_first, memory_order_relaxed);
     if (e->chain_first == NIL)
         e->chain_last = idx;
     e->chain_first = idx;
@@ -917,7 +1007,7 @@ static void slot_flush(etude_engine_t *e)
     uint64_t old = atomic_load_explicit(&e->free_head, memory_order_relaxed);
     uint64_t nw;
     do {
-        atomic_store_explicit(&e->ev[e->chain_last].free_next, fh_idx(old), memory_order_relaxed);
+        atomic_store_explicit(&e->ev[e->chain_last].link, fh_idx(old), memory_order_relaxed);
         nw = fh_make(fh_tag(old), e->chain_first);
     } while (!atomic_compare_exchange_weak_explicit(&e->free_head, &old, nw, memory_order_release,
                                                     memory_order_relaxed));
@@ -932,7 +1022,7 @@ static void drain_submissions(etude_engine_t *e, uint64_t start)
      * wheel) so that the wheel's buckets mostly take appends. */
     uint32_t fifo = NIL;
     while (i != NIL) {
-        uint32_t next = atomic_load_explicit(&e->ev[i].sub_next, memory_order_relaxed);
+        uint32_t next = atomic_load_explicit(&e->ev[i].link, memory_order_relaxed);
         e->wnext[i] = fifo;
         fifo = i;
         i = next;
@@ -946,7 +1036,7 @@ static void drain_submissions(etude_engine_t *e, uint64_t start)
         }
         /* The common case inline: due within the wheel's span, after everything already in its
          * bucket (or into an empty one). */
-        uint64_t f = e->ev[idx].ev.frame;
+        uint64_t f = e->ev[idx].frame;
         if (f >= start && f - start <= e->wmask) {
             uint32_t b = (uint32_t)f & e->wmask;
             uint32_t tail = e->wtail[b];
@@ -1188,7 +1278,13 @@ static inline __attribute__((always_inline)) void fire(etude_engine_t *e, uint32
         atomic_compare_exchange_strong_explicit(&s->state, &w, sw_make(gen_next(SW_GEN(w)), EV_FREE),
                                                 memory_order_acq_rel, memory_order_acquire)) {
         e->rtst[idx] = RT_NONE;
-        deliver(e, &s->ev, at, late, t);
+        etude_event_t ev = {.frame = s->frame,
+                            .voice = atomic_load_explicit(&s->voice, memory_order_relaxed),
+                            .kind = s->kind,
+                            .flags = s->flags,
+                            .tag = atomic_load_explicit(&s->tag, memory_order_relaxed)};
+        memcpy(&ev.u, s->u, sizeof ev.u);
+        deliver(e, &ev, at, late, t);
         slot_chain(e, s, idx);
     } else {
         e->rtst[idx] = RT_WAIT_CANCEL; /* its cancel record is on the way */
@@ -1237,7 +1333,7 @@ static void process_chunk(etude_engine_t *e, uint32_t n, float *const mix[2], fl
     while (e->heap_n && e->heap[0].frame - start <= e->wmask) {
         uint32_t idx = e->heap[0].idx;
         heap_remove_at(e, 0);
-        wheel_insert(e, idx, e->ev[idx].ev.frame);
+        wheel_insert(e, idx, e->ev[idx].frame);
     }
 
     /* Walk the chunk's buckets through the bitmap: render up to each busy frame, fire its events. */

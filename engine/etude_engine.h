@@ -172,6 +172,15 @@ typedef struct etude_event {
  * target voice is gone or being disposed. ETUDE_EINVAL: bad kind or voice. */
 int etude_event_schedule(etude_engine_t *engine, const etude_event_t *ev, etude_event_id_t *out);
 
+/* [control] Schedule n events with one atomic operation to take their slots and one to publish
+ * them, instead of two per event. All or nothing: either all n are scheduled, in array order (for
+ * events due at the same frame, evs[k] fires before evs[k + 1], and no other call's event comes
+ * between them), or none is. out (if not NULL) receives n handles. Errors as for
+ * etude_event_schedule(), for the first bad event; ETUDE_EFULL when fewer than n slots are free.
+ * Lock-free and allocation-free; safe from several control threads at once. n == 0 is a no-op. */
+int etude_event_schedule_many(etude_engine_t *engine, const etude_event_t *evs, size_t n,
+                              etude_event_id_t *out);
+
 /* [control] Cancel one pending event. ETUDE_ESTALE if the handle's slot was reused or the handle is
  * malformed, ETUDE_EDONE if it already fired or was already cancelled. O(1). */
 int etude_event_cancel(etude_engine_t *engine, etude_event_id_t id);
