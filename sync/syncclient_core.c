@@ -651,11 +651,8 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
                 break;
             continue;
         }
-        if (k < 0) {
-            if (rc == ETUDE_SYNC_ENETWORK)
-                rc = ETUDE_SYNC_ENETWORK; /* TLS: not retried, the certificate will not change */
-            break;
-        }
+        if (k < 0)
+            break; /* a refusal, or TLS: retrying would not change the answer */
         gql_clear(out);
         if (retry_after >= 0) /* kept in the store, so a restarted process honours it too */
             meta_set_int(c, "retry_not_before_ms", wall_ms() + (int64_t)retry_after * 1000);
@@ -1588,9 +1585,6 @@ static int push(etude_syncclient_t *c)
         b.vars = NULL;
         gql_result_t r;
         rc = gql(c, "UploadBatch", "uploadBatch", vars, 1, &r);
-        if (rc == ETUDE_SYNC_EPROTOCOL && r.status == 0) {
-            /* gql cleared r; the code is in the message */
-        }
         if (rc == ETUDE_SYNC_EPROTOCOL) {
             if (strstr(c->err, "BATCH_TOO_LARGE") || strstr(c->err, "PAYLOAD_TOO_LARGE")) {
                 if (b.n > 1) {
