@@ -18,6 +18,7 @@
 #include "etude_bus.h"
 #include "etude_engine.h"
 #include "etude_offline.h"
+#include "etude_practice.h"
 #include "etude_preset.h"
 #include "etude_sequencer.h"
 #include "etude_tempomap.h"
@@ -69,6 +70,8 @@ typedef struct render {
     uint32_t buffered;   /* frames in inter not yet written */
     uint64_t next_bar;   /* next bar to announce */
     uint64_t next_bar_frame;
+    const etude_practice_t *practice; /* material laid out by a practice (MIDI presets), or NULL */
+    int last_pass;                    /* the pass of the last bar announced from the practice */
     bool show_progress;
     bool progress_drawn;
     int write_error;
@@ -96,9 +99,57 @@ static void find_next_bar(render_t *r)
     r->next_bar_frame = beat == UINT64_MAX ? UINT64_MAX : etude_tempomap_beat_frame(r->map, beat, r->rate);
 }
 
+/* The practice's bar r->next_bar: its frame, tempo and pass. An endless practice repeats pass 0
+ * (the sequencer's loop over it), so bar i of loop L lies L pass lengths after pass 0's bar. */
+static bool practice_bar(const render_t *r, uint64_t *frame, double *bpm, int *pass)
+{
+    const etude_practice_t *p = r->practice;
+    uint64_t i = r->next_bar;
+    if (etude_practice_passes(p) != UINT32_MAX)
+        return i <= UINT32_MAX && etude_practice_bar_info(p, (uint32_t)i, frame, bpm, pass) == 0;
+    uint64_t cin = 0;
+    while (etude_practice_bar_info(p, (uint32_t)cin, NULL, NULL, pass) == 0 && *pass < 0)
+        cin++;
+    if (i < cin)
+        return etude_practice_bar_info(p, (uint32_t)i, frame, bpm, pass) == 0;
+    uint64_t nb = etude_practice_pass_bars(p), loop = (i - cin) / nb;
+    if (etude_practice_bar_info(p, (uint32_t)(cin + (i - cin) % nb), frame, bpm, pass))
+        return false;
+    *frame += loop * (etude_practice_pass_start(p, 1) - etude_practice_pass_start(p, 0));
+    *pass = (int)loop;
+    return true;
+}
+
+/* Announce the practice's bars the audio has reached, and a loop each time a new pass begins. */
+static void publish_practice_bars(render_t *r)
+{
+    uint64_t frame;
+    double bpm;
+    int pass;
+    while (practice_bar(r, &frame, &bpm, &pass) && frame < r->done) {
+        if (pass > r->last_pass && pass > 0) {
+            cJSON *l = cJSON_CreateObject();
+            cJSON_AddNumberToObject(l, "count", pass);
+            publish(r->bus, "loop", l);
+        }
+        r->last_pass = pass;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "bar", (double)r->next_bar);
+        cJSON_AddNumberToObject(o, "bpm", bpm);
+        cJSON_AddStringToObject(o, "section", pass < 0 ? "count-in" : "");
+        cJSON_AddNumberToObject(o, "frame", (double)frame);
+        publish(r->bus, "bar", o);
+        r->next_bar++;
+    }
+}
+
 /* Announce every bar whose first frame the audio has now reached. */
 static void publish_bars(render_t *r)
 {
+    if (!r->map && r->practice) {
+        publish_practice_bars(r);
+        return;
+    }
     while (r->next_bar_frame < r->done) {
         etude_tempomap_beat_t b;
         uint64_t beat = etude_tempomap_bar_first_beat(r->map, r->next_bar);
@@ -386,6 +437,8 @@ int etude_cmd_render(int argc, char **argv)
                 click_line ? "--click" : preset_path ? preset_path : map_path);
         goto cleanup;
     }
+    r.practice = etude_practice_of(seq);
+    r.last_pass = -1;
     session = cli_session_open(r.bus, "render", &session_opts);
     if (!session)
         goto cleanup;
@@ -400,8 +453,11 @@ int etude_cmd_render(int argc, char **argv)
         cJSON_AddStringToObject(o, "material", click_line ? click_line : map_path ? map_path
                                                                        : etude_preset_title(preset));
         etude_tempomap_beat_t b;
+        double first_bpm;
         if (map && etude_tempomap_beat(map, 0, &b) == 0)
             cJSON_AddNumberToObject(o, "tempo_bpm", b.bpm);
+        else if (r.practice && etude_practice_bar_info(r.practice, 0, NULL, &first_bpm, NULL) == 0)
+            cJSON_AddNumberToObject(o, "tempo_bpm", first_bpm);
         else
             cJSON_AddNullToObject(o, "tempo_bpm");
         cJSON_AddNumberToObject(o, "rate", rate);

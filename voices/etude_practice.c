@@ -321,6 +321,36 @@ uint64_t etude_practice_pass_start(const etude_practice_t *p, uint32_t k)
     return (uint64_t)llround(p->start[k]);
 }
 
+int etude_practice_bar_info(const etude_practice_t *p, uint32_t i, uint64_t *frame, double *bpm, int *pass)
+{
+    uint32_t nb = p->b - p->a + 1;
+    uint32_t passes = p->endless ? 1 : p->npasses;
+    if (i < p->cin_bars) {
+        double bar_s = (double)p->bar_beats[p->a] * p->bar_beat_ticks[p->a] * p->spt_a;
+        if (frame)
+            *frame = (uint64_t)llround(p->cin_start + ((double)i * bar_s - p->cin_r0) * p->rate / p->cin_scale);
+        if (bpm)
+            *bpm = p->written_bpm * p->cin_scale;
+        if (pass)
+            *pass = -1;
+        return 0;
+    }
+    uint64_t j = (uint64_t)i - p->cin_bars;
+    if (j >= (uint64_t)nb * passes)
+        return ETUDE_EINVAL;
+    uint32_t k = (uint32_t)(j / nb), bar = p->a + (uint32_t)(j % nb);
+    double rel = seconds_at(p, p->bar_tick[bar]) - p->sec_a;
+    if (frame)
+        *frame = (uint64_t)llround(p->start[k] + (rel - p->r0[k]) * p->rate / p->scale[k]);
+    if (bpm) {
+        double qpm = p->mf ? 60e6 / etude_midifile_tempo_at(p->mf, p->bar_tick[bar]) : p->fixed_bpm;
+        *bpm = qpm * p->scale[k];
+    }
+    if (pass)
+        *pass = (int)k;
+    return 0;
+}
+
 uint64_t etude_practice_length(const etude_practice_t *p)
 {
     return p->endless ? UINT64_MAX : (uint64_t)llround(p->start[p->npasses]);

@@ -79,6 +79,12 @@ uint32_t etude_practice_pass_bars(const etude_practice_t *p);
 uint32_t etude_practice_bars(const etude_practice_t *p);
 uint32_t etude_practice_beats_per_bar(const etude_practice_t *p);
 
+/* [control] The i-th bar played, counting the count-in's bars first, then each pass's bars A..B in
+ * turn (an endless practice has pass 0's only): its first material frame, its tempo (quarter notes
+ * per minute at its first beat, with the pass's tempo scale) and its pass (-1 in the count-in).
+ * Any out-pointer may be NULL. ETUDE_EINVAL past the last bar. Used to announce bars and loops. */
+int etude_practice_bar_info(const etude_practice_t *p, uint32_t i, uint64_t *frame, double *bpm, int *pass);
+
 /* [control] The material's length in frames (count-in and every pass); UINT64_MAX if endless. */
 uint64_t etude_practice_length(const etude_practice_t *p);
 

@@ -99,5 +99,13 @@ eq "$(db "select count(*) from entities where entity_type='practiceSession'")" 3
 # --no-session records nothing
 "$E" render --click "2 4/4 120" -o "$T/e.wav" --no-session || fail "render --no-session"
 eq "$(db "select count(*) from entities where entity_type='practiceSession'")" 3 "sessions after --no-session"
+
+# 7. a speed trainer over a MIDI file (no tempo map: bars, tempi and loops come from the practice):
+# one count-in bar at 50, then bars 1-4 twice at 50, twice at 61, twice at 72
+"$E" render "$PRESETS/chorale-trainer.json" -o "$T/t.wav" || fail "render trainer"
+T_SQL="from entities where entity_type='practiceSession' and json_extract(data,'\$.preset')='$PRESETS/chorale-trainer.json'"
+eq "$(db "select json_extract(data,'\$.bars') || ',' || json_extract(data,'\$.loops') $T_SQL")" "25,5" "trainer bars,loops"
+eq "$(db "select json_extract(data,'\$.tempoMinBpm') || '-' || json_extract(data,'\$.tempoMaxBpm') $T_SQL")" "50-72" "trainer tempo range"
+eq "$(db "select group_concat(json_extract(value,'\$.bpm')) from entities, json_each(json_extract(data,'\$.tempoTime')) where entity_type='practiceSession' and json_extract(data,'\$.preset')='$PRESETS/chorale-trainer.json'")" "50,61,72" "trainer tempoTime"
 eq "$(db "pragma integrity_check")" ok "integrity_check"
 echo "session_render: ok"
