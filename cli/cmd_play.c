@@ -28,7 +28,9 @@ const char etude_cmd_play_usage[] =
 #define MAX_VOICES 64
 #define MAX_CONNECT 16
 #define MAX_GRID 1000000u      /* beats kept for timing analysis and the timebase master */
-#define LOOP_SLEEP_US 10000    /* control loop period: well inside the 150 ms lookahead */
+#define LOOKAHEAD_MS 150       /* the sequencers' lookahead */
+#define LOOP_SLEEP_US 10000    /* follow/master: the control side of the slow-sync handshake */
+#define IDLE_WAIT_MS 50        /* off mode: longest wait, a third of the lookahead */
 #define TIMING_EVERY_S 5.0     /* session/timing publication */
 #define END_TAIL_S 0.5         /* off mode: play on after the material's end */
 
@@ -327,7 +329,7 @@ static int setup_bbt(player_t *p)
         return ETUDE_ENOMEM;
     b->jack = p->jack;
     b->rate = p->rate;
-    int rc = etude_sequencer_create(p->engine, p->rate / 1000u * 150u, &p->bbt_seq);
+    int rc = etude_sequencer_create(p->engine, p->rate / 1000u * LOOKAHEAD_MS, &p->bbt_seq);
     if (rc == ETUDE_OK)
         rc = etude_sequencer_add_source(p->bbt_seq, &bbt_source_class, b, click, NULL);
     else
@@ -609,7 +611,7 @@ static int apply_scale(player_t *p, const char *path, double scale, char *err, s
         free(text);
         if (rc < 0)
             return rc;
-        rc = etude_sequencer_create(p->engine, p->rate / 1000u * 150u, &ns);
+        rc = etude_sequencer_create(p->engine, p->rate / 1000u * LOOKAHEAD_MS, &ns);
         for (size_t i = 0; rc == ETUDE_OK && i < p->nvoices; i++) {
             void *src = NULL;
             rc = etude_click_source_create(nm, p->rate, &src);
@@ -770,7 +772,7 @@ static int op_load(void *u, const char *path, char *err, size_t len)
     snprintf(p->loaded_path, sizeof p->loaded_path, "%s", path);
     p->preset_path = p->loaded_path;
     p->map_path = p->click_line = NULL;
-    rc = etude_sequencer_create(p->engine, p->rate / 1000u * 150u, &p->seq);
+    rc = etude_sequencer_create(p->engine, p->rate / 1000u * LOOKAHEAD_MS, &p->seq);
     if (rc == ETUDE_OK)
         rc = add_material(p, err, len);
     if (rc == ETUDE_OK && (rc = setup_bbt(p)) < 0)
@@ -968,6 +970,28 @@ static void handle_status(player_t *p)
     }
 }
 
+/* Off mode: how long the control loop may sleep. Work comes from the sequencer's horizon (ticked a
+ * third of its lookahead ahead), the next bar's start (announced when it sounds), the end of the
+ * material, the periodic timing figures, or an OSC datagram or a signal (they end the wait).
+ * Nothing here needs polling at the period rate: the transport is etude's own. */
+static int idle_wait_ms(player_t *p, double end_at)
+{
+    double wait = IDLE_WAIT_MS / 1000.0, now = now_s();
+    if (end_at > 0 && end_at - now < wait)
+        wait = end_at - now;
+    if (p->playing && p->last_timing_pub + TIMING_EVERY_S - now < wait)
+        wait = p->last_timing_pub + TIMING_EVERY_S - now;
+    etude_sequencer_t *s = active_seq(p);
+    if (p->map && p->playing && p->next_bar != UINT64_MAX && etude_sequencer_rolling(s)) {
+        uint64_t first = etude_tempomap_bar_first_beat(p->map, p->next_bar);
+        uint64_t f = first == UINT64_MAX ? UINT64_MAX : etude_tempomap_beat_frame(p->map, first, p->rate);
+        uint64_t pos = etude_sequencer_position(s);
+        if (f != UINT64_MAX && f >= pos && (double)(f - pos) / p->rate < wait)
+            wait = (double)(f - pos) / p->rate + 0.001; /* just past the bar's first period */
+    }
+    return wait <= 0 ? 0 : (int)ceil(wait * 1000.0);
+}
+
 static void run_loop(player_t *p)
 {
     double end_at = 0;
@@ -1010,10 +1034,12 @@ static void run_loop(player_t *p)
                 break;
             }
         }
+        int wait_ms = p->mode == ETUDE_JACK_TRANSPORT_OFF ? idle_wait_ms(p, end_at) : LOOP_SLEEP_US / 1000;
+        /* a signal interrupts either wait (no SA_RESTART), an OSC datagram ends the poll */
         if (p->osc)
-            etude_osc_poll(p->osc, LOOP_SLEEP_US / 1000);
-        else
-            sleep_us(LOOP_SLEEP_US);
+            etude_osc_poll(p->osc, wait_ms);
+        else if (wait_ms > 0)
+            sleep_us(wait_ms * 1000L);
     }
 }
 
@@ -1163,7 +1189,7 @@ int etude_cmd_play(int argc, char **argv)
     etude_engine_config_default(&p->ecfg, p->rate);
     if ((rc = etude_engine_create(&p->ecfg, &p->engine)) < 0 ||
         (rc = etude_timing_create(p->rate, &p->timing)) < 0 ||
-        (rc = etude_sequencer_create(p->engine, p->rate / 1000u * 150u, &p->seq)) < 0 ||
+        (rc = etude_sequencer_create(p->engine, p->rate / 1000u * LOOKAHEAD_MS, &p->seq)) < 0 ||
         !(p->bus = etude_bus_create())) {
         fprintf(stderr, "etude: cannot set up the engine: %s\n", etude_strerror(rc < 0 ? rc : ETUDE_ENOMEM));
         goto out;
