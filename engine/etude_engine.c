@@ -32,24 +32,22 @@ static inline uint64_t sw_make(uint32_t gen, uint32_t st) { return ((uint64_t)ge
 #define SW_ST(w) ((uint32_t)((w)&0xffffffffu))
 static inline uint32_t gen_next(uint32_t g) { return g + 1 ? g + 1 : 1; }
 
-/* The free list's head is (tag << 24) | slot. The tag counts successful pops: it makes a head that
- * was popped and pushed back compare different (ABA), it is the arrival number of the event that
- * took the slot, and it is the count of accepted events. Pushes leave it alone: without a pop in
- * between, a push cannot bring back an earlier head. */
-#define FH_BITS 24
-#define FH_NIL ((1u << FH_BITS) - 1)
-static inline uint64_t fh_make(uint64_t tag, uint32_t idx) { return (tag << FH_BITS) | (idx == NIL ? FH_NIL : idx); }
-static inline uint32_t fh_idx(uint64_t h)
+/* Free slots travel in the free ring: the audio thread writes the index of every slot it frees at
+ * position freed (its own counter) and publishes freed with a release store; a producer takes the
+ * entry at position claimed by one CAS claimed -> claimed + 1, allowed while claimed < freed. The
+ * position it took is the event's arrival number (the schedule takes effect at that CAS) and
+ * claimed is the count of accepted events. The audio thread finds new events by walking the
+ * positions claimed since its last look: it wrote those entries itself. The ring holds at least
+ * 2 x capacity entries, so an entry is never overwritten before both sides are done with it (see
+ * docs/engine.md). */
+static inline uint32_t ring_size_for(uint32_t cap)
 {
-    uint32_t i = (uint32_t)(h & FH_NIL);
-    return i == FH_NIL ? NIL : i;
+    uint32_t n = 1;
+    while (n < 2 * cap)
+        n <<= 1;
+    return n;
 }
-static inline uint64_t fh_tag(uint64_t h) { return h >> FH_BITS; }
 
-/* One cache line per slot: what a producer writes and what the audio thread reads at dispatch
- * share a line. The event's fields are written by the producer before PENDING and read by the
- * audio thread after it; voice and tag are atomic because the control-side scans read them while
- * another producer may be refilling the slot (the state CAS then fails). */
 struct ev_slot {
     _Atomic uint64_t state;
     uint64_t frame;
@@ -58,7 +56,7 @@ struct ev_slot {
     _Atomic uint32_t tag;
     int64_t u[2];                 /* etude_event_t.u, copied as bytes */
     uint64_t seq;                 /* arrival order */
-    _Atomic uint32_t link;        /* next in the free list, then in the submission stack */
+    uint32_t spare;
     _Atomic uint32_t cancel_next; /* next in the cancel stack */
 };
 _Static_assert(sizeof(struct ev_slot) == 64, "an event slot is one cache line");
@@ -111,8 +109,10 @@ struct etude_engine {
     /* event table */
     struct ev_slot *ev;
     uint32_t ev_cap;
-    _Alignas(64) _Atomic uint64_t free_head; /* fh_make(pops, slot): tagged Treiber stack */
-    _Alignas(64) _Atomic uint32_t sub_head;  /* submission stack: producers push, audio takes all */
+    _Atomic uint32_t *fring; /* the free ring (see ring_size_for()) */
+    uint32_t fmask;
+    _Alignas(64) _Atomic uint64_t claimed; /* free-ring positions taken: producers' CAS */
+    _Alignas(64) _Atomic uint64_t freed;   /* free-ring positions filled: audio's release store */
     _Alignas(64) _Atomic uint32_t cancel_head; /* cancel stack: cancellers push, audio takes all */
 
     /* audio-only state of the table: a wheel of one bucket per frame for events due within
@@ -126,7 +126,10 @@ struct etude_engine {
     uint32_t *whead, *wtail; /* per bucket */
     uint64_t *wbits;         /* non-empty buckets */
     uint32_t wmask;
-    uint32_t chain_first, chain_last, chain_n; /* slots freed this chunk, pushed in one CAS */
+    uint64_t freed_local; /* free-ring positions written, published as freed at chunk end */
+    uint64_t drained;     /* free-ring positions whose events the audio thread has taken in */
+    uint32_t *holes;      /* slots claimed but not yet PENDING when last looked at */
+    uint32_t holes_n;
     uint64_t rt_frame;
     uint32_t *rt_list; /* voice slots rendering now */
     uint32_t rt_list_n;
@@ -214,6 +217,8 @@ void etude_engine_destroy(etude_engine_t *e)
     }
     free(e->vs);
     free(e->ev);
+    free((void *)e->fring);
+    free(e->holes);
     free(e->heap);
     free(e->hpos);
     free(e->wnext);
@@ -236,7 +241,7 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
 {
     if (!cfg || !out || cfg->sample_rate == 0 || cfg->max_period == 0 || cfg->event_capacity == 0 ||
         cfg->voice_capacity == 0 || cfg->event_capacity >= NIL || cfg->voice_capacity >= NIL ||
-        cfg->max_period > (1u << 24) || cfg->event_capacity >= FH_NIL ||
+        cfg->max_period > (1u << 24) || cfg->event_capacity > (1u << 30) ||
         cfg->voice_capacity > (1u << 16))
         return ETUDE_EINVAL;
     *out = NULL;
@@ -251,6 +256,10 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
     pthread_mutex_init(&e->ctl_lock, NULL);
 
     e->ev = aligned_alloc(64, (size_t)e->ev_cap * sizeof *e->ev);
+    uint32_t fring_n = ring_size_for(e->ev_cap);
+    e->fring = calloc(fring_n, sizeof *e->fring);
+    e->fmask = fring_n - 1;
+    e->holes = calloc(e->ev_cap, sizeof *e->holes);
     e->heap = calloc(e->ev_cap, sizeof *e->heap);
     e->hpos = calloc(e->ev_cap, sizeof *e->hpos);
     e->rtst = calloc(e->ev_cap, 1);
@@ -271,7 +280,7 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
     rc |= etude_ring_init(&e->cmd, (size_t)e->v_cap * 2, sizeof(struct cmd));
     rc |= etude_ring_init(&e->released, e->v_cap, sizeof(uint32_t));
     rc |= etude_ring_init(&e->notes, NOTE_RING_RECORDS, sizeof(struct note));
-    if (rc || !e->ev || !e->heap || !e->hpos || !e->rtst || !e->vs || !e->rt_list || !e->fade_tab ||
+    if (rc || !e->ev || !e->fring || !e->holes || !e->heap || !e->hpos || !e->rtst || !e->vs || !e->rt_list || !e->fade_tab ||
         !e->dummy[0] || !e->wnext || !e->wprev || !e->whead || !e->wtail || !e->wbits) {
         etude_engine_destroy(e);
         return ETUDE_ENOMEM;
@@ -284,17 +293,17 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
         atomic_init(&s->state, sw_make(1, EV_FREE));
         atomic_init(&s->voice, 0);
         atomic_init(&s->tag, 0);
-        atomic_init(&s->link, i + 1 < e->ev_cap ? i + 1 : NIL);
+        atomic_init(&e->fring[i], i);
         atomic_init(&s->cancel_next, NIL);
         e->hpos[i] = NIL;
         e->wnext[i] = e->wprev[i] = NIL;
     }
     for (uint32_t b = 0; b <= e->wmask; b++)
         e->whead[b] = e->wtail[b] = NIL;
-    atomic_init(&e->free_head, fh_make(0, 0));
-    atomic_init(&e->sub_head, NIL);
+    atomic_init(&e->claimed, 0);
+    atomic_init(&e->freed, e->ev_cap);
+    e->freed_local = e->ev_cap;
     atomic_init(&e->cancel_head, NIL);
-    e->chain_first = e->chain_last = NIL;
 
     for (uint32_t i = 0; i < e->v_cap; i++) {
         struct voice_slot *v = &e->vs[i];
@@ -343,7 +352,7 @@ void etude_engine_stats(const etude_engine_t *ce, etude_engine_stats_t *out)
     out->periods = atomic_load(&e->st_periods);
     /* freed first: every freed event took its sequence number before it was freed */
     uint64_t freed = atomic_load(&e->st_freed);
-    uint64_t seq = fh_tag(atomic_load(&e->free_head));
+    uint64_t seq = atomic_load(&e->claimed);
     out->events_scheduled = seq;
     out->events_dispatched = atomic_load(&e->st_disp);
     out->events_cancelled = atomic_load(&e->st_canc);
@@ -624,25 +633,28 @@ size_t etude_engine_voices(const etude_engine_t *ce, etude_voice_id_t *out, size
 
 static inline bool kind_ok(uint16_t k) { return (k >= ETUDE_EV_NOTE_ON && k <= ETUDE_EV_MARKER) || k >= ETUDE_EV_USER; }
 
-/* Pop a slot off the tagged free list; *seq gets the arrival number. NIL when the table is full. */
-static uint32_t free_pop(etude_engine_t *e, uint64_t *seq)
+/* Take the next free-ring entry: one CAS. *seq gets the arrival number. NIL when the table is
+ * full. The entry is read before the CAS: once claimed has moved past a position the audio thread
+ * may reuse it (see ring_size_for()). */
+static inline uint32_t slot_claim(etude_engine_t *e, uint64_t *seq)
 {
-    uint64_t old = atomic_load_explicit(&e->free_head, memory_order_acquire);
+    uint64_t c = atomic_load_explicit(&e->claimed, memory_order_relaxed);
     for (;;) {
-        uint32_t idx = fh_idx(old);
-        if (idx == NIL)
-            return NIL;
-        uint32_t next = atomic_load_explicit(&e->ev[idx].link, memory_order_relaxed);
-        if (atomic_compare_exchange_weak_explicit(&e->free_head, &old, fh_make(fh_tag(old) + 1, next),
-                                                  memory_order_acquire, memory_order_acquire)) {
-            *seq = fh_tag(old);
+        /* Acquire: the entry and the slot's FREE state word were written before freed moved. */
+        uint64_t f = atomic_load_explicit(&e->freed, memory_order_acquire);
+        if (c >= f)
+            return NIL; /* claimed >= c >= freed at this load: every slot is in use */
+        uint32_t idx = atomic_load_explicit(&e->fring[c & e->fmask], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&e->claimed, &c, c + 1, memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+            *seq = c;
             return idx;
         }
     }
 }
 
-/* Push onto an intrusive stack of slot indices (submission or cancel). A stack that is only
- * pushed to and emptied as a whole (never popped one by one) has no ABA problem. */
+/* Push onto an intrusive stack of slot indices (the cancel stack). A stack that is only pushed to
+ * and emptied as a whole (never popped one by one) has no ABA problem. */
 static inline void stack_push(_Atomic uint32_t *head, _Atomic uint32_t *link, uint32_t idx)
 {
     uint32_t old = atomic_load_explicit(head, memory_order_relaxed);
@@ -688,13 +700,12 @@ int etude_event_schedule(etude_engine_t *e, const etude_event_t *ev, etude_event
     if (r)
         return r;
     uint64_t seq;
-    uint32_t idx = free_pop(e, &seq);
+    uint32_t idx = slot_claim(e, &seq);
     if (idx == NIL) {
         add_u64(&e->st_full, 1);
         return ETUDE_EFULL;
     }
     etude_event_id_t id = slot_fill(e, idx, ev, seq);
-    stack_push(&e->sub_head, &e->ev[idx].link, idx);
     if (out)
         *out = id;
     return ETUDE_OK;
@@ -703,7 +714,7 @@ int etude_event_schedule(etude_engine_t *e, const etude_event_t *ev, etude_event
 int etude_event_schedule_many(etude_engine_t *e, const etude_event_t *evs, size_t n,
                               etude_event_id_t *out)
 {
-    if (!e || (!evs && n))
+    if (!e || (!evs && n) || n > ETUDE_EVENT_BATCH_MAX)
         return ETUDE_EINVAL;
     for (size_t k = 0; k < n; k++) {
         int r = event_check(e, &evs[k]);
@@ -712,58 +723,27 @@ int etude_event_schedule_many(etude_engine_t *e, const etude_event_t *evs, size_
     }
     if (n == 0)
         return ETUDE_OK;
-    if (n > e->ev_cap) {
-        add_u64(&e->st_full, 1);
-        return ETUDE_EFULL;
-    }
-    /* Pop n slots with one CAS: walk n links down from the head and swing the head past them. The
-     * head's tag counts pops, so an unchanged head word means no pop or push happened meanwhile
-     * and the links walked were the list's own. */
-    uint64_t old = atomic_load_explicit(&e->free_head, memory_order_acquire);
-    uint32_t first, rest;
+    /* n consecutive free-ring entries with one CAS; the entries are read before it (as in
+     * slot_claim()). */
+    uint32_t idx[ETUDE_EVENT_BATCH_MAX];
+    uint64_t c = atomic_load_explicit(&e->claimed, memory_order_relaxed);
     for (;;) {
-        first = fh_idx(old);
-        uint32_t idx = first;
-        size_t k = 0;
-        while (k < n && idx != NIL) {
-            idx = atomic_load_explicit(&e->ev[idx].link, memory_order_relaxed);
-            k++;
+        uint64_t f = atomic_load_explicit(&e->freed, memory_order_acquire);
+        if (c + n > f) {
+            add_u64(&e->st_full, 1);
+            return ETUDE_EFULL; /* fewer than n free at that load, whatever c's age */
         }
-        if (k < n) {
-            uint64_t again = atomic_load_explicit(&e->free_head, memory_order_acquire);
-            if (again == old) {
-                add_u64(&e->st_full, 1);
-                return ETUDE_EFULL;
-            }
-            old = again;
-            continue;
-        }
-        rest = idx;
-        if (atomic_compare_exchange_weak_explicit(&e->free_head, &old,
-                                                  fh_make(fh_tag(old) + n, rest),
-                                                  memory_order_acquire, memory_order_acquire))
+        for (size_t k = 0; k < n; k++)
+            idx[k] = atomic_load_explicit(&e->fring[(c + k) & e->fmask], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&e->claimed, &c, c + n, memory_order_acq_rel,
+                                                  memory_order_relaxed))
             break;
     }
-    /* The slots are ours: fill them in pop order (their arrival numbers) and chain them so that
-     * the submission stack, pushed with one CAS, holds evs[n-1] on top. */
-    uint64_t seq = fh_tag(old);
-    uint32_t idx = first, prev = NIL;
     for (size_t k = 0; k < n; k++) {
-        uint32_t next = atomic_load_explicit(&e->ev[idx].link, memory_order_relaxed);
-        etude_event_id_t id = slot_fill(e, idx, &evs[k], seq + k);
+        etude_event_id_t id = slot_fill(e, idx[k], &evs[k], c + k);
         if (out)
             out[k] = id;
-        if (prev != NIL)
-            atomic_store_explicit(&e->ev[idx].link, prev, memory_order_relaxed);
-        prev = idx;
-        idx = next;
     }
-    uint32_t top = prev;
-    uint32_t old_sub = atomic_load_explicit(&e->sub_head, memory_order_relaxed);
-    do {
-        atomic_store_explicit(&e->ev[first].link, old_sub, memory_order_relaxed);
-    } while (!atomic_compare_exchange_weak_explicit(&e->sub_head, &old_sub, top, memory_order_release,
-                                                    memory_order_relaxed));
     return ETUDE_OK;
 }
 
@@ -981,11 +961,9 @@ static void place(etude_engine_t *e, uint32_t idx, uint64_t start)
 /* Queue a slot already marked FREE (under its next generation) for the free list. */
 static inline void slot_chain(etude_engine_t *e, struct ev_slot *s, uint32_t idx)
 {
-    atomic_store_explicit(&s->link, e->chain_first, memory_order_relaxed);
-    if (e->chain_first == NIL)
-        e->chain_last = idx;
-    e->chain_first = idx;
-    e->chain_n++;
+    (void)s;
+    atomic_store_explicit(&e->fring[e->freed_local & e->fmask], idx, memory_order_relaxed);
+    e->freed_local++;
 }
 
 /* Retire a slot: bump its generation, mark it FREE and queue it for the free list. */
@@ -998,64 +976,75 @@ static void slot_free(etude_engine_t *e, uint32_t idx)
     slot_chain(e, s, idx);
 }
 
-/* Give this chunk's retired slots back to the producers with one CAS. */
+/* Give this chunk's retired slots back to the producers: one release store, no CAS. */
 static void slot_flush(etude_engine_t *e)
 {
-    if (!e->chain_n)
+    uint64_t f = atomic_load_explicit(&e->freed, memory_order_relaxed);
+    if (f == e->freed_local)
         return;
-    bump_u64(&e->st_freed, e->chain_n);
-    uint64_t old = atomic_load_explicit(&e->free_head, memory_order_relaxed);
-    uint64_t nw;
-    do {
-        atomic_store_explicit(&e->ev[e->chain_last].link, fh_idx(old), memory_order_relaxed);
-        nw = fh_make(fh_tag(old), e->chain_first);
-    } while (!atomic_compare_exchange_weak_explicit(&e->free_head, &old, nw, memory_order_release,
-                                                    memory_order_relaxed));
-    e->chain_first = e->chain_last = NIL;
-    e->chain_n = 0;
+    bump_u64(&e->st_freed, e->freed_local - f);
+    atomic_store_explicit(&e->freed, e->freed_local, memory_order_release);
 }
 
+/* A slot whose event has been published (PENDING, or already CANCELLED): into the wheel or the
+ * heap, or freed if its cancel record came first. */
+static inline __attribute__((always_inline)) void take_in(etude_engine_t *e, uint32_t idx,
+                                                          uint64_t start)
+{
+    if (__builtin_expect(e->rtst[idx] == RT_CANCEL_FIRST, 0)) {
+        slot_free(e, idx);
+        return;
+    }
+    /* The common case inline: due within the wheel's span, after everything already in its bucket
+     * (or into an empty one). */
+    uint64_t f = e->ev[idx].frame;
+    if (f >= start && f - start <= e->wmask) {
+        uint32_t b = (uint32_t)f & e->wmask;
+        uint32_t tail = e->wtail[b];
+        if (tail == NIL || e->ev[tail].seq < e->ev[idx].seq) {
+            e->rtst[idx] = RT_IN_WHEEL;
+            e->wnext[idx] = NIL;
+            e->wprev[idx] = tail;
+            if (tail == NIL) {
+                e->whead[b] = idx;
+                e->wbits[b >> 6] |= 1ull << (b & 63);
+            } else {
+                e->wnext[tail] = idx;
+            }
+            e->wtail[b] = idx;
+            return;
+        }
+    }
+    place(e, idx, start);
+}
+
+/* Take in the events scheduled since the last look, in arrival order: first the slots that were
+ * claimed but not yet published then, then the free-ring positions claimed since. A slot still
+ * FREE is one whose producer is between its claim and its PENDING store: it waits in holes (it
+ * cannot hold anyone else up, and its arrival number keeps its place in its bucket). */
 static void drain_submissions(etude_engine_t *e, uint64_t start)
 {
-    uint32_t i = atomic_exchange_explicit(&e->sub_head, NIL, memory_order_acquire);
-    /* The stack gives the newest first: reverse it (through wnext, unused until the slot is in the
-     * wheel) so that the wheel's buckets mostly take appends. */
-    uint32_t fifo = NIL;
-    while (i != NIL) {
-        uint32_t next = atomic_load_explicit(&e->ev[i].link, memory_order_relaxed);
-        e->wnext[i] = fifo;
-        fifo = i;
-        i = next;
+    uint32_t keep = 0;
+    for (uint32_t h = 0; h < e->holes_n; h++) {
+        uint32_t idx = e->holes[h];
+        if (SW_ST(atomic_load_explicit(&e->ev[idx].state, memory_order_acquire)) == EV_FREE)
+            e->holes[keep++] = idx;
+        else
+            take_in(e, idx, start);
     }
-    while (fifo != NIL) {
-        uint32_t idx = fifo;
-        fifo = e->wnext[idx];
-        if (__builtin_expect(e->rtst[idx] == RT_CANCEL_FIRST, 0)) {
-            slot_free(e, idx);
-            continue;
-        }
-        /* The common case inline: due within the wheel's span, after everything already in its
-         * bucket (or into an empty one). */
-        uint64_t f = e->ev[idx].frame;
-        if (f >= start && f - start <= e->wmask) {
-            uint32_t b = (uint32_t)f & e->wmask;
-            uint32_t tail = e->wtail[b];
-            if (tail == NIL || e->ev[tail].seq < e->ev[idx].seq) {
-                e->rtst[idx] = RT_IN_WHEEL;
-                e->wnext[idx] = NIL;
-                e->wprev[idx] = tail;
-                if (tail == NIL) {
-                    e->whead[b] = idx;
-                    e->wbits[b >> 6] |= 1ull << (b & 63);
-                } else {
-                    e->wnext[tail] = idx;
-                }
-                e->wtail[b] = idx;
-                continue;
-            }
-        }
-        place(e, idx, start);
+    e->holes_n = keep;
+    uint64_t end = atomic_load_explicit(&e->claimed, memory_order_acquire);
+    for (uint64_t t = e->drained; t < end; t++) {
+        uint32_t idx = atomic_load_explicit(&e->fring[t & e->fmask], memory_order_relaxed);
+        /* Acquire: the event's fields were written before its PENDING store. */
+        if (__builtin_expect(SW_ST(atomic_load_explicit(&e->ev[idx].state, memory_order_acquire)) ==
+                                 EV_FREE,
+                             0))
+            e->holes[e->holes_n++] = idx;
+        else
+            take_in(e, idx, start);
     }
+    e->drained = end;
 }
 
 static void drain_cancels(etude_engine_t *e)

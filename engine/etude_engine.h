@@ -172,11 +172,15 @@ typedef struct etude_event {
  * target voice is gone or being disposed. ETUDE_EINVAL: bad kind or voice. */
 int etude_event_schedule(etude_engine_t *engine, const etude_event_t *ev, etude_event_id_t *out);
 
-/* [control] Schedule n events with one atomic operation to take their slots and one to publish
- * them, instead of two per event. All or nothing: either all n are scheduled, in array order (for
- * events due at the same frame, evs[k] fires before evs[k + 1], and no other call's event comes
- * between them), or none is. out (if not NULL) receives n handles. Errors as for
- * etude_event_schedule(), for the first bad event; ETUDE_EFULL when fewer than n slots are free.
+/* Most events one etude_event_schedule_many() call takes. */
+#define ETUDE_EVENT_BATCH_MAX 256
+
+/* [control] Schedule n events (at most ETUDE_EVENT_BATCH_MAX, else ETUDE_EINVAL), taking their
+ * slots with one atomic operation instead of one per event. All or nothing: either all n are
+ * scheduled, in array order (for events due at the same frame, evs[k] fires before evs[k + 1], and
+ * no other call's event comes between them), or none is. out (if not NULL) receives n handles.
+ * Errors as for etude_event_schedule(), for the first bad event; ETUDE_EFULL when fewer than n
+ * slots are free.
  * Lock-free and allocation-free; safe from several control threads at once. n == 0 is a no-op. */
 int etude_event_schedule_many(etude_engine_t *engine, const etude_event_t *evs, size_t n,
                               etude_event_id_t *out);

@@ -163,6 +163,7 @@ static void test_all_or_nothing(void **state)
     assert_int_equal(etude_event_schedule_many(e, b, 5, NULL), ETUDE_ESTALE);
     assert_int_equal(pending(e), 0);
     assert_int_equal(etude_event_schedule_many(e, NULL, 3, NULL), ETUDE_EINVAL);
+    assert_int_equal(etude_event_schedule_many(e, b, ETUDE_EVENT_BATCH_MAX + 1, NULL), ETUDE_EINVAL);
     assert_int_equal(etude_event_schedule_many(e, b, 0, NULL), 0);
     assert_int_equal(etude_event_schedule_many(NULL, b, 1, NULL), ETUDE_EINVAL);
     /* A disposing voice. */
