@@ -160,6 +160,7 @@ int etude_sync_orchestrator_start(const char *home, etude_sync_publish_fn publis
     char err[512];
     etude_sync_config_load(home, &o->cfg, err, sizeof err); /* open() already refused a bad file */
     etude_syncclient_set_publish(o->c, publish, ctx);
+    o->logged_in = etude_syncclient_logged_in(o->c); /* drain() may run before the thread's first look */
     pthread_mutex_init(&o->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
