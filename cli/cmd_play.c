@@ -16,6 +16,7 @@
 #include "etude_click.h"
 #include "etude_engine.h"
 #include "etude_jack.h"
+#include "etude_practice.h"
 #include "etude_preset.h"
 #include "etude_sequencer.h"
 #include "etude_tempomap.h"
@@ -581,25 +582,59 @@ static uint64_t map_pos(const etude_tempomap_t *a, const etude_tempomap_t *b, ui
     return fb0 + (uint64_t)llround((double)(pos - fa0) * (double)(fb1 - fb0) / (double)(fa1 - fa0));
 }
 
-/* Play the preset's map at tempo scale: only for click material in off mode. */
+/* The sequencer's practice (MIDI, sample, drone and practice voices), when the material has one. */
+static etude_practice_t *practice(const player_t *p)
+{
+    return p->seq ? etude_practice_of(p->seq) : NULL;
+}
+
+/* Play the material at tempo scale. Practice material re-anchors its passes at the current
+ * position (etude_practice_set_tempo_scale()), so the material frame stays the transport frame.
+ * Click material is replaced by its map with every tempo scaled, on a second sequencer, at the same
+ * fraction of the same beat: in off mode the sequencer moves there; in follow and master mode the
+ * JACK transport is located there (the old material stops at once, the new one is armed by the
+ * slow-sync handshake like any relocation), and in master mode the published BBT and BPM follow
+ * the scaled map. Under another client's timebase the tempo is the transport's: refused. */
 static int apply_scale(player_t *p, const char *path, double scale, char *err, size_t len)
 {
     const etude_tempomap_t *base = etude_preset_tempomap(p->preset);
-    if (p->mode != ETUDE_JACK_TRANSPORT_OFF) {
-        seterr(err, len, "%s: with --transport %s the tempo is the transport's; use --transport off",
-               path, p->mode == ETUDE_JACK_TRANSPORT_FOLLOW ? "follow" : "master");
+    etude_practice_t *pr = practice(p);
+    if (!(scale >= 0.1 && scale <= 4)) {
+        seterr(err, len, "%s %g: expected a tempo scale of 0.1 .. 4", path, scale);
+        return ETUDE_EINVAL;
+    }
+    if (p->ext_active) {
+        etude_jack_transport_t t;
+        double bpm = etude_jack_transport(p->jack, &t) ? t.bpm : 0;
+        seterr(err, len, "%s: another JACK client is timebase master (%.6g bpm); the tempo is the transport's",
+               path, bpm);
         return ETUDE_ESTATE;
     }
-    for (size_t i = 0; i < p->nvoices; i++)
-        if (strcmp(p->voices[i].kind, "click")) {
-            seterr(err, len, "%s: live tempo changes apply to click material only (voice '%s' is %s)",
-                   path, p->voices[i].name, p->voices[i].kind);
+    if (pr) {
+        if (base) {
+            seterr(err, len, "%s: this preset mixes a click tempo map with practice material; "
+                             "live tempo changes need one or the other", path);
             return ETUDE_EUNSUPPORTED;
         }
+        int rc = etude_practice_set_tempo_scale(pr, p->seq, scale);
+        if (rc == ETUDE_ESTATE)
+            seterr(err, len, "%s: the speed trainer plans its own tempi", path);
+        else if (rc < 0)
+            seterr(err, len, "%s: %s", path, etude_strerror(rc));
+        else
+            p->scale = scale;
+        return rc;
+    }
     if (!base || !p->nvoices) {
         seterr(err, len, "%s: this material has no tempo map", path);
         return ETUDE_EUNSUPPORTED;
     }
+    for (size_t i = 0; i < p->nvoices; i++)
+        if (strcmp(p->voices[i].kind, "click")) {
+            seterr(err, len, "%s: voice '%s' (%s) has no tempo map to scale", path, p->voices[i].name,
+                   p->voices[i].kind);
+            return ETUDE_EUNSUPPORTED;
+        }
     etude_tempomap_t *nm = NULL;
     etude_sequencer_t *ns = NULL;
     int rc = ETUDE_OK;
@@ -629,11 +664,15 @@ static int apply_scale(player_t *p, const char *path, double scale, char *err, s
     etude_sequencer_t *cur = active_seq(p);
     const etude_tempomap_t *cur_map = p->map;
     bool was = etude_sequencer_rolling(cur);
-    uint64_t pos = map_pos(cur_map, nm ? nm : base, etude_sequencer_position(cur), p->rate);
+    uint64_t from = etude_sequencer_position(cur);
+    etude_jack_transport_t t;
+    if (p->mode != ETUDE_JACK_TRANSPORT_OFF && etude_jack_transport(p->jack, &t))
+        from = t.frame; /* material frames are transport frames */
+    uint64_t pos = map_pos(cur_map, nm ? nm : base, from, p->rate);
     etude_sequencer_stop(cur);
     etude_sequencer_t *next = ns ? ns : p->seq;
     rc = etude_sequencer_locate(next, pos);
-    if (rc == ETUDE_OK && was)
+    if (rc == ETUDE_OK && was && p->mode == ETUDE_JACK_TRANSPORT_OFF)
         rc = etude_sequencer_start(next, 0);
     /* the old scaled material goes once nothing refers to it */
     etude_sequencer_destroy(p->scaled_seq);
@@ -646,6 +685,8 @@ static int apply_scale(player_t *p, const char *path, double scale, char *err, s
     int g = setup_grids(p);
     if (rc == ETUDE_OK)
         rc = g;
+    if (rc == ETUDE_OK && p->mode != ETUDE_JACK_TRANSPORT_OFF)
+        rc = etude_jack_transport_locate(p->jack, pos);
     if (rc < 0)
         seterr(err, len, "%s: %s", path, etude_strerror(rc));
     return rc;
@@ -656,7 +697,11 @@ static int op_tempo(void *u, double bpm, char *err, size_t len)
     player_t *p = u;
     etude_tempomap_beat_t b;
     const etude_tempomap_t *base = p->preset ? etude_preset_tempomap(p->preset) : NULL;
-    if (!base || etude_tempomap_beat(base, 0, &b) < 0 || !(b.bpm > 0)) {
+    etude_practice_t *pr = practice(p);
+    if (!base && pr && etude_practice_pass_scale(pr, 0) > 0) {
+        /* practice material: its tempo at bar A as written (quarter notes per minute) */
+        b.bpm = etude_practice_pass_bpm(pr, 0) / etude_practice_pass_scale(pr, 0);
+    } else if (!base || etude_tempomap_beat(base, 0, &b) < 0 || !(b.bpm > 0)) {
         seterr(err, len, "/etude/tempo: this material has no tempo map");
         return ETUDE_EUNSUPPORTED;
     }
@@ -907,7 +952,7 @@ static void handle_follow(player_t *p)
         bool ext = etude_jack_transport(p->jack, &t) && t.bbt_valid && !t.bbt_ours;
         if (ext != p->ext_active) {
             /* another client became (or stopped being) timebase master: switch material */
-            etude_sequencer_stop(ext ? p->seq : p->bbt_seq);
+            etude_sequencer_stop(active_seq(p));
             p->ext_active = ext;
             etude_jack_follow_reset(p->jack);
             char json[96];
@@ -916,7 +961,7 @@ static void handle_follow(player_t *p)
             publish(p, "transport", "timebase", json);
         }
     }
-    int rc = etude_jack_follow(p->jack, p->ext_active ? p->bbt_seq : p->seq, &ev);
+    int rc = etude_jack_follow(p->jack, active_seq(p), &ev);
     if (rc < 0) {
         char json[160];
         snprintf(json, sizeof json, "{\"message\":\"transport follow: %s\"}", etude_strerror(rc));

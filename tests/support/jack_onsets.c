@@ -4,6 +4,7 @@
  *   jack_onsets REC.wav (--click LINE | --tempo-map FILE) [--marks MARKS.txt] [--skip FRAMES]
  *               [--tolerance FRAMES]
  *   jack_onsets REC.wav --list               print the onsets (sample indices), one a line
+ *   jack_onsets REC.wav --notes              print the note onsets of an instrument (sample indices)
  *
  * An onset is the first sample above 1e-4 in magnitude after at least 5 ms below it (also at the
  * start of the recording, so a click cut by the start does not count; etude's click
@@ -16,6 +17,13 @@
  * end of the rolling recording must all be there. --tolerance allows that many frames of error in
  * --marks mode (following another timebase master, whose BBT has a tick's resolution).
  * Prints a summary line and the first mismatches; exits 0 when everything matches, 1 otherwise.
+ *
+ * --notes is for sounds that need not fall silent between notes (an instrument's release overlaps
+ * the next note): the recording is cut in 64-frame blocks from its start; a note onset is a block
+ * whose peak is above 1e-3 and at least four times the highest peak of the four blocks before it
+ * (onsets within 50 ms of the previous one count once); printed is that block's first sample
+ * above the earlier blocks' peak, so an onset is exact where the sound starts on a silent frame
+ * and within one block otherwise.
  */
 #include <sndfile.h>
 
@@ -55,11 +63,56 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+#define NOTE_BLOCK 64
+static int list_notes(const char *wav)
+{
+    SF_INFO li = {0};
+    SNDFILE *lf = sf_open(wav, SFM_READ, &li);
+    if (!lf) {
+        fprintf(stderr, "jack_onsets: %s: %s\n", wav, sf_strerror(NULL));
+        return 1;
+    }
+    float *v = malloc((size_t)li.frames * (size_t)li.channels * sizeof *v + 4);
+    if (!v) {
+        sf_close(lf);
+        fprintf(stderr, "jack_onsets: out of memory\n");
+        return 1;
+    }
+    sf_count_t n = sf_readf_float(lf, v, li.frames);
+    sf_close(lf);
+    size_t nb = (size_t)n / NOTE_BLOCK;
+    float hist[4] = {0};
+    long long last = -1000000000;
+    for (size_t b = 0; b < nb; b++) {
+        float peak = 0, before = 0;
+        for (size_t i = 0; i < NOTE_BLOCK; i++) {
+            float x = fabsf(v[(b * NOTE_BLOCK + i) * (size_t)li.channels]);
+            if (x > peak)
+                peak = x;
+        }
+        for (int k = 0; k < 4; k++)
+            if (hist[k] > before)
+                before = hist[k];
+        if (b >= 4 && peak > 1e-3f && peak >= 4 * before) {
+            size_t i = 0;
+            while (i < NOTE_BLOCK && fabsf(v[(b * NOTE_BLOCK + i) * (size_t)li.channels]) <= before)
+                i++;
+            long long at = (long long)(b * NOTE_BLOCK + i);
+            if (at - last >= li.samplerate / 20)
+                printf("%lld\n", at);
+            last = at;
+        }
+        hist[b % 4] = peak;
+    }
+    free(v);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *wav = NULL, *click = NULL, *mapfile = NULL, *marksfile = NULL;
     uint64_t skip = 0;
-    bool list = false;
+    bool list = false, notes = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--click") && i + 1 < argc)
             click = argv[++i];
@@ -71,6 +124,8 @@ int main(int argc, char **argv)
             skip = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--list"))
             list = true;
+        else if (!strcmp(argv[i], "--notes"))
+            notes = true;
         else if (!strcmp(argv[i], "--tolerance") && i + 1 < argc)
             tol = strtoull(argv[++i], NULL, 10);
         else if (!wav && argv[i][0] != '-')
@@ -80,6 +135,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (wav && notes)
+        return list_notes(wav);
     if (wav && list) {
         /* just the onsets, one sample index a line */
         SF_INFO li = {0};
