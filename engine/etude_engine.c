@@ -98,6 +98,7 @@ struct voice_slot {
     char name[64];
     /* audio side only */
     int rt_on, rt_fading, rt_live, rt_list_pos; /* rt_live: rt_on && !rt_fading */
+    int rt_new; /* activated by this batch of commands: its gate starts settled, not ramped */
     uint32_t rt_fade_pos;
     float rt_gain, rt_pan, rt_gate;
     float *buf[2];
@@ -1113,10 +1114,13 @@ static void voice_released(etude_engine_t *e, uint32_t slot)
 static void apply_commands(etude_engine_t *e)
 {
     struct cmd c;
+    bool activated = false;
     while (etude_ring_pop(&e->cmd, &c)) {
         struct voice_slot *v = &e->vs[c.slot];
         if (c.type == CMD_ACTIVATE) {
             bool solo_any = any_solo(e);
+            activated = true;
+            v->rt_new = 1;
             v->rt_on = 1;
             v->rt_fading = 0;
             v->rt_live = 1;
@@ -1138,6 +1142,18 @@ static void apply_commands(etude_engine_t *e)
                 if (v->cls->release)
                     v->cls->release(v->self);
             }
+        }
+    }
+    if (!activated)
+        return;
+    /* A voice activated in the same batch as a soloed one must start silent, not fade out over its
+     * first period: settle the new voices' gates once every activation of the batch is known. */
+    bool solo_any = any_solo(e);
+    for (uint32_t k = 0; k < e->rt_list_n; k++) {
+        struct voice_slot *v = &e->vs[e->rt_list[k]];
+        if (v->rt_new) {
+            v->rt_gate = gate_of(v, solo_any);
+            v->rt_new = 0;
         }
     }
 }

@@ -392,6 +392,20 @@ static void test_mix_params(void **state)
         assert_float_equal(g_l[i], 0.25f, 1e-6);
     etude_engine_destroy(e);
     assert_int_equal(g_disposed, 3);
+
+    /* voices added in one batch, the later one soloed before the first period: the earlier one is
+     * silent from its first frame (no fade-out of a voice that never should have sounded) */
+    g_disposed = 0;
+    e = engine_new(4, 256, 64);
+    etude_voice_id_t d, f;
+    assert_int_equal(etude_voice_add(e, &mono_class, tv_new(0.5f), "d", &d), 0);
+    assert_int_equal(etude_voice_add(e, &mono_class, tv_new(0.25f), "f", &f), 0);
+    assert_int_equal(etude_voice_set_solo(e, f, true), 0);
+    etude_engine_process(e, 256, g_mix, NULL);
+    for (int i = 0; i < 256; i++)
+        assert_float_equal(g_l[i], 0.25f, 1e-6);
+    etude_engine_destroy(e);
+    assert_int_equal(g_disposed, 2);
 }
 
 /* Stereo voices keep their sides; per-voice outputs carry gain and fade but not pan or mute. */
