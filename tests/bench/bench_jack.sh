@@ -17,6 +17,8 @@ map="4/4 120"   # endless: both play for the whole window
 
 # run time in ns of every thread of a process (schedstat): finer than utime + stime's clock ticks
 ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }'; }
+# per thread: "tid run_ns timeslices", to tell the audio thread from the control and JACK threads
+threads() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(awk '{ print $1, $3 }' "$t/schedstat" 2>/dev/null)"; done | sort; }
 start_etude() {
     jack_bg etude "$ETUDE_BIN" play --click "$map" --name bench-etude --no-session
     wait_for 10 sh -c "jack_lsp | grep -q '^bench-etude:mix_L\$'" || fail "etude did not start"
@@ -32,9 +34,11 @@ while [ $r -le "$runs" ]; do
     if [ $((r % 2)) = 1 ]; then start_etude; start_klick; first=etude; else start_klick; start_etude; first=klick; fi
     sleep 1 # warm-up
     ep=$(jack_pid etude); kp=$(jack_pid klick)
+    threads "$ep" >"$T/et0"; threads "$kp" >"$T/kt0"
     e0=$(ns "$ep"); k0=$(ns "$kp"); f0=$("$TC" frametime)
     sleep "$secs"
     e1=$(ns "$ep"); k1=$(ns "$kp"); f1=$("$TC" frametime)
+    threads "$ep" >"$T/et1"; threads "$kp" >"$T/kt1"
     kill -TERM "$ep"
     wait "$ep" || fail "etude play failed (run $r)"
     kill -TERM "$kp" 2>/dev/null
@@ -45,11 +49,19 @@ while [ $r -le "$runs" ]; do
         de = e / 1e6 / audio; dk = k / 1e6 / audio; ratio = dk > 0 ? de / dk : 0
         printf "bench_jack: run %d (%s started first): %.2f s of audio; CPU per audio second: etude %.2f ms, klick %.2f ms, ratio %.3f\n",
             r, first, audio, de, dk, ratio }'
-    awk -v e="$((e1 - e0))" -v k="$((k1 - k0))" 'BEGIN { if (k > 0) printf "%.4f\n", e / k }' >>"$T/ratios"
+    for who in etude klick; do
+        w=$(echo "$who" | cut -c1)
+        join "$T/${w}t0" "$T/${w}t1" | awk -v f="$((f1 - f0))" -v who="$who" -v r="$r" '{
+            audio = (f < 0 ? f + 4294967296 : f) / 48000.0
+            if ($4 > $2) s = s sprintf(" %.2f ms (%d wake-ups/s)", ($4 - $2) / 1e6 / audio, ($5 - $3) / audio) }
+            END { printf "bench_jack: run %d %s threads, CPU per audio second:%s\n", r, who, s }'
+    done
+    awk -v e="$((e1 - e0))" -v k="$((k1 - k0))" 'BEGIN { if (k > 0) printf "%.4f %s %s\n", e / k, e, k }' >>"$T/ratios"
     r=$((r + 1))
 done
 n=$(wc -l <"$T/ratios")
 [ "$n" -gt 0 ] || fail "no run measured"
-sort -n "$T/ratios" | awk -v n="$n" '{ v[NR] = $1 } END {
+sort -n "$T/ratios" | awk -v n="$n" '{ v[NR] = $1; e += $2; k += $3 } END {
     m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    printf "bench_jack: median CPU ratio etude/klick over %d runs: %.3f (min %.3f, max %.3f; aim <= 1)\n", n, m, v[1], v[n] }'
+    printf "bench_jack: median CPU ratio etude/klick over %d runs: %.3f (min %.3f, max %.3f; aim <= 1)\n", n, m, v[1], v[n]
+    printf "bench_jack: CPU ratio etude/klick of the totals over all runs: %.3f\n", e / k }'
