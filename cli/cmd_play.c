@@ -603,9 +603,11 @@ static int apply_scale(player_t *p, const char *path, double scale, char *err, s
         seterr(err, len, "%s %g: expected a tempo scale of 0.1 .. 4", path, scale);
         return ETUDE_EINVAL;
     }
-    if (p->ext_active) {
-        etude_jack_transport_t t;
-        double bpm = etude_jack_transport(p->jack, &t) ? t.bpm : 0;
+    etude_jack_transport_t t;
+    bool ext = p->mode != ETUDE_JACK_TRANSPORT_OFF && etude_jack_transport(p->jack, &t) && t.bbt_valid &&
+               !t.bbt_ours; /* also without a click voice, which is when ext_active stays false */
+    if (p->ext_active || ext) {
+        double bpm = ext ? t.bpm : 0;
         seterr(err, len, "%s: another JACK client is timebase master (%.6g bpm); the tempo is the transport's",
                path, bpm);
         return ETUDE_ESTATE;
@@ -665,7 +667,6 @@ static int apply_scale(player_t *p, const char *path, double scale, char *err, s
     const etude_tempomap_t *cur_map = p->map;
     bool was = etude_sequencer_rolling(cur);
     uint64_t from = etude_sequencer_position(cur);
-    etude_jack_transport_t t;
     if (p->mode != ETUDE_JACK_TRANSPORT_OFF && etude_jack_transport(p->jack, &t))
         from = t.frame; /* material frames are transport frames */
     uint64_t pos = map_pos(cur_map, nm ? nm : base, from, p->rate);

@@ -4,7 +4,8 @@
 # /etude/tempo 108 (a tempo scale of 1.5 on its 72 bpm) while two recorders take the click's and
 # the Bass's own ports. The click's intervals are exactly 40000 frames before and 26666 or 26667
 # after (one transitional interval); every Bass interval is one or two beats of the tempo then in
-# force, within FluidSynth's 64-frame granularity (one transitional interval).
+# force, within FluidSynth's 64-frame granularity (one transitional interval). Under another
+# client's timebase the change is refused with the reason.
 . "$ETUDE_TESTS_DIR/support/jack_harness.sh"
 Q="$ETUDE_TEST_BIN/jack_oscq"
 TC="$ETUDE_TEST_BIN/jack_tclient"
@@ -52,4 +53,16 @@ awk 'function is(x, beat) { return (x - beat <= 64 && beat - x <= 64) || (x - 2 
            odd++; if (phase == 1) bad = 1; phase = 1 }
        exit !(a >= 2 && b >= 3 && odd <= 1 && !bad) }' "$T/bi.txt" \
     || fail "Bass note intervals do not follow the tempo change"
+
+# under another client's timebase (follow mode) the tempo is the transport's: refused with the reason
+jack_bg ext "$TC" master 100 3 30
+jack_bg fol "$ETUDE_BIN" play "$T/chorale.json" --name chf --osc 0 --transport follow --no-session
+wait_for 10 grep -q "OSC on UDP port" "$T/fol.err" || fail "etude (follow) did not report its OSC port"
+port=$(sed -n 's/^etude: OSC on UDP port \([0-9]*\)$/\1/p' "$T/fol.err")
+"$TC" locate 0 && "$TC" start
+wait_for 10 sh -c "'$Q' $port /etude/tempo_scale f 0.8 | grep -q '^/etude/error /etude/tempo_scale /etude/tempo_scale: another JACK client is timebase master (100 bpm)'" \
+    || fail "/etude/tempo_scale under another timebase master was not refused"
+"$TC" stop
+kill -TERM "$(jack_pid fol)"
+wait "$(jack_pid fol)" || fail "etude play (follow) exited non-zero"
 echo PASS
