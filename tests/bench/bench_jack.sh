@@ -3,14 +3,17 @@
 # playing the same click map, in several alternating runs (which of the two starts first swaps each
 # run; same jackd, same map, same period): prints for each run both processes' CPU time per second
 # of audio (the run time of all their threads from /proc/PID/task/*/schedstat) and the ratio, then
-# the median ratio (aim: etude <= klick), and etude's process-callback mean, p99 and max.
+# the median ratio (aim: etude <= klick) over order-balanced pairs of runs (JACK's graph order
+# favours the client that started first, so runs alternate and each pair sums one run of each
+# order), the ratio of the totals, the geometric mean of the single-run ratios, and etude's
+# process-callback mean, p99 and max.
 # A benchmark: it prints figures and fails only if something did not run.
-#   ETUDE_BENCH_RUNS     runs (default 5)
-#   ETUDE_BENCH_SECONDS  measuring window of each run (default 5)
+#   ETUDE_BENCH_RUNS     runs (default 6; pairs of one run of each order)
+#   ETUDE_BENCH_SECONDS  measuring window of each run (default 2)
 . "$ETUDE_TESTS_DIR/support/jack_harness.sh"
 TC="$ETUDE_TEST_BIN/jack_tclient"
-runs=${ETUDE_BENCH_RUNS:-5}
-secs=${ETUDE_BENCH_SECONDS:-5}
+runs=${ETUDE_BENCH_RUNS:-6}
+secs=${ETUDE_BENCH_SECONDS:-2}
 export ETUDE_HOME="$T/home"
 jack_start 64
 map="4/4 120"   # endless: both play for the whole window
@@ -61,7 +64,20 @@ while [ $r -le "$runs" ]; do
 done
 n=$(wc -l <"$T/ratios")
 [ "$n" -gt 0 ] || fail "no run measured"
-sort -n "$T/ratios" | awk -v n="$n" '{ v[NR] = $1; e += $2; k += $3 } END {
+# runs 2i-1 and 2i are one of each order: their summed CPU gives an order-balanced pair ratio
+awk 'NR % 2 == 1 { e = $2; k = $3 } NR % 2 == 0 { printf "%.4f\n", (e + $2) / (k + $3) }' "$T/ratios" \
+    | sort -n >"$T/pairs"
+np=$(wc -l <"$T/pairs")
+[ "$np" -gt 0 ] && awk -v n="$np" '{ v[NR] = $1; s = s sprintf(" %.3f", $1) } END {
     m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    printf "bench_jack: median CPU ratio etude/klick over %d runs: %.3f (min %.3f, max %.3f; aim <= 1)\n", n, m, v[1], v[n]
-    printf "bench_jack: CPU ratio etude/klick of the totals over all runs: %.3f\n", e / k }'
+    printf "bench_jack: order-balanced pair ratios etude/klick:%s\n", s
+    printf "bench_jack: median CPU ratio etude/klick (order-balanced pairs, %d): %.3f (aim <= 1)\n", n, m }' "$T/pairs"
+sort -n "$T/ratios" | awk -v n="$n" '{ v[NR] = $1; e += $2; k += $3; g += log($1) } END {
+    m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    printf "bench_jack: median of the %d single-run ratios: %.3f (min %.3f, max %.3f)\n", n, m, v[1], v[n]
+    printf "bench_jack: CPU ratio etude/klick of the totals over all runs: %.3f; geometric mean of the run ratios: %.3f\n", e / k, exp(g / n) }'
+# In each run one of the two pays JACK's costlier role (about twice the CPU); compare like roles.
+awk '{ if ($2 >= $3) { eb += $2; kb_o += $3; nb++ } else { ks += $3; es_o += $2; ns++ } } END {
+    if (nb && ns) printf "bench_jack: like roles: the busier process: etude %.1f ms/run (%d runs), klick %.1f ms/run (%d runs), ratio %.3f; the other: etude %.1f, klick %.1f, ratio %.3f\n",
+        eb / nb / 1e6, nb, ks / ns / 1e6, ns, (eb / nb) / (ks / ns), es_o / ns / 1e6, kb_o / nb / 1e6, (es_o / ns) / (kb_o / nb)
+    else printf "bench_jack: like roles: %s was the busier process in every run\n", nb ? "etude" : "klick" }' "$T/ratios"
