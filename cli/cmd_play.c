@@ -72,6 +72,7 @@ typedef struct player {
     uint64_t start_engine_frame;
     uint64_t frames_played;
     uint64_t next_bar;    /* bar index whose start is the next to announce */
+    int last_pass;        /* practice material: the pass of the last bar announced */
     uint64_t loops_seen;
     uint64_t xruns_seen;
     uint64_t buffer_changes_seen;
@@ -212,11 +213,25 @@ static etude_sequencer_t *active_seq(const player_t *p)
     return p->ext_active ? p->bbt_seq : p->scaled_seq ? p->scaled_seq : p->seq;
 }
 
+static etude_practice_t *practice(const player_t *p);
+
+/* Practice material (MIDI presets): the first bar played (etude_practice_bar_info()) at or after
+ * material position pos, or UINT64_MAX. An endless practice's position stays inside pass 0. */
+static uint64_t practice_bar_at(const player_t *p, uint64_t pos)
+{
+    const etude_practice_t *pr = practice(p);
+    uint64_t f;
+    for (uint32_t i = 0; pr && etude_practice_bar_info(pr, i, &f, NULL, NULL) == 0; i++)
+        if (f >= pos)
+            return i;
+    return UINT64_MAX;
+}
+
 /* The bar at or after material position pos. */
 static uint64_t bar_at(const player_t *p, uint64_t pos)
 {
     if (!p->map)
-        return UINT64_MAX;
+        return practice_bar_at(p, pos);
     uint64_t beat = etude_tempomap_beat_at_frame(p->map, pos, p->rate);
     etude_tempomap_beat_t b;
     if (etude_tempomap_beat(p->map, beat, &b) < 0)
@@ -224,9 +239,44 @@ static uint64_t bar_at(const player_t *p, uint64_t pos)
     return b.beat_in_bar == 0 ? b.bar : b.bar + 1;
 }
 
+/* Announce the practice's bars the audio has reached, and a loop at each new pass of a laid-out
+ * loop or speed trainer (an endless loop's jumps are announced from the sequencer's count). */
+static void announce_practice_bars(player_t *p)
+{
+    const etude_practice_t *pr = practice(p);
+    if (!pr || !p->playing || p->ext_active || !etude_sequencer_rolling(active_seq(p)))
+        return;
+    uint64_t pos = etude_sequencer_position(active_seq(p)), f;
+    double bpm;
+    int pass;
+    for (int guard = 0; guard < 64 && p->next_bar != UINT64_MAX; guard++) {
+        if (p->next_bar > UINT32_MAX || etude_practice_bar_info(pr, (uint32_t)p->next_bar, &f, &bpm, &pass)) {
+            p->next_bar = UINT64_MAX;
+            return;
+        }
+        if (f > pos)
+            return;
+        char json[200];
+        if (etude_practice_passes(pr) != UINT32_MAX && pass > p->last_pass && pass > 0) {
+            snprintf(json, sizeof json, "{\"count\":%d}", pass);
+            publish(p, "transport", "loop", json);
+        }
+        p->last_pass = pass;
+        uint64_t eng = etude_engine_now(p->engine) - (pos - f);
+        snprintf(json, sizeof json, "{\"bar\":%llu,\"bpm\":%.6g,\"section\":\"%s\",\"frame\":%llu}",
+                 (unsigned long long)p->next_bar, bpm, pass < 0 ? "count-in" : "", (unsigned long long)eng);
+        publish(p, "transport", "bar", json);
+        p->next_bar++;
+    }
+}
+
 static void announce_bars(player_t *p)
 {
-    if (!p->map || !p->playing || p->ext_active || !etude_sequencer_rolling(active_seq(p)))
+    if (!p->map) {
+        announce_practice_bars(p);
+        return;
+    }
+    if (!p->playing || p->ext_active || !etude_sequencer_rolling(active_seq(p)))
         return;
     uint64_t pos = etude_sequencer_position(active_seq(p));
     for (int guard = 0; guard < 64 && p->next_bar != UINT64_MAX; guard++) {
@@ -829,6 +879,7 @@ static int op_load(void *u, const char *path, char *err, size_t len)
     snprintf(p->material, sizeof p->material, "%s", path);
     etude_timing_reset(p->timing);
     p->next_bar = 0;
+    p->last_pass = -1;
     if (p->mode == ETUDE_JACK_TRANSPORT_OFF) {
         rc = etude_sequencer_start(p->seq, 0);
         if (rc == ETUDE_OK)
@@ -1067,6 +1118,8 @@ static void run_loop(player_t *p)
             snprintf(json, sizeof json, "{\"count\":%llu}", (unsigned long long)loops);
             publish(p, "transport", "loop", json);
             p->loops_seen = loops;
+            if (!p->map) /* an endless practice loop jumped back: its bars come round again */
+                p->next_bar = bar_at(p, etude_sequencer_position(active_seq(p)));
         }
         if (p->playing && now_s() - p->last_timing_pub >= TIMING_EVERY_S)
             publish_timing(p);
@@ -1294,6 +1347,7 @@ int etude_cmd_play(int argc, char **argv)
         fprintf(stderr, "etude: OSC on UDP port %d\n", etude_osc_port(p->osc));
 
     p->next_bar = 0;
+    p->last_pass = -1;
     if (p->mode == ETUDE_JACK_TRANSPORT_OFF) {
         rc = etude_sequencer_start(p->seq, 0);
         if (rc < 0) {

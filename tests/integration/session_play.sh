@@ -46,5 +46,19 @@ eq "$(db "select json_extract(data,'\$.interrupted') || ',' || json_extract(data
 secs=$(db "select json_extract(data,'\$.activeSeconds') $R")
 awk -v s="$secs" 'BEGIN { exit !(s >= 1.5 && s <= 11.5) }' || fail "recovered activeSeconds $secs: more than 10 s of 11.5 lost"
 eq "$(db "select count(*) from entities where entity_type='practiceSession'")" 3 "sessions in all"
+
+# 3. MIDI material through a practice (no tempo map): bars, tempo and loops come from the practice.
+# One count-in bar, then bar 1 of the chorale twice, at twice its written 72 bpm: 3 bars, 1 loop.
+mid="$ETUDE_TESTS_DIR/../presets/assets/chorale.mid"
+cat >"$T/practice.json" <<JSON
+{"voices": [
+  {"kind": "practice", "name": "click", "midi": "$mid", "count_in": 1, "tempo_scale": 2,
+   "loop": {"from_bar": 1, "to_bar": 1, "times": 2}},
+  {"kind": "midi", "name": "choir", "file": "$mid"}]}
+JSON
+"$ETUDE_BIN" play "$T/practice.json" --name sp4 >"$T/p4.out" 2>"$T/p4.err" || fail "play 4 exited non-zero: $(cat "$T/p4.err")"
+P="from entities where entity_type='practiceSession' and json_extract(data,'\$.preset')='$T/practice.json'"
+eq "$(db "select json_extract(data,'\$.bars') || ',' || json_extract(data,'\$.loops') || ',' || json_extract(data,'\$.endReason') $P")" "3,1,end" "practice bars,loops,endReason"
+eq "$(db "select json_extract(data,'\$.tempoMinBpm') || '-' || json_extract(data,'\$.tempoMaxBpm') $P")" "144-144" "practice tempo range"
 eq "$(db "pragma integrity_check")" ok "integrity_check"
 echo "session_play: ok (recovered $secs s of 11.5 s)"
