@@ -1,13 +1,13 @@
 #!/bin/sh
 # instruments_schema.sh - every shipped preset validates against presets/preset.schema.json (ajv, run
 # by node), and presets with an unknown field, a wrong type or a bad pattern are refused by the
-# schema too. ajv comes from the npm registry, installed once into the build tree.
+# schema too. ajv (pinned: 8.20.0) comes from the npm registry, installed once into the build tree.
 # usage: instruments_schema.sh SRCDIR AJV_DIR
 set -eu
 src=$1 dir=$2
 if [ ! -f "$dir/node_modules/ajv/dist/2020.js" ]; then
     mkdir -p "$dir"
-    (cd "$dir" && npm install --no-audit --no-fund --silent ajv@8 >/dev/null) || { echo "FAIL: npm install ajv" >&2; exit 1; }
+    (cd "$dir" && npm install --no-audit --no-fund --silent ajv@8.20.0 >/dev/null) || { echo "FAIL: npm install ajv" >&2; exit 1; }
 fi
 tmp=$(mktemp -d /tmp/etude-instr-schema-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT INT TERM
