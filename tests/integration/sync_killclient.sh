@@ -1,6 +1,8 @@
 # kill -9 of the client at random points during sync, ETUDE_SYNC_KILL_RUNS times (default 50):
 # afterwards no entity is lost or duplicated and both databases pass integrity checks. Small
-# batches (2) make every sync many requests and transactions long, so kills land everywhere.
+# batches (2) make every sync many requests and transactions long, so kills land everywhere. The
+# kill delay is drawn from [0, maxms); maxms shrinks whenever a sync finishes before its kill, so
+# kills keep landing inside syncs however fast the machine is.
 . "$(dirname "$0")/sync_lib.sh"
 RUNS=${ETUDE_SYNC_KILL_RUNS:-50}
 start_server
@@ -11,10 +13,11 @@ login b >/dev/null || fail "login b"
 : >"$T/created"
 killed=0
 run=0
+maxms=120
 # Until RUNS syncs have died by the signal (a run whose sync finished first does not count).
 while [ $killed -lt "$RUNS" ]; do
     run=$((run + 1))
-    [ $run -gt $((RUNS * 4)) ] && fail "only $killed of $run runs were killed mid-sync"
+    [ $run -gt $((RUNS * 8)) ] && fail "only $killed of $run runs were killed mid-sync"
     d=a; [ $((run % 3)) = 0 ] && d=b
     dev $d log note "$d run $run" >>"$T/created" || fail "note"
     if [ $((run % 4)) = 0 ]; then
@@ -23,13 +26,17 @@ while [ $killed -lt "$RUNS" ]; do
     fi
     ETUDE_HOME="$T/$d" "$ETUDE_BIN" sync now >/dev/null 2>&1 &
     pid=$!
-    sleep "0.$(printf '%03d' $((RANDOM % 120)))"
+    sleep "0.$(printf '%03d' $((RANDOM % maxms)))"
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
-    [ $? = 137 ] && killed=$((killed + 1)) # died by the signal, not finished before it
+    if [ $? = 137 ]; then
+        killed=$((killed + 1)) # died by the signal, not finished before it
+    elif [ $maxms -gt 8 ]; then
+        maxms=$((maxms * 3 / 4)) # the sync was faster than the kill: aim earlier
+    fi
     [ $((run % 10)) = 0 ] && integrity a b
 done
-echo "$run runs, $killed killed mid-sync"
+echo "$run runs, $killed killed mid-sync (kill delays below ${maxms} ms at the end)"
 n=0
 until dev a sync now >/dev/null 2>&1 && dev b sync now >/dev/null 2>&1 && dev a sync now >/dev/null 2>&1; do
     n=$((n + 1)); [ $n -gt 10 ] && fail "devices did not settle: $(dev a sync now 2>&1)"
