@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_store.h"
 #include "etude_store.h"
 
 const char etude_cmd_export_usage[] = "  export [--format ndjson|csv] [-o FILE]   write every session, log, goal and note\n";
@@ -35,12 +36,8 @@ int etude_cmd_export(int argc, char **argv)
         }
     }
     etude_store_t *st;
-    int rc = etude_store_open(NULL, &st);
-    if (rc) {
-        fprintf(stderr, "etude export: %s\n", st ? etude_store_errmsg(st) : etude_store_strerror(rc));
-        etude_store_close(st);
+    if (cli_store_open("export", &st))
         return 1;
-    }
     FILE *f = stdout;
     char tmp[4096];
     if (out) {
@@ -53,7 +50,7 @@ int etude_cmd_export(int argc, char **argv)
             return 1;
         }
     }
-    rc = etude_store_export(st, f, format);
+    int rc = etude_store_export(st, f, format);
     if (out) {
         if (fclose(f) && !rc)
             rc = ETUDE_STORE_EIO;

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli_store.h"
 #include "etude_store.h"
 
 const char etude_cmd_goal_usage[] =
@@ -18,17 +19,6 @@ static int bad(const char *msg)
 {
     fprintf(stderr, "etude goal: %s (see 'etude goal --help')\n", msg);
     return 2;
-}
-
-static int open_store(etude_store_t **st)
-{
-    int rc = etude_store_open(NULL, st);
-    if (rc) {
-        fprintf(stderr, "etude goal: %s\n", *st ? etude_store_errmsg(*st) : etude_store_strerror(rc));
-        etude_store_close(*st);
-        return 1;
-    }
-    return 0;
 }
 
 static int parse_positive(const char *s, double *out)
@@ -294,7 +284,7 @@ int etude_cmd_goal(int argc, char **argv)
     if (!strcmp(sub, "delete") && argc != 3)
         return bad("goal delete: expected one ID");
     etude_store_t *st;
-    if (open_store(&st))
+    if (cli_store_open("goal", &st))
         return 1;
     int rc;
     if (!strcmp(sub, "add"))

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_store.h"
 #include "etude_store.h"
 
 const char etude_cmd_import_usage[] = "  import FILE                               merge an NDJSON export ('-': stdin), all or nothing\n";
@@ -25,16 +26,13 @@ int etude_cmd_import(int argc, char **argv)
         return 1;
     }
     etude_store_t *st;
-    int rc = etude_store_open(NULL, &st);
-    if (rc) {
-        fprintf(stderr, "etude import: %s\n", st ? etude_store_errmsg(st) : etude_store_strerror(rc));
-        etude_store_close(st);
+    if (cli_store_open("import", &st)) {
         if (in != stdin)
             fclose(in);
         return 1;
     }
     etude_import_stats_t stats;
-    rc = etude_store_import(st, in, strcmp(name, "-") ? name : "<stdin>", &stats);
+    int rc = etude_store_import(st, in, strcmp(name, "-") ? name : "<stdin>", &stats);
     if (in != stdin)
         fclose(in);
     if (rc)

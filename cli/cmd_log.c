@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli_store.h"
 #include "etude_store.h"
 
 const char etude_cmd_log_usage[] =
@@ -13,18 +14,6 @@ const char etude_cmd_log_usage[] =
     "  log note TEXT [--session ID]              add a logbook note, optionally tied to a session\n"
     "  log edit ID TEXT                          change a note's text (or a session's note)\n"
     "  log delete ID                             delete an entry (a tombstone that syncs)\n";
-
-static int open_store(etude_store_t **st)
-{
-    int rc = etude_store_open(NULL, st);
-    if (rc) {
-        fprintf(stderr, "etude log: %s\n", *st ? etude_store_errmsg(*st) : etude_store_strerror(rc));
-        etude_store_close(*st);
-        *st = NULL;
-        return 1;
-    }
-    return 0;
-}
 
 static int usage_error(const char *what)
 {
@@ -296,7 +285,7 @@ int etude_cmd_log(int argc, char **argv)
     if (!strcmp(sub, "edit") && argc != 4)
         return usage_error("log edit: expected ID and TEXT");
     etude_store_t *st;
-    if (open_store(&st))
+    if (cli_store_open("log", &st))
         return 1;
     int rc;
     if (!strcmp(sub, "list"))
