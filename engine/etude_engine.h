@@ -18,26 +18,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "etude_error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-enum etude_error {
-    ETUDE_OK = 0,
-    ETUDE_ENOMEM = -1,       /* out of memory */
-    ETUDE_EINVAL = -2,       /* invalid argument */
-    ETUDE_EFULL = -3,        /* the event table or the voice pool is full */
-    ETUDE_ESTALE = -4,       /* the handle names a slot that was freed or reused */
-    ETUDE_EDISPOSED = -5,    /* the voice is being disposed: no further operations */
-    ETUDE_EDONE = -6,        /* the event was already dispatched or cancelled */
-    ETUDE_ESTATE = -7,       /* not valid in the current state */
-    ETUDE_EIO = -8,          /* a file or device could not be read or written */
-    ETUDE_EPARSE = -9,       /* malformed input */
-    ETUDE_EUNSUPPORTED = -10 /* not supported */
-};
-
-/* [any] A static, human-readable name for an ETUDE_E* code. Never NULL. */
-const char *etude_strerror(int err);
+/* Errors: 0 or a negative code of the project's one error space (etude_error.h), named by
+ * etude_strerror(). The engine returns ETUDE_ENOMEM, EINVAL, EFULL, ESTALE, EDISPOSED, EDONE,
+ * ESTATE, EIO, EPARSE and EUNSUPPORTED. */
 
 /* Handles are (generation << 32) | slot. Generations start at 1, so 0 is never a valid handle. */
 typedef uint64_t etude_event_id_t;

@@ -26,7 +26,8 @@ extern "C" {
 #define ETUDE_PLUGIN_ABI_VERSION 1u
 #define ETUDE_PLUGIN_ENTRY_SYMBOL "etude_plugin_entry"
 
-/* Return codes: the engine's ETUDE_E* values where they overlap (etude_engine.h). */
+/* Return codes: the same values as ETUDE_ENOMEM, EINVAL, EFULL, EIO and ETIMEOUT of the project's one
+ * error space (common/etude_error.h), written out so this ABI header stands alone for plugin authors. */
 #define ETUDE_PLUGIN_OK 0
 #define ETUDE_PLUGIN_ENOMEM (-1)
 #define ETUDE_PLUGIN_EINVAL (-2)

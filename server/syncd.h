@@ -10,19 +10,20 @@
 
 #include <cjson/cJSON.h>
 
-enum {
-    ETUDE_SYNCD_OK = 0,
-    ETUDE_SYNCD_ENOMEM = -1, /* out of memory */
-    ETUDE_SYNCD_EINVAL = -2, /* invalid argument */
-    ETUDE_SYNCD_EDB = -3,    /* the database failed */
-    ETUDE_SYNCD_EEXIST = -4, /* already exists */
-    ETUDE_SYNCD_ENOENT = -5, /* not found */
-    ETUDE_SYNCD_EAUTH = -6,  /* authentication refused */
-    ETUDE_SYNCD_ELIMIT = -7  /* a size limit was exceeded */
-};
+#include "etude_error.h"
+
+/* etude-syncd's codes are names in the project's one error space (etude_error.h). */
+#define ETUDE_SYNCD_OK ETUDE_OK
+#define ETUDE_SYNCD_ENOMEM ETUDE_ENOMEM   /* out of memory */
+#define ETUDE_SYNCD_EINVAL ETUDE_EINVAL   /* invalid argument */
+#define ETUDE_SYNCD_EDB ETUDE_EIO         /* the database failed */
+#define ETUDE_SYNCD_EEXIST ETUDE_EEXIST   /* already exists */
+#define ETUDE_SYNCD_ENOENT ETUDE_ENOTFOUND /* not found */
+#define ETUDE_SYNCD_EAUTH ETUDE_EAUTH     /* authentication refused */
+#define ETUDE_SYNCD_ELIMIT ETUDE_ELIMIT   /* a size limit was exceeded */
 
 /* [any] A static name for an ETUDE_SYNCD_E* code. */
-const char *etude_syncd_strerror(int err);
+#define etude_syncd_strerror(err) etude_strerror(err)
 
 typedef struct etude_syncd_config {
     const char *db_path;          /* SQLite file (":memory:" allowed for the fuzzer) */

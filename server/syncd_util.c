@@ -12,21 +12,6 @@
 #include <sodium.h>
 #include <zlib.h>
 
-const char *etude_syncd_strerror(int err)
-{
-    switch (err) {
-    case ETUDE_SYNCD_OK: return "ok";
-    case ETUDE_SYNCD_ENOMEM: return "out of memory";
-    case ETUDE_SYNCD_EINVAL: return "invalid argument";
-    case ETUDE_SYNCD_EDB: return "database error";
-    case ETUDE_SYNCD_EEXIST: return "already exists";
-    case ETUDE_SYNCD_ENOENT: return "not found";
-    case ETUDE_SYNCD_EAUTH: return "authentication refused";
-    case ETUDE_SYNCD_ELIMIT: return "size limit exceeded";
-    default: return "unknown error";
-    }
-}
-
 void etude_syncd_config_defaults(etude_syncd_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "etude_error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -29,20 +31,19 @@ extern "C" {
 /* The schema version this library writes (PRAGMA user_version). Migrations run from 1 upwards. */
 #define ETUDE_STORE_SCHEMA_VERSION 1
 
-enum etude_store_error {
-    ETUDE_STORE_OK = 0,
-    ETUDE_STORE_ENOMEM = -1,    /* out of memory */
-    ETUDE_STORE_EINVAL = -2,    /* invalid argument (bad entity type, malformed JSON data, ...) */
-    ETUDE_STORE_EIO = -8,       /* SQLite or the file system failed */
-    ETUDE_STORE_EPARSE = -9,    /* malformed import input */
-    ETUDE_STORE_ENOTFOUND = -20, /* no entity with that id (or the id prefix is ambiguous) */
-    ETUDE_STORE_ENEWER = -21,   /* the store was written by a newer etude: refused */
-    ETUDE_STORE_EDELETED = -22, /* the entity is a tombstone: it cannot be edited */
-    ETUDE_STORE_ETIMEOUT = -23  /* a deadline passed */
-};
+/* The store's codes are names in the project's one error space (etude_error.h). */
+#define ETUDE_STORE_OK ETUDE_OK
+#define ETUDE_STORE_ENOMEM ETUDE_ENOMEM       /* out of memory */
+#define ETUDE_STORE_EINVAL ETUDE_EINVAL       /* invalid argument (bad entity type, malformed JSON data, ...) */
+#define ETUDE_STORE_EIO ETUDE_EIO             /* SQLite or the file system failed */
+#define ETUDE_STORE_EPARSE ETUDE_EPARSE       /* malformed import input */
+#define ETUDE_STORE_ENOTFOUND ETUDE_ENOTFOUND /* no entity with that id (or the id prefix is ambiguous) */
+#define ETUDE_STORE_ENEWER ETUDE_ENEWER       /* the store was written by a newer etude: refused */
+#define ETUDE_STORE_EDELETED ETUDE_EDELETED   /* the entity is a tombstone: it cannot be edited */
+#define ETUDE_STORE_ETIMEOUT ETUDE_ETIMEOUT   /* a deadline passed */
 
-/* [any] A static name for an ETUDE_STORE_E* code. Never NULL. */
-const char *etude_store_strerror(int err);
+/* [any] A static name for an error code: etude_strerror(). Never NULL. */
+#define etude_store_strerror(err) etude_strerror(err)
 
 typedef struct etude_store etude_store_t;
 

@@ -20,28 +20,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "etude_error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-enum etude_sync_error {
-    ETUDE_SYNC_OK = 0,
-    ETUDE_SYNC_ENOMEM = -1,     /* out of memory */
-    ETUDE_SYNC_EINVAL = -2,     /* invalid argument or configuration */
-    ETUDE_SYNC_EIO = -8,        /* the local store or a file failed */
-    ETUDE_SYNC_ENOTLOGGEDIN = -30, /* no token: run `etude sync login` */
-    ETUDE_SYNC_EAUTH = -31,     /* the server refused the credentials or the refresh token */
-    ETUDE_SYNC_ENETWORK = -32,  /* connection refused, reset, timed out, TLS failure */
-    ETUDE_SYNC_ESERVER = -33,   /* 5xx, 429 or an unreadable answer, after the retries */
-    ETUDE_SYNC_EPROTOCOL = -34, /* the server answered something this client cannot use */
-    ETUDE_SYNC_ETIMEOUT = -35,  /* the deadline passed with work left */
-    ETUDE_SYNC_EBACKOFF = -36,  /* the server asked to wait (Retry-After) beyond the deadline */
-    ETUDE_SYNC_ENOTFOUND = -37, /* no such conflict */
-    ETUDE_SYNC_EUSER = -38      /* this store has changes queued for another account */
-};
+/* The sync client's codes are names in the project's one error space (etude_error.h). */
+#define ETUDE_SYNC_OK ETUDE_OK
+#define ETUDE_SYNC_ENOMEM ETUDE_ENOMEM             /* out of memory */
+#define ETUDE_SYNC_EINVAL ETUDE_EINVAL             /* invalid argument or configuration */
+#define ETUDE_SYNC_EIO ETUDE_EIO                   /* the local store or a file failed */
+#define ETUDE_SYNC_ENOTLOGGEDIN ETUDE_ENOTLOGGEDIN /* no token: run `etude sync login` */
+#define ETUDE_SYNC_EAUTH ETUDE_EAUTH               /* the server refused the credentials or the refresh token */
+#define ETUDE_SYNC_ENETWORK ETUDE_ENETWORK         /* connection refused, reset, timed out, TLS failure */
+#define ETUDE_SYNC_ESERVER ETUDE_ESERVER           /* 5xx, 429 or an unreadable answer, after the retries */
+#define ETUDE_SYNC_EPROTOCOL ETUDE_EPROTOCOL       /* the server answered something this client cannot use */
+#define ETUDE_SYNC_ETIMEOUT ETUDE_ETIMEOUT         /* the deadline passed with work left */
+#define ETUDE_SYNC_EBACKOFF ETUDE_EBACKOFF         /* the server asked to wait (Retry-After) beyond the deadline */
+#define ETUDE_SYNC_ENOTFOUND ETUDE_ENOTFOUND       /* no such conflict */
+#define ETUDE_SYNC_EUSER ETUDE_EUSER               /* this store has changes queued for another account */
 
-/* [any] A static name for an ETUDE_SYNC_E* code. Never NULL. */
-const char *etude_sync_strerror(int err);
+/* [any] A static name for an error code: etude_strerror(). Never NULL. */
+#define etude_sync_strerror(err) etude_strerror(err)
 
 /* How a conflict (both sides changed one entity) is settled. */
 enum etude_sync_strategy {

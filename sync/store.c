@@ -25,22 +25,6 @@ struct etude_store {
     struct { const char *sql; sqlite3_stmt *st; } cache[STMT_CACHE];
 };
 
-const char *etude_store_strerror(int err)
-{
-    switch (err) {
-    case ETUDE_STORE_OK: return "ok";
-    case ETUDE_STORE_ENOMEM: return "out of memory";
-    case ETUDE_STORE_EINVAL: return "invalid argument";
-    case ETUDE_STORE_EIO: return "storage error";
-    case ETUDE_STORE_EPARSE: return "malformed input";
-    case ETUDE_STORE_ENOTFOUND: return "not found";
-    case ETUDE_STORE_ENEWER: return "store written by a newer etude";
-    case ETUDE_STORE_EDELETED: return "entity is deleted";
-    case ETUDE_STORE_ETIMEOUT: return "deadline passed";
-    default: return "unknown error";
-    }
-}
-
 static int fail(etude_store_t *s, int code, const char *fmt, ...)
 {
     if (s) {

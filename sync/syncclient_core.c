@@ -45,26 +45,6 @@ struct etude_syncclient {
     char err[1024];
 };
 
-const char *etude_sync_strerror(int err)
-{
-    switch (err) {
-    case ETUDE_SYNC_OK: return "ok";
-    case ETUDE_SYNC_ENOMEM: return "out of memory";
-    case ETUDE_SYNC_EINVAL: return "invalid argument";
-    case ETUDE_SYNC_EIO: return "storage error";
-    case ETUDE_SYNC_ENOTLOGGEDIN: return "not logged in";
-    case ETUDE_SYNC_EAUTH: return "authentication refused";
-    case ETUDE_SYNC_ENETWORK: return "network error";
-    case ETUDE_SYNC_ESERVER: return "server error";
-    case ETUDE_SYNC_EPROTOCOL: return "unusable server answer";
-    case ETUDE_SYNC_ETIMEOUT: return "deadline passed";
-    case ETUDE_SYNC_EBACKOFF: return "server asked to retry later";
-    case ETUDE_SYNC_ENOTFOUND: return "not found";
-    case ETUDE_SYNC_EUSER: return "changes queued for another account";
-    default: return "unknown error";
-    }
-}
-
 static int fail(etude_syncclient_t *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(etude_syncclient_t *c, int code, const char *fmt, ...)
 {

@@ -6,17 +6,16 @@
 #   build/tests/fuzz_import -max_total_time=3600 /tmp/imp-corpus tests/fuzz/fuzz_import_corpus
 find_program(ETUDE_CLANG clang)
 if(ETUDE_CLANG AND ETUDE_SANITIZE STREQUAL "")
-  execute_process(COMMAND pkg-config --cflags --libs sqlite3 libcjson libsodium
+  execute_process(COMMAND pkg-config --cflags --libs sqlite3 libcjson libsodium libcurl zlib
     OUTPUT_VARIABLE _fi_pc OUTPUT_STRIP_TRAILING_WHITESPACE)
   separate_arguments(_fi_pc UNIX_COMMAND "${_fi_pc}")
-  set(_fi_srcs ${PROJECT_SOURCE_DIR}/sync/store.c ${PROJECT_SOURCE_DIR}/sync/canon.c)
+  set(_fi_srcs ${ETUDE_SYNC_SRCS} ${ETUDE_COMMON_SRCS})
   set(_fi ${CMAKE_CURRENT_BINARY_DIR}/fuzz_import)
   add_custom_command(OUTPUT ${_fi}
     COMMAND ${ETUDE_CLANG} -std=c17 -g -O1 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined
-            -I${PROJECT_SOURCE_DIR}/sync ${ETUDE_TESTS_DIR}/fuzz/fuzz_import.c ${_fi_srcs} ${_fi_pc} -lpthread -lm
+            -I${PROJECT_SOURCE_DIR}/sync -I${PROJECT_SOURCE_DIR}/plugins ${ETUDE_COMMON_INC} ${ETUDE_TESTS_DIR}/fuzz/fuzz_import.c ${_fi_srcs} ${_fi_pc} -lpthread -lm
             -o ${_fi}
     DEPENDS ${ETUDE_TESTS_DIR}/fuzz/fuzz_import.c ${_fi_srcs} ${PROJECT_SOURCE_DIR}/sync/etude_store.h
-            ${PROJECT_SOURCE_DIR}/sync/etude_canon.h
     COMMENT "Building the libFuzzer target fuzz_import")
   add_custom_target(fuzz_import_bin ALL DEPENDS ${_fi})
   add_test(NAME fuzz.import

@@ -9,8 +9,8 @@ if(ETUDE_CLANG AND ETUDE_SANITIZE STREQUAL "")
   set(_fz ${CMAKE_CURRENT_BINARY_DIR}/fuzz_midifile)
   add_custom_command(OUTPUT ${_fz}
     COMMAND ${ETUDE_CLANG} -std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
-            -I${CMAKE_SOURCE_DIR}/engine -I${CMAKE_SOURCE_DIR}/voices
-            ${ETUDE_TESTS_DIR}/fuzz/fuzz_midifile.c ${CMAKE_SOURCE_DIR}/voices/etude_midifile.c -o ${_fz}
+            -I${CMAKE_SOURCE_DIR}/engine -I${CMAKE_SOURCE_DIR}/voices ${ETUDE_COMMON_INC}
+            ${ETUDE_TESTS_DIR}/fuzz/fuzz_midifile.c ${CMAKE_SOURCE_DIR}/voices/etude_midifile.c ${ETUDE_COMMON_SRCS} -o ${_fz}
     DEPENDS ${ETUDE_TESTS_DIR}/fuzz/fuzz_midifile.c ${CMAKE_SOURCE_DIR}/voices/etude_midifile.c
             ${CMAKE_SOURCE_DIR}/voices/etude_midifile.h
     COMMENT "Building the libFuzzer target fuzz_midifile")

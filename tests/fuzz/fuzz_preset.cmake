@@ -12,8 +12,8 @@ if(ETUDE_CLANG AND ETUDE_SANITIZE STREQUAL "")
     set(out ${CMAKE_CURRENT_BINARY_DIR}/${name})
     add_custom_command(OUTPUT ${out}
       COMMAND ${ETUDE_CLANG} -std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
-              -fno-sanitize-recover=undefined -I${PROJECT_SOURCE_DIR}/engine -I${PROJECT_SOURCE_DIR}/voices
-              ${F_SOURCES} ${F_LIBS} -o ${out}
+              -fno-sanitize-recover=undefined -I${PROJECT_SOURCE_DIR}/engine -I${PROJECT_SOURCE_DIR}/voices ${ETUDE_COMMON_INC}
+              ${F_SOURCES} ${F_LIBS} $<TARGET_FILE:etude-common> -lcjson -lsodium -lz -lm -o ${out}
       DEPENDS ${F_SOURCES} ${F_DEPENDS} COMMENT "Building the libFuzzer target ${name}" VERBATIM)
     add_custom_target(${name}_bin ALL DEPENDS ${out})
     # New inputs go to a temporary corpus; a crashing input is kept as ${name}-crash-* in the build tree.

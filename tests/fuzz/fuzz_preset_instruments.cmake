@@ -10,10 +10,10 @@ if(ETUDE_CLANG AND ETUDE_SANITIZE STREQUAL "" AND TARGET etude-assets)
   add_custom_command(OUTPUT ${_fpi}
     COMMAND ${ETUDE_CLANG} -std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
             -fno-sanitize-recover=undefined -DETUDE_FUZZ_PRESET_PATH="${PROJECT_SOURCE_DIR}/presets/fuzz.json"
-            -I${PROJECT_SOURCE_DIR}/engine -I${_v} ${FLUIDSYNTH_CFLAGS}
+            -I${PROJECT_SOURCE_DIR}/engine -I${_v} ${ETUDE_COMMON_INC} ${FLUIDSYNTH_CFLAGS}
             ${ETUDE_TESTS_DIR}/fuzz/fuzz_preset_instruments.c ${_v}/etude_preset.c ${_v}/etude_practice.c
             ${_v}/etude_midifile.c ${_v}/etude_fluid.c ${_v}/etude_drone.c ${_v}/etude_sample.c
-            $<TARGET_FILE:etude-voices> $<TARGET_FILE:etude-engine> ${FLUIDSYNTH_LDFLAGS} ${JACK_LDFLAGS}
+            $<TARGET_FILE:etude-voices> $<TARGET_FILE:etude-engine> $<TARGET_FILE:etude-common> ${FLUIDSYNTH_LDFLAGS} ${JACK_LDFLAGS}
             ${SNDFILE_LDFLAGS} ${SAMPLERATE_LDFLAGS} ${CJSON_LDFLAGS} -lm -lpthread -o ${_fpi}
     DEPENDS ${ETUDE_TESTS_DIR}/fuzz/fuzz_preset_instruments.c etude-voices etude-engine
             ${_v}/etude_preset.c ${_v}/etude_practice.c ${_v}/etude_midifile.c ${_v}/etude_fluid.c

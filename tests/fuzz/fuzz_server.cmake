@@ -6,10 +6,11 @@ if(TARGET etude-syncd-core AND ETUDE_CLANG AND ETUDE_SANITIZE STREQUAL "")
     OUTPUT_VARIABLE _fz_pc OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _fz_rc)
   separate_arguments(_fz_pc UNIX_COMMAND "${_fz_pc}")
   get_target_property(_fz_srcs etude-syncd-core SOURCES)
+  list(APPEND _fz_srcs ${ETUDE_COMMON_SRCS})
   set(_fz_out ${CMAKE_CURRENT_BINARY_DIR}/fuzz_server)
   add_custom_command(OUTPUT ${_fz_out}
     COMMAND ${ETUDE_CLANG} -std=c17 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined
-            -I${PROJECT_SOURCE_DIR}/server ${CMAKE_CURRENT_LIST_DIR}/fuzz_server.c ${_fz_srcs} ${_fz_pc} -lpthread -lm
+            -I${PROJECT_SOURCE_DIR}/server ${ETUDE_COMMON_INC} ${CMAKE_CURRENT_LIST_DIR}/fuzz_server.c ${_fz_srcs} ${_fz_pc} -lpthread -lm
             -o ${_fz_out}
     DEPENDS ${CMAKE_CURRENT_LIST_DIR}/fuzz_server.c ${_fz_srcs} ${PROJECT_SOURCE_DIR}/server/syncd.h
     COMMENT "Building fuzz_server with clang libFuzzer")

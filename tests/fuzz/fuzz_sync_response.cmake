@@ -6,12 +6,10 @@
 find_program(ETUDE_CLANG clang)
 if(ETUDE_CLANG AND ETUDE_SANITIZE STREQUAL "")
   set(_fzs ${CMAKE_CURRENT_BINARY_DIR}/fuzz_sync_response)
-  set(_fzs_src ${ETUDE_TESTS_DIR}/fuzz/fuzz_sync_response.c ${CMAKE_SOURCE_DIR}/sync/store.c
-      ${CMAKE_SOURCE_DIR}/sync/canon.c ${CMAKE_SOURCE_DIR}/sync/syncclient_core.c
-      ${CMAKE_SOURCE_DIR}/sync/syncclient_http.c)
+  set(_fzs_src ${ETUDE_TESTS_DIR}/fuzz/fuzz_sync_response.c ${ETUDE_SYNC_SRCS} ${ETUDE_COMMON_SRCS})
   add_custom_command(OUTPUT ${_fzs}
     COMMAND ${ETUDE_CLANG} -std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
-            -I${CMAKE_SOURCE_DIR}/sync ${_fzs_src} -lsqlite3 -lcjson -lsodium -lcurl -lz -lm -lpthread -o ${_fzs}
+            -I${CMAKE_SOURCE_DIR}/sync -I${CMAKE_SOURCE_DIR}/plugins ${ETUDE_COMMON_INC} ${_fzs_src} -lsqlite3 -lcjson -lsodium -lcurl -lz -lm -lpthread -o ${_fzs}
     DEPENDS ${_fzs_src} ${CMAKE_SOURCE_DIR}/sync/etude_syncclient.h ${CMAKE_SOURCE_DIR}/sync/syncclient_int.h
             ${CMAKE_SOURCE_DIR}/sync/etude_store.h
     COMMENT "Building the libFuzzer target fuzz_sync_response")

@@ -6,6 +6,7 @@ set(ETUDE_PUBLIC_HEADERS
   engine/etude_jack.h engine/etude_timing.h
   voices/etude_tempomap.h voices/etude_click.h voices/etude_preset.h voices/etude_midifile.h
   voices/etude_fluid.h voices/etude_sample.h voices/etude_drone.h voices/etude_practice.h
+  common/etude_error.h
   sync/etude_store.h sync/etude_canon.h sync/etude_syncclient.h
   plugins/etude_plugin.h)
 set(hdr_srcs "")
@@ -39,7 +40,7 @@ ${hdr_calls}    printf(\"%d of ${nunits} header units (C and C++) compiled and l
 }
 ")
 add_executable(test_headers ${CMAKE_CURRENT_BINARY_DIR}/headers/test_headers_main.c ${hdr_srcs})
-target_include_directories(test_headers PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/engine
+target_include_directories(test_headers PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/common ${PROJECT_SOURCE_DIR}/engine
   ${PROJECT_SOURCE_DIR}/voices ${PROJECT_SOURCE_DIR}/sync ${PROJECT_SOURCE_DIR}/plugins)
 target_link_libraries(test_headers PRIVATE PkgConfig::JACK PkgConfig::CJSON PkgConfig::SQLITE
   PkgConfig::FLUIDSYNTH PkgConfig::SNDFILE)
