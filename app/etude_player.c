@@ -799,6 +799,11 @@ int etude_player_load_preset(etude_player_t *p, etude_preset_t *np, const char *
         seterr(err, len, "no material");
         return ETUDE_EINVAL;
     }
+    int rc;
+    if (p->jack && (rc = etude_preset_check_realtime(np, err, len)) < 0) { /* live: nothing may allocate */
+        etude_preset_destroy(np);
+        return rc;
+    }
     if (p->playing)
         publish_stop(p, "stopped");
     bool reload = p->seq || p->nvoices;
@@ -809,7 +814,7 @@ int etude_player_load_preset(etude_player_t *p, etude_preset_t *np, const char *
     p->map = NULL;
     snprintf(p->preset_path, sizeof p->preset_path, "%s", preset_path ? preset_path : "");
     snprintf(p->material, sizeof p->material, "%s", material ? material : etude_preset_title(np));
-    int rc = etude_sequencer_create(p->engine, p->rate / 1000u * LOOKAHEAD_MS, &p->seq);
+    rc = etude_sequencer_create(p->engine, p->rate / 1000u * LOOKAHEAD_MS, &p->seq);
     if (rc == ETUDE_OK)
         rc = add_material(p, err, len);
     else

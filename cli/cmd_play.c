@@ -191,7 +191,9 @@ int etude_cmd_play(int argc, char **argv)
     /* the material first: a bad preset is reported without touching JACK */
     etude_preset_t *preset = NULL;
     etude_player_material_t m = {args.preset_path, args.map_path, args.click_line};
-    if (etude_player_material_preset(&m, &preset, err, sizeof err) < 0) {
+    if (etude_player_material_preset(&m, &preset, err, sizeof err) < 0 ||
+        etude_preset_check_realtime(preset, err, sizeof err) < 0) {
+        etude_preset_destroy(preset);
         fprintf(stderr, "etude: %s\n", err);
         return 1;
     }
