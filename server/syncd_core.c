@@ -1,6 +1,8 @@
 /* syncd_core.c - etude-syncd GraphQL-over-HTTP core: envelope, trusted documents, auth, handlers. */
 #include "syncd.h"
 
+#include "etude_canon.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +56,7 @@ void etude_syncd_destroy(etude_syncd_t *s)
 static void finish(etude_syncd_t *s, etude_syncd_reply_t *r, int status, cJSON *root)
 {
     r->status = status;
-    char *text = cJSON_PrintUnformatted(root);
+    char *text = etude_canon_print(root); /* exact numbers, unlike cJSON's printer */
     cJSON_Delete(root);
     if (!text) {
         r->status = 500;
