@@ -1,6 +1,7 @@
 /* store.c - the local store: SQLite (WAL) entities with outbox, audit and sync metadata. */
 #include "etude_store.h"
 #include "etude_canon.h"
+#include "etude_entity.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -78,17 +79,11 @@ const char *etude_store_path(const etude_store_t *store)
     return store->path;
 }
 
-static const char *const entity_types[] = {"practiceSession", "practiceLog", "goal", "logbookEntry"};
 static const char *const sync_statuses[] = {"pending", "syncing", "synced", "conflict"};
 
 int etude_entity_type_valid(const char *type)
 {
-    if (!type)
-        return 0;
-    for (size_t i = 0; i < sizeof entity_types / sizeof *entity_types; i++)
-        if (!strcmp(type, entity_types[i]))
-            return 1;
-    return 0;
+    return etude_entity_type_known(type);
 }
 
 static int status_valid(const char *st)
@@ -110,84 +105,6 @@ void etude_entity_clear(etude_entity_t *e)
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-void etude_uuid_new(char out[37])
-{
-    unsigned char b[16];
-    if (sodium_init() < 0)
-        abort();
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-int etude_uuid_valid(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return 0;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-void etude_time_iso(int64_t us, char out[32])
-{
-    time_t t = (time_t)(us / 1000000);
-    int ms = (int)((us % 1000000) / 1000);
-    if (us < 0 && us % 1000000) {
-        t -= 1;
-        ms = (int)((1000000 + us % 1000000) / 1000);
-    }
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char buf[96];
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-    snprintf(out, 32, "%.31s", buf);
-}
-
-void etude_time_now_iso(char out[32])
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    etude_time_iso((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, out);
-}
-
-int etude_time_parse(const char *iso, int64_t *epoch_us)
-{
-    int Y, M, D, h, m, sec, ms, n = 0;
-    if (!iso || strlen(iso) != 24)
-        return ETUDE_STORE_EINVAL;
-    if (sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &Y, &M, &D, &h, &m, &sec, &ms, &n) != 7 || n != 24)
-        return ETUDE_STORE_EINVAL;
-    for (int i = 0; i < 24; i++) {
-        char c = iso[i];
-        int digit = c >= '0' && c <= '9';
-        int want_digit = !(i == 4 || i == 7 || i == 10 || i == 13 || i == 16 || i == 19 || i == 23);
-        if (digit != want_digit)
-            return ETUDE_STORE_EINVAL;
-    }
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-        return ETUDE_STORE_EINVAL;
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = sec};
-    time_t t = timegm(&tm);
-    char back[32];
-    etude_time_iso((int64_t)t * 1000000 + ms * 1000, back);
-    if (strcmp(back, iso))
-        return ETUDE_STORE_EINVAL; /* e.g. February 30th */
-    if (epoch_us)
-        *epoch_us = (int64_t)t * 1000000 + ms * 1000;
-    return 0;
-}
 
 static int mkdir_p(const char *path)
 {
@@ -827,6 +744,16 @@ static int set_data(etude_store_t *s, etude_entity_t *e, const char *data_json)
         free(canon);
         return fail(s, ETUDE_STORE_EINVAL, "data: not a JSON object");
     }
+    cJSON *d = cJSON_Parse(canon);
+    etude_entity_fault_t fault;
+    rc = d ? etude_entity_check_data(e->entity_type[0] ? e->entity_type : NULL, d, &fault) : ETUDE_ENOMEM;
+    cJSON_Delete(d);
+    if (rc) {
+        free(canon);
+        if (rc == ETUDE_ENOMEM)
+            return fail(s, ETUDE_STORE_ENOMEM, "out of memory");
+        return fail(s, ETUDE_STORE_EINVAL, "%s: %s", fault.field, fault.reason);
+    }
     free(e->data);
     e->data = canon;
     etude_canon_sha256_hex(canon, strlen(canon), e->checksum);
@@ -842,6 +769,7 @@ static int create_in_tx(etude_store_t *s, const char *type, const char *id, cons
                     "entity type '%s': expected practiceSession, practiceLog, goal or logbookEntry", type ? type : "");
     if (id && *id && !etude_uuid_valid(id))
         return fail(s, ETUDE_STORE_EINVAL, "id '%s': not a lowercase UUID", id);
+    snprintf(e.entity_type, sizeof e.entity_type, "%s", type);
     int rc = set_data(s, &e, data_json);
     if (rc)
         return rc;
@@ -849,7 +777,6 @@ static int create_in_tx(etude_store_t *s, const char *type, const char *id, cons
         snprintf(e.id, sizeof e.id, "%s", id);
     else
         etude_uuid_new(e.id);
-    snprintf(e.entity_type, sizeof e.entity_type, "%s", type);
     etude_time_now_iso(e.created_at);
     memcpy(e.updated_at, e.created_at, sizeof e.updated_at);
     strcpy(e.sync_status, "pending");
@@ -1168,13 +1095,25 @@ static int import_line(etude_store_t *s, const char *name, int lineno, const cha
     FIELD(checksum);
     FIELD(data);
 #undef FIELD
-    if (!cJSON_IsString(entityType) || !etude_entity_type_valid(entityType->valuestring)) {
-        rc = ifail(s, name, lineno, "entityType", "expected practiceSession, practiceLog, goal or logbookEntry");
+    if (deletedAt && !cJSON_IsNull(deletedAt) && !cJSON_IsString(deletedAt)) {
+        rc = ifail(s, name, lineno, "deletedAt", "expected a UTC time or null");
         goto out;
     }
-    if (!cJSON_IsString(id) || !etude_uuid_valid(id->valuestring)) {
-        rc = ifail(s, name, lineno, "id", "expected a lowercase UUID");
-        goto out;
+    {
+        /* The checks the server and the sync client apply too (etude_entity.h). */
+        etude_entity_view_t view = {cJSON_GetStringValue(id), cJSON_GetStringValue(entityType),
+                                    cJSON_GetStringValue(createdAt), cJSON_GetStringValue(updatedAt),
+                                    cJSON_GetStringValue(deletedAt), cJSON_IsString(deletedAt) ? NULL : data};
+        etude_entity_fault_t fault;
+        int vr = etude_entity_check(&view, 0, &fault);
+        if (vr == ETUDE_ENOMEM) {
+            rc = fail(s, ETUDE_STORE_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (vr) {
+            rc = ifail(s, name, lineno, fault.field, fault.reason);
+            goto out;
+        }
     }
     if (localId && !(cJSON_IsNumber(localId) && localId->valuedouble >= 1 && localId->valuedouble < 9007199254740992.0 &&
                      localId->valuedouble == (double)(int64_t)localId->valuedouble)) {
@@ -1183,19 +1122,6 @@ static int import_line(etude_store_t *s, const char *name, int lineno, const cha
     }
     if (remoteId && !cJSON_IsNull(remoteId) && !(cJSON_IsString(remoteId) && remoteId->valuestring[0])) {
         rc = ifail(s, name, lineno, "remoteId", "expected a non-empty string or null");
-        goto out;
-    }
-    if (!cJSON_IsString(createdAt) || etude_time_parse(createdAt->valuestring, NULL)) {
-        rc = ifail(s, name, lineno, "createdAt", "expected an ISO-8601 UTC time like 2026-01-31T12:00:00.000Z");
-        goto out;
-    }
-    if (!cJSON_IsString(updatedAt) || etude_time_parse(updatedAt->valuestring, NULL)) {
-        rc = ifail(s, name, lineno, "updatedAt", "expected an ISO-8601 UTC time like 2026-01-31T12:00:00.000Z");
-        goto out;
-    }
-    if (deletedAt && !cJSON_IsNull(deletedAt) &&
-        !(cJSON_IsString(deletedAt) && !etude_time_parse(deletedAt->valuestring, NULL))) {
-        rc = ifail(s, name, lineno, "deletedAt", "expected an ISO-8601 UTC time or null");
         goto out;
     }
     if (!cJSON_IsString(syncStatus) || !status_valid(syncStatus->valuestring)) {
