@@ -1,0 +1,15 @@
+# The model-based random test of the whole sync (tests/integration/sync_model.c): K devices run
+# random histories against a real etude-syncd through a fault-injecting proxy
+# (tests/support/model_proxy.c), and a checker holds the sync's invariants after quiescence.
+# ctest runs a seeded short version; docs/sync.md says how to run the long one and replay a seed.
+if(TARGET etude-sync AND TARGET etude-syncd)
+  add_executable(sync_model ${CMAKE_CURRENT_LIST_DIR}/sync_model.c ${ETUDE_TESTS_DIR}/support/model_proxy.c)
+  target_include_directories(sync_model PRIVATE ${ETUDE_TESTS_DIR}/support)
+  target_link_libraries(sync_model PRIVATE etude-sync)
+  set_target_properties(sync_model PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${ETUDE_BIN_DIR}/test)
+  add_test(NAME integration.sync_model COMMAND sync_model $<TARGET_FILE:etude-syncd>)
+  set_tests_properties(integration.sync_model PROPERTIES
+    LABELS "integration;sync"
+    TIMEOUT 300
+    ENVIRONMENT "ETUDE_MODEL_HISTORIES=30;ETUDE_MODEL_BASE_SEED=1")
+endif()
