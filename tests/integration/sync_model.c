@@ -178,6 +178,7 @@ typedef struct {
     int ever;           /* has logged in once */
     int last_acc;
     unsigned maybe_pending; /* accounts this device may hold queued changes for */
+    int clock_unsure;   /* its clock jumped and no sync has told it the server's time since */
 } mdev_t;
 
 typedef struct {
@@ -210,6 +211,7 @@ typedef struct {
     int nv, capv;
     int kills_landed, kills_missed, server_kills, inflight;
     int server_kill_step; /* the one step of this history that may kill the server, or 0 */
+    int64_t t_start;      /* real time at the start, for the log */
 } hist_t;
 
 static hist_t *H;
@@ -809,7 +811,13 @@ static void gen_goal(int ent, char *out, size_t n, char *label, size_t ln)
 
 /* ---- steps -------------------------------------------------------------------------------- */
 
-static int can_write(int d) { return H->dev[d].acc >= 0 || !H->dev[d].ever; }
+/* Writes happen logged in, or before the first login (anonymous data, adopted at login); not
+ * between a logout and the next login, nor after a clock jump before a sync has told the device
+ * the server's time again (nothing can correct a clock it has not yet compared). */
+static int can_write(int d)
+{
+    return (H->dev[d].acc >= 0 || !H->dev[d].ever) && !H->dev[d].clock_unsure;
+}
 
 static int add_write(int ent, int d, int kind, int parent, const char *sum, const char *data, int64_t t0, int64_t t1)
 {
@@ -863,8 +871,8 @@ static void op_create(int d, int type)
     m->anon_dev = d;
     int wi = add_write(H->nent, d, W_CREATE, -1, e.checksum, data, t0, t1);
     H->nent++;
-    hlog("d%d (%s): create %s %s %s -> w%d %.8s at %s", d, acc_label(H->dev[d].acc), type_name[type],
-         short_id(id), data, wi, e.checksum, e.updated_at);
+    hlog("d%d (%s): create %s %s %s -> w%d %.8s at %s (real +%" PRId64 " ms)", d, acc_label(H->dev[d].acc),
+         type_name[type], short_id(id), data, wi, e.checksum, e.updated_at, t0 - H->t_start);
     etude_entity_clear(&e);
     etude_store_close(st);
 }
@@ -958,8 +966,9 @@ static void op_write_existing(int d, const char *id, int kind)
     int wi = add_write(e, d, kind, parent, sum, kind == W_DELETE ? "(tombstone)" : data, t0, t1);
     char par[16];
     snprintf(par, sizeof par, parent >= 0 ? "w%d" : parent == -1 ? "none" : "unknown", parent);
-    hlog("d%d (%s): %s %s %s %s (over %s) -> w%d %.8s at %s", d, acc_label(H->dev[d].acc), wkind_name[kind],
-         type_name[m->type], short_id(id), kind == W_DELETE ? "" : data, par, wi, sum, en.updated_at);
+    hlog("d%d (%s): %s %s %s %s (over %s) -> w%d %.8s at %s (real +%" PRId64 " ms)", d, acc_label(H->dev[d].acc),
+         wkind_name[kind], type_name[m->type], short_id(id), kind == W_DELETE ? "" : data, par, wi, sum, en.updated_at,
+         t0 - H->t_start);
     etude_entity_clear(&en);
     etude_store_close(st);
 }
@@ -976,6 +985,8 @@ static void after_sync(int d, const cres_t *r, int outcome, const char *what)
 {
     if (outcome == 0 && r->rc == 0 && r->st.pending == 0 && H->dev[d].acc >= 0)
         H->dev[d].maybe_pending &= ~(1u << H->dev[d].acc);
+    if (outcome == 0 && r->rc == 0)
+        H->dev[d].clock_unsure = 0;
     if (outcome == 0)
         hlog("d%d (%s): %s -> %s: %d up, %d down, %d conflicts, %d dups, %d dead, %" PRId64 " pending, %" PRId64
              " ms%s%s", d, acc_label(H->dev[d].acc), what, r->rc ? etude_sync_strerror(r->rc) : "ok", r->st.uploaded,
@@ -1120,11 +1131,30 @@ static int64_t pick_skew(void)
     return ((int64_t)rn(12 * 3600 + 1) - 6 * 3600) * 1000 + rn(1000);
 }
 
+/* Two devices logged in to the same account (writable), or -1. */
+static int pick_pair(int *d1, int *d2)
+{
+    int n = 0, pairs[MAXDEV * MAXDEV][2];
+    for (int a = 0; a < H->ndev; a++)
+        for (int b = 0; b < H->ndev; b++)
+            if (a != b && H->dev[a].acc >= 0 && H->dev[a].acc == H->dev[b].acc && can_write(a) && can_write(b)) {
+                pairs[n][0] = a;
+                pairs[n][1] = b;
+                n++;
+            }
+    if (!n)
+        return -1;
+    int k = rn(n);
+    *d1 = pairs[k][0];
+    *d2 = pairs[k][1];
+    return 0;
+}
+
 /* Two devices of one account edit the same entity, then both sync. */
 static void op_conflict(void)
 {
-    int d1 = rn(H->ndev), d2 = rn(H->ndev);
-    if (d1 == d2 || H->dev[d1].acc < 0 || H->dev[d1].acc != H->dev[d2].acc)
+    int d1, d2;
+    if (pick_pair(&d1, &d2))
         return;
     char id[37], s2[65];
     if (pick_live(d1, 0, id))
@@ -1136,8 +1166,10 @@ static void op_conflict(void)
     }
     hlog("concurrent edits of %s on d%d and d%d", short_id(id), d1, d2);
     op_write_existing(d1, id, chance(85) ? W_UPDATE : W_DELETE);
-    if (chance(40))
+    if (chance(60)) {
+        hlog("pause %d ms", g_tol_ms + 20);
         sleep_ms(g_tol_ms + 20);
+    }
     op_write_existing(d2, id, chance(85) ? W_UPDATE : W_DELETE);
     if (chance(50)) {
         op_sync(d1, 0);
@@ -1151,8 +1183,8 @@ static void op_conflict(void)
 /* The server's version wins a conflict while a newer local edit is made during the upload. */
 static void op_inflight_conflict(void)
 {
-    int d1 = rn(H->ndev), d2 = rn(H->ndev);
-    if (d1 == d2 || H->dev[d1].acc < 0 || H->dev[d1].acc != H->dev[d2].acc)
+    int d1, d2;
+    if (pick_pair(&d1, &d2))
         return;
     char id[37], s2[65];
     if (pick_live(d1, 0, id))
@@ -1168,6 +1200,8 @@ static void op_inflight_conflict(void)
     sleep_ms(g_tol_ms + 20);
     op_write_existing(d2, id, W_UPDATE);
     op_sync(d2, 0);
+    /* Far enough apart that the edit in flight is the latest write beyond doubt. */
+    sleep_ms(g_tol_ms + 20);
     model_proxy_push(g_proxy, MF_DELAY, 80 + rn(60));
     int fd, sfd;
     pid_t p = child_spawn(d1, OP_SYNC, 0, &fd, &sfd);
@@ -1201,28 +1235,28 @@ static void one_step(void)
     int d = rn(H->ndev);
     mdev_t *v = &H->dev[d];
     int k = rn(100);
-    if (k < 12) {
+    if (k < 11) {
         if (can_write(d))
             op_create(d, T_NOTE);
-    } else if (k < 19) {
+    } else if (k < 17) {
         if (can_write(d))
             op_create(d, T_GOAL);
-    } else if (k < 33) {
+    } else if (k < 30) {
         if (can_write(d))
             op_edit(d, W_UPDATE, 0);
-    } else if (k < 37) {
+    } else if (k < 34) {
         if (can_write(d))
             op_edit(d, W_DELETE, 0);
-    } else if (k < 52) {
+    } else if (k < 48) {
         if (v->acc < 0) {
             int a = v->ever && chance(60) ? v->last_acc : rn(H->nacc);
             op_login(d, a);
         } else {
             op_sync(d, 0);
         }
-    } else if (k < 57) {
+    } else if (k < 53) {
         op_sync(d, 1);
-    } else if (k < 61) {
+    } else if (k < 57) {
         if (v->acc >= 0 && can_write(d)) {
             if (chance(50))
                 op_edit(d, W_UPDATE, 0);
@@ -1230,9 +1264,9 @@ static void one_step(void)
         }
     } else if (k < 66) {
         op_conflict();
-    } else if (k < 69) {
+    } else if (k < 70) {
         op_inflight_conflict();
-    } else if (k < 73) {
+    } else if (k < 74) {
         if (v->acc >= 0)
             op_logout(d);
         else
@@ -1260,8 +1294,13 @@ static void one_step(void)
         hlog("pause %d ms", g_tol_ms + 20);
         sleep_ms(g_tol_ms + 20);
     } else if (k < 94) {
-        v->skew_ms = pick_skew();
-        hlog("d%d: clock jumps to offset %+.1f s", d, (double)v->skew_ms / 1000.0);
+        /* A logged-in device's clock jumps (say NTP sets it right), then it syncs. */
+        if (v->acc >= 0) {
+            v->skew_ms = pick_skew();
+            v->clock_unsure = 1;
+            hlog("d%d: clock jumps to offset %+.1f s", d, (double)v->skew_ms / 1000.0);
+            op_sync(d, 0);
+        }
     } else {
         if (can_write(d))
             op_create(d, chance(60) ? T_NOTE : T_GOAL);
@@ -1474,8 +1513,8 @@ static void check_writes(int e)
                 if (is_ancestor(w, ws[j]))
                     later = 1; /* superseded by its own lineage first */
             if (!anc && !later && !listed(m->owner, e, H->w[w].sum))
-                viol(V_UNLISTED, "%s %s: %s lost to a deletion and is not listed as a conflict", type_name[m->type],
-                     short_id(m->id), wdesc(w));
+                viol(V_UNLISTED, "%s %s: %s lost to a deletion and is not listed as a conflict%s",
+                     type_name[m->type], short_id(m->id), wdesc(w), m->dead_lettered ? " (dead-lettered)" : "");
         }
         return;
     }
@@ -1521,11 +1560,11 @@ static void check_writes(int e)
                  m->dead_lettered ? " (dead-lettered)" : "");
         else if (!later)
             viol(V_CLOCK, "%s %s: %s lost to writes all earlier in real time (the server holds %s, %" PRId64
-                 " ms earlier)", type_name[m->type], short_id(m->id), wdesc(w), wdesc(final),
-                 H->w[w].t0 - H->w[final].t1);
+                 " ms earlier)%s", type_name[m->type], short_id(m->id), wdesc(w), wdesc(final),
+                 H->w[w].t0 - H->w[final].t1, m->dead_lettered ? " (dead-lettered)" : "");
         else if (!lst)
-            viol(V_UNLISTED, "%s %s: %s lost to %s and is not listed as a conflict", type_name[m->type],
-                 short_id(m->id), wdesc(w), wdesc(final));
+            viol(V_UNLISTED, "%s %s: %s lost to %s and is not listed as a conflict%s", type_name[m->type],
+                 short_id(m->id), wdesc(w), wdesc(final), m->dead_lettered ? " (dead-lettered)" : "");
     }
 }
 
@@ -1634,6 +1673,7 @@ static int run_history(uint64_t seed, int keep)
     if (!H)
         die("out of memory");
     H->seed = seed;
+    H->t_start = real_ms();
     g_rng = seed * 0x2545f4914f6cdd1dULL + 1;
     H->ndev = 3 + rn(3);
     H->nacc = 2 + rn(2);

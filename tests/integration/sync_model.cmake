@@ -6,6 +6,12 @@ if(TARGET etude-sync AND TARGET etude-syncd)
   add_executable(sync_model ${CMAKE_CURRENT_LIST_DIR}/sync_model.c ${ETUDE_TESTS_DIR}/support/model_proxy.c)
   target_include_directories(sync_model PRIVATE ${ETUDE_TESTS_DIR}/support)
   target_link_libraries(sync_model PRIVATE etude-sync)
+  # The check that every conflict's loser is listed uses the library's listing of all conflicts
+  # (`etude sync conflicts --all`) when the library has it, else the store's conflicts table.
+  file(READ ${PROJECT_SOURCE_DIR}/sync/etude_syncclient.h model_syncclient_h)
+  if(model_syncclient_h MATCHES "etude_syncclient_conflicts_all_json")
+    target_compile_definitions(sync_model PRIVATE MODEL_CONFLICTS_ALL=etude_syncclient_conflicts_all_json)
+  endif()
   set_target_properties(sync_model PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${ETUDE_BIN_DIR}/test)
   add_test(NAME integration.sync_model COMMAND sync_model $<TARGET_FILE:etude-syncd>)
   set_tests_properties(integration.sync_model PROPERTIES
