@@ -2,7 +2,9 @@
 # references (a note's sessionId) repointed.
 . "$(dirname "$0")/sync_lib.sh"
 start_server
-data='{"bpm":96,"minutes":25,"preset":"presets/metronome-accented.json","title":"etude no. 3"}'
+# One performance recorded by both devices: same material and preset, same start and duration
+# (the duplicate rule of common/etude_entity.h).
+data='{"endedAt":"2026-11-24T09:25:00.000Z","material":"etude no. 3","preset":"presets/metronome-accented.json","startedAt":"2026-11-24T09:00:00.000Z"}'
 sa=$(uuid); sb=$(uuid)
 import_entity a practiceSession "$sa" "$data" 2026-11-24T09:00:00.000Z 2026-11-24T09:25:00.000Z
 import_entity b practiceSession "$sb" "$data" 2026-11-24T08:59:00.000Z 2026-11-24T09:25:00.000Z
