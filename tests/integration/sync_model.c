@@ -158,6 +158,7 @@ typedef struct {
     int last_acc;
     unsigned maybe_pending; /* accounts this device may hold queued changes for */
     int clock_unsure;   /* its clock jumped and no sync has told it the server's time since */
+    int need_relogin;   /* the server refused its tokens although nobody logged it out */
 } mdev_t;
 
 typedef struct {
@@ -167,10 +168,10 @@ typedef struct {
 
 enum {
     V_CONVERGE = 0, V_PENDING, V_LOST, V_MERGED, V_CLOCK, V_UNLISTED, V_LEAK, V_DEADLETTER, V_REVIVED,
-    V_FOREIGN, V_HANG, V_QUIESCE, V_LOGIN, V_NCLASSES
+    V_FOREIGN, V_HANG, V_QUIESCE, V_LOGIN, V_AUTH, V_NCLASSES
 };
 static const char *vclass_name[] = {"converge", "pending", "lost", "merged", "clock", "unlisted", "leak",
-                                    "deadletter", "revived", "foreign", "hang", "quiesce", "login"};
+                                    "deadletter", "revived", "foreign", "hang", "quiesce", "login", "auth"};
 
 typedef struct {
     uint64_t seed;
@@ -966,6 +967,11 @@ static void after_sync(int d, const cres_t *r, int outcome, const char *what)
         H->dev[d].maybe_pending &= ~(1u << H->dev[d].acc);
     if (outcome == 0 && r->rc == 0)
         H->dev[d].clock_unsure = 0;
+    if (outcome == 0 && r->rc == ETUDE_SYNC_EAUTH && H->dev[d].acc >= 0 && !H->dev[d].need_relogin) {
+        viol(V_AUTH, "d%d (%s) was told to log in again at step %d: %s", d, acc_label(H->dev[d].acc), H->step,
+             r->err);
+        H->dev[d].need_relogin = 1;
+    }
     if (outcome == 0)
         hlog("d%d (%s): %s -> %s: %d up, %d down, %d conflicts, %d dups, %d dead, %" PRId64 " pending, %" PRId64
              " ms%s%s", d, acc_label(H->dev[d].acc), what, r->rc ? etude_sync_strerror(r->rc) : "ok", r->st.uploaded,
@@ -1196,6 +1202,24 @@ static void op_inflight_conflict(void)
     after_sync(d1, &r, o, "sync (edit in flight)");
 }
 
+/* A device told to log in again does so (what its user would do), so the data checks go on. */
+static void fix_auth(void)
+{
+    for (int d = 0; d < H->ndev; d++) {
+        mdev_t *v = &H->dev[d];
+        if (!v->need_relogin || v->acc < 0)
+            continue;
+        int acc = v->acc;
+        v->need_relogin = 0;
+        v->acc = -1;
+        hlog("d%d logs in again as %s", d, acc_label(acc));
+        if (op_login(d, acc) != 0) {
+            v->acc = acc; /* still holds the refused token; quiescence tries again */
+            v->need_relogin = 1;
+        }
+    }
+}
+
 static void op_sync_or_server_kill(void)
 {
     int d = rn(H->ndev);
@@ -1211,6 +1235,7 @@ static void op_sync_or_server_kill(void)
 
 static void one_step(void)
 {
+    fix_auth();
     int d = rn(H->ndev);
     mdev_t *v = &H->dev[d];
     int k = rn(100);
@@ -1291,6 +1316,7 @@ static void one_step(void)
 static int sync_clean(int d, int tries)
 {
     for (int i = 0; i < tries; i++) {
+        fix_auth();
         cres_t r;
         int o = run_op(d, OP_SYNC, 0, &r);
         after_sync(d, &r, o, "quiescence sync");
@@ -1335,6 +1361,7 @@ static void quiesce(void)
     int quiet = 0;
     for (int round = 0; round < 5 && !quiet; round++) {
         quiet = 1;
+        fix_auth();
         for (int d = 0; d < H->ndev; d++) {
             if (H->dev[d].acc < 0)
                 continue;

@@ -13,9 +13,12 @@ if(TARGET etude-sync AND TARGET etude-syncd)
     target_compile_definitions(sync_model PRIVATE MODEL_CONFLICTS_ALL=etude_syncclient_conflicts_all_json)
   endif()
   set_target_properties(sync_model PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${ETUDE_BIN_DIR}/test)
+  # Classes still failing on main are reported but do not fail the entry (docs/sync.md, "What it
+  # found", says which fixes they wait for); every other invariant fails it.
+  set(model_known_failing "converge,pending,lost,merged,clock,unlisted,leak,deadletter,quiesce,auth")
   add_test(NAME integration.sync_model COMMAND sync_model $<TARGET_FILE:etude-syncd>)
   set_tests_properties(integration.sync_model PROPERTIES
     LABELS "integration;sync"
     TIMEOUT 300
-    ENVIRONMENT "ETUDE_MODEL_HISTORIES=30;ETUDE_MODEL_BASE_SEED=1")
+    ENVIRONMENT "ETUDE_MODEL_HISTORIES=30;ETUDE_MODEL_BASE_SEED=1;ETUDE_MODEL_KNOWN_FAILING=${model_known_failing}")
 endif()
