@@ -41,6 +41,7 @@ struct etude_player {
     etude_bus_t *bus;
     etude_timing_t *timing;
     etude_preset_t *preset;
+    etude_practice_t *practice; /* the voices' shared practice (a reference), or NULL */
     const etude_tempomap_t *map;
     uint32_t rate;
 
@@ -453,7 +454,7 @@ static int add_material(etude_player_t *p, char *err, size_t errlen)
         return ETUDE_EINVAL;
     }
     etude_voice_id_t ids[MAX_VOICES];
-    int rc = etude_preset_instantiate(p->preset, p->engine, p->seq, ids, err, errlen);
+    int rc = etude_preset_instantiate_practice(p->preset, p->engine, p->seq, ids, &p->practice, err, errlen);
     if (rc < 0)
         return rc;
     p->nvoices = n;
@@ -579,7 +580,7 @@ static uint64_t map_pos(const etude_tempomap_t *a, const etude_tempomap_t *b, ui
 /* The sequencer's practice (MIDI, sample, drone and practice voices), when the material has one. */
 static etude_practice_t *practice(const etude_player_t *p)
 {
-    return p->seq ? etude_practice_of(p->seq) : NULL;
+    return p->seq ? p->practice : NULL;
 }
 
 /* Play the material at tempo scale. Practice material re-anchors its passes at the current
@@ -783,6 +784,8 @@ static void remove_material(etude_player_t *p)
     p->scale = 1.0;
     etude_sequencer_destroy(p->seq); /* cancels its events, destroys its sources */
     p->seq = NULL;
+    etude_practice_unref(p->practice);
+    p->practice = NULL;
     for (size_t i = 0; i < p->nvoices; i++) {
         if (p->jack)
             etude_jack_remove_voice_port(p->jack, p->voices[i].id);
@@ -1261,6 +1264,7 @@ void etude_player_destroy(etude_player_t *p)
     etude_sequencer_destroy(p->bbt_seq);
     etude_sequencer_destroy(p->scaled_seq);
     etude_sequencer_destroy(p->seq);
+    etude_practice_unref(p->practice);
     etude_tempomap_destroy(p->scaled_map);
     etude_preset_destroy(p->preset);
     etude_timing_destroy(p->timing);
