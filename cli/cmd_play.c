@@ -514,8 +514,14 @@ static int add_material(player_t *p, char *err, size_t errlen)
 
 static int load_preset(player_t *p, const char *path, etude_preset_t **out, char *err, size_t errlen)
 {
-    if (path)
-        return etude_preset_load(path, out, err, errlen);
+    if (path) {
+        int rc = etude_preset_load(path, out, err, errlen);
+        if (rc == 0 && (rc = etude_preset_check_realtime(*out, err, errlen)) < 0) {
+            etude_preset_destroy(*out);
+            *out = NULL;
+        }
+        return rc;
+    }
     etude_tempomap_t *map = NULL;
     int rc = p->map_path ? etude_tempomap_load(p->map_path, &map, err, errlen)
                          : etude_tempomap_parse_line(p->click_line, "--click", &map, err, errlen);
@@ -857,6 +863,8 @@ static int op_load(void *u, const char *path, char *err, size_t len)
     player_t *p = u;
     etude_preset_t *np = NULL;
     int rc = etude_preset_load(path, &np, err, len);
+    if (rc == 0 && (rc = etude_preset_check_realtime(np, err, len)) < 0)
+        etude_preset_destroy(np);
     if (rc < 0)
         return rc;
     bool was = p->playing;

@@ -11,8 +11,9 @@
 #include "etude_syncclient.h"
 
 const char etude_cmd_sync_usage[] =
-    "  sync login --server URL --user NAME [--password-stdin] [--cacert FILE]\n"
-    "  sync now | status [--json] | conflicts | resolve ID --keep local|remote\n"
+    "  sync login --server URL --user NAME [--password-stdin] [--cacert FILE] [--allow-insecure-http]\n"
+    "  sync now [--timeout SECONDS] | status [--json] | conflicts [--all] [--json]\n"
+    "  sync resolve ID --keep local|remote\n"
     "  sync logout [--timeout SECONDS]           final sync within the deadline, then log out\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -49,10 +50,13 @@ static int cmd_login(int argc, char **argv)
 {
     const char *server = NULL, *user = NULL, *cacert = NULL;
     int pw_stdin = 0;
+    unsigned flags = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--password-stdin"))
             pw_stdin = 1;
+        else if (!strcmp(a, "--allow-insecure-http"))
+            flags |= ETUDE_SYNC_LOGIN_ALLOW_INSECURE_HTTP;
         else if (!strcmp(a, "--server") || !strcmp(a, "--user") || !strcmp(a, "--cacert")) {
             if (i + 1 >= argc)
                 return usage_error("login: %s needs a value", a);
@@ -64,7 +68,8 @@ static int cmd_login(int argc, char **argv)
             else
                 cacert = v;
         } else
-            return usage_error("login: unknown option '%s' (expected --server, --user, --password-stdin, --cacert)", a);
+            return usage_error("login: unknown option '%s' (expected --server, --user, --password-stdin, --cacert, "
+                               "--allow-insecure-http)", a);
     }
     if (!server)
         return usage_error("login: --server URL is required%s", "");
@@ -87,7 +92,7 @@ static int cmd_login(int argc, char **argv)
     etude_syncclient_t *c;
     if (open_client(&c))
         return 1;
-    int rc = etude_syncclient_login(c, server, user, pw, cacert);
+    int rc = etude_syncclient_login_opts(c, server, user, pw, cacert, flags);
     memset(pw, 0, sizeof pw);
     if (rc) {
         fprintf(stderr, "etude sync login: %s\n", etude_syncclient_errmsg(c));
@@ -109,14 +114,26 @@ static int cmd_login(int argc, char **argv)
 
 static int cmd_now(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 2)
-        return usage_error("now: unexpected argument '%s'", argv[2]);
+    double timeout = 60;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--timeout")) {
+            if (i + 1 >= argc)
+                return usage_error("now: --timeout needs SECONDS%s", "");
+            char *end;
+            errno = 0;
+            timeout = strtod(argv[++i], &end);
+            if (errno || *end || end == argv[i] || !(timeout > 0) || timeout > 86400)
+                return usage_error("now: --timeout '%s': expected seconds from 0 (exclusive) to 86400", argv[i]);
+        } else {
+            return usage_error("now: unknown option '%s' (expected --timeout SECONDS)", argv[i]);
+        }
+    }
     etude_syncclient_t *c;
     if (open_client(&c))
         return 1;
     etude_sync_stats_t st;
-    int rc = etude_syncclient_sync(c, 0, 0, &st);
+    /* Bounded: a stalled server or a long Retry-After never holds the command past the timeout. */
+    int rc = etude_syncclient_sync(c, 0, etude_sync_now_us() + (int64_t)(timeout * 1e6), &st);
     if (rc)
         fprintf(stderr, "etude sync now: %s (%lld change(s) still queued)\n", etude_syncclient_errmsg(c),
                 (long long)st.pending);
@@ -181,17 +198,19 @@ static int cmd_status(int argc, char **argv)
 
 static int cmd_conflicts(int argc, char **argv)
 {
-    int json = 0;
+    int json = 0, all = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--all"))
+            all = 1;
         else
-            return usage_error("conflicts: unknown option '%s' (expected --json)", argv[i]);
+            return usage_error("conflicts: unknown option '%s' (expected --json, --all)", argv[i]);
     }
     etude_syncclient_t *c;
     if (open_client(&c))
         return 1;
-    char *t = etude_syncclient_conflicts_json(c);
+    char *t = all ? etude_syncclient_conflicts_all_json(c) : etude_syncclient_conflicts_json(c);
     etude_syncclient_close(c);
     if (!t)
         return 1;
@@ -203,17 +222,24 @@ static int cmd_conflicts(int argc, char **argv)
     cJSON *a = cJSON_Parse(t);
     free(t);
     if (cJSON_GetArraySize(a) == 0)
-        printf("no open conflicts\n");
+        printf(all ? "no conflicts\n" : "no open conflicts\n");
     const cJSON *x;
     cJSON_ArrayForEach(x, a)
     {
         const cJSON *l = cJSON_GetObjectItem(x, "local"), *r = cJSON_GetObjectItem(x, "remote");
         char *ld = cJSON_PrintUnformatted(cJSON_GetObjectItem(l, "data"));
         char *rd = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "data"));
-        printf("%.0f %s %s local v%.0f %s  remote v%.0f %s\n", cJSON_GetObjectItem(x, "id")->valuedouble,
+        const cJSON *kept = cJSON_GetObjectItem(x, "kept");
+        printf("%.0f %s %s local v%.0f %s  remote v%.0f %s", cJSON_GetObjectItem(x, "id")->valuedouble,
                cJSON_GetObjectItem(x, "entityType")->valuestring, cJSON_GetObjectItem(x, "entityId")->valuestring,
                cJSON_GetObjectItem(x, "localVersion")->valuedouble, ld ? ld : "null",
                cJSON_GetObjectItem(x, "remoteVersion")->valuedouble, rd ? rd : "null");
+        if (all)
+            printf("  %s", cJSON_IsString(kept) ? (!strcmp(kept->valuestring, "local") ? "kept local"
+                                                   : !strcmp(kept->valuestring, "remote") ? "kept remote"
+                                                                                          : "merged")
+                                                 : "open");
+        printf("\n");
         free(ld);
         free(rd);
     }

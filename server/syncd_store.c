@@ -17,6 +17,9 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "etude_entity.h"
+#include "etude_time.h"
+
 struct etude_syncd_store {
     sqlite3 *db;
     pthread_mutex_t lock; /* one connection, one writer: every statement runs under this lock */
@@ -758,55 +761,18 @@ static int64_t rfc3339_ms(const char *s)
     return ms;
 }
 
-/* Start of a practice session: data.startedAt, else its createdAt. INT64_MIN if neither parses. */
+/* Start of a practice session (data.startedAt), the key of the duplicate index; INT64_MIN when
+ * absent (then the session is nobody's duplicate, etude_entity_same_thing). */
 static int64_t session_start_ms(const cJSON *data, const char *created_at)
 {
+    (void)created_at;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, "startedAt");
-    int64_t t = cJSON_IsString(v) ? rfc3339_ms(v->valuestring) : INT64_MIN;
-    return t != INT64_MIN ? t : rfc3339_ms(created_at);
+    int64_t t = 0;
+    return cJSON_IsString(v) && etude_time_parse_ms(v->valuestring, &t) == 0 ? t : INT64_MIN;
 }
 
-/* Duration of a practice session in ms: endedAt - startedAt, else activeSeconds, else minutes;
- * -1 when the data says nothing about it. */
-static int64_t session_duration_ms(const cJSON *data)
-{
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(data, "startedAt"),
-                *b = cJSON_GetObjectItemCaseSensitive(data, "endedAt");
-    int64_t t0 = cJSON_IsString(a) ? rfc3339_ms(a->valuestring) : INT64_MIN,
-            t1 = cJSON_IsString(b) ? rfc3339_ms(b->valuestring) : INT64_MIN;
-    if (t0 != INT64_MIN && t1 != INT64_MIN)
-        return t1 - t0;
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(data, "activeSeconds");
-    if (cJSON_IsNumber(x) && isfinite(x->valuedouble))
-        return llround(x->valuedouble * 1000.0);
-    x = cJSON_GetObjectItemCaseSensitive(data, "minutes");
-    if (cJSON_IsNumber(x) && isfinite(x->valuedouble))
-        return llround(x->valuedouble * 60000.0);
-    return -1;
-}
-
-static const char *str_or_empty(const cJSON *data, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-/* The duplicate rule: only two practice sessions can denote the same real-world thing, when they
- * practised the same material (preset and material), started within 2 s of each other and lasted
- * as long (a session whose duration is unknown is no one's duplicate). Notes, goals, logs and
- * logbook entries are never duplicates, whatever their contents. */
-#define SAME_START_MS 2000
-static int same_session(const cJSON *a, const char *a_created, const cJSON *b, const char *b_created)
-{
-    int64_t sa = session_start_ms(a, a_created), sb = session_start_ms(b, b_created);
-    if (sa == INT64_MIN || sb == INT64_MIN || llabs(sa - sb) > SAME_START_MS)
-        return 0;
-    if (strcmp(str_or_empty(a, "preset"), str_or_empty(b, "preset")) != 0 ||
-        strcmp(str_or_empty(a, "material"), str_or_empty(b, "material")) != 0)
-        return 0;
-    int64_t da = session_duration_ms(a), db = session_duration_ms(b);
-    return da >= 0 && da == db;
-}
+/* The start tolerance of the duplicate rule, for the index range. */
+#define SAME_START_MS ETUDE_ENTITY_DUP_START_MS
 
 /* Timestamps more than this ahead of the server's clock are refused. */
 #define MAX_AHEAD_MS (10 * 60 * 1000)
@@ -1248,7 +1214,7 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
             int found = 0;
             while (!found && sqlite3_step(dupq) == SQLITE_ROW) {
                 cJSON *other = cJSON_Parse((const char *)sqlite3_column_text(dupq, 1));
-                found = other && same_session(e.data, e.created, other, (const char *)sqlite3_column_text(dupq, 2));
+                found = other && etude_entity_same_thing("practiceSession", e.data, other);
                 cJSON_Delete(other);
                 if (found) {
                     cJSON *d = cJSON_CreateObject();

@@ -1,9 +1,9 @@
-/* syncd_util.c - etude-syncd helpers: cursors, canonical JSON, hashing, time, gzip, content negotiation. */
+/* syncd_util.c - etude-syncd helpers: cursors, content negotiation, and the server's names for the
+ * canonical JSON, hashing, time and gzip of libetude-common. */
 #include "syncd.h"
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,10 @@
 #include <time.h>
 
 #include <sodium.h>
-#include <zlib.h>
+
+#include "etude_canon.h"
+#include "etude_gzip.h"
+#include "etude_time.h"
 
 void etude_syncd_config_defaults(etude_syncd_config_t *cfg)
 {
@@ -77,182 +80,42 @@ int etude_syncd_cursor_decode(const char *text, uint64_t *epoch, int64_t *seq, u
     return 0;
 }
 
-static int cmp_items(const void *a, const void *b)
-{
-    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-    int c = strcmp(x->string, y->string);
-    if (c)
-        return c;
-    return x < y ? -1 : x > y; /* stable enough: keeps duplicates deterministic within one copy */
-}
-
-static int sort_keys(cJSON *v, int depth)
-{
-    if (depth > 64)
-        return -1;
-    if (cJSON_IsObject(v)) {
-        size_t n = 0;
-        for (cJSON *c = v->child; c; c = c->next)
-            n++;
-        if (n > 1) {
-            cJSON **arr = malloc(n * sizeof *arr);
-            if (!arr)
-                return -1;
-            size_t i = 0;
-            for (cJSON *c = v->child; c; c = c->next)
-                arr[i++] = c;
-            qsort(arr, n, sizeof *arr, cmp_items);
-            for (i = 0; i < n; i++) {
-                arr[i]->prev = i ? arr[i - 1] : arr[n - 1];
-                arr[i]->next = i + 1 < n ? arr[i + 1] : NULL;
-            }
-            v->child = arr[0];
-            free(arr);
-        }
-    }
-    if (cJSON_IsObject(v) || cJSON_IsArray(v))
-        for (cJSON *c = v->child; c; c = c->next)
-            if (sort_keys(c, depth + 1) != 0)
-                return -1;
-    return 0;
-}
+/* The formats live in libetude-common; these names stay for the server's call sites. */
 
 char *etude_syncd_canonical_json(const cJSON *v)
 {
+    char *out = NULL;
     if (!v)
         return strdup("null");
-    cJSON *copy = cJSON_Duplicate(v, 1);
-    if (!copy)
-        return NULL;
-    char *out = NULL;
-    if (sort_keys(copy, 0) == 0)
-        out = cJSON_PrintUnformatted(copy);
-    cJSON_Delete(copy);
-    return out;
+    return etude_canon_cjson(v, &out) == 0 ? out : NULL;
 }
 
 void etude_syncd_sha256_hex(const void *data, size_t len, char hex[65])
 {
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, data, len);
-    sodium_bin2hex(hex, 65, h, sizeof h);
-}
-
-/* Tests move the server's clock with ETUDE_TEST_CLOCK_SKEW_MS (read once). */
-static pthread_once_t skew_once = PTHREAD_ONCE_INIT;
-static int64_t clock_skew_ms;
-static void read_skew(void)
-{
-    const char *e = getenv("ETUDE_TEST_CLOCK_SKEW_MS");
-    clock_skew_ms = e ? strtoll(e, NULL, 10) : 0;
+    etude_sha256_hex(data, len, hex);
 }
 
 int64_t etude_syncd_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    pthread_once(&skew_once, read_skew);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_skew_ms;
+    return etude_time_wall_ms();
 }
 
 void etude_syncd_format_time(int64_t unix_ms, char *buf, size_t len)
 {
-    time_t t = (time_t)(unix_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char base[24];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03dZ", base, (int)(unix_ms % 1000));
+    char t[ETUDE_TIME_LEN];
+    etude_time_format_ms(unix_ms, t);
+    snprintf(buf, len, "%s", t);
 }
 
 int etude_syncd_gunzip(const void *in, size_t in_len, size_t max, char **out, size_t *out_len)
 {
-    *out = NULL;
-    *out_len = 0;
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
-        return ETUDE_SYNCD_ENOMEM;
-    size_t cap = in_len * 4 + 1024;
-    if (cap > max + 1)
-        cap = max + 1;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        inflateEnd(&zs);
-        return ETUDE_SYNCD_ENOMEM;
-    }
-    zs.next_in = (Bytef *)in;
-    zs.avail_in = (uInt)in_len;
-    size_t used = 0;
-    int rc = ETUDE_SYNCD_EINVAL;
-    for (;;) {
-        if (used == cap) {
-            if (cap > max) { /* already holds max + 1 bytes: the body is over the limit */
-                rc = ETUDE_SYNCD_ELIMIT;
-                break;
-            }
-            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                rc = ETUDE_SYNCD_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        zs.next_out = (Bytef *)buf + used;
-        zs.avail_out = (uInt)(cap - used);
-        int z = inflate(&zs, Z_NO_FLUSH);
-        used = cap - zs.avail_out;
-        if (z == Z_STREAM_END) {
-            /* Trailing bytes after the gzip member are not a body we understand. */
-            rc = zs.avail_in == 0 ? 0 : ETUDE_SYNCD_EINVAL;
-            if (rc == 0 && used > max)
-                rc = ETUDE_SYNCD_ELIMIT;
-            break;
-        }
-        if (z == Z_BUF_ERROR && zs.avail_in == 0 && zs.avail_out > 0)
-            break; /* truncated stream */
-        if (z != Z_OK && z != Z_BUF_ERROR)
-            break;
-    }
-    inflateEnd(&zs);
-    if (rc != 0) {
-        free(buf);
-        return rc;
-    }
-    buf[used] = '\0';
-    *out = buf;
-    *out_len = used;
-    return 0;
+    int rc = etude_gunzip(in, in_len, max, out, out_len);
+    return rc == ETUDE_EPARSE ? ETUDE_SYNCD_EINVAL : rc;
 }
 
 int etude_syncd_gzip(const void *in, size_t in_len, char **out, size_t *out_len)
 {
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return ETUDE_SYNCD_ENOMEM;
-    size_t cap = deflateBound(&zs, (uLong)in_len) + 32;
-    char *buf = malloc(cap);
-    if (!buf) {
-        deflateEnd(&zs);
-        return ETUDE_SYNCD_ENOMEM;
-    }
-    zs.next_in = (Bytef *)in;
-    zs.avail_in = (uInt)in_len;
-    zs.next_out = (Bytef *)buf;
-    zs.avail_out = (uInt)cap;
-    int z = deflate(&zs, Z_FINISH);
-    size_t n = cap - zs.avail_out;
-    deflateEnd(&zs);
-    if (z != Z_STREAM_END) {
-        free(buf);
-        return ETUDE_SYNCD_ENOMEM;
-    }
-    *out = buf;
-    *out_len = n;
-    return 0;
+    return etude_gzip(in, in_len, out, out_len);
 }
 
 /* One element of a comma-separated header list: token and its q value (1000 = q=1). */

@@ -23,6 +23,8 @@
 #include <stdio.h>
 
 #include "etude_error.h"
+#include "etude_time.h"
+#include "etude_uuid.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -184,16 +186,7 @@ int etude_store_check(etude_store_t *store);
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-/* [any] A new random (v4) UUID, lowercase. */
-void etude_uuid_new(char out[37]);
-/* [any] Nonzero if s is a UUID in the 8-4-4-4-12 lowercase hex form. */
-int etude_uuid_valid(const char *s);
-/* [any] The current time as ISO-8601 UTC with milliseconds. */
-void etude_time_now_iso(char out[32]);
-/* [any] Format microseconds since the epoch as ISO-8601 UTC with milliseconds. */
-void etude_time_iso(int64_t epoch_us, char out[32]);
-/* [any] Parse the ISO-8601 form above into microseconds since the epoch; 0 or ETUDE_STORE_EINVAL. */
-int etude_time_parse(const char *iso, int64_t *epoch_us);
+/* UUIDs and timestamps: etude_uuid.h and etude_time.h (libetude-common), included above. */
 
 #ifdef __cplusplus
 }

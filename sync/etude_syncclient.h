@@ -110,6 +110,16 @@ void etude_syncclient_set_publish(etude_syncclient_t *c, etude_sync_publish_fn f
 int etude_syncclient_login(etude_syncclient_t *c, const char *server_url, const char *user,
                            const char *password, const char *cacert);
 
+/* Flags of etude_syncclient_login_opts(). */
+#define ETUDE_SYNC_LOGIN_ALLOW_INSECURE_HTTP 1u /* accept http:// to a host that is not loopback */
+
+/* [any] etude_syncclient_login() with flags. Plain http:// to a host that is not loopback
+ * (127.0.0.0/8, ::1, localhost) is refused with ETUDE_SYNC_EINVAL (the message names
+ * --allow-insecure-http) unless ETUDE_SYNC_LOGIN_ALLOW_INSECURE_HTTP is given; the choice is
+ * remembered with the token, and a sync to such a server without it is refused the same way. */
+int etude_syncclient_login_opts(etude_syncclient_t *c, const char *server_url, const char *user,
+                                const char *password, const char *cacert, unsigned flags);
+
 /* [any] Nonzero when a token is stored. */
 int etude_syncclient_logged_in(const etude_syncclient_t *c);
 
@@ -147,6 +157,12 @@ char *etude_syncclient_pending_json(etude_syncclient_t *c);
 /* [any] Open conflicts as a JSON array text of {id, entityId, entityType, localVersion,
  * remoteVersion, detectedAt, local, remote}. Caller frees with free(). */
 char *etude_syncclient_conflicts_json(etude_syncclient_t *c);
+
+/* [any] Every conflict ever met, settled ones included, as a JSON array text: the fields of
+ * etude_syncclient_conflicts_json() plus resolvedAt (null while open) and kept ("local", "remote",
+ * "merged" or null while open). The version not kept is the loser, preserved here. Caller frees
+ * with free(). */
+char *etude_syncclient_conflicts_all_json(etude_syncclient_t *c);
 
 /* [any] Settle open conflict id (its number, or the entity's id or a unique prefix) keeping the
  * local or the remote version. The local choice is queued for upload. */

@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,11 +41,14 @@ struct etude_syncclient {
     char access[160];
     char refresh[160];
     char cacert[1024];
+    int allow_insecure_http; /* remembered with the token: plain http to a non-loopback host */
     etude_sync_publish_fn publish;
     void *publish_ctx;
     etude_sync_stats_t *st; /* stats of the running sync */
     int64_t deadline_us;
     atomic_int cancel;
+    void (*after_send)(void *); /* test hook: runs after an upload left, before its answer is applied */
+    void *after_send_ctx;
     char err[1024];
 };
 
@@ -341,6 +348,7 @@ static int token_load(etude_syncclient_t *c)
     c->cacert[0] = 0;
     if (ok && cJSON_IsString(ca))
         snprintf(c->cacert, sizeof c->cacert, "%s", ca->valuestring);
+    c->allow_insecure_http = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "allowInsecureHttp"));
     cJSON_Delete(o);
     if (!ok)
         return fail(c, ETUDE_SYNC_EINVAL, "%s: not a token file written by etude (run 'etude sync login' again)",
@@ -361,6 +369,8 @@ static int token_save(etude_syncclient_t *c)
     cJSON_AddStringToObject(o, "refreshToken", c->refresh);
     if (c->cacert[0])
         cJSON_AddStringToObject(o, "cacert", c->cacert);
+    if (c->allow_insecure_http)
+        cJSON_AddBoolToObject(o, "allowInsecureHttp", 1);
     char *t = cJSON_Print(o);
     cJSON_Delete(o);
     if (!t)
@@ -685,20 +695,34 @@ static int store_tokens(etude_syncclient_t *c, const cJSON *auth)
     return token_save(c);
 }
 
+static int token_lock(etude_syncclient_t *c);
+static void token_unlock(int fd);
+
 static int refresh_tokens(etude_syncclient_t *c)
 {
-    /* Another handle (the plugin, the CLI) may have refreshed already: its tokens are in the file. */
+    /* Read, refresh and rewrite under the token lock, re-reading after taking it: another process
+     * (the plugin, a second command) may have refreshed meanwhile, and the refresh token it used is
+     * spent; its new tokens are in the file. */
     char mine[sizeof c->access];
     snprintf(mine, sizeof mine, "%s", c->access);
-    if (token_load(c) == 0 && !c->logged_in)
+    int lk = token_lock(c);
+    if (token_load(c) == 0 && !c->logged_in) {
+        token_unlock(lk);
         return fail(c, ETUDE_SYNC_ENOTLOGGEDIN, "logged out meanwhile");
-    if (c->logged_in && strcmp(mine, c->access))
+    }
+    if (c->logged_in && strcmp(mine, c->access)) {
+        token_unlock(lk);
         return 0;
+    }
+    const char *pause = getenv("ETUDE_SYNC_TEST_REFRESH_PAUSE_MS"); /* tests: widen the race window */
+    if (pause && atoi(pause) > 0)
+        sleep_ms_c(c, atoi(pause));
     cJSON *vars = cJSON_CreateObject();
     cJSON_AddStringToObject(vars, "refreshToken", c->refresh);
     gql_result_t r;
     int rc = gql(c, "RefreshToken", "refreshToken", vars, 0, &r);
     if (rc) {
+        token_unlock(lk);
         if (rc == ETUDE_SYNC_EPROTOCOL || rc == ETUDE_SYNC_EAUTH) {
             char why[sizeof c->err];
             snprintf(why, sizeof why, "%s", c->err);
@@ -707,8 +731,70 @@ static int refresh_tokens(etude_syncclient_t *c)
         return rc;
     }
     rc = store_tokens(c, r.data);
+    token_unlock(lk);
     gql_clear(&r);
     return rc;
+}
+
+/* Nonzero when url is http:// to a host that is not loopback (127.0.0.0/8, ::1, localhost): tokens
+ * and practice data would cross the network in clear text. */
+static int insecure_http(const char *url)
+{
+    if (strncmp(url, "http://", 7))
+        return 0;
+    const char *h = url + 7, *at = NULL;
+    for (const char *p = h; *p && *p != '/'; p++)
+        if (*p == '@')
+            at = p;
+    if (at)
+        h = at + 1;
+    char host[256];
+    size_t n = 0;
+    if (*h == '[') {
+        h++;
+        while (h[n] && h[n] != ']' && n < sizeof host - 1)
+            n++;
+    } else {
+        while (h[n] && h[n] != ':' && h[n] != '/' && h[n] != '?' && h[n] != '#' && n < sizeof host - 1)
+            n++;
+    }
+    memcpy(host, h, n);
+    host[n] = 0;
+    if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
+        return 0;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) != 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return !IN6_IS_ADDR_LOOPBACK(&a6);
+    return 1;
+}
+
+/* An exclusive lock on home/sync-token.lock: one process at a time reads, refreshes and rewrites
+ * the token (a refresh token is single-use). Returns the fd to pass to token_unlock, or -1. */
+static int token_lock(etude_syncclient_t *c)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/sync-token.lock", c->home);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static void token_unlock(int fd)
+{
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
 }
 
 /* ---- login -------------------------------------------------------------------------------- */
@@ -716,9 +802,21 @@ static int refresh_tokens(etude_syncclient_t *c)
 int etude_syncclient_login(etude_syncclient_t *c, const char *server_url, const char *user,
                            const char *password, const char *cacert)
 {
+    return etude_syncclient_login_opts(c, server_url, user, password, cacert, 0);
+}
+
+int etude_syncclient_login_opts(etude_syncclient_t *c, const char *server_url, const char *user,
+                                const char *password, const char *cacert, unsigned flags)
+{
     if (!server_url || (strncmp(server_url, "http://", 7) && strncmp(server_url, "https://", 8)))
         return fail(c, ETUDE_SYNC_EINVAL, "--server '%s': expected an http:// or https:// URL",
                     server_url ? server_url : "");
+    int insecure_ok = (flags & ETUDE_SYNC_LOGIN_ALLOW_INSECURE_HTTP) != 0;
+    if (insecure_http(server_url) && !insecure_ok)
+        return fail(c, ETUDE_SYNC_EINVAL,
+                    "--server '%s': plain http:// to a host that is not loopback would send the password and data "
+                    "in clear text; use https:// or pass --allow-insecure-http",
+                    server_url);
     if (strlen(server_url) >= sizeof c->server - 1)
         return fail(c, ETUDE_SYNC_EINVAL, "--server: URL too long");
     if (!user || !*user || strlen(user) >= sizeof c->user)
@@ -765,7 +863,10 @@ int etude_syncclient_login(etude_syncclient_t *c, const char *server_url, const 
                     "send them first",
                     (long long)etude_store_outbox_count(c->store));
     }
+    c->allow_insecure_http = insecure_ok && insecure_http(c->server);
+    int lk = token_lock(c);
     rc = store_tokens(c, r.data);
+    token_unlock(lk);
     gql_clear(&r);
     if (rc)
         return rc;
@@ -972,6 +1073,22 @@ static int delete_outbox(etude_syncclient_t *c, const char *id, int64_t max_seq)
     int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "outbox");
     sqlite3_finalize(s);
     return rc;
+}
+
+/* Local changes of id queued after the upload that carried changes up to max_seq (edits made while
+ * the request was in flight). */
+static int newer_outbox(etude_syncclient_t *c, const char *id, int64_t max_seq)
+{
+    sqlite3_stmt *s;
+    int n = 0;
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM outbox WHERE entity_id=? AND seq>?", -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, max_seq);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
+    return n;
 }
 
 static int record_conflict(etude_syncclient_t *c, const char *id, const char *type, const char *local_payload,
@@ -1245,11 +1362,45 @@ static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
         if (!rc)
             rc = record_conflict(c, it->id, it->type, it->payload, remote_payload ? remote_payload : "{}",
                                  it->version, srv.version, "local");
+    } else if (who == 0 && !srv.deleted && newer_outbox(c, it->id, it->max_seq)) {
+        /* The server's version beats what was sent, but the row was edited again while the request
+         * was in flight: that newer edit is kept, rebased on the server's version and sent next;
+         * only the changes the upload carried are settled. The sent version is the loser. */
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=? WHERE id=?", -1, &s, NULL) != SQLITE_OK) {
+            rc = dbfail(c, "rebase");
+        } else {
+            sqlite3_bind_int64(s, 1, srv.version);
+            sqlite3_bind_text(s, 2, it->id, -1, SQLITE_STATIC);
+            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "rebase");
+            sqlite3_finalize(s);
+        }
+        if (!rc)
+            rc = delete_outbox(c, it->id, it->max_seq);
+        if (!rc)
+            rc = record_conflict(c, it->id, it->type, it->payload, remote_payload ? remote_payload : "{}",
+                                 it->version, srv.version, "remote");
     } else if (who == 0) {
         int applied = 0;
         sqlite3_stmt *s;
+        /* A remote tombstone wins over every local edit, the ones made during the request too
+         * (a deletion never comes back): each of those is kept as a losing version. */
+        if (srv.deleted && newer_outbox(c, it->id, it->max_seq)) {
+            etude_entity_t cur;
+            memset(&cur, 0, sizeof cur);
+            if (etude_store_get(c->store, it->id, &cur) == 0) {
+                char *pl = etude_entity_json(&cur);
+                if (pl)
+                    rc = record_conflict(c, it->id, it->type, pl, remote_payload ? remote_payload : "{}",
+                                         it->version, srv.version, "remote");
+                free(pl);
+            }
+            etude_entity_clear(&cur);
+        }
         /* Make room for an older-or-equal remote version to land. */
-        if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=0, deleted_at=NULL WHERE id=?", -1, &s,
+        if (rc)
+            ;
+        else if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=0, deleted_at=NULL WHERE id=?", -1, &s,
                                NULL) != SQLITE_OK)
             rc = dbfail(c, "conflict");
         else {
@@ -1260,7 +1411,7 @@ static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
         if (!rc)
             rc = write_remote(c, &srv, &applied);
         if (!rc)
-            rc = delete_outbox(c, it->id, INT64_MAX);
+            rc = delete_outbox(c, it->id, srv.deleted ? INT64_MAX : it->max_seq);
         if (!rc)
             rc = record_conflict(c, it->id, it->type, it->payload, remote_payload ? remote_payload : "{}",
                                  it->version, srv.version, "remote");
@@ -1359,6 +1510,7 @@ static int apply_pending_merges(etude_syncclient_t *c)
 typedef struct dup {
     char id[37], of[37], type[16];
     int64_t version;
+    int64_t max_seq; /* the last outbox row the upload carried */
 } dup_t;
 
 /* After the batch: the duplicate is folded into the entity the server already holds. Entities
@@ -1373,6 +1525,8 @@ static int merge_duplicate(etude_syncclient_t *c, const dup_t *d)
     ref_t refs[64];
     int nref = 0, rc = 0;
     sqlite3_stmt *s;
+    if (newer_outbox(c, d->id, d->max_seq))
+        return 0; /* edited since the upload: sent again next, never removed under the edit */
 more_refs:
     nref = 0;
     if (sqlite3_prepare_v2(c->db,
@@ -1436,6 +1590,8 @@ more_refs:
         rc = meta_set(c, key, created);
     }
     char sum[65] = "";
+    if (!rc && newer_outbox(c, d->id, d->max_seq))
+        return commit_or_rollback(c, rc);
     if (!rc && sqlite3_prepare_v2(c->db, "DELETE FROM entities WHERE id=? AND sync_version=0 RETURNING checksum",
                                   -1, &s, NULL) == SQLITE_OK) {
         sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
@@ -1444,7 +1600,7 @@ more_refs:
         sqlite3_finalize(s);
     }
     if (!rc)
-        rc = delete_outbox(c, d->id, INT64_MAX);
+        rc = delete_outbox(c, d->id, d->max_seq);
     if (!rc && sum[0])
         rc = audit(c, d->id, d->type, "delete", sum, sum);
     rc = commit_or_rollback(c, rc);
@@ -1508,11 +1664,28 @@ static int apply_upload(etude_syncclient_t *c, batch_t *b, const cJSON *res, dup
         item_t *it = cJSON_IsString(id) ? find_item(b, id->valuestring) : NULL;
         if (!it || !cJSON_IsString(of) || !etude_uuid_valid(of->valuestring) || !strcmp(of->valuestring, it->id))
             continue;
+        if (strcmp(it->type, "practiceSession")) {
+            /* Only a practice session recorded twice is one real-world thing (etude_entity.h);
+             * notes, goals and logs with equal contents stay distinct. A server that says
+             * otherwise did not store the change: it is kept, with the reason, never merged. */
+            rc = dead_letter(c, it->id, it->max_seq,
+                             "duplicateOf: the server merged a distinct entity (only practice sessions are "
+                             "duplicates); kept here",
+                             200);
+            continue;
+        }
+        if (newer_outbox(c, it->id, it->max_seq)) {
+            /* Edited while the upload was in flight: the sent changes are settled, the newer
+             * edit is sent next (and merged then if it still is the same session). */
+            rc = delete_outbox(c, it->id, it->max_seq);
+            continue;
+        }
         dup_t *d = &(*dups)[(*ndups)++];
         snprintf(d->id, sizeof d->id, "%s", it->id);
         snprintf(d->of, sizeof d->of, "%s", of->valuestring);
         snprintf(d->type, sizeof d->type, "%s", it->type);
         d->version = it->version;
+        d->max_seq = it->max_seq;
         /* Its queued changes are settled by the merge. */
         rc = delete_outbox(c, it->id, it->max_seq);
     }
@@ -1565,6 +1738,8 @@ static int push(etude_syncclient_t *c)
         b.vars = NULL;
         gql_result_t r;
         rc = gql(c, "UploadBatch", "uploadBatch", vars, 1, &r);
+        if (c->after_send)
+            c->after_send(c->after_send_ctx);
         if (rc == ETUDE_SYNC_EPROTOCOL) {
             if (strstr(c->err, "BATCH_TOO_LARGE") || strstr(c->err, "PAYLOAD_TOO_LARGE")) {
                 if (b.n > 1) {
@@ -1720,6 +1895,11 @@ int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, 
     c->err[0] = 0;
     if (!c->logged_in)
         return fail(c, ETUDE_SYNC_ENOTLOGGEDIN, "not logged in (run 'etude sync login --server URL --user NAME')");
+    if (insecure_http(c->server) && !c->allow_insecure_http)
+        return fail(c, ETUDE_SYNC_EINVAL,
+                    "%s: plain http:// to a host that is not loopback; log in again with https:// or "
+                    "--allow-insecure-http",
+                    c->server);
     int64_t nb = meta_int(c, "retry_not_before_ms", 0);
     int64_t now = wall_ms();
     if (nb > now) {
@@ -1880,13 +2060,16 @@ char *etude_syncclient_status_json(etude_syncclient_t *c)
     return t;
 }
 
-char *etude_syncclient_conflicts_json(etude_syncclient_t *c)
+static char *conflicts_json(etude_syncclient_t *c, int all)
 {
     cJSON *a = cJSON_CreateArray();
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(c->db,
-                           "SELECT id, entity_id, entity_type, local_version, remote_version, detected_at,"
-                           " local_payload, remote_payload FROM conflicts WHERE resolved_at IS NULL ORDER BY id",
+                           all ? "SELECT id, entity_id, entity_type, local_version, remote_version, detected_at,"
+                                 " local_payload, remote_payload, resolved_at, resolution FROM conflicts ORDER BY id"
+                               : "SELECT id, entity_id, entity_type, local_version, remote_version, detected_at,"
+                                 " local_payload, remote_payload, resolved_at, resolution FROM conflicts"
+                                 " WHERE resolved_at IS NULL ORDER BY id",
                            -1, &s, NULL) == SQLITE_OK) {
         while (sqlite3_step(s) == SQLITE_ROW) {
             cJSON *d = cJSON_CreateObject();
@@ -1900,6 +2083,19 @@ char *etude_syncclient_conflicts_json(etude_syncclient_t *c)
             cJSON *r = cJSON_Parse((const char *)sqlite3_column_text(s, 7));
             cJSON_AddItemToObject(d, "local", l ? l : cJSON_CreateNull());
             cJSON_AddItemToObject(d, "remote", r ? r : cJSON_CreateNull());
+            if (all) {
+                const char *ra = (const char *)sqlite3_column_text(s, 8);
+                const char *res = (const char *)sqlite3_column_text(s, 9);
+                if (ra)
+                    cJSON_AddStringToObject(d, "resolvedAt", ra);
+                else
+                    cJSON_AddNullToObject(d, "resolvedAt");
+                /* resolution: which side was kept; the other one is the loser, kept here. */
+                if (res)
+                    cJSON_AddStringToObject(d, "kept", res);
+                else
+                    cJSON_AddNullToObject(d, "kept");
+            }
             cJSON_AddItemToArray(a, d);
         }
         sqlite3_finalize(s);
@@ -1907,6 +2103,16 @@ char *etude_syncclient_conflicts_json(etude_syncclient_t *c)
     char *t = cJSON_PrintUnformatted(a);
     cJSON_Delete(a);
     return t;
+}
+
+char *etude_syncclient_conflicts_json(etude_syncclient_t *c)
+{
+    return conflicts_json(c, 0);
+}
+
+char *etude_syncclient_conflicts_all_json(etude_syncclient_t *c)
+{
+    return conflicts_json(c, 1);
 }
 
 int etude_syncclient_resolve(etude_syncclient_t *c, const char *id, int keep_local)
@@ -1991,6 +2197,12 @@ int etude_syncclient_resolve(etude_syncclient_t *c, const char *id, int keep_loc
     return commit_or_rollback(c, rc);
 }
 
+void etude_sync_set_after_send(etude_syncclient_t *c, void (*fn)(void *), void *ctx)
+{
+    c->after_send = fn;
+    c->after_send_ctx = ctx;
+}
+
 int etude_syncclient_wait_events(etude_syncclient_t *c, int64_t deadline_us, volatile int *stop)
 {
     if (!c->logged_in)
@@ -2034,6 +2246,8 @@ int etude_syncclient_apply_answer(etude_syncclient_t *c, const char *op, const c
     } else {
         batch_t b;
         rc = build_batch(c, c->cfg.batch_max, &b);
+        if (!rc && c->after_send)
+            c->after_send(c->after_send_ctx);
         dup_t *dups = NULL;
         int nd = 0;
         if (!rc)

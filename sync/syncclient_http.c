@@ -9,7 +9,8 @@
 #include <strings.h>
 
 #include <curl/curl.h>
-#include <zlib.h>
+
+#include "etude_gzip.h"
 
 /* SHA-256 of the shipped documents in sync/schema/operations (the server accepts only these);
  * tests/unit/test_syncclient.c checks them against sync/schema/operations.sha256. */
@@ -102,29 +103,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
 
 static int gzip_buf(const char *in, size_t len, char **out, size_t *out_len)
 {
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return -1;
-    size_t cap = deflateBound(&z, (uLong)len) + 32;
-    char *o = malloc(cap);
-    if (!o) {
-        deflateEnd(&z);
-        return -1;
-    }
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)len;
-    z.next_out = (Bytef *)o;
-    z.avail_out = (uInt)cap;
-    int r = deflate(&z, Z_FINISH);
-    deflateEnd(&z);
-    if (r != Z_STREAM_END) {
-        free(o);
-        return -1;
-    }
-    *out = o;
-    *out_len = cap - z.avail_out;
-    return 0;
+    return etude_gzip(in, len, out, out_len) ? -1 : 0;
 }
 
 static int on_cancel_check(void *user, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)

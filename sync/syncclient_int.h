@@ -23,6 +23,11 @@ int64_t etude_sync_data_version(etude_syncclient_t *c);
 /* [any] Re-read sync-token.json (a login or logout by another process). */
 int etude_sync_reload_token(etude_syncclient_t *c);
 
+/* [any] Testing: fn(ctx) runs after each upload request returned (or, in
+ * etude_syncclient_apply_answer, after the batch was built) and before its answer is applied, so a
+ * test can edit the store while an upload is "in flight". NULL removes it. */
+void etude_sync_set_after_send(etude_syncclient_t *c, void (*fn)(void *), void *ctx);
+
 /* [any] curl_global_init once per process. */
 void etude_sync_http_global_init(void);
 

@@ -292,6 +292,7 @@ typedef struct midi_preset {
     char *soundfont;
     long part; /* index, or -1 for every part */
     etude_fluid_config_t fc;
+    char *rt_refusal; /* why the voice cannot play live ("p.json:9: voices[1].effects: ..."), or NULL */
 } midi_preset_t;
 
 static void midi_preset_free(void *config)
@@ -301,6 +302,7 @@ static void midi_preset_free(void *config)
         return;
     free(c->file);
     free(c->soundfont);
+    free(c->rt_refusal);
     free(c);
 }
 
@@ -375,6 +377,21 @@ static int midi_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void **co
         c->fc.polyphony = (int)v;
     if (!rc)
         rc = etude_practice_json_bool(ctx, obj, "effects", "effects", &c->fc.effects);
+    if (!rc && c->fc.effects) {
+        /* Debian's libfluidsynth mixes reverb and chorus inside an OpenMP parallel region, and
+         * libgomp allocates and frees its team in every fluid_synth_write_float(): fine for a
+         * render, a broken rule on a real-time thread. The message is written now, while the
+         * text is at hand for the line number; etude play asks for it before it plays. */
+        char why[512];
+        etude_preset_ctx_t at = *ctx;
+        at.err = why;
+        at.errsize = sizeof why;
+        etude_preset_error(&at, "effects", -1, "FluidSynth's reverb and chorus allocate memory on the audio thread "
+                           "in every period (libfluidsynth mixes them through OpenMP); etude play refuses them, "
+                           "etude render accepts them: set it to false to play live");
+        if (!(c->rt_refusal = strdup(why)))
+            rc = ETUDE_ENOMEM;
+    }
     if (rc) {
         midi_preset_free(c);
         return rc;
@@ -453,6 +470,11 @@ static int midi_instantiate(void *config, const etude_preset_env_t *env, etude_v
     return rc;
 }
 
+static const char *midi_realtime_refusal(const void *config)
+{
+    return ((const midi_preset_t *)config)->rt_refusal;
+}
+
 static const char *const midi_fields[] = {"file", "part", "soundfont", "bank", "program", "polyphony", "effects", NULL};
 
 const etude_preset_kind_t etude_preset_kind_midi = {
@@ -462,4 +484,5 @@ const etude_preset_kind_t etude_preset_kind_midi = {
     .instantiate = midi_instantiate,
     .tempomap = NULL,
     .free = midi_preset_free,
+    .realtime_refusal = midi_realtime_refusal,
 };

@@ -41,7 +41,8 @@ typedef struct etude_fluid_config {
  * Effects are off by default because Debian 12's FluidSynth 2.3 mixes its effects inside an OpenMP
  * parallel region on every fluid_synth_write_float(), and libgomp allocates and frees its thread
  * team there: with effects on, the audio thread allocates once per period (the rt_safety tests show
- * it). With them off, nothing on the audio path allocates. Offline renders may turn them on. */
+ * it). With them off, nothing on the audio path allocates. Offline renders may turn them on; a
+ * "midi" preset voice with "effects": true is refused by etude_preset_check_realtime(). */
 void etude_fluid_config_default(etude_fluid_config_t *cfg);
 
 /* [control] The first SoundFont found at Debian's standard paths (/usr/share/sounds/sf2/

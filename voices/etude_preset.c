@@ -634,6 +634,20 @@ int etude_preset_from_tempomap(etude_tempomap_t *map, const char *material, etud
     return 0;
 }
 
+int etude_preset_check_realtime(const etude_preset_t *p, char *err, size_t errsize)
+{
+    for (size_t i = 0; i < p->nvoices; i++) {
+        const etude_preset_voice_t *v = &p->voices[i];
+        const char *why = v->kind && v->kind->realtime_refusal ? v->kind->realtime_refusal(v->config) : NULL;
+        if (why) {
+            if (err && errsize)
+                snprintf(err, errsize, "%s", why);
+            return ETUDE_EINVAL;
+        }
+    }
+    return 0;
+}
+
 int etude_preset_instantiate(const etude_preset_t *p, etude_engine_t *engine, etude_sequencer_t *seq,
                              etude_voice_id_t *ids, char *err, size_t errsize)
 {

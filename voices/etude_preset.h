@@ -61,6 +61,10 @@ typedef struct etude_preset_kind {
     const etude_tempomap_t *(*tempomap)(const void *config);
     /* [control] Free a config from parse(). */
     void (*free)(void *config);
+    /* [control] Optional. NULL when the voice may play on a real-time thread (etude play); otherwise
+     * one line naming the file, line and field that would break the audio thread's rules (allocate,
+     * lock or block per period), valid while config lives. */
+    const char *(*realtime_refusal)(const void *config);
 } etude_preset_kind_t;
 
 /* [control] Write "PATH:LINE: KEY[INDEX].FIELD: message" to ctx->err, the line being where the field's value
@@ -119,6 +123,11 @@ const etude_tempomap_t *etude_preset_tempomap(const etude_preset_t *preset);
  * outlive the sequencer (sources borrow its tempo maps). On error, err names the voice at fault. */
 int etude_preset_instantiate(const etude_preset_t *preset, etude_engine_t *engine,
                              etude_sequencer_t *seq, etude_voice_id_t *ids, char *err, size_t errsize);
+
+/* [control] Whether every voice of the preset may play on a real-time thread (etude play, etude's
+ * JACK callback): 0, or ETUDE_EINVAL with the first voice's reason in err ("p.json:9:
+ * voices[1].effects: ..."). etude render does not ask: its audio runs on no real-time thread. */
+int etude_preset_check_realtime(const etude_preset_t *preset, char *err, size_t errsize);
 
 /* [any] The kind table's lookup (NULL if unknown), and the kinds' names joined by ", " for messages. */
 const etude_preset_kind_t *etude_preset_kind_find(const char *kind);

@@ -10,7 +10,7 @@ if(ETUDE_CLANG AND ETUDE_SANITIZE STREQUAL "")
   add_custom_command(OUTPUT ${_fz}
     COMMAND ${ETUDE_CLANG} -std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
             -I${CMAKE_SOURCE_DIR}/engine -I${CMAKE_SOURCE_DIR}/voices ${ETUDE_COMMON_INC}
-            ${ETUDE_TESTS_DIR}/fuzz/fuzz_midifile.c ${CMAKE_SOURCE_DIR}/voices/etude_midifile.c ${ETUDE_COMMON_SRCS} -o ${_fz}
+            ${ETUDE_TESTS_DIR}/fuzz/fuzz_midifile.c ${CMAKE_SOURCE_DIR}/voices/etude_midifile.c ${ETUDE_COMMON_SRCS} -lcjson -lsodium -lz -lm -o ${_fz}
     DEPENDS ${ETUDE_TESTS_DIR}/fuzz/fuzz_midifile.c ${CMAKE_SOURCE_DIR}/voices/etude_midifile.c
             ${CMAKE_SOURCE_DIR}/voices/etude_midifile.h
     COMMENT "Building the libFuzzer target fuzz_midifile")

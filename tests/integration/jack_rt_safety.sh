@@ -9,6 +9,9 @@ Q="$ETUDE_TEST_BIN/jack_oscq"
 export ETUDE_HOME="$T/home"
 [ -f "$ETUDE_RT_LIB" ] || fail "interposer $ETUDE_RT_LIB not built"
 jack_start 64
+# a preset with FluidSynth's effects on (they allocate per period): /etude/load must refuse it
+sed -e "s#\"assets/#\"$ETUDE_PRESETS/assets/#g" \
+    -e 's#"program": 19 }#"program": 19, "effects": true }#' "$ETUDE_PRESETS/chorale-trainer.json" >"$T/fx.json"
 presets=$(ls "$ETUDE_PRESETS"/*.json | grep -v '\.schema\.json$')
 last=$(echo "$presets" | tail -n 1)
 n=0
@@ -32,6 +35,12 @@ for preset in $presets; do
         # swap the material while playing: the first preset loads the last one
         "$Q" "$port" /etude/load s "$last" | grep -q '^/etude/ok' || fail "$name: /etude/load $last failed"
         sleep 1.5
+        # refused, and playback goes on (fails on fd82c7f: the load succeeded and the interposer
+        # counted libgomp's allocations on the JACK thread)
+        "$Q" "$port" /etude/load s "$T/fx.json" >"$T/fx.reply"
+        grep -q "^/etude/error.*voices\[1\]\.effects" "$T/fx.reply" || { cat "$T/fx.reply"; fail "$name: /etude/load of effects not refused"; }
+        "$Q" "$port" /etude/status | grep -q '"voices"' || fail "$name: no status after the refused load"
+        sleep 0.5
     fi
     kill -TERM $pid
     wait $pid

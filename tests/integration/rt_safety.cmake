@@ -45,3 +45,12 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/cli/cmd_render.c)
     set_tests_properties(${tname} PROPERTIES LABELS "integration;no-asan;no-tsan" TIMEOUT 300)
   endforeach()
 endif()
+
+# No preset field may break the live audio thread's rules: etude play refuses "effects": true
+# (FluidSynth's OpenMP effects allocate per period). Needs no jackd and no interposer, so it runs
+# under the sanitizers too.
+if(EXISTS ${CMAKE_SOURCE_DIR}/cli/cmd_play.c)
+  add_test(NAME rt_safety.play_refuses_effects COMMAND sh ${ETUDE_TESTS_DIR}/integration/rt_safety_presets.sh
+    $<TARGET_FILE:etude> ${CMAKE_SOURCE_DIR}/presets)
+  set_tests_properties(rt_safety.play_refuses_effects PROPERTIES LABELS "integration" TIMEOUT 120)
+endif()

@@ -7,7 +7,8 @@ set(ETUDE_PUBLIC_HEADERS
   voices/etude_tempomap.h voices/etude_click.h voices/etude_preset.h voices/etude_midifile.h
   voices/etude_fluid.h voices/etude_sample.h voices/etude_drone.h voices/etude_practice.h
   common/etude_error.h
-  sync/etude_store.h sync/etude_canon.h sync/etude_syncclient.h
+  common/etude_canon.h common/etude_time.h common/etude_uuid.h common/etude_entity.h common/etude_gzip.h
+  sync/etude_store.h sync/etude_syncclient.h
   plugins/etude_plugin.h)
 set(hdr_srcs "")
 set(hdr_calls "")

@@ -240,7 +240,7 @@ static void test_upload_answers(void **state)
     etude_syncclient_t *c = client();
     char remote[65];
     etude_canon_sha256_hex("{\"minutes\":22}", 14, remote);
-    char acc[256], con[2048], rej[256], body[4096];
+    char acc[256], con[2048], rej[256], body[8192];
     snprintf(acc, sizeof acc, "{\"id\":\"%s\",\"remoteId\":\"%s\",\"syncVersion\":1}", a, a);
     snprintf(con, sizeof con,
              "{\"id\":\"%s\",\"entityType\":\"goal\",\"baseVersion\":0,\"serverVersion\":4,\"server\":{\"id\":\"%s\","
@@ -286,6 +286,138 @@ static void test_upload_answers(void **state)
     etude_syncclient_close(c);
 }
 
+
+/* A conflict answer for id whose server copy is data at version ver (deleted: a tombstone). */
+static void conflict_for(char *out, size_t size, const char *id, const char *type, const char *data, int ver,
+                         const char *updated, int deleted)
+{
+    char sum[65];
+    etude_canon_sha256_hex(data, strlen(data), sum);
+    snprintf(out, size,
+             "{\"id\":\"%s\",\"entityType\":\"%s\",\"baseVersion\":0,\"serverVersion\":%d,\"server\":{\"id\":\"%s\","
+             "\"createdAt\":\"2026-11-25T10:00:00.000Z\",\"updatedAt\":\"%s\",\"deletedAt\":%s,"
+             "\"syncStatus\":\"synced\",\"syncVersion\":%d,\"checksum\":\"%s\",\"entityType\":\"%s\","
+             "\"data\":%s},\"client\":{}}",
+             id, type, ver, id, updated, deleted ? "\"2026-11-25T11:00:00.000Z\"" : "null", ver, sum, type,
+             deleted ? "null" : data);
+}
+
+typedef struct edit_ctx {
+    etude_store_t *st;
+    const char *id, *data;
+    int done;
+} edit_ctx_t;
+
+static void edit_in_flight(void *p)
+{
+    edit_ctx_t *x = p;
+    if (x->done++)
+        return;
+    assert_int_equal(etude_store_update(x->st, x->id, x->data), 0);
+}
+
+/* An edit made while the upload is in flight survives a server-wins settlement; the sent version is
+ * the conflict's loser, listed by conflicts --all. Fails on fd82c7f: the settlement deleted the
+ * whole outbox of the entity and wrote the server's row over the edit (data {"minutes":22}, no
+ * change queued). */
+static void test_inflight_edit_survives_server_wins(void **state)
+{
+    (void)state;
+    write_file("sync.json", "{\"conflictStrategy\":\"server-wins\"}");
+    etude_store_t *st = store();
+    const char *g = "99999999-9999-4999-8999-999999999999";
+    assert_int_equal(etude_store_create(st, "goal", g, "{\"minutes\":1}", NULL), 0);
+    etude_syncclient_t *c = client();
+    edit_ctx_t x = {st, g, "{\"minutes\":3}", 0};
+    etude_sync_set_after_send(c, edit_in_flight, &x);
+    char con[2048], body[8192];
+    conflict_for(con, sizeof con, g, "goal", "{\"minutes\":22}", 4, "2026-11-25T10:00:00.000Z", 0);
+    upload_answer(body, sizeof body, "", con, "");
+    assert_int_equal(etude_syncclient_apply_answer(c, "UploadBatch", body, strlen(body)), 0);
+    assert_int_equal(x.done, 1);
+    etude_entity_t e;
+    assert_int_equal(etude_store_get(st, g, &e), 0);
+    assert_string_equal(e.data, "{\"minutes\":3}");   /* the newer edit is still the row */
+    assert_int_equal(e.sync_version, 4);               /* rebased on the server's version */
+    assert_string_equal(e.sync_status, "pending");
+    etude_entity_clear(&e);
+    assert_int_equal(etude_store_outbox_count(st), 1); /* and it is queued, to be sent next */
+    char *open_list = etude_syncclient_conflicts_json(c);
+    assert_string_equal(open_list, "[]");
+    free(open_list);
+    char *all = etude_syncclient_conflicts_all_json(c);
+    cJSON *a = cJSON_Parse(all);
+    free(all);
+    assert_int_equal(cJSON_GetArraySize(a), 1);
+    const cJSON *k = cJSON_GetArrayItem(a, 0);
+    assert_string_equal(cJSON_GetObjectItem(k, "kept")->valuestring, "remote");
+    /* the loser (what was sent) is kept */
+    const cJSON *ld = cJSON_GetObjectItem(cJSON_GetObjectItem(k, "local"), "data");
+    assert_int_equal((int)cJSON_GetObjectItem(ld, "minutes")->valuedouble, 1);
+    cJSON_Delete(a);
+    /* Without an edit in flight the server's version wins and is installed. */
+    etude_sync_set_after_send(c, NULL, NULL);
+    const char *h = "12121212-1212-4212-8212-121212121212";
+    assert_int_equal(etude_store_create(st, "goal", h, "{\"minutes\":5}", NULL), 0);
+    conflict_for(con, sizeof con, g, "goal", "{\"minutes\":22}", 5, "2026-11-25T10:00:00.000Z", 0);
+    char con2[2048];
+    conflict_for(con2, sizeof con2, h, "goal", "{\"minutes\":55}", 2, "2026-11-25T10:00:00.000Z", 0);
+    char both[4200];
+    snprintf(both, sizeof both, "%s,%s", con, con2);
+    upload_answer(body, sizeof body, "", both, "");
+    assert_int_equal(etude_syncclient_apply_answer(c, "UploadBatch", body, strlen(body)), 0);
+    assert_int_equal(etude_store_get(st, h, &e), 0);
+    assert_string_equal(e.data, "{\"minutes\":55}");
+    assert_string_equal(e.sync_status, "synced");
+    etude_entity_clear(&e);
+    assert_int_equal(etude_store_get(st, g, &e), 0);
+    assert_string_equal(e.data, "{\"minutes\":22}");
+    etude_entity_clear(&e);
+    assert_int_equal(etude_store_outbox_count(st), 0);
+    all = etude_syncclient_conflicts_all_json(c);
+    a = cJSON_Parse(all);
+    free(all);
+    assert_int_equal(cJSON_GetArraySize(a), 3);
+    cJSON_Delete(a);
+    assert_int_equal(etude_store_check(st), 0);
+    etude_store_close(st);
+    etude_syncclient_close(c);
+}
+
+/* Two notes with equal text are two things: a server answer calling one a duplicate of the other
+ * never removes or tombstones it here. Fails on fd82c7f: the second note was deleted locally
+ * (and an already-synced one, edited to the other's text, tombstoned). */
+static void test_equal_notes_are_not_duplicates(void **state)
+{
+    (void)state;
+    etude_store_t *st = store();
+    const char *n1 = "13131313-1313-4313-8313-131313131313", *n2 = "14141414-1414-4414-8414-141414141414";
+    assert_int_equal(etude_store_create(st, "logbookEntry", n1, "{\"text\":\"scales\"}", NULL), 0);
+    assert_int_equal(etude_store_create(st, "logbookEntry", n2, "{\"text\":\"scales\"}", NULL), 0);
+    etude_syncclient_t *c = client();
+    char acc[256], dup[256], body[4096];
+    snprintf(acc, sizeof acc, "{\"id\":\"%s\",\"remoteId\":\"%s\",\"syncVersion\":1}", n1, n1);
+    snprintf(dup, sizeof dup, "{\"id\":\"%s\",\"duplicateOf\":\"%s\"}", n2, n1);
+    snprintf(body, sizeof body,
+             "{\"data\":{\"uploadBatch\":{\"batchId\":\"b\",\"deviceId\":\"d\",\"mutationSeq\":1,\"replayed\":false,"
+             "\"accepted\":[%s],\"conflicts\":[],\"duplicates\":[%s],\"rejected\":[]}}}",
+             acc, dup);
+    assert_int_equal(etude_syncclient_apply_answer(c, "UploadBatch", body, strlen(body)), 0);
+    etude_entity_t e;
+    assert_int_equal(etude_store_get(st, n2, &e), 0);
+    assert_string_equal(e.deleted_at, "");
+    assert_string_equal(e.data, "{\"text\":\"scales\"}");
+    etude_entity_clear(&e);
+    assert_int_equal(etude_store_count(st, "logbookEntry", 0), 2);
+    /* kept, with the reason, as a dead letter: never merged, never dropped */
+    char *s = etude_syncclient_status_json(c);
+    assert_non_null(strstr(s, "only practice sessions are duplicates"));
+    free(s);
+    assert_int_equal(etude_store_check(st), 0);
+    etude_store_close(st);
+    etude_syncclient_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +426,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_and_not_logged_in, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pull_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inflight_edit_survives_server_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_equal_notes_are_not_duplicates, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
