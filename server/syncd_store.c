@@ -17,6 +17,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "etude_canon.h"
 #include "etude_entity.h"
 #include "etude_time.h"
 
@@ -659,68 +660,8 @@ int etude_syncd_store_latest_cursor(etude_syncd_store_t *st, int64_t user_id, ch
 
 /* ---- entities ---- */
 
-static const char *const entity_types[] = {"practiceSession", "practiceLog", "goal", "logbookEntry"};
-
-static int is_entity_type(const char *t)
-{
-    for (size_t i = 0; i < sizeof entity_types / sizeof entity_types[0]; i++)
-        if (strcmp(t, entity_types[i]) == 0)
-            return 1;
-    return 0;
-}
-
-static int is_uuid(const char *s)
-{
-    if (strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int digits(const char *s, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
-/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
-static int is_rfc3339(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 20 || n > 40)
-        return 0;
-    if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
-        (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
-        s[16] != ':' || !digits(s + 17, 2))
-        return 0;
-    int mo = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
-    int h = (s[11] - '0') * 10 + (s[12] - '0'), mi = (s[14] - '0') * 10 + (s[15] - '0');
-    int se = (s[17] - '0') * 10 + (s[18] - '0');
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return 0;
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return 0;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
-        return 1;
-    if ((*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) && p[6] == '\0')
-        return 1;
-    return 0;
-}
+/* Ids, types, timestamps and data are checked by libetude-common (etude_entity.h), exactly as
+ * every client checks them. */
 
 static int is_hex64(const char *s)
 {
@@ -730,35 +671,6 @@ static int is_hex64(const char *s)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return 0;
     return 1;
-}
-
-/* Unix ms of an RFC 3339 date-time already accepted by is_rfc3339; INT64_MIN if not parseable. */
-static int64_t rfc3339_ms(const char *s)
-{
-    if (!s || !is_rfc3339(s))
-        return INT64_MIN;
-    int y = atoi(s), mo = atoi(s + 5), d = atoi(s + 8), h = atoi(s + 11), mi = atoi(s + 14), se = atoi(s + 17);
-    /* days from civil (Howard Hinnant's algorithm) */
-    int yy = y - (mo <= 2);
-    int era = (yy >= 0 ? yy : yy - 399) / 400;
-    int yoe = yy - era * 400;
-    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = (int64_t)era * 146097 + doe - 719468;
-    int64_t ms = ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)se * 1000;
-    const char *p = s + 19;
-    if (*p == '.') {
-        int scale = 100;
-        for (p++; isdigit((unsigned char)*p); p++) {
-            ms += (*p - '0') * scale;
-            scale /= 10;
-        }
-    }
-    if (*p == '+' || *p == '-') {
-        int64_t off = ((int64_t)atoi(p + 1) * 60 + atoi(p + 4)) * 60000;
-        ms += *p == '+' ? -off : off;
-    }
-    return ms;
 }
 
 /* Start of a practice session (data.startedAt), the key of the duplicate index; INT64_MIN when
@@ -774,26 +686,6 @@ static int64_t session_start_ms(const cJSON *data, const char *created_at)
 /* The start tolerance of the duplicate rule, for the index range. */
 #define SAME_START_MS ETUDE_ENTITY_DUP_START_MS
 
-/* Timestamps more than this ahead of the server's clock are refused. */
-#define MAX_AHEAD_MS (10 * 60 * 1000)
-
-/* Refuses an entity stamped in the server's future; returns -1 with field and reason set. */
-static int check_not_ahead(const cJSON *o, int64_t now_ms, const char **field, char *reason, size_t rlen)
-{
-    static const char *const keys[] = {"createdAt", "updatedAt", "deletedAt"};
-    for (size_t i = 0; i < 3; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
-        int64_t t = cJSON_IsString(v) ? rfc3339_ms(v->valuestring) : INT64_MIN;
-        if (t != INT64_MIN && t > now_ms + MAX_AHEAD_MS) {
-            char now[40];
-            etude_syncd_format_time(now_ms, now, sizeof now);
-            *field = keys[i];
-            snprintf(reason, rlen, "is more than 10 minutes ahead of the server clock (server time %s)", now);
-            return -1;
-        }
-    }
-    return 0;
-}
 
 /* A validated upload entity; strings point into the request JSON. */
 typedef struct entity_in {
@@ -801,6 +693,7 @@ typedef struct entity_in {
     int64_t base;
     char *canon; /* canonical data, malloc'd; "null" for tombstones */
     const cJSON *data;
+    char field[64]; /* the field at fault, when etude_entity_check refused it */
 } entity_in_t;
 
 static const char *opt_string(const cJSON *o, const char *k, int *bad)
@@ -837,37 +730,36 @@ static int validate_entity(const etude_syncd_store_t *st, const cJSON *o, entity
         }                                                                                          \
     } while (0)
     NEED_STRING(e->id, "id");
-    if (!is_uuid(e->id)) {
-        *field = "id";
-        snprintf(reason, rlen, "must be a lowercase UUID (8-4-4-4-12 hex digits)");
-        return -1;
-    }
     NEED_STRING(e->type, "entityType");
-    if (!is_entity_type(e->type)) {
-        *field = "entityType";
-        snprintf(reason, rlen, "unknown entity type (accepted: practiceSession, practiceLog, goal, logbookEntry)");
-        return -1;
-    }
     NEED_STRING(e->created, "createdAt");
     NEED_STRING(e->updated, "updatedAt");
-    NEED_STRING(e->checksum, "checksum");
-#undef NEED_STRING
-    if (!is_rfc3339(e->created) || !is_rfc3339(e->updated)) {
-        *field = is_rfc3339(e->created) ? "updatedAt" : "createdAt";
-        snprintf(reason, rlen, "must be an RFC 3339 date-time such as 2026-01-31T12:00:00.000Z");
-        return -1;
-    }
     bad = 0;
     e->deleted = opt_string(o, "deletedAt", &bad);
-    if (bad || (e->deleted && !is_rfc3339(e->deleted))) {
+    if (bad) {
         *field = "deletedAt";
-        snprintf(reason, rlen, "must be null or an RFC 3339 date-time");
+        snprintf(reason, rlen, "must be null or a string");
         return -1;
     }
+    e->data = cJSON_GetObjectItemCaseSensitive(o, "data");
+    /* What every client accepts, no more: strict times, updatedAt >= createdAt, UTF-8, ranges,
+     * and nothing more than ETUDE_ENTITY_MAX_AHEAD_MS ahead of this server's clock. */
+    etude_entity_view_t view = {e->id, e->type, e->created, e->updated, e->deleted, e->deleted ? NULL : e->data};
+    etude_entity_fault_t fault;
+    int vr = etude_entity_check(&view, etude_syncd_now_ms(), &fault);
+    if (vr) {
+        if (vr == ETUDE_ENOMEM)
+            return -1; /* no field: reported as out of memory */
+        snprintf(e->field, sizeof e->field, "%s", fault.field);
+        *field = e->field;
+        snprintf(reason, rlen, "%s", fault.reason);
+        return -1;
+    }
+    NEED_STRING(e->checksum, "checksum");
+#undef NEED_STRING
     e->local_id = opt_string(o, "localId", &bad);
-    if (bad || (e->local_id && strlen(e->local_id) > 256)) {
+    if (bad || (e->local_id && (strlen(e->local_id) > 256 || !etude_utf8_valid(e->local_id, strlen(e->local_id))))) {
         *field = "localId";
-        snprintf(reason, rlen, "must be null or a string of at most 256 bytes");
+        snprintf(reason, rlen, "must be null or a UTF-8 string of at most 256 bytes");
         return -1;
     }
     const cJSON *bv = cJSON_GetObjectItemCaseSensitive(o, "baseVersion");
@@ -885,7 +777,6 @@ static int validate_entity(const etude_syncd_store_t *st, const cJSON *o, entity
         snprintf(reason, rlen, "must be 64 lowercase hex digits (SHA-256)");
         return -1;
     }
-    e->data = cJSON_GetObjectItemCaseSensitive(o, "data");
     if (e->deleted) {
         e->canon = strdup("null"); /* a tombstone keeps no data */
         return e->canon ? 0 : -1;
@@ -1024,7 +915,6 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
     }
     int k = 0;
     const cJSON *it;
-    int64_t now_ms = etude_syncd_now_ms();
     cJSON_ArrayForEach(it, ents)
     {
         pre_t *p = &pre[k];
@@ -1036,8 +926,6 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
                 p->field = "entity";
                 snprintf(p->reason, sizeof p->reason, "out of memory");
             }
-        } else if (check_not_ahead(it, now_ms, &p->field, p->reason, sizeof p->reason) != 0) {
-            p->bad = 1;
         } else {
             for (int j = 0; j < k; j++)
                 if (!pre[j].bad && strcmp(pre[j].e.id, p->e.id) == 0) { /* only the first counts */

@@ -310,7 +310,7 @@ test('tombstones sync, carry no data, and are never revived', async () => {
   r = await upload(batch([{ ...e, updatedAt: 'yesterday', baseVersion: 2 }]));
   assert.deepEqual(r.json.data.uploadBatch.rejected.map((x) => x.field), ['updatedAt']);
   // A tombstone for an entity the server never saw is stored, so other devices learn of it.
-  const ghost = entity('goal', { g: 1 }, { deletedAt: del });
+  const ghost = entity('goal', { g: 1 }, { createdAt: del, updatedAt: del, deletedAt: del }); // deletedAt >= createdAt
   r = await upload(batch([ghost]));
   assert.equal(r.json.data.uploadBatch.accepted[0].id, ghost.id);
 });

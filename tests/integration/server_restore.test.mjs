@@ -145,7 +145,7 @@ test('timestamps more than 10 minutes ahead of the server clock are rejected per
     assert.deepEqual(res.accepted.map((a) => a.id), [ok.id]);
     assert.deepEqual(res.rejected.map((x) => [x.index, x.id, x.field]),
       [[1, ahead.id, 'updatedAt'], [2, made.id, 'createdAt'], [3, del.id, 'deletedAt']]);
-    assert.match(res.rejected[0].reason, /more than 10 minutes ahead of the server clock/);
+    assert.match(res.rejected[0].reason, /ahead of the clock/);
   } finally { await srv.stop(); }
   // The server's own clock decides: one an hour behind refuses what is "now" for the device.
   process.env.ETUDE_TEST_CLOCK_SKEW_MS = String(-3600000);
