@@ -11,6 +11,7 @@
 
 #include "etude_click.h"
 #include "etude_practice.h"
+#include "etude_presets.h"
 #include "etude_tempomap.h"
 
 #define MAX_VOICES 64
@@ -844,6 +845,11 @@ int etude_player_material_preset(const etude_player_material_t *m, etude_preset_
         seterr(err, len, "give one of a preset, a tempo map or a click line");
         return ETUDE_EINVAL;
     }
+    if (m->preset_path && etude_presets_is_name(m->preset_path)) {
+        char path[4400];
+        int rc = etude_presets_find(m->preset_path, path, sizeof path, err, len);
+        return rc < 0 ? rc : etude_preset_load(path, out, err, len);
+    }
     if (m->preset_path)
         return etude_preset_load(m->preset_path, out, err, len);
     etude_tempomap_t *map = NULL;
@@ -863,11 +869,19 @@ int etude_player_material_preset(const etude_player_material_t *m, etude_preset_
 int etude_player_load(etude_player_t *p, const etude_player_material_t *m, char *err, size_t len)
 {
     etude_preset_t *np = NULL;
-    int rc = etude_player_material_preset(m, &np, err, len);
+    char path[4400];
+    etude_player_material_t rm = *m;
+    if (m->preset_path && etude_presets_is_name(m->preset_path)) { /* a preset by name: its file */
+        int rc = etude_presets_find(m->preset_path, path, sizeof path, err, len);
+        if (rc < 0)
+            return rc;
+        rm.preset_path = path;
+    }
+    int rc = etude_player_material_preset(&rm, &np, err, len);
     if (rc < 0)
         return rc;
-    return etude_player_load_preset(p, np, m->preset_path, m->preset_path ? NULL : m->map_path ? m->map_path : m->click_line,
-                                    err, len);
+    return etude_player_load_preset(p, np, rm.preset_path,
+                                    rm.preset_path ? NULL : rm.map_path ? rm.map_path : rm.click_line, err, len);
 }
 
 void etude_player_quit(etude_player_t *p, const char *reason)
