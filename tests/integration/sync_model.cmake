@@ -1,0 +1,24 @@
+# The model-based random test of the whole sync (tests/integration/sync_model.c): K devices run
+# random histories against a real etude-syncd through a fault-injecting proxy
+# (tests/support/model_proxy.c), and a checker holds the sync's invariants after quiescence.
+# ctest runs a seeded short version; docs/sync.md says how to run the long one and replay a seed.
+if(TARGET etude-sync AND TARGET etude-syncd)
+  add_executable(sync_model ${CMAKE_CURRENT_LIST_DIR}/sync_model.c ${ETUDE_TESTS_DIR}/support/model_proxy.c)
+  target_include_directories(sync_model PRIVATE ${ETUDE_TESTS_DIR}/support)
+  target_link_libraries(sync_model PRIVATE etude-sync)
+  # The check that every conflict's loser is listed uses the library's listing of all conflicts
+  # (`etude sync conflicts --all`) when the library has it, else the store's conflicts table.
+  file(READ ${PROJECT_SOURCE_DIR}/sync/etude_syncclient.h model_syncclient_h)
+  if(model_syncclient_h MATCHES "etude_syncclient_conflicts_all_json")
+    target_compile_definitions(sync_model PRIVATE MODEL_CONFLICTS_ALL=etude_syncclient_conflicts_all_json)
+  endif()
+  set_target_properties(sync_model PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${ETUDE_BIN_DIR}/test)
+  # Classes still failing on main are reported but do not fail the entry (docs/sync.md, "What it
+  # found", says which fixes they wait for); every other invariant fails it.
+  set(model_known_failing "converge,pending,lost,merged,clock,unlisted,leak,deadletter,quiesce,auth")
+  add_test(NAME integration.sync_model COMMAND sync_model $<TARGET_FILE:etude-syncd>)
+  set_tests_properties(integration.sync_model PROPERTIES
+    LABELS "integration;sync"
+    TIMEOUT 300
+    ENVIRONMENT "ETUDE_MODEL_HISTORIES=30;ETUDE_MODEL_BASE_SEED=1;ETUDE_MODEL_KNOWN_FAILING=${model_known_failing}")
+endif()
