@@ -292,6 +292,18 @@ static int ent_find(const char *id)
 
 static const char *acc_label(int a) { return a >= 0 ? H->acc_name[a] : "anonymous"; }
 
+/* The account whose data device d shows and writes. A store that partitions accounts keeps the
+ * last login's account active after a logout (etude_store_account()); without partitions, a
+ * logged-out device is left alone by the model. -1: anonymous (before the first login). */
+static int view_acc(int d)
+{
+#ifdef MODEL_STORE_ACCOUNTS
+    return H->dev[d].acc >= 0 ? H->dev[d].acc : H->dev[d].ever ? H->dev[d].last_acc : -1;
+#else
+    return H->dev[d].acc;
+#endif
+}
+
 /* ---- the server and the proxy ------------------------------------------------------------- */
 
 
@@ -574,7 +586,7 @@ static int dev_list(int d, rows_t *rs, const char *when)
     etude_store_close(st);
     if (rc)
         return -1;
-    int acc = H->dev[d].acc;
+    int acc = view_acc(d);
     for (int i = 0; i < rs->n; i++) {
         int e = ent_find(rs->r[i].id);
         if (e < 0)
@@ -589,7 +601,7 @@ static int dev_list(int d, rows_t *rs, const char *when)
         }
         if (acc >= 0 && m->owner >= 0 && m->owner != acc) {
             if (!m->leaked)
-                viol(V_LEAK, "d%d logged in as %s lists %s %s of account %s %s", d, acc_label(acc),
+                viol(V_LEAK, "d%d showing %s lists %s %s of account %s %s", d, acc_label(acc),
                      type_name[m->type], short_id(m->id), acc_label(m->owner), when);
             m->leaked = 1;
         }
@@ -655,7 +667,7 @@ static const char *payload_sum(const cJSON *p)
 
 static void snapshot_conflicts(int d)
 {
-    int acc = H->dev[d].acc;
+    int acc = view_acc(d);
     if (acc < 0)
         return;
     if (g_conflicts_api) {
@@ -796,7 +808,11 @@ static void gen_goal(int ent, char *out, size_t n, char *label, size_t ln)
  * the server's time again (nothing can correct a clock it has not yet compared). */
 static int can_write(int d)
 {
+#ifdef MODEL_STORE_ACCOUNTS
+    return !H->dev[d].clock_unsure;
+#else
     return (H->dev[d].acc >= 0 || !H->dev[d].ever) && !H->dev[d].clock_unsure;
+#endif
 }
 
 static int add_write(int ent, int d, int kind, int parent, const char *sum, const char *data, int64_t t0, int64_t t1)
@@ -806,7 +822,7 @@ static int add_write(int ent, int d, int kind, int parent, const char *sum, cons
     mwrite_t *w = &H->w[H->nw];
     w->ent = ent;
     w->dev = d;
-    w->acc = H->dev[d].acc;
+    w->acc = view_acc(d);
     w->kind = kind;
     w->parent = parent;
     snprintf(w->sum, sizeof w->sum, "%s", sum);
@@ -814,8 +830,8 @@ static int add_write(int ent, int d, int kind, int parent, const char *sum, cons
     w->t0 = t0;
     w->t1 = t1;
     w->step = H->step;
-    if (H->dev[d].acc >= 0)
-        H->dev[d].maybe_pending |= 1u << H->dev[d].acc;
+    if (view_acc(d) >= 0)
+        H->dev[d].maybe_pending |= 1u << view_acc(d);
     return H->nw++;
 }
 
@@ -847,11 +863,11 @@ static void op_create(int d, int type)
     memset(m, 0, sizeof *m);
     snprintf(m->id, sizeof m->id, "%s", id);
     m->type = type;
-    m->owner = H->dev[d].acc;
+    m->owner = view_acc(d);
     m->anon_dev = d;
     int wi = add_write(H->nent, d, W_CREATE, -1, e.checksum, data, t0, t1);
     H->nent++;
-    hlog("d%d (%s): create %s %s %s -> w%d %.8s at %s (real +%" PRId64 " ms)", d, acc_label(H->dev[d].acc),
+    hlog("d%d (%s): create %s %s %s -> w%d %.8s at %s (real +%" PRId64 " ms)", d, acc_label(view_acc(d)),
          type_name[type], short_id(id), data, wi, e.checksum, e.updated_at, t0 - H->t_start);
     etude_entity_clear(&e);
     etude_store_close(st);
@@ -926,7 +942,7 @@ static void op_write_existing(int d, const char *id, int kind)
             gen_goal(e, data, sizeof data, label, sizeof label);
         }
     }
-    if (m->owner >= 0 && H->dev[d].acc >= 0 && m->owner != H->dev[d].acc)
+    if (m->owner >= 0 && view_acc(d) >= 0 && m->owner != view_acc(d))
         m->leaked = 1;
     etude_store_t *st;
     if (store_open_dev(d, &st))
@@ -946,7 +962,7 @@ static void op_write_existing(int d, const char *id, int kind)
     int wi = add_write(e, d, kind, parent, sum, kind == W_DELETE ? "(tombstone)" : data, t0, t1);
     char par[16];
     snprintf(par, sizeof par, parent >= 0 ? "w%d" : parent == -1 ? "none" : "unknown", parent);
-    hlog("d%d (%s): %s %s %s %s (over %s) -> w%d %.8s at %s (real +%" PRId64 " ms)", d, acc_label(H->dev[d].acc),
+    hlog("d%d (%s): %s %s %s %s (over %s) -> w%d %.8s at %s (real +%" PRId64 " ms)", d, acc_label(view_acc(d)),
          wkind_name[kind], type_name[m->type], short_id(id), kind == W_DELETE ? "" : data, par, wi, sum, en.updated_at,
          t0 - H->t_start);
     etude_entity_clear(&en);

@@ -8,9 +8,18 @@ if(TARGET etude-sync AND TARGET etude-syncd)
   target_link_libraries(sync_model PRIVATE etude-sync)
   # The check that every conflict's loser is listed uses the library's listing of all conflicts
   # (`etude sync conflicts --all`) when the library has it, else the store's conflicts table.
+  # (read at configure time; a change of either header re-runs the configuration)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+    ${PROJECT_SOURCE_DIR}/sync/etude_syncclient.h ${PROJECT_SOURCE_DIR}/sync/etude_store.h)
   file(READ ${PROJECT_SOURCE_DIR}/sync/etude_syncclient.h model_syncclient_h)
   if(model_syncclient_h MATCHES "etude_syncclient_conflicts_all_json")
     target_compile_definitions(sync_model PRIVATE MODEL_CONFLICTS_ALL=etude_syncclient_conflicts_all_json)
+  endif()
+  # A store that partitions accounts keeps the last account active after a logout: the model then
+  # also writes on logged-out devices (into that account) and checks what they list.
+  file(READ ${PROJECT_SOURCE_DIR}/sync/etude_store.h model_store_h)
+  if(model_store_h MATCHES "etude_store_set_account")
+    target_compile_definitions(sync_model PRIVATE MODEL_STORE_ACCOUNTS=1)
   endif()
   set_target_properties(sync_model PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${ETUDE_BIN_DIR}/test)
   # Classes still failing on main are reported but do not fail the entry (docs/sync.md, "What it
