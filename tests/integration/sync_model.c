@@ -751,11 +751,16 @@ static void check_dead_letters(int d, const char *when)
 
 /* ---- data generation ---------------------------------------------------------------------- */
 
-static const char *equal_texts[] = {"long tones", "scales in thirds", "Hanon no. 1", "slow practice, \xc3\xa9tude 3"};
+/* Equal texts: plain, UTF-8, a non-BMP character, and characters JSON must escape. */
+static const char *equal_texts[] = {"long tones", "scales in thirds", "Hanon no. 1",
+                                    "slow practice, \xc3\xa9tude 3", "bow \"d\xc3\xa9tach\xc3\xa9\" \\ \xf0\x9f\x8e\xbb\x01 end"};
+#define N_EQUAL_TEXTS 5
+/* Numbers whose canonical form is easy to get wrong (RFC 8785 / ECMAScript formatting). */
 static const double hard_numbers[] = {1e15, 1.5e15, 0.1234567890123456, 720.0 / 97.0, 9007199254740991.0, 1e-7,
-                                      30, 45.5};
-static const char *hard_names[] = {"1e15", "1.5e15", "0.1234567890123456", "720/97", "2^53-1", "1e-7", "30",
-                                   "45.5"};
+                                      1e21, 4.35, 9007199254740992.0, 30, 45.5};
+static const char *hard_names[] = {"1e15", "1.5e15", "0.1234567890123456", "720/97", "2^53-1", "1e-7",
+                                   "1e21", "4.35", "2^53", "30", "45.5"};
+#define N_HARD 11
 
 static int data_used(int ent, const char *data)
 {
@@ -768,25 +773,41 @@ static int data_used(int ent, const char *data)
 static int g_text_serial;
 
 /* A note's data: often one of a few equal texts, or the text of another note (other_text). */
+/* {"text": text} with JSON escapes where needed. */
+static void note_json(const char *text, char *out, size_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "text", text);
+    char *t = cJSON_PrintUnformatted(o);
+    snprintf(out, n, "%s", t ? t : "{}");
+    free(t);
+    cJSON_Delete(o);
+}
+
+/* A note's data: often one of a few equal texts, or the text of another note (other_text). */
 static void gen_note(int ent, const char *other_text, char *out, size_t n)
 {
+    char b[160];
     for (int tries = 0; tries < 8; tries++) {
-        if (other_text && tries == 0)
-            snprintf(out, n, "{\"text\":\"%s\"}", other_text);
-        else if (chance(55))
-            snprintf(out, n, "{\"text\":\"%s\"}", equal_texts[rn(4)]);
-        else
-            snprintf(out, n, "{\"text\":\"note %d of history %" PRIu64 "\"}", ++g_text_serial, H->seed);
+        if (other_text && tries == 0) {
+            note_json(other_text, out, n);
+        } else if (chance(55)) {
+            note_json(equal_texts[rn(N_EQUAL_TEXTS)], out, n);
+        } else {
+            snprintf(b, sizeof b, "note %d of history %" PRIu64, ++g_text_serial, H->seed);
+            note_json(b, out, n);
+        }
         if (ent < 0 || !data_used(ent, out))
             return;
     }
-    snprintf(out, n, "{\"text\":\"note %d of history %" PRIu64 "\"}", ++g_text_serial, H->seed);
+    snprintf(b, sizeof b, "note %d of history %" PRIu64, ++g_text_serial, H->seed);
+    note_json(b, out, n);
 }
 
 static void gen_goal(int ent, char *out, size_t n, char *label, size_t ln)
 {
     for (int tries = 0; tries < 12; tries++) {
-        int k = rn(8);
+        int k = rn(N_HARD);
         const char *period = chance(50) ? "day" : "week";
         char num[40];
         snprintf(num, sizeof num, "%.17g", hard_numbers[k]);
@@ -906,8 +927,7 @@ static int text_of(const char *data, char *out, size_t n)
 {
     cJSON *o = cJSON_Parse(data);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "text");
-    int ok = cJSON_IsString(t) && strlen(t->valuestring) < n && !strchr(t->valuestring, '"') &&
-             !strchr(t->valuestring, '\\');
+    int ok = cJSON_IsString(t) && strlen(t->valuestring) < n;
     if (ok)
         snprintf(out, n, "%s", t->valuestring);
     cJSON_Delete(o);
