@@ -1610,6 +1610,68 @@ static void check_writes(int e)
     }
 }
 
+/* ---- the checker's own test: spoil the server's state after quiescence ------------------- */
+
+static int g_tamper = -1;     /* the violation class this history's tampering must produce, or -1 */
+static unsigned g_tamper_set; /* the classes to tamper with, one per history in turn */
+static long g_tamper_caught[V_NCLASSES];
+
+static int sql_exec(const char *sql, int nargs, const char *a1, const char *a2)
+{
+    sqlite3 *db;
+    if (sqlite3_open_v2(g_srv_db, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        die("%s: %s", g_srv_db, sqlite3_errmsg(db));
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        die("tamper: %s: %s", sql, sqlite3_errmsg(db));
+    if (nargs > 0)
+        sqlite3_bind_text(st, 1, a1, -1, SQLITE_TRANSIENT);
+    if (nargs > 1)
+        sqlite3_bind_text(st, 2, a2, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    int n = sqlite3_changes(db);
+    sqlite3_close(db);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+/* What a broken sync would leave behind, written straight into the server's database: the
+ * checker must report it with the expected class. Returns 0 when something was spoilt. */
+static int tamper(void)
+{
+    server_rows();
+    char like[48];
+    snprintf(like, sizeof like, "m%" PRIu64 "u%%", H->seed);
+    for (int i = 0; i < g_nsrv; i++) {
+        srow_t *r = &g_srv[i];
+        int e = ent_find(r->id), n = 0, deleted_by_model = 0;
+        if (e < 0 || H->ent[e].leaked || H->ent[e].owner != r->acc)
+            continue; /* already reported otherwise */
+        for (int k = 0; k < H->nw; k++)
+            deleted_by_model |= H->w[k].ent == e && H->w[k].kind == W_DELETE;
+        if (g_tamper == V_REVIVED && r->deleted && deleted_by_model) {
+            n = sql_exec("UPDATE entities SET deleted_at = NULL WHERE id = ?", 1, r->id, NULL);
+        } else if (g_tamper == V_LOST && !r->deleted) {
+            n = sql_exec("DELETE FROM entities WHERE id = ?", 1, r->id, NULL);
+        } else if (g_tamper == V_LEAK && H->nacc > 1) {
+            char other[40];
+            snprintf(other, sizeof other, "%s", H->acc_name[(r->acc + 1) % H->nacc]);
+            n = sql_exec("UPDATE entities SET user_id = (SELECT id FROM users WHERE name = ?) WHERE id = ?", 2, other,
+                         r->id);
+        } else if (g_tamper == V_FOREIGN && !r->deleted) {
+            n = sql_exec("UPDATE entities SET checksum = '0000000000000000000000000000000000000000000000000000000000000000'"
+                         " WHERE id = ?", 1, r->id, NULL);
+        }
+        if (n > 0) {
+            hlog("tampering (%s): server row %s of %s spoilt", vclass_name[g_tamper], short_id(r->id),
+                 acc_label(r->acc));
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static void check(void)
 {
     server_rows();
@@ -1768,8 +1830,25 @@ static int run_history(uint64_t seed, int keep)
             one_step();
     }
     quiesce();
+    int tampered = g_tamper >= 0 && tamper() == 0;
     check();
     int failing = 0, known = 0;
+    if (g_tamper >= 0) {
+        /* The checker's test: a spoilt history must be reported with the expected class. */
+        int missed = tampered && !H->nviol[g_tamper];
+        if (missed)
+            viol(V_NCLASSES - 1, "the checker missed the tampering (%s)", vclass_name[g_tamper]);
+        printf("tamper %s (seed %" PRIu64 "): %s\n", vclass_name[g_tamper], seed,
+               !tampered ? "nothing to spoil" : missed ? "MISSED" : "caught");
+        if (tampered && !missed)
+            g_tamper_caught[g_tamper]++;
+        for (int c = 0; c < V_NCLASSES; c++)
+            g_totals[c] += H->nviol[c];
+        if (missed)
+            g_failed_hist++;
+        hist_free();
+        return missed;
+    }
     for (int c = 0; c < V_NCLASSES; c++) {
         g_totals[c] += H->nviol[c];
         if (H->nviol[c] && !(g_known_failing & (1u << c)))
@@ -1882,6 +1961,11 @@ int main(int argc, char **argv)
     g_verbose = (e = getenv("ETUDE_MODEL_VERBOSE")) ? atoi(e) : 0;
     double seconds = (e = getenv("ETUDE_MODEL_SECONDS")) ? atof(e) : 0;
     g_known_failing = parse_classes(getenv("ETUDE_MODEL_KNOWN_FAILING"));
+    if ((e = getenv("ETUDE_MODEL_TAMPER")) && *e) {
+        g_tamper_set = parse_classes(e);
+        if (g_tamper_set & ~((1u << V_REVIVED) | (1u << V_LOST) | (1u << V_LEAK) | (1u << V_FOREIGN)))
+            die("ETUDE_MODEL_TAMPER: classes among revived, lost, leak, foreign");
+    }
     int keep = (e = getenv("KEEP_TMP")) && !strcmp(e, "1");
     if (histories < 1 || g_steps < 1)
         die("ETUDE_MODEL_HISTORIES and ETUDE_MODEL_STEPS must be positive");
@@ -1925,6 +2009,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < histories; i++) {
         if (seconds > 0 && (double)(mono_ms() - t0) / 1000.0 > seconds)
             break;
+        if (g_tamper_set) {
+            int k = 0, want = i % __builtin_popcount(g_tamper_set);
+            for (int c = 0; c < V_NCLASSES; c++)
+                if (g_tamper_set & (1u << c) && k++ == want)
+                    g_tamper = c;
+        }
         run_history(base + (uint64_t)i, keep);
         ran++;
         if (g_verbose && ran % 100 == 0) {
@@ -1952,6 +2042,11 @@ int main(int argc, char **argv)
             any = 1;
         }
     printf("%s\n", any ? "" : " none");
+    for (int c = 0; c < V_NCLASSES; c++)
+        if ((g_tamper_set & (1u << c)) && !g_tamper_caught[c]) {
+            printf("tampering with %s was never caught (nothing to spoil in these histories?)\n", vclass_name[c]);
+            g_failed_hist++;
+        }
     printf("%s: %ld of %d histories failed\n", g_failed_hist ? "FAIL" : "PASS", g_failed_hist, ran);
     server_kill();
     kill(g_proxy_pid, SIGKILL);
