@@ -11,6 +11,7 @@
 
 #include "etude_click.h"
 #include "etude_practice.h"
+#include "etude_presets.h"
 #include "etude_tempomap.h"
 
 #define MAX_VOICES 64
@@ -41,6 +42,7 @@ struct etude_player {
     etude_bus_t *bus;
     etude_timing_t *timing;
     etude_preset_t *preset;
+    etude_practice_t *practice; /* the voices' shared practice (a reference), or NULL */
     const etude_tempomap_t *map;
     uint32_t rate;
 
@@ -453,7 +455,7 @@ static int add_material(etude_player_t *p, char *err, size_t errlen)
         return ETUDE_EINVAL;
     }
     etude_voice_id_t ids[MAX_VOICES];
-    int rc = etude_preset_instantiate(p->preset, p->engine, p->seq, ids, err, errlen);
+    int rc = etude_preset_instantiate_practice(p->preset, p->engine, p->seq, ids, &p->practice, err, errlen);
     if (rc < 0)
         return rc;
     p->nvoices = n;
@@ -579,7 +581,7 @@ static uint64_t map_pos(const etude_tempomap_t *a, const etude_tempomap_t *b, ui
 /* The sequencer's practice (MIDI, sample, drone and practice voices), when the material has one. */
 static etude_practice_t *practice(const etude_player_t *p)
 {
-    return p->seq ? etude_practice_of(p->seq) : NULL;
+    return p->seq ? p->practice : NULL;
 }
 
 /* Play the material at tempo scale. Practice material re-anchors its passes at the current
@@ -783,6 +785,8 @@ static void remove_material(etude_player_t *p)
     p->scale = 1.0;
     etude_sequencer_destroy(p->seq); /* cancels its events, destroys its sources */
     p->seq = NULL;
+    etude_practice_unref(p->practice);
+    p->practice = NULL;
     for (size_t i = 0; i < p->nvoices; i++) {
         if (p->jack)
             etude_jack_remove_voice_port(p->jack, p->voices[i].id);
@@ -841,6 +845,11 @@ int etude_player_material_preset(const etude_player_material_t *m, etude_preset_
         seterr(err, len, "give one of a preset, a tempo map or a click line");
         return ETUDE_EINVAL;
     }
+    if (m->preset_path && etude_presets_is_name(m->preset_path)) {
+        char path[4400];
+        int rc = etude_presets_find(m->preset_path, path, sizeof path, err, len);
+        return rc < 0 ? rc : etude_preset_load(path, out, err, len);
+    }
     if (m->preset_path)
         return etude_preset_load(m->preset_path, out, err, len);
     etude_tempomap_t *map = NULL;
@@ -860,11 +869,19 @@ int etude_player_material_preset(const etude_player_material_t *m, etude_preset_
 int etude_player_load(etude_player_t *p, const etude_player_material_t *m, char *err, size_t len)
 {
     etude_preset_t *np = NULL;
-    int rc = etude_player_material_preset(m, &np, err, len);
+    char path[4400];
+    etude_player_material_t rm = *m;
+    if (m->preset_path && etude_presets_is_name(m->preset_path)) { /* a preset by name: its file */
+        int rc = etude_presets_find(m->preset_path, path, sizeof path, err, len);
+        if (rc < 0)
+            return rc;
+        rm.preset_path = path;
+    }
+    int rc = etude_player_material_preset(&rm, &np, err, len);
     if (rc < 0)
         return rc;
-    return etude_player_load_preset(p, np, m->preset_path, m->preset_path ? NULL : m->map_path ? m->map_path : m->click_line,
-                                    err, len);
+    return etude_player_load_preset(p, np, rm.preset_path,
+                                    rm.preset_path ? NULL : rm.map_path ? rm.map_path : rm.click_line, err, len);
 }
 
 void etude_player_quit(etude_player_t *p, const char *reason)
@@ -1261,6 +1278,7 @@ void etude_player_destroy(etude_player_t *p)
     etude_sequencer_destroy(p->bbt_seq);
     etude_sequencer_destroy(p->scaled_seq);
     etude_sequencer_destroy(p->seq);
+    etude_practice_unref(p->practice);
     etude_tempomap_destroy(p->scaled_map);
     etude_preset_destroy(p->preset);
     etude_timing_destroy(p->timing);

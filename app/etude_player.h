@@ -52,7 +52,7 @@ typedef struct etude_player_config {
 
 /* What to load: exactly one of the three. */
 typedef struct etude_player_material {
-    const char *preset_path; /* a preset JSON file */
+    const char *preset_path; /* a preset JSON file, or a preset's name (etude_presets.h) */
     const char *map_path;    /* a klick tempo map file */
     const char *click_line;  /* a click line "BARS METER TEMPO[-TEMPO2] [PATTERN]" */
 } etude_player_material_t;

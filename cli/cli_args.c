@@ -4,6 +4,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "etude_presets.h"
+
+const char *cli_preset_path(const char *cmd, const char *arg, char *buf, size_t len)
+{
+    if (!arg || !etude_presets_is_name(arg))
+        return arg;
+    char err[2048];
+    if (etude_presets_find(arg, buf, len, err, sizeof err) < 0) {
+        fprintf(stderr, "etude %s: %s\n", cmd, err);
+        return NULL;
+    }
+    return buf;
+}
+
 void cli_log_stderr(void *user, const char *line)
 {
     (void)user;

@@ -10,6 +10,11 @@
  * flag without its value). */
 int cli_recorder_args(int *argc, char **argv, etude_recorder_opts_t *opts);
 
+/* [control] A preset argument as a file: an existing file or a path as given, else the preset of
+ * that name (etude_presets.h) written to buf. Returns the path, or NULL after printing a one-line
+ * error prefixed with "etude CMD: ". */
+const char *cli_preset_path(const char *cmd, const char *arg, char *buf, size_t len);
+
 /* [any] An etude_app_log_fn printing "etude: LINE" to stderr. */
 void cli_log_stderr(void *user, const char *line);
 

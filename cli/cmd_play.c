@@ -177,6 +177,9 @@ int etude_cmd_play(int argc, char **argv)
     int rc = parse_args(&args, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
+    char found[4400];
+    if (args.preset_path && !(args.preset_path = cli_preset_path("play", args.preset_path, found, sizeof found)))
+        return 1;
 
     char err[1024] = "";
     int exit_code = 1;

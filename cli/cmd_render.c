@@ -219,6 +219,9 @@ int etude_cmd_render(int argc, char **argv)
         return usage_error("%s", "give one of PRESET.json, --tempo-map FILE or --click \"...\", not several");
     if (!out)
         return usage_error("%s", "missing -o OUT.wav (or OUT.flac)");
+    char found[4400];
+    if (preset_path && !(preset_path = cli_preset_path("render", preset_path, found, sizeof found)))
+        return 1;
     double rate_d = 0, duration = 0;
     if (rate_arg && (!parse_number(rate_arg, &rate_d) || rate_d != floor(rate_d) || rate_d < 8000 ||
                      rate_d > 384000))
