@@ -319,8 +319,8 @@ static void sub_unlink(etude_bus_t *bus, bus_sub_t **p)
 int etude_bus_unsubscribe(etude_bus_t *bus, uint64_t handle)
 {
     if (!bus || !handle)
-        return -1;
-    int rc = -1;
+        return ETUDE_EINVAL;
+    int rc = ETUDE_ENOTFOUND;
     pthread_mutex_lock(&bus->lock);
     for (bus_sub_t **p = &bus->subs; *p; p = &(*p)->next) {
         if ((*p)->handle == handle) {

@@ -50,7 +50,7 @@ uint64_t etude_bus_publish(etude_bus_t *bus, const char *topic, const char *name
  * etude_bus_unsubscribe_owner(). Returns a handle > 0, or 0 when out of memory. */
 uint64_t etude_bus_subscribe(etude_bus_t *bus, const char *topic, etude_bus_fn fn, void *user,
                              const void *owner);
-/* Returns 0, or -1 if the handle is unknown. */
+/* Returns 0, ETUDE_ENOTFOUND if the handle is unknown, ETUDE_EINVAL for a NULL bus or handle 0. */
 int etude_bus_unsubscribe(etude_bus_t *bus, uint64_t handle);
 /* Remove every subscription of owner; returns how many. */
 size_t etude_bus_unsubscribe_owner(etude_bus_t *bus, const void *owner);

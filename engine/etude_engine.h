@@ -1,5 +1,13 @@
 /* etude_engine.h - the real-time core: the engine, its scheduled-event table and its voice pool.
  *
+ * Sections, one per source file (the line FluidSynth draws between synth/ and rvoice/: control
+ * state apart from render state, bridged by rings):
+ *   Engine            etude_engine.c  create, destroy, process (the audio loop), tick, shutdown
+ *   Scheduled events  etude_event.c   the lock-free table: schedule, cancel, intake, dispatch
+ *   Voices            etude_voice.c   the voice pool: lifecycle, fade, mix
+ *   Notifications     etude_notify.c  what tick() and the voice calls publish on the bus
+ * engine/etude_engine_internal.h holds the state they share; it is not part of the contract.
+ *
  * Threads. Every function below names the threads that may call it:
  *   [control]  the engine's control thread (or any non-real-time thread; functions marked
  *              [control] may be called from several control threads at once unless they say
@@ -47,6 +55,10 @@ typedef struct etude_engine_config {
 /* [any] Fill cfg with defaults for the given rate: max_period 4096, 65536 events, 64 voices, 5 ms fade. */
 void etude_engine_config_default(etude_engine_config_t *cfg, uint32_t sample_rate);
 
+/* ---------------------------------------------------------------------------------------------
+ * Engine (etude_engine.c)
+ */
+
 /* @startlifecycle engine
  * [control] Create an engine. Every buffer the audio thread will touch is allocated here.
  * Returns 0 and *out, ETUDE_EINVAL for a bad config, ETUDE_ENOMEM. Destroy with etude_engine_destroy(). */
@@ -93,8 +105,9 @@ int etude_engine_in_audio(void);
 int etude_engine_tick(etude_engine_t *engine);
 
 struct etude_bus;
-/* [control] Attach an event bus (etude_bus.h) that tick() publishes audio-side notifications to
- * (topics "voice", "xrun", "error"). The engine does not own it. NULL detaches. */
+/* [control] Attach an event bus (etude_bus.h) that tick() and the voice calls publish to
+ * (topics "voice", "position", "error"; formatted by etude_notify.c). The engine does not own it.
+ * NULL detaches. */
 void etude_engine_set_bus(etude_engine_t *engine, struct etude_bus *bus);
 
 typedef struct etude_engine_stats {
@@ -115,7 +128,7 @@ typedef struct etude_engine_stats {
 void etude_engine_stats(const etude_engine_t *engine, etude_engine_stats_t *out);
 
 /* ---------------------------------------------------------------------------------------------
- * Scheduled events
+ * Scheduled events (etude_event.c)
  */
 
 enum etude_event_kind {
@@ -189,7 +202,7 @@ int etude_event_cancel_tag(etude_engine_t *engine, uint32_t tag, uint32_t *ncanc
 int etude_event_clear(etude_engine_t *engine, uint32_t *ncancelled);
 
 /* ---------------------------------------------------------------------------------------------
- * Voices
+ * Voices (etude_voice.c)
  *
  * Lifecycle: FREE -> PREPARED -> ACTIVE -> DISPOSING -> RELEASED -> FREE.
  * etude_voice_add() prepares a voice on the control thread and queues its activation; the audio

@@ -167,8 +167,8 @@ static void test_subscribe_unsubscribe(void **state)
     assert_string_equal(all.last_topic, "debug");
 
     assert_int_equal(etude_bus_unsubscribe(bus, ha), 0);
-    assert_int_equal(etude_bus_unsubscribe(bus, ha), -1);
-    assert_int_equal(etude_bus_unsubscribe(bus, 987654), -1);
+    assert_int_equal(etude_bus_unsubscribe(bus, ha), ETUDE_ENOTFOUND);
+    assert_int_equal(etude_bus_unsubscribe(bus, 987654), ETUDE_ENOTFOUND);
     etude_bus_publish(bus, "voice", "voice:added", NULL);
     assert_int_equal(a.count, 1);
     assert_int_equal(all.count, 4);

@@ -1,0 +1,628 @@
+/* etude_event.c - the scheduled-event table: lock-free scheduling and cancelling on the control
+ * side; on the audio side the intake of new events, the wheel and the heap they wait in, and their
+ * dispatch at exact frames (see docs/engine.md, "The scheduled-event table"). */
+#include <stdlib.h>
+
+#include "etude_engine_internal.h"
+
+int ev_table_init(etude_engine_t *e)
+{
+    e->ev = aligned_alloc(64, (size_t)e->ev_cap * sizeof *e->ev);
+    uint32_t fring_n = ring_size_for(e->ev_cap);
+    e->fring = calloc(fring_n, sizeof *e->fring);
+    e->fmask = fring_n - 1;
+    e->holes = calloc(e->ev_cap, sizeof *e->holes);
+    e->heap = calloc(e->ev_cap, sizeof *e->heap);
+    e->hpos = calloc(e->ev_cap, sizeof *e->hpos);
+    e->rtst = calloc(e->ev_cap, 1);
+    uint32_t wheel = WHEEL_MIN_FRAMES;
+    while (wheel < 2 * e->cfg.max_period)
+        wheel <<= 1;
+    e->wmask = wheel - 1;
+    e->wnext = malloc(e->ev_cap * sizeof *e->wnext);
+    e->wprev = malloc(e->ev_cap * sizeof *e->wprev);
+    e->whead = malloc(wheel * sizeof *e->whead);
+    e->wtail = malloc(wheel * sizeof *e->wtail);
+    e->wbits = calloc(wheel / 64, sizeof *e->wbits);
+    if (!e->ev || !e->fring || !e->holes || !e->heap || !e->hpos || !e->rtst || !e->wnext ||
+        !e->wprev || !e->whead || !e->wtail || !e->wbits)
+        return ETUDE_ENOMEM;
+    for (uint32_t i = 0; i < e->ev_cap; i++) {
+        struct ev_slot *s = &e->ev[i];
+        memset(s, 0, sizeof *s);
+        atomic_init(&s->state, sw_make(1, EV_FREE));
+        atomic_init(&s->voice, 0);
+        atomic_init(&s->tag, 0);
+        atomic_init(&e->fring[i], i);
+        atomic_init(&s->cancel_next, NIL);
+        e->hpos[i] = NIL;
+        e->wnext[i] = e->wprev[i] = NIL;
+    }
+    for (uint32_t b = 0; b <= e->wmask; b++)
+        e->whead[b] = e->wtail[b] = NIL;
+    atomic_init(&e->claimed, 0);
+    atomic_init(&e->freed, e->ev_cap);
+    e->freed_local = e->ev_cap;
+    atomic_init(&e->cancel_head, NIL);
+    return ETUDE_OK;
+}
+
+void ev_table_fini(etude_engine_t *e)
+{
+    free(e->ev);
+    free((void *)e->fring);
+    free(e->holes);
+    free(e->heap);
+    free(e->hpos);
+    free(e->wnext);
+    free(e->wprev);
+    free(e->whead);
+    free(e->wtail);
+    free(e->wbits);
+    free(e->rtst);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* control side */
+
+static inline bool kind_ok(uint16_t k) { return (k >= ETUDE_EV_NOTE_ON && k <= ETUDE_EV_MARKER) || k >= ETUDE_EV_USER; }
+
+/* Take the next free-ring entry: one CAS. *seq gets the arrival number. NIL when the table is
+ * full. The entry is read before the CAS: once claimed has moved past a position the audio thread
+ * may reuse it (see ring_size_for()). */
+static inline uint32_t slot_claim(etude_engine_t *e, uint64_t *seq)
+{
+    uint64_t c = atomic_load_explicit(&e->claimed, memory_order_relaxed);
+    for (;;) {
+        /* Acquire: the entry and the slot's FREE state word were written before freed moved. */
+        uint64_t f = atomic_load_explicit(&e->freed, memory_order_acquire);
+        if (c >= f)
+            return NIL; /* claimed >= c >= freed at this load: every slot is in use */
+        uint32_t idx = atomic_load_explicit(&e->fring[c & e->fmask], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&e->claimed, &c, c + 1, memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+            *seq = c;
+            return idx;
+        }
+    }
+}
+
+/* Push onto an intrusive stack of slot indices (the cancel stack). A stack that is only pushed to
+ * and emptied as a whole (never popped one by one) has no ABA problem. */
+static inline void stack_push(_Atomic uint32_t *head, _Atomic uint32_t *link, uint32_t idx)
+{
+    uint32_t old = atomic_load_explicit(head, memory_order_relaxed);
+    do {
+        atomic_store_explicit(link, old, memory_order_relaxed);
+    } while (!atomic_compare_exchange_weak_explicit(head, &old, idx, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* The checks etude_event_schedule() makes before it takes a slot. */
+static inline int event_check(const etude_engine_t *e, const etude_event_t *ev)
+{
+    if (!kind_ok(ev->kind))
+        return ETUDE_EINVAL;
+    if (ev->voice == 0)
+        return ev->kind == ETUDE_EV_MARKER ? 0 : ETUDE_EINVAL;
+    struct voice_slot *v;
+    return vp_live(e, ev->voice, &v);
+}
+
+/* Fill a slot this producer has popped and mark it PENDING; returns its handle. */
+static inline etude_event_id_t slot_fill(etude_engine_t *e, uint32_t idx, const etude_event_t *ev,
+                                         uint64_t seq)
+{
+    struct ev_slot *s = &e->ev[idx];
+    uint32_t gen = SW_GEN(atomic_load_explicit(&s->state, memory_order_relaxed));
+    s->frame = ev->frame;
+    atomic_store_explicit(&s->voice, ev->voice, memory_order_relaxed);
+    s->kind = ev->kind;
+    s->flags = ev->flags;
+    atomic_store_explicit(&s->tag, ev->tag, memory_order_relaxed);
+    memcpy(s->u, &ev->u, sizeof s->u);
+    s->seq = seq;
+    atomic_store_explicit(&s->state, sw_make(gen, EV_PENDING), memory_order_release);
+    return ((uint64_t)gen << 32) | idx;
+}
+
+int etude_event_schedule(etude_engine_t *e, const etude_event_t *ev, etude_event_id_t *out)
+{
+    if (!e || !ev)
+        return ETUDE_EINVAL;
+    int r = event_check(e, ev);
+    if (r)
+        return r;
+    uint64_t seq;
+    uint32_t idx = slot_claim(e, &seq);
+    if (idx == NIL) {
+        add_u64(&e->st_full, 1);
+        return ETUDE_EFULL;
+    }
+    etude_event_id_t id = slot_fill(e, idx, ev, seq);
+    if (out)
+        *out = id;
+    return ETUDE_OK;
+}
+
+int etude_event_schedule_many(etude_engine_t *e, const etude_event_t *evs, size_t n,
+                              etude_event_id_t *out)
+{
+    if (!e || (!evs && n) || n > ETUDE_EVENT_BATCH_MAX)
+        return ETUDE_EINVAL;
+    for (size_t k = 0; k < n; k++) {
+        int r = event_check(e, &evs[k]);
+        if (r)
+            return r;
+    }
+    if (n == 0)
+        return ETUDE_OK;
+    /* n consecutive free-ring entries with one CAS; the entries are read before it (as in
+     * slot_claim()). */
+    uint32_t idx[ETUDE_EVENT_BATCH_MAX];
+    uint64_t c = atomic_load_explicit(&e->claimed, memory_order_relaxed);
+    for (;;) {
+        uint64_t f = atomic_load_explicit(&e->freed, memory_order_acquire);
+        if (c + n > f) {
+            add_u64(&e->st_full, 1);
+            return ETUDE_EFULL; /* fewer than n free at that load, whatever c's age */
+        }
+        for (size_t k = 0; k < n; k++)
+            idx[k] = atomic_load_explicit(&e->fring[(c + k) & e->fmask], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&e->claimed, &c, c + n, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            break;
+    }
+    for (size_t k = 0; k < n; k++) {
+        etude_event_id_t id = slot_fill(e, idx[k], &evs[k], c + k);
+        if (out)
+            out[k] = id;
+    }
+    return ETUDE_OK;
+}
+
+/* PENDING -> CANCELLED for the incarnation in w, then hand the slot to the audio thread. */
+static bool cancel_slot(etude_engine_t *e, uint32_t idx, uint64_t w)
+{
+    struct ev_slot *s = &e->ev[idx];
+    if (!atomic_compare_exchange_strong_explicit(&s->state, &w, sw_make(SW_GEN(w), EV_CANCELLED),
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return false;
+    stack_push(&e->cancel_head, &s->cancel_next, idx);
+    return true;
+}
+
+int etude_event_cancel(etude_engine_t *e, etude_event_id_t id)
+{
+    uint32_t idx = ETUDE_ID_SLOT(id), gen = ETUDE_ID_GEN(id);
+    if (!e)
+        return ETUDE_EINVAL;
+    if (gen == 0 || idx >= e->ev_cap)
+        return ETUDE_ESTALE;
+    struct ev_slot *s = &e->ev[idx];
+    uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
+    for (;;) {
+        uint32_t g = SW_GEN(w), st = SW_ST(w);
+        if (g == gen) {
+            if (st == EV_PENDING) {
+                if (cancel_slot(e, idx, w)) {
+                    add_u64(&e->st_canc, 1);
+                    return ETUDE_OK;
+                }
+                w = atomic_load_explicit(&s->state, memory_order_acquire);
+                continue;
+            }
+            return (st == EV_CANCELLED || st == EV_FIRED) ? ETUDE_EDONE : ETUDE_ESTALE;
+        }
+        /* Freed after firing or cancelling, and not reused yet. */
+        if (g == gen_next(gen) && st == EV_FREE)
+            return ETUDE_EDONE;
+        return ETUDE_ESTALE;
+    }
+}
+
+enum { MATCH_ALL, MATCH_VOICE, MATCH_TAG };
+
+static uint32_t cancel_scan(etude_engine_t *e, int how, uint64_t key)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < e->ev_cap; i++) {
+        struct ev_slot *s = &e->ev[i];
+        uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (SW_ST(w) != EV_PENDING)
+            continue;
+        /* The copies may belong to a newer incarnation; then the CAS on w fails. */
+        if (how == MATCH_VOICE && atomic_load_explicit(&s->voice, memory_order_relaxed) != key)
+            continue;
+        if (how == MATCH_TAG && atomic_load_explicit(&s->tag, memory_order_relaxed) != (uint32_t)key)
+            continue;
+        if (cancel_slot(e, i, w))
+            n++;
+    }
+    if (n)
+        add_u64(&e->st_canc, n);
+    return n;
+}
+
+int etude_event_cancel_voice(etude_engine_t *e, etude_voice_id_t voice, uint32_t *ncancelled)
+{
+    if (!e || voice == 0)
+        return ETUDE_EINVAL;
+    uint32_t n = cancel_scan(e, MATCH_VOICE, voice);
+    if (ncancelled)
+        *ncancelled = n;
+    return ETUDE_OK;
+}
+
+int etude_event_cancel_tag(etude_engine_t *e, uint32_t tag, uint32_t *ncancelled)
+{
+    if (!e)
+        return ETUDE_EINVAL;
+    uint32_t n = cancel_scan(e, MATCH_TAG, tag);
+    if (ncancelled)
+        *ncancelled = n;
+    return ETUDE_OK;
+}
+
+int etude_event_clear(etude_engine_t *e, uint32_t *ncancelled)
+{
+    if (!e)
+        return ETUDE_EINVAL;
+    uint32_t n = cancel_scan(e, MATCH_ALL, 0);
+    if (ncancelled)
+        *ncancelled = n;
+    return ETUDE_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* audio side: the heap of pending events, keyed by (frame, seq) */
+
+static inline bool ent_less(const struct heap_ent *a, const struct heap_ent *b)
+{
+    return a->frame < b->frame || (a->frame == b->frame && a->seq < b->seq);
+}
+
+static void heap_sift_up(etude_engine_t *e, uint32_t i, struct heap_ent x)
+{
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (!ent_less(&x, &e->heap[p]))
+            break;
+        e->heap[i] = e->heap[p];
+        e->hpos[e->heap[i].idx] = i;
+        i = p;
+    }
+    e->heap[i] = x;
+    e->hpos[x.idx] = i;
+}
+
+static void heap_sift_down(etude_engine_t *e, uint32_t i, struct heap_ent x)
+{
+    uint32_t n = e->heap_n;
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && ent_less(&e->heap[c + 1], &e->heap[c]))
+            c++;
+        if (!ent_less(&e->heap[c], &x))
+            break;
+        e->heap[i] = e->heap[c];
+        e->hpos[e->heap[i].idx] = i;
+        i = c;
+    }
+    e->heap[i] = x;
+    e->hpos[x.idx] = i;
+}
+
+static void heap_insert(etude_engine_t *e, uint32_t idx)
+{
+    struct heap_ent x = {e->ev[idx].frame, e->ev[idx].seq, idx};
+    heap_sift_up(e, e->heap_n++, x);
+}
+
+static void heap_remove_at(etude_engine_t *e, uint32_t i)
+{
+    uint32_t gone = e->heap[i].idx;
+    struct heap_ent last = e->heap[--e->heap_n];
+    e->hpos[gone] = NIL;
+    if (i == e->heap_n)
+        return;
+    if (i > 0 && ent_less(&last, &e->heap[(i - 1) / 2]))
+        heap_sift_up(e, i, last);
+    else
+        heap_sift_down(e, i, last);
+}
+
+/* Insert into the bucket of its frame, keeping the bucket in arrival (seq) order; submissions
+ * arrive nearly in that order, so the walk from the tail is short. */
+static void wheel_insert(etude_engine_t *e, uint32_t idx, uint64_t frame)
+{
+    uint32_t b = (uint32_t)frame & e->wmask;
+    uint32_t after = e->wtail[b];
+    e->rtst[idx] = RT_IN_WHEEL;
+    if (after == NIL) { /* the common case: an empty bucket */
+        e->whead[b] = e->wtail[b] = idx;
+        e->wprev[idx] = e->wnext[idx] = NIL;
+        e->wbits[b >> 6] |= 1ull << (b & 63);
+        return;
+    }
+    uint64_t seq = e->ev[idx].seq;
+    while (after != NIL && e->ev[after].seq > seq)
+        after = e->wprev[after];
+    uint32_t before = after == NIL ? e->whead[b] : e->wnext[after];
+    e->wprev[idx] = after;
+    e->wnext[idx] = before;
+    if (after == NIL)
+        e->whead[b] = idx;
+    else
+        e->wnext[after] = idx;
+    if (before == NIL)
+        e->wtail[b] = idx;
+    else
+        e->wprev[before] = idx;
+}
+
+static void wheel_unlink(etude_engine_t *e, uint32_t idx)
+{
+    uint32_t b = (uint32_t)e->ev[idx].frame & e->wmask;
+    uint32_t p = e->wprev[idx], n = e->wnext[idx];
+    if (p == NIL)
+        e->whead[b] = n;
+    else
+        e->wnext[p] = n;
+    if (n == NIL)
+        e->wtail[b] = p;
+    else
+        e->wprev[n] = p;
+    if (e->whead[b] == NIL)
+        e->wbits[b >> 6] &= ~(1ull << (b & 63));
+}
+
+/* An event the audio thread has just received: due within the wheel's span from start goes to the
+ * wheel, anything else (later, or already late) to the heap. */
+static void place(etude_engine_t *e, uint32_t idx, uint64_t start)
+{
+    uint64_t f = e->ev[idx].frame;
+    if (f >= start && f - start <= e->wmask) {
+        wheel_insert(e, idx, f);
+    } else {
+        e->rtst[idx] = RT_IN_HEAP;
+        heap_insert(e, idx);
+    }
+}
+
+/* Queue a slot already marked FREE (under its next generation) for the free list. */
+static inline void slot_chain(etude_engine_t *e, struct ev_slot *s, uint32_t idx)
+{
+    (void)s;
+    atomic_store_explicit(&e->fring[e->freed_local & e->fmask], idx, memory_order_relaxed);
+    e->freed_local++;
+}
+
+/* Retire a slot: bump its generation, mark it FREE and queue it for the free list. */
+static void slot_free(etude_engine_t *e, uint32_t idx)
+{
+    struct ev_slot *s = &e->ev[idx];
+    uint64_t w = atomic_load_explicit(&s->state, memory_order_relaxed);
+    atomic_store_explicit(&s->state, sw_make(gen_next(SW_GEN(w)), EV_FREE), memory_order_release);
+    e->rtst[idx] = RT_NONE;
+    slot_chain(e, s, idx);
+}
+
+/* Give this chunk's retired slots back to the producers: one release store, no CAS. */
+void ev_rt_flush(etude_engine_t *e)
+{
+    uint64_t f = atomic_load_explicit(&e->freed, memory_order_relaxed);
+    if (f == e->freed_local)
+        return;
+    bump_u64(&e->st_freed, e->freed_local - f);
+    atomic_store_explicit(&e->freed, e->freed_local, memory_order_release);
+}
+
+/* A slot whose event has been published (PENDING, or already CANCELLED): into the wheel or the
+ * heap, or freed if its cancel record came first. */
+static inline __attribute__((always_inline)) void take_in(etude_engine_t *e, uint32_t idx,
+                                                          uint64_t start)
+{
+    if (__builtin_expect(e->rtst[idx] == RT_CANCEL_FIRST, 0)) {
+        slot_free(e, idx);
+        return;
+    }
+    /* The common case inline: due within the wheel's span, after everything already in its bucket
+     * (or into an empty one). */
+    uint64_t f = e->ev[idx].frame;
+    if (f >= start && f - start <= e->wmask) {
+        uint32_t b = (uint32_t)f & e->wmask;
+        uint32_t tail = e->wtail[b];
+        if (tail == NIL || e->ev[tail].seq < e->ev[idx].seq) {
+            e->rtst[idx] = RT_IN_WHEEL;
+            e->wnext[idx] = NIL;
+            e->wprev[idx] = tail;
+            if (tail == NIL) {
+                e->whead[b] = idx;
+                e->wbits[b >> 6] |= 1ull << (b & 63);
+            } else {
+                e->wnext[tail] = idx;
+            }
+            e->wtail[b] = idx;
+            return;
+        }
+    }
+    place(e, idx, start);
+}
+
+/* Take in the events scheduled since the last look, in arrival order: first the slots that were
+ * claimed but not yet published then, then the free-ring positions claimed since. A slot still
+ * FREE is one whose producer is between its claim and its PENDING store: it waits in holes (it
+ * cannot hold anyone else up, and its arrival number keeps its place in its bucket). */
+void ev_rt_intake(etude_engine_t *e, uint64_t start)
+{
+    uint32_t keep = 0;
+    for (uint32_t h = 0; h < e->holes_n; h++) {
+        uint32_t idx = e->holes[h];
+        if (SW_ST(atomic_load_explicit(&e->ev[idx].state, memory_order_acquire)) == EV_FREE)
+            e->holes[keep++] = idx;
+        else
+            take_in(e, idx, start);
+    }
+    e->holes_n = keep;
+    uint64_t end = atomic_load_explicit(&e->claimed, memory_order_acquire);
+    for (uint64_t t = e->drained; t < end; t++) {
+        uint32_t idx = atomic_load_explicit(&e->fring[t & e->fmask], memory_order_relaxed);
+        /* Acquire: the event's fields were written before its PENDING store. */
+        if (__builtin_expect(SW_ST(atomic_load_explicit(&e->ev[idx].state, memory_order_acquire)) ==
+                                 EV_FREE,
+                             0))
+            e->holes[e->holes_n++] = idx;
+        else
+            take_in(e, idx, start);
+    }
+    e->drained = end;
+}
+
+void ev_rt_cancels(etude_engine_t *e)
+{
+    uint32_t i = atomic_exchange_explicit(&e->cancel_head, NIL, memory_order_acquire);
+    while (i != NIL) {
+        uint32_t next = atomic_load_explicit(&e->ev[i].cancel_next, memory_order_relaxed);
+        switch (e->rtst[i]) {
+        case RT_IN_HEAP:
+            heap_remove_at(e, e->hpos[i]);
+            slot_free(e, i);
+            break;
+        case RT_IN_WHEEL:
+            wheel_unlink(e, i);
+            slot_free(e, i);
+            break;
+        case RT_WAIT_CANCEL:
+            slot_free(e, i);
+            break;
+        default: /* cancelled before its submission reached us: free it when it does */
+            e->rtst[i] = RT_CANCEL_FIRST;
+            break;
+        }
+        i = next;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* audio side: dispatch */
+
+/* Per-chunk tallies of the dispatch loop, published once per chunk (single-writer counters). */
+struct tally {
+    uint64_t disp, drop, late;
+};
+
+/* Deliver a fired event to its voice (or only notify, for a voiceless MARKER). The voice must be
+ * ACTIVE under the handle's generation and not fading; otherwise the event is counted dropped. */
+static inline __attribute__((always_inline)) void deliver(etude_engine_t *e, const etude_event_t *ev,
+                                                         uint64_t at, bool late, struct tally *t)
+{
+    e->rt_frame = at;
+    if (ev->voice) {
+        uint32_t vi = ETUDE_ID_SLOT(ev->voice);
+        struct voice_slot *v = &e->vs[vi];
+        /* The handle's generation and ACTIVE, compared as one word. */
+        uint64_t want = (ev->voice & ~(uint64_t)0xffffffffu) | ETUDE_VOICE_ACTIVE;
+        if (vi >= e->v_cap || atomic_load_explicit(&v->state, memory_order_acquire) != want ||
+            !v->rt_live) {
+            t->drop++;
+            t->late += late;
+            return;
+        }
+        if (v->cls->event)
+            v->cls->event(v->self, ev);
+    }
+    t->disp++;
+    t->late += late;
+    if (__builtin_expect(ev->flags & ETUDE_EVF_NOTIFY, 0))
+        nt_post(e, ev, at, late);
+}
+
+static inline __attribute__((always_inline)) void fire(etude_engine_t *e, uint32_t idx, uint64_t at,
+                                                       bool late, struct tally *t)
+{
+    struct ev_slot *s = &e->ev[idx];
+    uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
+    if (SW_ST(w) == EV_PENDING &&
+        atomic_compare_exchange_strong_explicit(&s->state, &w, sw_make(gen_next(SW_GEN(w)), EV_FREE),
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        e->rtst[idx] = RT_NONE;
+        etude_event_t ev = {.frame = s->frame,
+                            .voice = atomic_load_explicit(&s->voice, memory_order_relaxed),
+                            .kind = s->kind,
+                            .flags = s->flags,
+                            .tag = atomic_load_explicit(&s->tag, memory_order_relaxed)};
+        memcpy(&ev.u, s->u, sizeof ev.u);
+        deliver(e, &ev, at, late, t);
+        slot_chain(e, s, idx);
+    } else {
+        e->rtst[idx] = RT_WAIT_CANCEL; /* its cancel record is on the way */
+    }
+}
+
+/* Publish a chunk's tallies. */
+static inline void tally_flush(etude_engine_t *e, const struct tally *t)
+{
+    if (t->disp)
+        bump_u64(&e->st_disp, t->disp);
+    if (t->drop)
+        bump_u64(&e->st_drop, t->drop);
+    if (t->late)
+        bump_u64(&e->st_late, t->late);
+}
+
+
+void ev_rt_dispatch(etude_engine_t *e, uint64_t start, uint32_t n)
+{
+    uint64_t end = start + n;
+    struct tally t = {0, 0, 0};
+    /* Late events first, at offset 0, in (frame, seq) order; then the heap's events that have come
+     * within the wheel's span move to the wheel. */
+    while (e->heap_n && e->heap[0].frame < start) {
+        uint32_t idx = e->heap[0].idx;
+        heap_remove_at(e, 0);
+        e->rtst[idx] = RT_NONE;
+        fire(e, idx, start, true, &t);
+    }
+    while (e->heap_n && e->heap[0].frame - start <= e->wmask) {
+        uint32_t idx = e->heap[0].idx;
+        heap_remove_at(e, 0);
+        wheel_insert(e, idx, e->ev[idx].frame);
+    }
+
+    /* Walk the chunk's buckets through the bitmap: render up to each busy frame, fire its events. */
+    uint32_t pos = 0;
+    uint64_t f = start;
+    while (f < end) {
+        uint32_t b = (uint32_t)f & e->wmask;
+        uint64_t bits = e->wbits[b >> 6] >> (b & 63);
+        if (!bits) {
+            f += 64 - (b & 63);
+            continue;
+        }
+        f += (uint64_t)__builtin_ctzll(bits);
+        if (f >= end)
+            break;
+        b = (uint32_t)f & e->wmask;
+        uint32_t at = (uint32_t)(f - start);
+        if (at > pos) {
+            vp_rt_render(e, pos, at, start);
+            pos = at;
+        }
+        /* Take the whole bucket: nothing else touches the wheel until the next chunk's intake. */
+        uint32_t idx = e->whead[b];
+        e->whead[b] = e->wtail[b] = NIL;
+        e->wbits[b >> 6] &= ~(1ull << (b & 63));
+        do {
+            uint32_t next = e->wnext[idx];
+            fire(e, idx, f, false, &t);
+            idx = next;
+        } while (idx != NIL);
+        f++;
+    }
+    if (pos < n)
+        vp_rt_render(e, pos, n, start);
+    tally_flush(e, &t);
+}
