@@ -1,7 +1,12 @@
 /* test_common.c - libetude-common: RFC 8785 canonical JSON (the RFC's number table and examples,
  * the hard numbers the old client and server copies disagreed on, UTF-16 key order, strictness),
  * UTF-8, strict RFC 3339 time and the clocks, UUIDs, the entity validators (every reason), the
- * duplicate rule, gzip. */
+ * duplicate rule, gzip.
+ *
+ * The old client copy (fd82c7f's sync/canon.c, run on the same inputs) fails these: 1e20 came out
+ * as 1e+20, 1e-7 as 1e-07, 1e-6 as 1e-06, 5e-324 as 4.94065645841247e-324, the keys U+FB33 and
+ * U+1F600 in bytewise order (RFC 8785 puts the emoji first), and "01" was accepted; the old
+ * server copy (cJSON) wrote 1e15 as 1e+15 and 9007199254740992 as 9.00719925474099e+15. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
