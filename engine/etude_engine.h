@@ -50,6 +50,11 @@ typedef struct etude_engine_config {
     uint32_t event_capacity; /* slots in the scheduled-event table, fixed for the engine's life */
     uint32_t voice_capacity; /* slots in the voice pool, fixed for the engine's life */
     uint32_t fade_frames;    /* fade-out length when a voice is disposed; 0 picks 5 ms */
+    uint32_t work_per_frame; /* audio-side budget: work units per frame of a chunk that each
+                              * deferrable loop (intake, cancels, heap moves) may spend; 0 picks
+                              * 16 (4096 units in a 256-frame period). See docs/engine.md. */
+    uint32_t hole_wait_frames; /* how long intake waits for a producer stalled between its claim
+                                * and its publish before going on without it; 0 picks 50 ms */
 } etude_engine_config_t;
 
 /* [any] Fill cfg with defaults for the given rate: max_period 4096, 65536 events, 64 voices, 5 ms fade. */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "etude_engine.h"
+#include "etude_engine_test.h"
 #include "etude_bus.h"
 #include "etude_ring.h"
 
@@ -143,6 +144,7 @@ struct etude_engine {
     uint64_t rt_frame;
     uint32_t *rt_list; /* voice slots rendering now */
     uint32_t rt_list_n;
+    etude_engine_work_t rt_work; /* this chunk's work units (tests read them, etude_engine_test.h) */
 
     /* voices */
     struct voice_slot *vs;

@@ -65,6 +65,8 @@ void ev_table_fini(etude_engine_t *e)
 /* ------------------------------------------------------------------------------------------ */
 /* control side */
 
+etude_event_claim_hook_t etude_event_claim_hook = NULL;
+
 static inline bool kind_ok(uint16_t k) { return (k >= ETUDE_EV_NOTE_ON && k <= ETUDE_EV_MARKER) || k >= ETUDE_EV_USER; }
 
 /* Take the next free-ring entry: one CAS. *seq gets the arrival number. NIL when the table is
@@ -139,6 +141,8 @@ int etude_event_schedule(etude_engine_t *e, const etude_event_t *ev, etude_event
         add_u64(&e->st_full, 1);
         return ETUDE_EFULL;
     }
+    if (__builtin_expect(etude_event_claim_hook != NULL, 0))
+        etude_event_claim_hook(e, seq, 0);
     etude_event_id_t id = slot_fill(e, idx, ev, seq);
     if (out)
         *out = id;
@@ -174,6 +178,8 @@ int etude_event_schedule_many(etude_engine_t *e, const etude_event_t *evs, size_
             break;
     }
     for (size_t k = 0; k < n; k++) {
+        if (__builtin_expect(etude_event_claim_hook != NULL, 0))
+            etude_event_claim_hook(e, c + k, k);
         etude_event_id_t id = slot_fill(e, idx[k], &evs[k], c + k);
         if (out)
             out[k] = id;
@@ -348,8 +354,10 @@ static void wheel_insert(etude_engine_t *e, uint32_t idx, uint64_t frame)
         return;
     }
     uint64_t seq = e->ev[idx].seq;
-    while (after != NIL && e->ev[after].seq > seq)
+    while (after != NIL && e->ev[after].seq > seq) {
         after = e->wprev[after];
+        e->rt_work.walk++;
+    }
     uint32_t before = after == NIL ? e->whead[b] : e->wnext[after];
     e->wprev[idx] = after;
     e->wnext[idx] = before;
@@ -461,6 +469,7 @@ void ev_rt_intake(etude_engine_t *e, uint64_t start)
     uint32_t keep = 0;
     for (uint32_t h = 0; h < e->holes_n; h++) {
         uint32_t idx = e->holes[h];
+        e->rt_work.intake++;
         if (SW_ST(atomic_load_explicit(&e->ev[idx].state, memory_order_acquire)) == EV_FREE)
             e->holes[keep++] = idx;
         else
@@ -470,6 +479,7 @@ void ev_rt_intake(etude_engine_t *e, uint64_t start)
     uint64_t end = atomic_load_explicit(&e->claimed, memory_order_acquire);
     for (uint64_t t = e->drained; t < end; t++) {
         uint32_t idx = atomic_load_explicit(&e->fring[t & e->fmask], memory_order_relaxed);
+        e->rt_work.intake++;
         /* Acquire: the event's fields were written before its PENDING store. */
         if (__builtin_expect(SW_ST(atomic_load_explicit(&e->ev[idx].state, memory_order_acquire)) ==
                                  EV_FREE,
@@ -486,6 +496,7 @@ void ev_rt_cancels(etude_engine_t *e)
     uint32_t i = atomic_exchange_explicit(&e->cancel_head, NIL, memory_order_acquire);
     while (i != NIL) {
         uint32_t next = atomic_load_explicit(&e->ev[i].cancel_next, memory_order_relaxed);
+        e->rt_work.cancels++;
         switch (e->rtst[i]) {
         case RT_IN_HEAP:
             heap_remove_at(e, e->hpos[i]);
@@ -585,10 +596,15 @@ void ev_rt_dispatch(etude_engine_t *e, uint64_t start, uint32_t n)
         heap_remove_at(e, 0);
         e->rtst[idx] = RT_NONE;
         fire(e, idx, start, true, &t);
+        e->rt_work.due++;
     }
     while (e->heap_n && e->heap[0].frame - start <= e->wmask) {
         uint32_t idx = e->heap[0].idx;
         heap_remove_at(e, 0);
+        if (e->ev[idx].frame < end)
+            e->rt_work.due++;
+        else
+            e->rt_work.moves++;
         wheel_insert(e, idx, e->ev[idx].frame);
     }
 
@@ -618,6 +634,7 @@ void ev_rt_dispatch(etude_engine_t *e, uint64_t start, uint32_t n)
         do {
             uint32_t next = e->wnext[idx];
             fire(e, idx, f, false, &t);
+            e->rt_work.due++;
             idx = next;
         } while (idx != NIL);
         f++;
