@@ -122,7 +122,9 @@ void etude_engine_stats(const etude_engine_t *ce, etude_engine_stats_t *out)
 static void work_begin(etude_engine_t *e, uint32_t n)
 {
     etude_engine_work_t *w = &e->rt_work;
-    w->budget = e->cfg.work_per_frame * n;
+    uint64_t b = (uint64_t)e->cfg.work_per_frame * n;
+    e->rt_budget = b < ETUDE_WORK_MIN ? ETUDE_WORK_MIN : b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+    w->budget = e->rt_budget;
     w->intake = w->cancels = w->moves = w->walk = w->due = 0;
 }
 
@@ -201,6 +203,7 @@ void etude_engine_process(etude_engine_t *e, uint32_t nframes, float *const mix[
         off += n;
     }
     if (nframes == 0) {
+        work_begin(e, 0);
         ev_rt_intake(e, atomic_load_explicit(&e->now, memory_order_relaxed));
         vp_rt_commands(e);
         ev_rt_cancels(e);

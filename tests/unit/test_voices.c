@@ -539,6 +539,7 @@ static void test_notify_overflow(void **state)
     etude_engine_config_default(&cfg, 48000);
     cfg.event_capacity = 8192;
     cfg.max_period = 256;
+    cfg.work_per_frame = 32; /* intake may take all 5000 in one 256-frame period */
     etude_engine_t *e = NULL;
     assert_int_equal(etude_engine_create(&cfg, &e), 0);
     etude_engine_set_bus(e, bus);
