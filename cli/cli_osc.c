@@ -13,10 +13,11 @@
 #include <string.h>
 
 #include "etude_engine.h"
+#include "etude_player.h"
 
 struct etude_osc {
     lo_server server;
-    etude_osc_ops_t ops;
+    etude_player_t *player;
     unsigned long handled, errors;
     int handled_now;
     lo_address cur_src;
@@ -125,46 +126,47 @@ static int dispatch(const char *path, const char *types, lo_arg **argv, int argc
         reply_error(o, msg, path, err);
         return 0;
     }
-    const etude_osc_ops_t *ops = &o->ops;
+    etude_player_t *pl = o->player;
     int rc = ETUDE_EUNSUPPORTED;
     if (!strcmp(path, "/etude/status") || !strcmp(path, "/etude/timing")) {
         char json[2048];
-        int (*fn)(void *, char *, size_t) = !strcmp(path, "/etude/status") ? ops->status : ops->timing;
-        rc = fn ? fn(ops->user, json, sizeof json) : ETUDE_EUNSUPPORTED;
-        if (rc >= 0) {
-            lo_address to = reply_to(o, msg);
-            if (to)
-                lo_send_from(to, o->server, LO_TT_IMMEDIATE, path, "s", json);
-            return 0;
-        }
-        snprintf(err, sizeof err, "%s: not available (%s)", path, etude_strerror(rc));
-        reply_error(o, msg, path, err);
+        if (!strcmp(path, "/etude/status"))
+            etude_player_status_json(pl, json, sizeof json);
+        else
+            etude_player_timing_json(pl, json, sizeof json);
+        lo_address to = reply_to(o, msg);
+        if (to)
+            lo_send_from(to, o->server, LO_TT_IMMEDIATE, path, "s", json);
         return 0;
     }
-#define CALL(fn, ...) (ops->fn ? ops->fn(ops->user, __VA_ARGS__) : ETUDE_EUNSUPPORTED)
     if (!strcmp(path, "/etude/start"))
-        rc = CALL(start, err, sizeof err);
+        rc = etude_player_start(pl, err, sizeof err);
     else if (!strcmp(path, "/etude/stop"))
-        rc = CALL(stop, err, sizeof err);
-    else if (!strcmp(path, "/etude/quit"))
-        rc = CALL(quit, err, sizeof err);
-    else if (!strcmp(path, "/etude/locate"))
-        rc = num >= 0 ? CALL(locate, num, err, sizeof err) : ETUDE_EINVAL;
+        rc = etude_player_stop(pl, err, sizeof err);
+    else if (!strcmp(path, "/etude/quit")) {
+        etude_player_quit(pl, "stopped");
+        rc = ETUDE_OK;
+    } else if (!strcmp(path, "/etude/locate"))
+        rc = num >= 0 ? etude_player_locate(pl, num, err, sizeof err) : ETUDE_EINVAL;
     else if (!strcmp(path, "/etude/tempo"))
-        rc = num > 0 ? CALL(tempo, num, err, sizeof err) : ETUDE_EINVAL;
+        rc = num > 0 ? etude_player_tempo(pl, num, err, sizeof err) : ETUDE_EINVAL;
     else if (!strcmp(path, "/etude/tempo_scale"))
-        rc = num >= 0.1 && num <= 4 ? CALL(tempo_scale, num, err, sizeof err) : ETUDE_EINVAL;
+        rc = num >= 0.1 && num <= 4 ? etude_player_tempo_scale(pl, num, err, sizeof err) : ETUDE_EINVAL;
     else if (!strcmp(path, "/etude/volume"))
-        rc = num >= 0 && num <= 4 ? CALL(volume, num, err, sizeof err) : ETUDE_EINVAL;
+        rc = num >= 0 && num <= 4 ? etude_player_volume(pl, num, err, sizeof err) : ETUDE_EINVAL;
     else if (!strcmp(path, "/etude/voice/mute"))
-        rc = num == 0 || num == 1 ? CALL(voice_mute, str, num != 0, err, sizeof err) : ETUDE_EINVAL;
+        rc = num == 0 || num == 1 ? etude_player_voice_mute(pl, str, num != 0, err, sizeof err) : ETUDE_EINVAL;
     else if (!strcmp(path, "/etude/voice/solo"))
-        rc = num == 0 || num == 1 ? CALL(voice_solo, str, num != 0, err, sizeof err) : ETUDE_EINVAL;
+        rc = num == 0 || num == 1 ? etude_player_voice_solo(pl, str, num != 0, err, sizeof err) : ETUDE_EINVAL;
     else if (!strcmp(path, "/etude/voice/gain"))
-        rc = num >= 0 && num <= 4 ? CALL(voice_gain, str, num, err, sizeof err) : ETUDE_EINVAL;
-    else if (!strcmp(path, "/etude/load"))
-        rc = CALL(load, str, err, sizeof err);
-#undef CALL
+        rc = num >= 0 && num <= 4 ? etude_player_voice_gain(pl, str, num, err, sizeof err) : ETUDE_EINVAL;
+    else if (!strcmp(path, "/etude/load")) {
+        etude_player_material_t m = {.preset_path = str};
+        rc = etude_player_load(pl, &m, err, sizeof err);
+        /* with etude's own transport the new material plays at once; a JACK transport starts it */
+        if (rc == ETUDE_OK && etude_player_transport(pl) == ETUDE_JACK_TRANSPORT_OFF)
+            rc = etude_player_start(pl, err, sizeof err);
+    }
     if (rc < 0) {
         if (!err[0]) {
             if (rc == ETUDE_EINVAL)
@@ -189,14 +191,13 @@ static void on_error(int num, const char *msg, const char *where)
                  where ? ": " : "", where ? where : "");
 }
 
-int etude_osc_create(const char *port, const etude_osc_ops_t *ops, etude_osc_t **out, char *err,
-                     size_t errlen)
+int etude_osc_create(const char *port, etude_player_t *player, etude_osc_t **out, char *err, size_t errlen)
 {
     *out = NULL;
     etude_osc_t *o = calloc(1, sizeof *o);
     if (!o)
         return ETUDE_ENOMEM;
-    o->ops = *ops;
+    o->player = player;
     bind_target = o;
     o->server = lo_server_new_with_proto(port && strcmp(port, "0") ? port : NULL, LO_UDP, on_error);
     if (!o->server) {

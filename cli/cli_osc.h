@@ -1,6 +1,6 @@
 /* cli_osc.h - the OSC control of `etude play`: a liblo UDP server polled on the control thread,
- * which checks every message against the address space of docs/jack.md and calls the player's
- * operations. A malformed, unknown or mistyped message gets an /etude/error reply, never a crash.
+ * which checks every message against the address space of docs/jack.md and calls the player's API
+ * (app/etude_player.h). A malformed, unknown or mistyped message gets an /etude/error reply, never a crash.
  *
  * Threads: [control]. The server has no thread of its own: etude_osc_poll() receives and handles
  * pending messages on the caller's thread, so the operations run on the control thread.
@@ -11,32 +11,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "etude_player.h"
+
 typedef struct etude_osc etude_osc_t;
 
-/* Each operation returns 0, or a negative ETUDE_E* code after writing a one-line reason to err.
- * status and timing write a JSON object text to json. */
-typedef struct etude_osc_ops {
-    void *user;
-    int (*start)(void *user, char *err, size_t errlen);
-    int (*stop)(void *user, char *err, size_t errlen);
-    int (*locate)(void *user, double seconds, char *err, size_t errlen);
-    int (*tempo)(void *user, double bpm, char *err, size_t errlen);
-    int (*tempo_scale)(void *user, double scale, char *err, size_t errlen);
-    int (*volume)(void *user, double gain, char *err, size_t errlen);
-    int (*voice_mute)(void *user, const char *voice, bool on, char *err, size_t errlen);
-    int (*voice_solo)(void *user, const char *voice, bool on, char *err, size_t errlen);
-    int (*voice_gain)(void *user, const char *voice, double gain, char *err, size_t errlen);
-    int (*load)(void *user, const char *path, char *err, size_t errlen);
-    int (*quit)(void *user, char *err, size_t errlen);
-    int (*status)(void *user, char *json, size_t len);
-    int (*timing)(void *user, char *json, size_t len);
-} etude_osc_ops_t;
-
 /* @startlifecycle osc
- * [control] Listen on UDP port (a decimal string, "0" or NULL for any free port). ops is copied.
- * Returns 0, or ETUDE_EIO with err naming the port when it cannot be bound. */
-int etude_osc_create(const char *port, const etude_osc_ops_t *ops, etude_osc_t **out, char *err,
-                     size_t errlen);
+ * [control] Listen on UDP port (a decimal string, "0" or NULL for any free port) and drive player
+ * (borrowed: it must outlive the server). Returns 0, or ETUDE_EIO with err naming the port when it
+ * cannot be bound. */
+int etude_osc_create(const char *port, etude_player_t *player, etude_osc_t **out, char *err, size_t errlen);
 /* [control] NULL accepted. */
 void etude_osc_destroy(etude_osc_t *osc);
 /* @endlifecycle */

@@ -1,5 +1,6 @@
-/* cmd_render.c - `etude render`: plays a preset, tempo map or click line through the engine with the
- * offline driver and writes the mix to a WAV or FLAC file (temp file + rename: never half-written). */
+/* cmd_render.c - `etude render`: the offline front end of the player (app/etude_player.h): plays a
+ * preset, tempo map or click line through the engine with the offline driver and writes the mix to a
+ * WAV or FLAC file (temp file + rename: never half-written). */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -11,15 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <sndfile.h>
 
-#include "cli_session.h"
+#include "cli_args.h"
 #include "etude_bus.h"
 #include "etude_engine.h"
 #include "etude_offline.h"
-#include "etude_practice.h"
+#include "etude_player.h"
 #include "etude_preset.h"
+#include "etude_recorder.h"
 #include "etude_sequencer.h"
 #include "etude_tempomap.h"
 
@@ -63,15 +64,10 @@ typedef struct render {
     char *tmp_path;
     SNDFILE *snd;
     float *inter;
-    etude_bus_t *bus;
-    const etude_tempomap_t *map;
+    etude_player_t *player;
     uint32_t rate;
     uint64_t done;       /* frames rendered */
     uint32_t buffered;   /* frames in inter not yet written */
-    uint64_t next_bar;   /* next bar to announce */
-    uint64_t next_bar_frame;
-    const etude_practice_t *practice; /* material laid out by a practice (MIDI presets), or NULL */
-    int last_pass;                    /* the pass of the last bar announced from the practice */
     bool show_progress;
     bool progress_drawn;
     int write_error;
@@ -83,87 +79,6 @@ static int usage_error(const char *fmt, const char *a)
     fprintf(stderr, fmt, a);
     fprintf(stderr, "\n");
     return 2;
-}
-
-static void publish(etude_bus_t *bus, const char *name, cJSON *obj)
-{
-    char *json = cJSON_PrintUnformatted(obj);
-    etude_bus_publish(bus, "transport", name, json ? json : "{}");
-    free(json);
-    cJSON_Delete(obj);
-}
-
-static void find_next_bar(render_t *r)
-{
-    uint64_t beat = r->map ? etude_tempomap_bar_first_beat(r->map, r->next_bar) : UINT64_MAX;
-    r->next_bar_frame = beat == UINT64_MAX ? UINT64_MAX : etude_tempomap_beat_frame(r->map, beat, r->rate);
-}
-
-/* The practice's bar r->next_bar: its frame, tempo and pass. An endless practice repeats pass 0
- * (the sequencer's loop over it), so bar i of loop L lies L pass lengths after pass 0's bar. */
-static bool practice_bar(const render_t *r, uint64_t *frame, double *bpm, int *pass)
-{
-    const etude_practice_t *p = r->practice;
-    uint64_t i = r->next_bar;
-    if (etude_practice_passes(p) != UINT32_MAX)
-        return i <= UINT32_MAX && etude_practice_bar_info(p, (uint32_t)i, frame, bpm, pass) == 0;
-    uint64_t cin = 0;
-    while (etude_practice_bar_info(p, (uint32_t)cin, NULL, NULL, pass) == 0 && *pass < 0)
-        cin++;
-    if (i < cin)
-        return etude_practice_bar_info(p, (uint32_t)i, frame, bpm, pass) == 0;
-    uint64_t nb = etude_practice_pass_bars(p), loop = (i - cin) / nb;
-    if (etude_practice_bar_info(p, (uint32_t)(cin + (i - cin) % nb), frame, bpm, pass))
-        return false;
-    *frame += loop * (etude_practice_pass_start(p, 1) - etude_practice_pass_start(p, 0));
-    *pass = (int)loop;
-    return true;
-}
-
-/* Announce the practice's bars the audio has reached, and a loop each time a new pass begins. */
-static void publish_practice_bars(render_t *r)
-{
-    uint64_t frame;
-    double bpm;
-    int pass;
-    while (practice_bar(r, &frame, &bpm, &pass) && frame < r->done) {
-        if (pass > r->last_pass && pass > 0) {
-            cJSON *l = cJSON_CreateObject();
-            cJSON_AddNumberToObject(l, "count", pass);
-            publish(r->bus, "loop", l);
-        }
-        r->last_pass = pass;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "bar", (double)r->next_bar);
-        cJSON_AddNumberToObject(o, "bpm", bpm);
-        cJSON_AddStringToObject(o, "section", pass < 0 ? "count-in" : "");
-        cJSON_AddNumberToObject(o, "frame", (double)frame);
-        publish(r->bus, "bar", o);
-        r->next_bar++;
-    }
-}
-
-/* Announce every bar whose first frame the audio has now reached. */
-static void publish_bars(render_t *r)
-{
-    if (!r->map && r->practice) {
-        publish_practice_bars(r);
-        return;
-    }
-    while (r->next_bar_frame < r->done) {
-        etude_tempomap_beat_t b;
-        uint64_t beat = etude_tempomap_bar_first_beat(r->map, r->next_bar);
-        if (etude_tempomap_beat(r->map, beat, &b) < 0)
-            break;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "bar", (double)r->next_bar);
-        cJSON_AddNumberToObject(o, "bpm", b.bpm);
-        cJSON_AddStringToObject(o, "section", b.section ? b.section : "");
-        cJSON_AddNumberToObject(o, "frame", (double)r->next_bar_frame);
-        publish(r->bus, "bar", o);
-        r->next_bar++;
-        find_next_bar(r);
-    }
 }
 
 /* Write what is buffered (libsndfile writes in small pieces; batching saves most system calls). */
@@ -189,7 +104,7 @@ static int write_period(void *user, const float *const mix[2], uint32_t n)
     }
     r->buffered += n;
     r->done += n;
-    publish_bars(r);
+    etude_player_report(r->player);
     return render_signal ? 2 : 0;
 }
 
@@ -250,8 +165,8 @@ int etude_cmd_render(int argc, char **argv)
 {
     const char *preset_path = NULL, *map_path = NULL, *click_line = NULL, *out = NULL;
     const char *rate_arg = NULL, *dur_arg = NULL, *fmt_arg = NULL;
-    cli_session_opts_t session_opts;
-    if (cli_session_take_args(&argc, argv, &session_opts))
+    etude_recorder_opts_t session_opts;
+    if (cli_recorder_args(&argc, argv, &session_opts))
         return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -304,6 +219,9 @@ int etude_cmd_render(int argc, char **argv)
         return usage_error("%s", "give one of PRESET.json, --tempo-map FILE or --click \"...\", not several");
     if (!out)
         return usage_error("%s", "missing -o OUT.wav (or OUT.flac)");
+    char found[4400];
+    if (preset_path && !(preset_path = cli_preset_path("render", preset_path, found, sizeof found)))
+        return 1;
     double rate_d = 0, duration = 0;
     if (rate_arg && (!parse_number(rate_arg, &rate_d) || rate_d != floor(rate_d) || rate_d < 8000 ||
                      rate_d > 384000))
@@ -317,20 +235,8 @@ int etude_cmd_render(int argc, char **argv)
     char err[1024] = "";
     etude_preset_t *preset = NULL;
     int rc;
-    if (preset_path) {
-        rc = etude_preset_load(preset_path, &preset, err, sizeof err);
-    } else {
-        etude_tempomap_t *map = NULL;
-        rc = map_path ? etude_tempomap_load(map_path, &map, err, sizeof err)
-                      : etude_tempomap_parse_line(click_line, "--click", &map, err, sizeof err);
-        if (rc == 0) {
-            rc = etude_preset_from_tempomap(map, map_path ? map_path : click_line, &preset);
-            if (rc) {
-                etude_tempomap_destroy(map);
-                snprintf(err, sizeof err, "%s", etude_strerror(rc));
-            }
-        }
-    }
+    etude_player_material_t material = {preset_path, map_path, click_line};
+    rc = etude_player_material_preset(&material, &preset, err, sizeof err);
     if (rc) {
         fprintf(stderr, "etude render: %s\n", err);
         return 1;
@@ -364,7 +270,6 @@ int etude_cmd_render(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.out_path = out;
     r.rate = rate;
-    r.map = map;
     size_t tl = strlen(out) + 16;
     r.tmp_path = malloc(tl);
     r.inter = malloc(2 * (size_t)OUT_BUFFER_FRAMES * sizeof *r.inter);
@@ -407,70 +312,41 @@ int etude_cmd_render(int argc, char **argv)
     }
     sf_command(r.snd, SFC_SET_CLIPPING, NULL, SF_TRUE);
 
-    /* Engine, bus, sequencer, voices */
+    /* Engine, bus, player, voices */
     etude_engine_config_t ecfg;
     etude_engine_config_default(&ecfg, rate);
     etude_engine_t *engine = NULL;
-    etude_sequencer_t *seq = NULL;
-    cli_session_t *session = NULL;
+    etude_bus_t *bus = NULL;
+    etude_recorder_t *session = NULL;
     const char *reason = "error";
     int exit_code = 1;
-    r.bus = etude_bus_create();
-    rc = r.bus ? etude_engine_create(&ecfg, &engine) : ETUDE_ENOMEM;
+    bus = etude_bus_create();
+    rc = bus ? etude_engine_create(&ecfg, &engine) : ETUDE_ENOMEM;
     if (rc == 0) {
-        etude_engine_set_bus(engine, r.bus);
-        rc = etude_sequencer_create(engine, rate / 5, &seq);
+        etude_engine_set_bus(engine, bus);
+        etude_player_config_t pc = {.engine = engine, .bus = bus, .transport = ETUDE_JACK_TRANSPORT_OFF,
+                                    .command = "render"};
+        rc = etude_player_create(&pc, &r.player);
     }
     if (rc) {
         fprintf(stderr, "etude render: cannot start the engine: %s\n", etude_strerror(rc));
         goto cleanup;
     }
-    size_t nv = etude_preset_voice_count(preset);
-    rc = etude_preset_instantiate(preset, engine, seq, NULL, err, sizeof err);
+    rc = etude_player_load_preset(r.player, preset, preset_path, click_line ? click_line : map_path, err, sizeof err);
+    preset = NULL; /* the player's now */
     if (rc) {
         fprintf(stderr, "etude render: %s\n", err);
         goto cleanup;
     }
-    if (duration == 0 && etude_sequencer_length(seq) == UINT64_MAX) {
+    if (duration == 0 && etude_sequencer_length(etude_player_sequencer(r.player)) == UINT64_MAX) {
         fprintf(stderr, "etude render: %s: the material never ends (an endless loop or map): "
                 "give --duration SECONDS\n",
                 click_line ? "--click" : preset_path ? preset_path : map_path);
         goto cleanup;
     }
-    r.practice = etude_practice_of(seq);
-    r.last_pass = -1;
-    session = cli_session_open(r.bus, "render", &session_opts);
-    if (!session)
+    if (etude_recorder_open(bus, "render", &session_opts, &session, err, sizeof err) < 0) {
+        fprintf(stderr, "etude render: %s\n", err);
         goto cleanup;
-
-    {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "command", "render");
-        if (preset_path)
-            cJSON_AddStringToObject(o, "preset", preset_path);
-        else
-            cJSON_AddNullToObject(o, "preset");
-        cJSON_AddStringToObject(o, "material", click_line ? click_line : map_path ? map_path
-                                                                       : etude_preset_title(preset));
-        etude_tempomap_beat_t b;
-        double first_bpm;
-        if (map && etude_tempomap_beat(map, 0, &b) == 0)
-            cJSON_AddNumberToObject(o, "tempo_bpm", b.bpm);
-        else if (r.practice && etude_practice_bar_info(r.practice, 0, NULL, &first_bpm, NULL) == 0)
-            cJSON_AddNumberToObject(o, "tempo_bpm", first_bpm);
-        else
-            cJSON_AddNullToObject(o, "tempo_bpm");
-        cJSON_AddNumberToObject(o, "rate", rate);
-        cJSON *arr = cJSON_AddArrayToObject(o, "voices");
-        for (size_t i = 0; i < nv; i++) {
-            const etude_preset_voice_t *v = etude_preset_voice(preset, i);
-            cJSON *vo = cJSON_CreateObject();
-            cJSON_AddStringToObject(vo, "name", v->name);
-            cJSON_AddStringToObject(vo, "kind", v->kind->kind);
-            cJSON_AddBoolToObject(vo, "mute", v->mute);
-            cJSON_AddItemToArray(arr, vo);
-        }
-        publish(r.bus, "start", o);
     }
 
     etude_offline_config_t ocfg;
@@ -484,10 +360,9 @@ int etude_cmd_render(int argc, char **argv)
     uint64_t expect = ocfg.total_frames ? ocfg.total_frames
                                         : (map ? etude_tempomap_frames(map, rate) : 0) + ocfg.tail_frames;
     r.show_progress = isatty(2) && expect > rate;
-    find_next_bar(&r);
-    rc = etude_sequencer_start(seq, 0);
+    rc = etude_player_start(r.player, err, sizeof err);
     if (rc == 0)
-        rc = etude_offline_run(engine, seq, &ocfg);
+        rc = etude_offline_run(engine, etude_player_sequencer(r.player), &ocfg);
     if (r.progress_drawn)
         fprintf(stderr, "\n");
 
@@ -505,15 +380,10 @@ int etude_cmd_render(int argc, char **argv)
     } else {
         fprintf(stderr, "etude render: render failed: %s\n", etude_strerror(rc));
     }
-    {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "frames", (double)r.done);
-        cJSON_AddStringToObject(o, "reason", reason);
-        publish(r.bus, "stop", o);
-    }
+    etude_player_finish(r.player, reason);
 
 cleanup:
-    etude_sequencer_destroy(seq);
+    etude_player_destroy(r.player);
     etude_engine_destroy(engine);
     if (r.snd) {
         int serr = sf_error(r.snd);
@@ -530,8 +400,8 @@ cleanup:
     if (exit_code != 0)
         unlink(r.tmp_path);
     restore_signals();
-    cli_session_close(session);
-    etude_bus_destroy(r.bus);
+    etude_recorder_close(session);
+    etude_bus_destroy(bus);
     etude_preset_destroy(preset);
     free(r.tmp_path);
     free(r.inter);

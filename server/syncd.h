@@ -36,6 +36,10 @@ typedef struct etude_syncd_config {
     size_t max_entity_bytes;      /* canonical JSON size of one entity's data */
     unsigned long long pw_ops;    /* argon2id opslimit for new password hashes */
     size_t pw_mem;                /* argon2id memlimit for new password hashes */
+    long refresh_grace;           /* seconds a rotated refresh token still returns the same new pair */
+    int login_fail_user;          /* failed logins per user within login_window before 429 */
+    int login_fail_ip;            /* failed logins per client address within login_window before 429 */
+    long login_window;            /* seconds the failed-login counters look back */
 } etude_syncd_config_t;
 
 /* [any] Fill *cfg with the documented defaults (docs/server.md). */
@@ -51,6 +55,13 @@ int etude_syncd_store_open(const etude_syncd_config_t *cfg, etude_syncd_store_t 
                            char *err_msg, size_t err_len);
 /* [control] Close the database cleanly (WAL checkpointed by SQLite). NULL is a no-op. */
 void etude_syncd_store_close(etude_syncd_store_t *st);
+
+/* [control] Give the database a new random epoch, so every cursor issued before is refused with
+ * INVALID_CURSOR (run after restoring a backup). The database must exist. On success the new epoch
+ * is written as 16 hex digits into epoch_hex[17]. err_msg names what failed. */
+int etude_syncd_store_new_epoch(const char *db_path, char epoch_hex[17], char *err_msg, size_t err_len);
+/* [any] This database's epoch (constant while it is open). */
+uint64_t etude_syncd_store_epoch(const etude_syncd_store_t *st);
 
 /* [any] Add a user with an argon2id hash of password. ETUDE_SYNCD_EEXIST if the name is taken. */
 int etude_syncd_store_user_add(etude_syncd_store_t *st, const char *name, const char *password);
@@ -89,6 +100,7 @@ void etude_syncd_store_audit(etude_syncd_store_t *st, int64_t user_id, const cha
 typedef struct etude_syncd_upload_stats {
     int accepted, conflicts, duplicates, rejected, replayed;
     int64_t latest_seq;
+    char latest_cursor[48]; /* cursor of latest_seq when accepted > 0 */
 } etude_syncd_upload_stats_t;
 
 /* [any] Apply one uploadBatch input (already shape-checked by the core) in one transaction.
@@ -97,21 +109,28 @@ typedef struct etude_syncd_upload_stats {
 int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *user,
                              const cJSON *batch, cJSON **result, etude_syncd_upload_stats_t *stats,
                              const char **err_code, char *err_msg, size_t err_len);
-/* [any] One page of changes after since_seq: fills *page (ChangesPage object, caller deletes). */
+/* [any] One page of changes after the cursor since (NULL: from the beginning): fills *page
+ * (ChangesPage object, caller deletes). ETUDE_SYNCD_EINVAL with *why set (static text) when since
+ * is not a cursor of this epoch, is ahead of the user's latest sequence, or names a sequence this
+ * database assigned differently (a restored server). */
 int etude_syncd_store_changes(etude_syncd_store_t *st, const etude_syncd_user_t *user,
-                              int64_t since_seq, int limit, cJSON **page);
+                              const char *since, int limit, cJSON **page, int64_t *since_seq,
+                              const char **why);
 /* [any] The SyncMetadata object (caller deletes). */
 int etude_syncd_store_metadata(etude_syncd_store_t *st, const etude_syncd_user_t *user,
                                cJSON **meta);
-/* [any] The latest server sequence of a user. */
-int64_t etude_syncd_store_latest_seq(etude_syncd_store_t *st, int64_t user_id);
+/* [any] The latest cursor of a user into buf (at least ETUDE_SYNCD_CURSOR_LEN bytes). */
+int etude_syncd_store_latest_cursor(etude_syncd_store_t *st, int64_t user_id, char *buf, size_t len);
 
 /* ---- helpers shared by the store and the core ---- */
 
-/* [any] Opaque cursor text for a sequence; buf of at least 48 bytes. */
-void etude_syncd_cursor_encode(int64_t seq, char *buf, size_t len);
+/* Cursor text length bound (including the terminating NUL). */
+#define ETUDE_SYNCD_CURSOR_LEN 48
+/* [any] Opaque cursor text "c2." + base64url(epoch, seq, tag): the database's epoch, a per-user
+ * sequence and the 48-bit tag of the batch that assigned that sequence (0 for sequence 0). */
+void etude_syncd_cursor_encode(uint64_t epoch, int64_t seq, uint64_t tag, char *buf, size_t len);
 /* [any] Decode a cursor; ETUDE_SYNCD_EINVAL for anything not made by cursor_encode. */
-int etude_syncd_cursor_decode(const char *text, int64_t *seq);
+int etude_syncd_cursor_decode(const char *text, uint64_t *epoch, int64_t *seq, uint64_t *tag);
 /* [any] Canonical JSON of v (object keys sorted by bytes, no whitespace); caller frees. */
 char *etude_syncd_canonical_json(const cJSON *v);
 /* [any] Lowercase hex SHA-256 of data, into hex[65]. */
@@ -152,14 +171,15 @@ typedef struct etude_syncd_stream etude_syncd_stream_t;
 etude_syncd_hub_t *etude_syncd_hub_create(void);
 /* [control] Free the hub; every stream must be closed. NULL is a no-op. */
 void etude_syncd_hub_destroy(etude_syncd_hub_t *h);
-/* [any] Tell every stream of user_id (other than origin_device's) that changes up to seq exist. */
+/* [any] Tell every stream of user_id (other than origin_device's) that changes up to seq
+ * (whose cursor text is cursor) exist. */
 void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *origin_device,
-                             int64_t seq, int count);
+                             int64_t seq, const char *cursor, int count);
 /* [any] End every stream (shutdown); later opens fail. */
 void etude_syncd_hub_shutdown(etude_syncd_hub_t *h);
 /* [any] Register a stream; NULL when shutting down or out of memory. */
 etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id,
-                                           const char *device_id, int64_t latest_seq);
+                                           const char *device_id, const char *latest_cursor);
 /* [any] Next chunk of the stream (one reader thread per stream) into buf (blocks up to keepalive_ms). Returns bytes, or -1 at end. */
 long etude_syncd_stream_read(etude_syncd_stream_t *s, char *buf, size_t max, int keepalive_ms);
 /* [any] Unregister and free a stream (the thread that read it). NULL is a no-op. */
@@ -189,6 +209,9 @@ typedef struct etude_syncd_reply {
  * Authorization header or NULL; media is the negotiated response type. Always fills *reply. */
 void etude_syncd_execute(etude_syncd_t *s, const char *body, size_t len, const char *authorization,
                          int media, etude_syncd_reply_t *reply);
+
+/* [any] Add "extensions": {"serverTimeMs": <unix ms>} to a response object (kept if it has one). */
+void etude_syncd_add_server_time(cJSON *root);
 
 /* [any] Resolve "Bearer <token>" to a user for /events; 0 or ETUDE_SYNCD_EAUTH. */
 int etude_syncd_authenticate(etude_syncd_t *s, const char *authorization, etude_syncd_user_t *user,

@@ -1,6 +1,8 @@
 /* syncd_core.c - etude-syncd GraphQL-over-HTTP core: envelope, trusted documents, auth, handlers. */
 #include "syncd.h"
 
+#include "etude_canon.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,10 +53,21 @@ void etude_syncd_destroy(etude_syncd_t *s)
 
 /* ---- replies ---- */
 
+/* Every /graphql answer tells the client the server's clock, so devices can correct their own. */
+void etude_syncd_add_server_time(cJSON *root)
+{
+    cJSON *x = cJSON_GetObjectItemCaseSensitive(root, "extensions");
+    if (!x)
+        x = cJSON_AddObjectToObject(root, "extensions");
+    if (x)
+        cJSON_AddNumberToObject(x, "serverTimeMs", (double)etude_syncd_now_ms());
+}
+
 static void finish(etude_syncd_t *s, etude_syncd_reply_t *r, int status, cJSON *root)
 {
+    etude_syncd_add_server_time(root);
     r->status = status;
-    char *text = cJSON_PrintUnformatted(root);
+    char *text = etude_canon_print(root); /* exact numbers, unlike cJSON's printer */
     cJSON_Delete(root);
     if (!text) {
         r->status = 500;
@@ -272,12 +285,6 @@ static void do_changes(etude_syncd_t *s, etude_syncd_reply_t *r, int media, cons
         request_error(s, r, 400, media, 1, "BAD_USER_INPUT", "variables.limit: expected an Int or null");
         return;
     }
-    int64_t seq = 0;
-    if (since && etude_syncd_cursor_decode(since->valuestring, &seq) != 0) {
-        field_error(s, r, "syncChanges", "INVALID_CURSOR",
-                    "syncChanges: since is not a cursor this server issued");
-        return;
-    }
     int n = s->cfg.default_page;
     if (limit) {
         if (limit->valuedouble < 1) {
@@ -287,7 +294,15 @@ static void do_changes(etude_syncd_t *s, etude_syncd_reply_t *r, int media, cons
         n = limit->valuedouble > s->cfg.max_page ? s->cfg.max_page : (int)limit->valuedouble;
     }
     cJSON *page = NULL;
-    if (etude_syncd_store_changes(s->st, u, seq, n, &page) != 0) {
+    int64_t seq = 0;
+    const char *why = NULL;
+    int rc = etude_syncd_store_changes(s->st, u, since ? since->valuestring : NULL, n, &page, &seq, &why);
+    if (rc == ETUDE_SYNCD_EINVAL) {
+        etude_syncd_store_audit(s->st, u->id, "syncChanges", why, "INVALID_CURSOR");
+        field_error(s, r, "syncChanges", "INVALID_CURSOR", why);
+        return;
+    }
+    if (rc != 0) {
         field_error(s, r, "syncChanges", "INTERNAL_SERVER_ERROR", "syncChanges: the database failed");
         return;
     }
@@ -341,7 +356,8 @@ static void do_upload(etude_syncd_t *s, etude_syncd_reply_t *r, int media, const
     if (stats.replayed)
         etude_syncd_store_audit(s->st, u->id, "uploadBatch", bid->valuestring, "replayed");
     if (!stats.replayed && stats.accepted > 0)
-        etude_syncd_hub_publish(s->hub, u->id, dev->valuestring, stats.latest_seq, stats.accepted);
+        etude_syncd_hub_publish(s->hub, u->id, dev->valuestring, stats.latest_seq, stats.latest_cursor,
+                                stats.accepted);
     data_reply(s, r, "uploadBatch", res);
 }
 

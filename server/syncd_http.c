@@ -117,6 +117,8 @@ static enum MHD_Result send_error(req_t *r, struct MHD_Connection *c, int status
     cJSON *x = cJSON_AddObjectToObject(e, "extensions");
     cJSON_AddStringToObject(x, "code", code);
     cJSON_AddItemToArray(errs, e);
+    if (strcmp(r->path, "/graphql") == 0)
+        etude_syncd_add_server_time(root);
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!text)
@@ -246,7 +248,12 @@ static enum MHD_Result events(req_t *r, struct MHD_Connection *c)
     if (!x)
         return MHD_NO;
     x->h = h;
-    x->s = etude_syncd_hub_open(h->hub, user.id, dev, etude_syncd_store_latest_seq(h->st, user.id));
+    char latest[ETUDE_SYNCD_CURSOR_LEN];
+    if (etude_syncd_store_latest_cursor(h->st, user.id, latest, sizeof latest) != 0) {
+        free(x);
+        return send_error(r, c, 500, "INTERNAL_SERVER_ERROR", "events: the database failed");
+    }
+    x->s = etude_syncd_hub_open(h->hub, user.id, dev, latest);
     if (!x->s) {
         free(x);
         return send_error(r, c, 503, "SHUTTING_DOWN", "server: shutting down");

@@ -13,11 +13,12 @@ struct etude_syncd_stream {
     etude_syncd_stream_t *next;
     int64_t user_id;
     char device[80];
-    int64_t latest_seq; /* for the ready event */
+    char latest_cursor[ETUDE_SYNCD_CURSOR_LEN]; /* for the ready event */
     int sent_ready;
     /* One coalesced pending notice: the client only needs "pull up to seq". */
     int pending;
     int64_t seq;
+    char cursor[ETUDE_SYNCD_CURSOR_LEN];
     int count;
     char origin[80];
 };
@@ -53,7 +54,7 @@ void etude_syncd_hub_destroy(etude_syncd_hub_t *h)
 }
 
 void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *origin_device,
-                             int64_t seq, int count)
+                             int64_t seq, const char *cursor, int count)
 {
     if (!h)
         return;
@@ -64,8 +65,10 @@ void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *
             continue;
         if (s->device[0] && origin_device && strcmp(s->device, origin_device) == 0)
             continue;
-        if (!s->pending || seq > s->seq)
+        if (!s->pending || seq > s->seq) {
             s->seq = seq;
+            snprintf(s->cursor, sizeof s->cursor, "%s", cursor);
+        }
         s->count += count;
         s->pending = 1;
         snprintf(s->origin, sizeof s->origin, "%s", origin_device ? origin_device : "");
@@ -87,14 +90,14 @@ void etude_syncd_hub_shutdown(etude_syncd_hub_t *h)
 }
 
 etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id,
-                                           const char *device_id, int64_t latest_seq)
+                                           const char *device_id, const char *latest_cursor)
 {
     etude_syncd_stream_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->hub = h;
     s->user_id = user_id;
-    s->latest_seq = latest_seq;
+    snprintf(s->latest_cursor, sizeof s->latest_cursor, "%s", latest_cursor);
     snprintf(s->device, sizeof s->device, "%s", device_id ? device_id : "");
     pthread_mutex_lock(&h->lock);
     if (h->shutting_down) {
@@ -123,7 +126,7 @@ long etude_syncd_stream_read(etude_syncd_stream_t *s, char *buf, size_t max, int
     char cursor[48], origin[200];
     if (!s->sent_ready) {
         s->sent_ready = 1;
-        etude_syncd_cursor_encode(s->latest_seq, cursor, sizeof cursor);
+        snprintf(cursor, sizeof cursor, "%s", s->latest_cursor);
         int n = snprintf(buf, max, "retry: 3000\nevent: ready\ndata: {\"latestCursor\":\"%s\"}\n\n",
                          cursor);
         return n < 0 || (size_t)n >= max ? -1 : n;
@@ -151,11 +154,11 @@ long etude_syncd_stream_read(etude_syncd_stream_t *s, char *buf, size_t max, int
     }
     int64_t seq = s->seq;
     int count = s->count;
+    snprintf(cursor, sizeof cursor, "%s", s->cursor);
     json_escape(s->origin, origin, sizeof origin);
     s->pending = 0;
     s->count = 0;
     pthread_mutex_unlock(&h->lock);
-    etude_syncd_cursor_encode(seq, cursor, sizeof cursor);
     int n = snprintf(buf, max,
                      "id: %lld\nevent: changes\ndata: {\"cursor\":\"%s\",\"count\":%d,\"deviceId\":%s}\n\n",
                      (long long)seq, cursor, count, origin);

@@ -18,8 +18,9 @@ static const char usage[] =
     "usage: etude-syncd [--listen ADDR:PORT] [--db PATH] [--token-ttl SECONDS] [--refresh-ttl SECONDS]\n"
     "                   [--tls-cert FILE --tls-key FILE] [--max-body BYTES] [--max-batch N]\n"
     "                   [--max-page N] [--max-entity-bytes BYTES] [--shutdown-timeout SECONDS]\n"
-    "                   [--ready-file PATH] [--exit-with-parent]\n"
-    "       etude-syncd user add NAME [--password-stdin] [--db PATH]\n";
+    "                   [--refresh-grace SECONDS] [--ready-file PATH] [--exit-with-parent]\n"
+    "       etude-syncd user add NAME [--password-stdin] [--db PATH]\n"
+    "       etude-syncd db new-epoch [--db PATH]\n";
 
 static int fail(const char *fmt, const char *a, const char *b)
 {
@@ -174,10 +175,33 @@ static int cmd_user(int argc, char **argv)
     return 0;
 }
 
+/* After restoring a backup: a new epoch makes every device's cursor invalid, so each reconciles
+ * fully with what the restored database holds. */
+static int cmd_db(int argc, char **argv)
+{
+    const char *db = "etude-syncd.db";
+    if (argc < 2 || strcmp(argv[1], "new-epoch") != 0)
+        return fail("db: expected 'db new-epoch [--db PATH]'%s%s", "", "");
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+            db = argv[++i];
+        else
+            return fail("db new-epoch: unknown or incomplete flag '%s'%s", argv[i], "");
+    }
+    char epoch[17], err[512];
+    int rc = etude_syncd_store_new_epoch(db, epoch, err, sizeof err);
+    if (rc)
+        return fail("db new-epoch: --db %s%s", err, "");
+    fprintf(stderr, "etude-syncd: %s has the new epoch %s; cursors issued before are now refused\n", db, epoch);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "user") == 0)
         return cmd_user(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "db") == 0)
+        return cmd_db(argc - 1, argv + 1);
     etude_syncd_config_t cfg;
     etude_syncd_config_defaults(&cfg);
     etude_syncd_http_config_t hc = {.listen = "127.0.0.1:8470"};
@@ -232,6 +256,10 @@ int main(int argc, char **argv)
             if (num_flag(f, val, 64, 1LL << 26, &v))
                 return 2;
             cfg.max_entity_bytes = (size_t)v;
+        } else if (strcmp(f, "--refresh-grace") == 0) {
+            if (num_flag(f, val, 0, 600, &v))
+                return 2;
+            cfg.refresh_grace = (long)v;
         } else if (strcmp(f, "--shutdown-timeout") == 0) {
             if (num_flag(f, val, 0, 3600, &v))
                 return 2;

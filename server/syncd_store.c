@@ -2,6 +2,12 @@
 #include "syncd.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <time.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -11,12 +17,17 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "etude_canon.h"
+#include "etude_entity.h"
+#include "etude_time.h"
+
 struct etude_syncd_store {
     sqlite3 *db;
     pthread_mutex_t lock; /* one connection, one writer: every statement runs under this lock */
     etude_syncd_config_t cfg;
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified against for unknown users (even timing) */
     sem_t pw_slots; /* bounds concurrent argon2id checks, each of which takes pw_mem bytes */
+    uint64_t epoch; /* meta 'epoch': random at creation, renewed by new-epoch after a restore */
 };
 
 #define PW_SLOTS 4
@@ -37,8 +48,6 @@ static const char *schema_sql =
     "  server_seq INTEGER NOT NULL, device_id TEXT NOT NULL,"
     "  PRIMARY KEY(user_id, id)) WITHOUT ROWID;"
     "CREATE UNIQUE INDEX IF NOT EXISTS entities_by_seq ON entities(user_id, server_seq);"
-    "CREATE INDEX IF NOT EXISTS entities_by_checksum ON entities(user_id, entity_type, checksum)"
-    "  WHERE deleted_at IS NULL;"
     "CREATE TABLE IF NOT EXISTS devices("
     "  user_id INTEGER NOT NULL REFERENCES users(id), device_id TEXT NOT NULL,"
     "  last_seq INTEGER NOT NULL, PRIMARY KEY(user_id, device_id)) WITHOUT ROWID;"
@@ -48,12 +57,139 @@ static const char *schema_sql =
     "  PRIMARY KEY(user_id, batch_id)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS audit("
     "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, user_id INTEGER, operation TEXT NOT NULL,"
-    "  detail TEXT NOT NULL, result TEXT NOT NULL);"
-    "PRAGMA user_version = 1;";
+    "  detail TEXT NOT NULL, result TEXT NOT NULL);";
+
+/* Version 2: the server epoch, batch tags for cursors, the session start of practice sessions for
+ * the duplicate rule, and the refresh grace of rotated sessions. Applied to new and version 1
+ * databases alike, in one transaction. */
+static const char *schema_v2_sql =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "ALTER TABLE batches ADD COLUMN first_seq INTEGER;"
+    "ALTER TABLE batches ADD COLUMN last_seq INTEGER;"
+    "ALTER TABLE batches ADD COLUMN tag INTEGER;"
+    "CREATE INDEX IF NOT EXISTS batches_by_seq ON batches(user_id, last_seq) WHERE last_seq IS NOT NULL;"
+    "ALTER TABLE entities ADD COLUMN start_ms INTEGER;"
+    "DROP INDEX IF EXISTS entities_by_checksum;"
+    "CREATE INDEX IF NOT EXISTS entities_by_start ON entities(user_id, start_ms)"
+    "  WHERE start_ms IS NOT NULL AND deleted_at IS NULL;"
+    "ALTER TABLE sessions ADD COLUMN rotated_to INTEGER;"
+    "ALTER TABLE sessions ADD COLUMN grace_until INTEGER;"
+    "ALTER TABLE sessions ADD COLUMN grace_box BLOB;";
 
 static int exec(sqlite3 *db, const char *sql)
 {
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : ETUDE_SYNCD_EDB;
+}
+
+static int64_t session_start_ms(const cJSON *data, const char *created_at);
+
+/* Fills start_ms of the practice sessions a version 1 database holds; caller is in a transaction. */
+static int backfill_start(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL, *u = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(db, "SELECT user_id, id, data, created_at FROM entities"
+                               " WHERE entity_type='practiceSession' AND deleted_at IS NULL", -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE entities SET start_ms=? WHERE user_id=? AND id=?", -1, &u, NULL) != SQLITE_OK)
+        rc = ETUDE_SYNCD_EDB;
+    while (!rc && sqlite3_step(q) == SQLITE_ROW) {
+        cJSON *d = cJSON_Parse((const char *)sqlite3_column_text(q, 2));
+        int64_t start = session_start_ms(d, (const char *)sqlite3_column_text(q, 3));
+        cJSON_Delete(d);
+        sqlite3_reset(u);
+        if (start == INT64_MIN)
+            sqlite3_bind_null(u, 1);
+        else
+            sqlite3_bind_int64(u, 1, start);
+        sqlite3_bind_int64(u, 2, sqlite3_column_int64(q, 0));
+        sqlite3_bind_text(u, 3, (const char *)sqlite3_column_text(q, 1), -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(u) != SQLITE_DONE)
+            rc = ETUDE_SYNCD_EDB;
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(u);
+    return rc;
+}
+
+static uint64_t random_epoch(void)
+{
+    uint64_t e = 0;
+    while (e == 0)
+        randombytes_buf(&e, sizeof e);
+    return e;
+}
+
+static int set_epoch(sqlite3 *db, uint64_t epoch)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT INTO meta(key, value) VALUES('epoch', '%016llx')"
+             " ON CONFLICT(key) DO UPDATE SET value=excluded.value", (unsigned long long)epoch);
+    return exec(db, sql);
+}
+
+static int read_epoch(sqlite3 *db, uint64_t *epoch)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = ETUDE_SYNCD_EDB;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='epoch'", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(q, 0);
+        char *end = NULL;
+        unsigned long long v = t ? strtoull(t, &end, 16) : 0;
+        if (t && end && *end == '\0' && v) {
+            *epoch = v;
+            rc = 0;
+        }
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int user_version(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* Creates the schema or brings an older one to version 2, in one transaction. */
+static int migrate(sqlite3 *db)
+{
+    if (exec(db, "BEGIN IMMEDIATE"))
+        return ETUDE_SYNCD_EDB;
+    int v = user_version(db);
+    int rc = v < 0 || v > 2 ? ETUDE_SYNCD_EDB : exec(db, schema_sql);
+    if (!rc && v < 2) {
+        rc = exec(db, schema_v2_sql);
+        if (!rc)
+            rc = backfill_start(db);
+        if (!rc)
+            rc = set_epoch(db, random_epoch());
+        if (!rc)
+            rc = exec(db, "PRAGMA user_version = 2");
+    }
+    if (rc || exec(db, "COMMIT")) {
+        exec(db, "ROLLBACK");
+        return ETUDE_SYNCD_EDB;
+    }
+    return 0;
+}
+
+/* Creates a missing database file 0600 before SQLite opens it: SQLite gives the -wal and -shm
+ * files the permissions of the database file. */
+static int create_private(const char *path)
+{
+    if (strcmp(path, ":memory:") == 0 || path[0] == '\0')
+        return 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EEXIST ? 0 : -1;
 }
 
 int etude_syncd_store_open(const etude_syncd_config_t *cfg, etude_syncd_store_t **out,
@@ -70,6 +206,11 @@ int etude_syncd_store_open(const etude_syncd_config_t *cfg, etude_syncd_store_t 
     st->cfg = *cfg;
     pthread_mutex_init(&st->lock, NULL);
     sem_init(&st->pw_slots, 0, PW_SLOTS);
+    if (create_private(cfg->db_path) != 0) {
+        snprintf(err_msg, err_len, "%s: cannot open database: %s", cfg->db_path, strerror(errno));
+        etude_syncd_store_close(st);
+        return ETUDE_SYNCD_EDB;
+    }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
     if (sqlite3_open_v2(cfg->db_path, &st->db, flags, NULL) != SQLITE_OK) {
         snprintf(err_msg, err_len, "%s: cannot open database: %s", cfg->db_path,
@@ -79,9 +220,9 @@ int etude_syncd_store_open(const etude_syncd_config_t *cfg, etude_syncd_store_t 
     }
     sqlite3_busy_timeout(st->db, 10000);
     if (exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;") ||
-        exec(st->db, schema_sql)) {
+        migrate(st->db) || read_epoch(st->db, &st->epoch)) {
         snprintf(err_msg, err_len, "%s: cannot initialise database: %s", cfg->db_path,
-                 sqlite3_errmsg(st->db));
+                 user_version(st->db) > 2 ? "made by a newer etude-syncd" : sqlite3_errmsg(st->db));
         etude_syncd_store_close(st);
         return ETUDE_SYNCD_EDB;
     }
@@ -92,6 +233,38 @@ int etude_syncd_store_open(const etude_syncd_config_t *cfg, etude_syncd_store_t 
     }
     *out = st;
     return 0;
+}
+
+uint64_t etude_syncd_store_epoch(const etude_syncd_store_t *st)
+{
+    return st->epoch;
+}
+
+int etude_syncd_store_new_epoch(const char *db_path, char epoch_hex[17], char *err_msg, size_t err_len)
+{
+    if (access(db_path, F_OK) != 0) {
+        snprintf(err_msg, err_len, "%s: %s", db_path, strerror(errno));
+        return ETUDE_SYNCD_ENOENT;
+    }
+    etude_syncd_config_t cfg;
+    etude_syncd_config_defaults(&cfg);
+    cfg.db_path = db_path;
+    cfg.pw_ops = crypto_pwhash_OPSLIMIT_MIN; /* the dummy hash is not used here */
+    cfg.pw_mem = crypto_pwhash_MEMLIMIT_MIN;
+    etude_syncd_store_t *st = NULL;
+    int rc = etude_syncd_store_open(&cfg, &st, err_msg, err_len);
+    if (rc)
+        return rc;
+    uint64_t e = random_epoch();
+    while (e == st->epoch)
+        e = random_epoch();
+    rc = set_epoch(st->db, e);
+    if (rc)
+        snprintf(err_msg, err_len, "%s: cannot write the epoch: %s", db_path, sqlite3_errmsg(st->db));
+    else
+        snprintf(epoch_hex, 17, "%016llx", (unsigned long long)e);
+    etude_syncd_store_close(st);
+    return rc;
 }
 
 void etude_syncd_store_close(etude_syncd_store_t *st)
@@ -227,6 +400,54 @@ int etude_syncd_store_login(etude_syncd_store_t *st, const char *name, const cha
     return rc;
 }
 
+/* The key that seals a rotation's answer for its grace window: derived from the old refresh
+ * token, which the server never stores, so the database alone cannot open it. */
+static void grace_key(const char *refresh, unsigned char key[crypto_secretbox_KEYBYTES])
+{
+    static const char ctx[] = "etude-syncd refresh grace";
+    crypto_generichash(key, crypto_secretbox_KEYBYTES, (const unsigned char *)refresh, strlen(refresh),
+                       (const unsigned char *)ctx, sizeof ctx - 1);
+}
+
+#define GRACE_BOX_LEN (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + sizeof(etude_syncd_tokens_t))
+
+/* Seals tok under the old refresh token into box[GRACE_BOX_LEN]. */
+static void grace_seal(const char *refresh, const etude_syncd_tokens_t *tok, unsigned char *box)
+{
+    unsigned char key[crypto_secretbox_KEYBYTES];
+    grace_key(refresh, key);
+    randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)tok, sizeof *tok, box, key);
+    sodium_memzero(key, sizeof key);
+}
+
+static int grace_open(const char *refresh, const unsigned char *box, size_t len, etude_syncd_tokens_t *tok)
+{
+    if (!box || len != GRACE_BOX_LEN)
+        return -1;
+    unsigned char key[crypto_secretbox_KEYBYTES];
+    grace_key(refresh, key);
+    int rc = crypto_secretbox_open_easy((unsigned char *)tok, box + crypto_secretbox_NONCEBYTES,
+                                        len - crypto_secretbox_NONCEBYTES, box, key);
+    sodium_memzero(key, sizeof key);
+    return rc;
+}
+
+/* Whether session sid is neither revoked nor expired; caller holds the lock. */
+static int session_live(etude_syncd_store_t *st, int64_t sid, int64_t now)
+{
+    sqlite3_stmt *q = NULL;
+    int live = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sessions WHERE id=? AND revoked_at IS NULL AND refresh_expires>?",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, sid);
+        sqlite3_bind_int64(q, 2, now);
+        live = sqlite3_step(q) == SQLITE_ROW;
+    }
+    sqlite3_finalize(q);
+    return live;
+}
+
 int etude_syncd_store_refresh(etude_syncd_store_t *st, const char *refresh,
                               etude_syncd_tokens_t *tok, etude_syncd_user_t *user)
 {
@@ -241,25 +462,52 @@ int etude_syncd_store_refresh(etude_syncd_store_t *st, const char *refresh,
         return ETUDE_SYNCD_EDB;
     }
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT s.id, s.user_id, s.refresh_expires, s.revoked_at, u.uuid, u.name"
+                           "SELECT s.id, s.user_id, s.refresh_expires, s.revoked_at, u.uuid, u.name,"
+                           " s.rotated_to, s.grace_until, s.grace_box"
                            " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.refresh_hash=?",
                            -1, &s, NULL) == SQLITE_OK) {
         sqlite3_bind_blob(s, 1, h, 32, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 3) == SQLITE_NULL &&
-            sqlite3_column_int64(s, 2) > now) {
+        if (sqlite3_step(s) == SQLITE_ROW) {
             int64_t old = sqlite3_column_int64(s, 0), uid = sqlite3_column_int64(s, 1);
             char uuid[40], name[128];
             snprintf(uuid, sizeof uuid, "%s", (const char *)sqlite3_column_text(s, 4));
             snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(s, 5));
-            char sql[96];
-            snprintf(sql, sizeof sql, "UPDATE sessions SET revoked_at=%lld WHERE id=%lld",
-                     (long long)now, (long long)old);
-            int64_t sid = 0;
-            rc = exec(st->db, sql);
-            if (rc == 0)
+            if (sqlite3_column_type(s, 3) == SQLITE_NULL && sqlite3_column_int64(s, 2) > now) {
+                int64_t sid = 0;
                 rc = create_session(st, uid, tok, &sid);
-            if (rc == 0)
-                fill_user(user, uid, (const unsigned char *)uuid, (const unsigned char *)name, sid);
+                sqlite3_stmt *u = NULL;
+                if (rc == 0 &&
+                    sqlite3_prepare_v2(st->db, "UPDATE sessions SET revoked_at=?, rotated_to=?, grace_until=?,"
+                                               " grace_box=? WHERE id=?", -1, &u, NULL) == SQLITE_OK) {
+                    unsigned char box[GRACE_BOX_LEN];
+                    sqlite3_bind_int64(u, 1, now);
+                    sqlite3_bind_int64(u, 2, sid);
+                    if (st->cfg.refresh_grace > 0) {
+                        grace_seal(refresh, tok, box);
+                        sqlite3_bind_int64(u, 3, now + (int64_t)st->cfg.refresh_grace * 1000);
+                        sqlite3_bind_blob(u, 4, box, (int)sizeof box, SQLITE_TRANSIENT);
+                    }
+                    sqlite3_bind_int64(u, 5, old);
+                    rc = sqlite3_step(u) == SQLITE_DONE ? 0 : ETUDE_SYNCD_EDB;
+                } else if (rc == 0) {
+                    rc = ETUDE_SYNCD_EDB;
+                }
+                sqlite3_finalize(u);
+                if (rc == 0)
+                    fill_user(user, uid, (const unsigned char *)uuid, (const unsigned char *)name, sid);
+            } else if (sqlite3_column_type(s, 6) != SQLITE_NULL && sqlite3_column_type(s, 7) != SQLITE_NULL &&
+                       sqlite3_column_int64(s, 7) > now) {
+                /* Rotated moments ago (a concurrent refresh of the same token): the same new pair,
+                 * as long as that session is still live. */
+                int64_t sid = sqlite3_column_int64(s, 6);
+                if (grace_open(refresh, sqlite3_column_blob(s, 8), (size_t)sqlite3_column_bytes(s, 8), tok) == 0 &&
+                    session_live(st, sid, now)) {
+                    fill_user(user, uid, (const unsigned char *)uuid, (const unsigned char *)name, sid);
+                    rc = 0;
+                } else {
+                    sodium_memzero(tok, sizeof *tok);
+                }
+            }
         }
     } else {
         rc = ETUDE_SYNCD_EDB;
@@ -351,85 +599,69 @@ void etude_syncd_store_audit(etude_syncd_store_t *st, int64_t user_id, const cha
     pthread_mutex_unlock(&st->lock);
 }
 
-int64_t etude_syncd_store_latest_seq(etude_syncd_store_t *st, int64_t user_id)
+/* The tag of the batch that assigned seq to user_id (0 for sequence 0 or a sequence assigned
+ * before batches carried tags); caller holds the lock. */
+static int seq_tag_locked(etude_syncd_store_t *st, int64_t user_id, int64_t seq, uint64_t *tag)
+{
+    *tag = 0;
+    if (seq <= 0)
+        return 0;
+    sqlite3_stmt *q = NULL;
+    int rc = ETUDE_SYNCD_EDB;
+    if (sqlite3_prepare_v2(st->db, "SELECT first_seq, tag FROM batches INDEXED BY batches_by_seq"
+                                   " WHERE user_id=? AND last_seq>=? AND last_seq IS NOT NULL"
+                                   " ORDER BY last_seq LIMIT 1", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, user_id);
+        sqlite3_bind_int64(q, 2, seq);
+        int r = sqlite3_step(q);
+        if (r == SQLITE_ROW && sqlite3_column_int64(q, 0) <= seq)
+            *tag = (uint64_t)sqlite3_column_int64(q, 1);
+        rc = r == SQLITE_ROW || r == SQLITE_DONE ? 0 : ETUDE_SYNCD_EDB;
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* The user's latest sequence; caller holds the lock. */
+static int latest_seq_locked(etude_syncd_store_t *st, int64_t user_id, int64_t *seq)
+{
+    *seq = 0;
+    sqlite3_stmt *s = NULL;
+    int rc = ETUDE_SYNCD_EDB;
+    if (sqlite3_prepare_v2(st->db, "SELECT seq FROM users WHERE id=?", -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, user_id);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            *seq = sqlite3_column_int64(s, 0);
+            rc = 0;
+        }
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int cursor_locked(etude_syncd_store_t *st, int64_t user_id, int64_t seq, char *buf, size_t len)
+{
+    uint64_t tag = 0;
+    int rc = seq_tag_locked(st, user_id, seq, &tag);
+    etude_syncd_cursor_encode(st->epoch, seq, tag, buf, len);
+    return rc;
+}
+
+int etude_syncd_store_latest_cursor(etude_syncd_store_t *st, int64_t user_id, char *buf, size_t len)
 {
     int64_t seq = 0;
     pthread_mutex_lock(&st->lock);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT seq FROM users WHERE id=?", -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(s, 1, user_id);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            seq = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
+    int rc = latest_seq_locked(st, user_id, &seq);
+    if (!rc)
+        rc = cursor_locked(st, user_id, seq, buf, len);
     pthread_mutex_unlock(&st->lock);
-    return seq;
+    return rc;
 }
 
 /* ---- entities ---- */
 
-static const char *const entity_types[] = {"practiceSession", "practiceLog", "goal", "logbookEntry"};
-
-static int is_entity_type(const char *t)
-{
-    for (size_t i = 0; i < sizeof entity_types / sizeof entity_types[0]; i++)
-        if (strcmp(t, entity_types[i]) == 0)
-            return 1;
-    return 0;
-}
-
-static int is_uuid(const char *s)
-{
-    if (strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int digits(const char *s, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
-/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
-static int is_rfc3339(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 20 || n > 40)
-        return 0;
-    if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
-        (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
-        s[16] != ':' || !digits(s + 17, 2))
-        return 0;
-    int mo = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
-    int h = (s[11] - '0') * 10 + (s[12] - '0'), mi = (s[14] - '0') * 10 + (s[15] - '0');
-    int se = (s[17] - '0') * 10 + (s[18] - '0');
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return 0;
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return 0;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
-        return 1;
-    if ((*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) && p[6] == '\0')
-        return 1;
-    return 0;
-}
+/* Ids, types, timestamps and data are checked by libetude-common (etude_entity.h), exactly as
+ * every client checks them. */
 
 static int is_hex64(const char *s)
 {
@@ -441,12 +673,27 @@ static int is_hex64(const char *s)
     return 1;
 }
 
+/* Start of a practice session (data.startedAt), the key of the duplicate index; INT64_MIN when
+ * absent (then the session is nobody's duplicate, etude_entity_same_thing). */
+static int64_t session_start_ms(const cJSON *data, const char *created_at)
+{
+    (void)created_at;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, "startedAt");
+    int64_t t = 0;
+    return cJSON_IsString(v) && etude_time_parse_ms(v->valuestring, &t) == 0 ? t : INT64_MIN;
+}
+
+/* The start tolerance of the duplicate rule, for the index range. */
+#define SAME_START_MS ETUDE_ENTITY_DUP_START_MS
+
+
 /* A validated upload entity; strings point into the request JSON. */
 typedef struct entity_in {
     const char *id, *local_id, *type, *created, *updated, *deleted, *checksum;
     int64_t base;
     char *canon; /* canonical data, malloc'd; "null" for tombstones */
     const cJSON *data;
+    char field[64]; /* the field at fault, when etude_entity_check refused it */
 } entity_in_t;
 
 static const char *opt_string(const cJSON *o, const char *k, int *bad)
@@ -483,37 +730,36 @@ static int validate_entity(const etude_syncd_store_t *st, const cJSON *o, entity
         }                                                                                          \
     } while (0)
     NEED_STRING(e->id, "id");
-    if (!is_uuid(e->id)) {
-        *field = "id";
-        snprintf(reason, rlen, "must be a lowercase UUID (8-4-4-4-12 hex digits)");
-        return -1;
-    }
     NEED_STRING(e->type, "entityType");
-    if (!is_entity_type(e->type)) {
-        *field = "entityType";
-        snprintf(reason, rlen, "unknown entity type (accepted: practiceSession, practiceLog, goal, logbookEntry)");
-        return -1;
-    }
     NEED_STRING(e->created, "createdAt");
     NEED_STRING(e->updated, "updatedAt");
-    NEED_STRING(e->checksum, "checksum");
-#undef NEED_STRING
-    if (!is_rfc3339(e->created) || !is_rfc3339(e->updated)) {
-        *field = is_rfc3339(e->created) ? "updatedAt" : "createdAt";
-        snprintf(reason, rlen, "must be an RFC 3339 date-time such as 2026-01-31T12:00:00.000Z");
-        return -1;
-    }
     bad = 0;
     e->deleted = opt_string(o, "deletedAt", &bad);
-    if (bad || (e->deleted && !is_rfc3339(e->deleted))) {
+    if (bad) {
         *field = "deletedAt";
-        snprintf(reason, rlen, "must be null or an RFC 3339 date-time");
+        snprintf(reason, rlen, "must be null or a string");
         return -1;
     }
+    e->data = cJSON_GetObjectItemCaseSensitive(o, "data");
+    /* What every client accepts, no more: strict times, updatedAt >= createdAt, UTF-8, ranges,
+     * and nothing more than ETUDE_ENTITY_MAX_AHEAD_MS ahead of this server's clock. */
+    etude_entity_view_t view = {e->id, e->type, e->created, e->updated, e->deleted, e->deleted ? NULL : e->data};
+    etude_entity_fault_t fault;
+    int vr = etude_entity_check(&view, etude_syncd_now_ms(), &fault);
+    if (vr) {
+        if (vr == ETUDE_ENOMEM)
+            return -1; /* no field: reported as out of memory */
+        snprintf(e->field, sizeof e->field, "%s", fault.field);
+        *field = e->field;
+        snprintf(reason, rlen, "%s", fault.reason);
+        return -1;
+    }
+    NEED_STRING(e->checksum, "checksum");
+#undef NEED_STRING
     e->local_id = opt_string(o, "localId", &bad);
-    if (bad || (e->local_id && strlen(e->local_id) > 256)) {
+    if (bad || (e->local_id && (strlen(e->local_id) > 256 || !etude_utf8_valid(e->local_id, strlen(e->local_id))))) {
         *field = "localId";
-        snprintf(reason, rlen, "must be null or a string of at most 256 bytes");
+        snprintf(reason, rlen, "must be null or a UTF-8 string of at most 256 bytes");
         return -1;
     }
     const cJSON *bv = cJSON_GetObjectItemCaseSensitive(o, "baseVersion");
@@ -531,7 +777,6 @@ static int validate_entity(const etude_syncd_store_t *st, const cJSON *o, entity
         snprintf(reason, rlen, "must be 64 lowercase hex digits (SHA-256)");
         return -1;
     }
-    e->data = cJSON_GetObjectItemCaseSensitive(o, "data");
     if (e->deleted) {
         e->canon = strdup("null"); /* a tombstone keeps no data */
         return e->canon ? 0 : -1;
@@ -767,27 +1012,33 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
                                   -1, &get, NULL) |
                sqlite3_prepare_v2(st->db,
                                   /* Without statistics the planner prefers the primary key (user_id, id) and
-                                   * scans all of a user's rows; the checksum index is the right one. */
-                                  "SELECT id FROM entities INDEXED BY entities_by_checksum"
-                                  " WHERE user_id=? AND entity_type=? AND checksum=?"
-                                  " AND deleted_at IS NULL AND id<>? LIMIT 1",
+                                   * scans all of a user's rows; the start index is the right one. */
+                                  "SELECT id, data, created_at FROM entities INDEXED BY entities_by_start"
+                                  " WHERE user_id=? AND start_ms BETWEEN ? AND ? AND start_ms IS NOT NULL"
+                                  " AND deleted_at IS NULL AND id<>? AND entity_type='practiceSession'",
                                   -1, &dupq, NULL) |
                sqlite3_prepare_v2(st->db, "UPDATE users SET seq=seq+1 WHERE id=? RETURNING seq", -1, &seq,
                                   NULL) |
                sqlite3_prepare_v2(st->db,
                                   "INSERT INTO entities(user_id, id, entity_type, local_id, created_at,"
-                                  " updated_at, deleted_at, sync_version, checksum, data, server_seq, device_id)"
-                                  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(user_id, id) DO UPDATE SET"
+                                  " updated_at, deleted_at, sync_version, checksum, data, server_seq, device_id,"
+                                  " start_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(user_id, id) DO UPDATE SET"
                                   " local_id=excluded.local_id, created_at=excluded.created_at,"
                                   " updated_at=excluded.updated_at, deleted_at=excluded.deleted_at,"
                                   " sync_version=excluded.sync_version, checksum=excluded.checksum,"
                                   " data=excluded.data, server_seq=excluded.server_seq,"
-                                  " device_id=excluded.device_id",
+                                  " device_id=excluded.device_id, start_ms=excluded.start_ms",
                                   -1, &put, NULL);
     if (prep != SQLITE_OK)
         rc = ETUDE_SYNCD_EDB;
 
     int index = -1;
+    int64_t first_seq = 0;
+    uint64_t tag = 0;
+    while (tag == 0) { /* the batch's tag, carried by the cursors of the sequences it assigns */
+        randombytes_buf(&tag, sizeof tag);
+        tag &= 0xffffffffffffULL;
+    }
     const cJSON *item;
     cJSON_ArrayForEach(item, ents)
     {
@@ -839,22 +1090,33 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
             continue;
         }
         sqlite3_reset(get);
-        if (!e.deleted) {
+        int64_t start_ms = INT64_MIN;
+        if (!e.deleted && strcmp(e.type, "practiceSession") == 0)
+            start_ms = session_start_ms(e.data, e.created);
+        if (start_ms != INT64_MIN) {
             sqlite3_reset(dupq);
             sqlite3_bind_int64(dupq, 1, user->id);
-            sqlite3_bind_text(dupq, 2, e.type, -1, SQLITE_STATIC);
-            sqlite3_bind_text(dupq, 3, e.checksum, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(dupq, 2, start_ms - SAME_START_MS);
+            sqlite3_bind_int64(dupq, 3, start_ms + SAME_START_MS);
             sqlite3_bind_text(dupq, 4, e.id, -1, SQLITE_STATIC);
-            if (sqlite3_step(dupq) == SQLITE_ROW) {
-                cJSON *d = cJSON_CreateObject();
-                cJSON_AddStringToObject(d, "id", e.id);
-                cJSON_AddStringToObject(d, "duplicateOf", (const char *)sqlite3_column_text(dupq, 0));
-                cJSON_AddStringToObject(d, "entityType", e.type);
-                cJSON_AddStringToObject(d, "checksum", e.checksum);
-                cJSON_AddItemToArray(dup, d);
-                stats->duplicates++;
-                continue;
+            int found = 0;
+            while (!found && sqlite3_step(dupq) == SQLITE_ROW) {
+                cJSON *other = cJSON_Parse((const char *)sqlite3_column_text(dupq, 1));
+                found = other && etude_entity_same_thing("practiceSession", e.data, other);
+                cJSON_Delete(other);
+                if (found) {
+                    cJSON *d = cJSON_CreateObject();
+                    cJSON_AddStringToObject(d, "id", e.id);
+                    cJSON_AddStringToObject(d, "duplicateOf", (const char *)sqlite3_column_text(dupq, 0));
+                    cJSON_AddStringToObject(d, "entityType", e.type);
+                    cJSON_AddStringToObject(d, "checksum", e.checksum);
+                    cJSON_AddItemToArray(dup, d);
+                    stats->duplicates++;
+                }
             }
+            sqlite3_reset(dupq);
+            if (found)
+                continue;
         }
         sqlite3_reset(seq);
         sqlite3_bind_int64(seq, 1, user->id);
@@ -886,6 +1148,10 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
             sqlite3_bind_text(put, 10, e.canon, -1, SQLITE_STATIC);
         sqlite3_bind_int64(put, 11, sseq);
         sqlite3_bind_text(put, 12, device, -1, SQLITE_STATIC);
+        if (start_ms != INT64_MIN)
+            sqlite3_bind_int64(put, 13, start_ms);
+        else
+            sqlite3_bind_null(put, 13);
         r = sqlite3_step(put);
         if (r != SQLITE_DONE) {
             rc = ETUDE_SYNCD_EDB;
@@ -896,6 +1162,8 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
         cJSON_AddStringToObject(a, "remoteId", e.id);
         cJSON_AddNumberToObject(a, "syncVersion", (double)(version + 1));
         cJSON_AddItemToArray(acc, a);
+        if (stats->accepted == 0)
+            first_seq = sseq;
         stats->accepted++;
         stats->latest_seq = sseq;
     }
@@ -906,7 +1174,7 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
     /* Statements that bound canon text are finalized: the copies can go. */
     free_pre(pre, count);
 
-    char *text = rc ? NULL : cJSON_PrintUnformatted(res);
+    char *text = rc ? NULL : etude_canon_print(res); /* exact numbers, unlike cJSON's printer */
     if (!rc && !text)
         rc = ETUDE_SYNCD_ENOMEM;
     if (!rc) {
@@ -928,8 +1196,8 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
     if (!rc) {
         q = NULL;
         if (sqlite3_prepare_v2(st->db,
-                               "INSERT INTO batches(user_id, batch_id, device_id, mutation_seq, result, created_at)"
-                               " VALUES(?,?,?,?,?,?)",
+                               "INSERT INTO batches(user_id, batch_id, device_id, mutation_seq, result, created_at,"
+                               " first_seq, last_seq, tag) VALUES(?,?,?,?,?,?,?,?,?)",
                                -1, &q, NULL) != SQLITE_OK)
             rc = ETUDE_SYNCD_EDB;
         else {
@@ -939,6 +1207,11 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
             sqlite3_bind_int64(q, 4, mseq);
             sqlite3_bind_text(q, 5, text, -1, SQLITE_STATIC);
             sqlite3_bind_int64(q, 6, etude_syncd_now_ms());
+            if (stats->accepted > 0) {
+                sqlite3_bind_int64(q, 7, first_seq);
+                sqlite3_bind_int64(q, 8, stats->latest_seq);
+                sqlite3_bind_int64(q, 9, (int64_t)tag);
+            }
             if (sqlite3_step(q) != SQLITE_DONE)
                 rc = ETUDE_SYNCD_EDB;
         }
@@ -964,15 +1237,48 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
         return rc ? rc : ETUDE_SYNCD_EDB;
     }
     pthread_mutex_unlock(&st->lock);
+    if (stats->accepted > 0)
+        etude_syncd_cursor_encode(st->epoch, stats->latest_seq, tag, stats->latest_cursor,
+                                  sizeof stats->latest_cursor);
     *result = res;
     return 0;
 }
 
 int etude_syncd_store_changes(etude_syncd_store_t *st, const etude_syncd_user_t *user,
-                              int64_t since_seq, int limit, cJSON **page)
+                              const char *since, int limit, cJSON **page, int64_t *since_out,
+                              const char **why)
 {
     *page = NULL;
+    *why = NULL;
+    uint64_t epoch = st->epoch, tag = 0, want = 0;
+    int64_t since_seq = 0, latest = 0;
+    if (since && etude_syncd_cursor_decode(since, &epoch, &since_seq, &tag) != 0) {
+        *why = "syncChanges: since is not a cursor this server issued";
+        return ETUDE_SYNCD_EINVAL;
+    }
+    if (epoch != st->epoch) {
+        *why = "syncChanges: since was issued by another server epoch (the server was restored or replaced);"
+               " pull from the beginning (since null)";
+        return ETUDE_SYNCD_EINVAL;
+    }
+    *since_out = since_seq;
     pthread_mutex_lock(&st->lock);
+    if (latest_seq_locked(st, user->id, &latest) || seq_tag_locked(st, user->id, since_seq, &want)) {
+        pthread_mutex_unlock(&st->lock);
+        return ETUDE_SYNCD_EDB;
+    }
+    if (since_seq > latest) {
+        pthread_mutex_unlock(&st->lock);
+        *why = "syncChanges: since is ahead of the server's latest change (the server was restored from a"
+               " backup); pull from the beginning (since null)";
+        return ETUDE_SYNCD_EINVAL;
+    }
+    if (tag != want) {
+        pthread_mutex_unlock(&st->lock);
+        *why = "syncChanges: since names a change this server assigned differently (the server was restored"
+               " from a backup); pull from the beginning (since null)";
+        return ETUDE_SYNCD_EINVAL;
+    }
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db,
                            "SELECT " ENTITY_COLS ", server_seq FROM entities WHERE user_id=? AND server_seq>?"
@@ -998,13 +1304,13 @@ int etude_syncd_store_changes(etude_syncd_store_t *st, const etude_syncd_user_t 
         n++;
     }
     sqlite3_finalize(s);
+    char cur[ETUDE_SYNCD_CURSOR_LEN];
+    int crc = r == SQLITE_ROW || r == SQLITE_DONE ? cursor_locked(st, user->id, last, cur, sizeof cur) : 0;
     pthread_mutex_unlock(&st->lock);
-    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+    if ((r != SQLITE_ROW && r != SQLITE_DONE) || crc) {
         cJSON_Delete(p);
         return ETUDE_SYNCD_EDB;
     }
-    char cur[48];
-    etude_syncd_cursor_encode(last, cur, sizeof cur);
     cJSON_AddStringToObject(p, "cursor", cur);
     cJSON_AddBoolToObject(p, "hasMore", more);
     *page = p;
@@ -1031,6 +1337,9 @@ int etude_syncd_store_metadata(etude_syncd_store_t *st, const etude_syncd_user_t
         }
     }
     sqlite3_finalize(s);
+    char cursor[ETUDE_SYNCD_CURSOR_LEN];
+    if (!rc)
+        rc = cursor_locked(st, user->id, seq, cursor, sizeof cursor);
     pthread_mutex_unlock(&st->lock);
     if (rc)
         return rc;
@@ -1042,8 +1351,7 @@ int etude_syncd_store_metadata(etude_syncd_store_t *st, const etude_syncd_user_t
     etude_syncd_format_time(etude_syncd_now_ms(), buf, sizeof buf);
     cJSON_AddStringToObject(m, "serverTime", buf);
     cJSON_AddNumberToObject(m, "protocolVersion", 1);
-    etude_syncd_cursor_encode(seq, buf, sizeof buf);
-    cJSON_AddStringToObject(m, "latestCursor", buf);
+    cJSON_AddStringToObject(m, "latestCursor", cursor);
     cJSON_AddNumberToObject(m, "entityCount", (double)count);
     cJSON *l = cJSON_AddObjectToObject(m, "limits");
     cJSON_AddNumberToObject(l, "maxBodyBytes", (double)st->cfg.max_body);

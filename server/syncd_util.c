@@ -29,38 +29,54 @@ void etude_syncd_config_defaults(etude_syncd_config_t *cfg)
     cfg->max_entity_bytes = 64u << 10;
     cfg->pw_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
     cfg->pw_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    cfg->refresh_grace = 30;
+    cfg->login_fail_user = 10;
+    cfg->login_fail_ip = 30;
+    cfg->login_window = 300;
 }
 
-/* Cursors are "c1." + base64url(8-byte big-endian seq): opaque to clients, cheap to validate. */
-void etude_syncd_cursor_encode(int64_t seq, char *buf, size_t len)
+/* Cursors are "c2." + base64url(8-byte epoch, 8-byte seq, 6-byte tag), all big-endian: opaque to
+ * clients, cheap to validate, and tied to the database (epoch) and the batch that assigned seq (tag). */
+#define CURSOR_RAW 22
+void etude_syncd_cursor_encode(uint64_t epoch, int64_t seq, uint64_t tag, char *buf, size_t len)
 {
-    unsigned char raw[8];
-    for (int i = 0; i < 8; i++)
-        raw[i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
-    char b64[32];
+    unsigned char raw[CURSOR_RAW];
+    for (int i = 0; i < 8; i++) {
+        raw[i] = (unsigned char)(epoch >> (56 - 8 * i));
+        raw[8 + i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
+    }
+    for (int i = 0; i < 6; i++)
+        raw[16 + i] = (unsigned char)(tag >> (40 - 8 * i));
+    char b64[48];
     sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    snprintf(buf, len, "c1.%s", b64);
+    snprintf(buf, len, "c2.%s", b64);
 }
 
-int etude_syncd_cursor_decode(const char *text, int64_t *seq)
+int etude_syncd_cursor_decode(const char *text, uint64_t *epoch, int64_t *seq, uint64_t *tag)
 {
-    if (!text || strncmp(text, "c1.", 3) != 0 || strlen(text) != 3 + 11)
+    if (!text || strncmp(text, "c2.", 3) != 0 || strlen(text) != 3 + 30)
         return ETUDE_SYNCD_EINVAL;
-    unsigned char raw[8];
+    unsigned char raw[CURSOR_RAW];
     size_t n = 0;
-    if (sodium_base642bin(raw, sizeof raw, text + 3, 11, NULL, &n, NULL,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || n != 8)
+    if (sodium_base642bin(raw, sizeof raw, text + 3, 30, NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || n != CURSOR_RAW)
         return ETUDE_SYNCD_EINVAL;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | raw[i];
+    uint64_t e = 0, v = 0, t = 0;
+    for (int i = 0; i < 8; i++) {
+        e = (e << 8) | raw[i];
+        v = (v << 8) | raw[8 + i];
+    }
+    for (int i = 0; i < 6; i++)
+        t = (t << 8) | raw[16 + i];
     if (v > (uint64_t)INT64_MAX)
         return ETUDE_SYNCD_EINVAL;
-    char again[48];
-    etude_syncd_cursor_encode((int64_t)v, again, sizeof again);
+    char again[ETUDE_SYNCD_CURSOR_LEN];
+    etude_syncd_cursor_encode(e, (int64_t)v, t, again, sizeof again);
     if (strcmp(again, text) != 0) /* reject non-canonical encodings */
         return ETUDE_SYNCD_EINVAL;
+    *epoch = e;
     *seq = (int64_t)v;
+    *tag = t;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* store.c - the local store: SQLite (WAL) entities with outbox, audit and sync metadata. */
 #include "etude_store.h"
 #include "etude_canon.h"
+#include "etude_entity.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -78,17 +79,11 @@ const char *etude_store_path(const etude_store_t *store)
     return store->path;
 }
 
-static const char *const entity_types[] = {"practiceSession", "practiceLog", "goal", "logbookEntry"};
 static const char *const sync_statuses[] = {"pending", "syncing", "synced", "conflict"};
 
 int etude_entity_type_valid(const char *type)
 {
-    if (!type)
-        return 0;
-    for (size_t i = 0; i < sizeof entity_types / sizeof *entity_types; i++)
-        if (!strcmp(type, entity_types[i]))
-            return 1;
-    return 0;
+    return etude_entity_type_known(type);
 }
 
 static int status_valid(const char *st)
@@ -629,7 +624,7 @@ static char *entity_json_text(const etude_entity_t *e)
     cJSON *o = entity_json(e);
     if (!o)
         return NULL;
-    char *t = cJSON_PrintUnformatted(o);
+    char *t = etude_canon_print(o); /* exact numbers, unlike cJSON's printer */
     cJSON_Delete(o);
     return t;
 }
@@ -749,6 +744,16 @@ static int set_data(etude_store_t *s, etude_entity_t *e, const char *data_json)
         free(canon);
         return fail(s, ETUDE_STORE_EINVAL, "data: not a JSON object");
     }
+    cJSON *d = cJSON_Parse(canon);
+    etude_entity_fault_t fault;
+    rc = d ? etude_entity_check_data(e->entity_type[0] ? e->entity_type : NULL, d, &fault) : ETUDE_ENOMEM;
+    cJSON_Delete(d);
+    if (rc) {
+        free(canon);
+        if (rc == ETUDE_ENOMEM)
+            return fail(s, ETUDE_STORE_ENOMEM, "out of memory");
+        return fail(s, ETUDE_STORE_EINVAL, "%s: %s", fault.field, fault.reason);
+    }
     free(e->data);
     e->data = canon;
     etude_canon_sha256_hex(canon, strlen(canon), e->checksum);
@@ -764,6 +769,7 @@ static int create_in_tx(etude_store_t *s, const char *type, const char *id, cons
                     "entity type '%s': expected practiceSession, practiceLog, goal or logbookEntry", type ? type : "");
     if (id && *id && !etude_uuid_valid(id))
         return fail(s, ETUDE_STORE_EINVAL, "id '%s': not a lowercase UUID", id);
+    snprintf(e.entity_type, sizeof e.entity_type, "%s", type);
     int rc = set_data(s, &e, data_json);
     if (rc)
         return rc;
@@ -771,7 +777,6 @@ static int create_in_tx(etude_store_t *s, const char *type, const char *id, cons
         snprintf(e.id, sizeof e.id, "%s", id);
     else
         etude_uuid_new(e.id);
-    snprintf(e.entity_type, sizeof e.entity_type, "%s", type);
     etude_time_now_iso(e.created_at);
     memcpy(e.updated_at, e.created_at, sizeof e.updated_at);
     strcpy(e.sync_status, "pending");
@@ -862,7 +867,7 @@ int etude_store_delete(etude_store_t *store, const char *id)
 static int put_one(etude_store_t *s, const char *type, const char *id, const cJSON *data,
                    etude_store_put_stats_t *stats)
 {
-    char *text = cJSON_PrintUnformatted(data);
+    char *text = etude_canon_print(data);
     if (!text)
         return fail(s, ETUDE_STORE_ENOMEM, "out of memory");
     etude_entity_t e;
@@ -1090,13 +1095,25 @@ static int import_line(etude_store_t *s, const char *name, int lineno, const cha
     FIELD(checksum);
     FIELD(data);
 #undef FIELD
-    if (!cJSON_IsString(entityType) || !etude_entity_type_valid(entityType->valuestring)) {
-        rc = ifail(s, name, lineno, "entityType", "expected practiceSession, practiceLog, goal or logbookEntry");
+    if (deletedAt && !cJSON_IsNull(deletedAt) && !cJSON_IsString(deletedAt)) {
+        rc = ifail(s, name, lineno, "deletedAt", "expected a UTC time or null");
         goto out;
     }
-    if (!cJSON_IsString(id) || !etude_uuid_valid(id->valuestring)) {
-        rc = ifail(s, name, lineno, "id", "expected a lowercase UUID");
-        goto out;
+    {
+        /* The checks the server and the sync client apply too (etude_entity.h). */
+        etude_entity_view_t view = {cJSON_GetStringValue(id), cJSON_GetStringValue(entityType),
+                                    cJSON_GetStringValue(createdAt), cJSON_GetStringValue(updatedAt),
+                                    cJSON_GetStringValue(deletedAt), cJSON_IsString(deletedAt) ? NULL : data};
+        etude_entity_fault_t fault;
+        int vr = etude_entity_check(&view, 0, &fault);
+        if (vr == ETUDE_ENOMEM) {
+            rc = fail(s, ETUDE_STORE_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (vr) {
+            rc = ifail(s, name, lineno, fault.field, fault.reason);
+            goto out;
+        }
     }
     if (localId && !(cJSON_IsNumber(localId) && localId->valuedouble >= 1 && localId->valuedouble < 9007199254740992.0 &&
                      localId->valuedouble == (double)(int64_t)localId->valuedouble)) {
@@ -1105,19 +1122,6 @@ static int import_line(etude_store_t *s, const char *name, int lineno, const cha
     }
     if (remoteId && !cJSON_IsNull(remoteId) && !(cJSON_IsString(remoteId) && remoteId->valuestring[0])) {
         rc = ifail(s, name, lineno, "remoteId", "expected a non-empty string or null");
-        goto out;
-    }
-    if (!cJSON_IsString(createdAt) || etude_time_parse(createdAt->valuestring, NULL)) {
-        rc = ifail(s, name, lineno, "createdAt", "expected an ISO-8601 UTC time like 2026-01-31T12:00:00.000Z");
-        goto out;
-    }
-    if (!cJSON_IsString(updatedAt) || etude_time_parse(updatedAt->valuestring, NULL)) {
-        rc = ifail(s, name, lineno, "updatedAt", "expected an ISO-8601 UTC time like 2026-01-31T12:00:00.000Z");
-        goto out;
-    }
-    if (deletedAt && !cJSON_IsNull(deletedAt) &&
-        !(cJSON_IsString(deletedAt) && !etude_time_parse(deletedAt->valuestring, NULL))) {
-        rc = ifail(s, name, lineno, "deletedAt", "expected an ISO-8601 UTC time or null");
         goto out;
     }
     if (!cJSON_IsString(syncStatus) || !status_valid(syncStatus->valuestring)) {
@@ -1138,7 +1142,7 @@ static int import_line(etude_store_t *s, const char *name, int lineno, const cha
         rc = ifail(s, name, lineno, "data", "expected a JSON object");
         goto out;
     }
-    char *dtext = cJSON_PrintUnformatted(data);
+    char *dtext = etude_canon_print(data); /* exact numbers, unlike cJSON's printer */
     if (!dtext) {
         rc = fail(s, ETUDE_STORE_ENOMEM, "out of memory");
         goto out;

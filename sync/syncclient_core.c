@@ -4,6 +4,7 @@
 #include "syncclient_int.h"
 
 #include "etude_canon.h"
+#include "etude_entity.h"
 #include "etude_store.h"
 
 #include <errno.h>
@@ -585,7 +586,7 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
     cJSON *pq = cJSON_AddObjectToObject(ext, "persistedQuery");
     cJSON_AddNumberToObject(pq, "version", 1);
     cJSON_AddStringToObject(pq, "sha256Hash", etude_sync_op_hash(op));
-    char *body = cJSON_PrintUnformatted(req);
+    char *body = etude_canon_print(req); /* exact numbers, unlike cJSON's printer */
     cJSON_Delete(req);
     if (!body)
         return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
@@ -930,17 +931,24 @@ static int parse_remote(etude_syncclient_t *c, const cJSON *o, remote_t *r)
                 *ve = cJSON_GetObjectItemCaseSensitive(o, "syncVersion"),
                 *cs = cJSON_GetObjectItemCaseSensitive(o, "checksum"),
                 *da = cJSON_GetObjectItemCaseSensitive(o, "data");
-    int64_t t;
     if (!cJSON_IsString(id) || !etude_uuid_valid(id->valuestring))
         return fail(c, ETUDE_SYNC_EPROTOCOL, "entity.id: not a lowercase UUID");
-    if (!cJSON_IsString(ty) || !etude_entity_type_valid(ty->valuestring))
-        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: entityType: unknown", id->valuestring);
-    if (!cJSON_IsString(cr) || strlen(cr->valuestring) > 31 || etude_time_parse(cr->valuestring, &t) ||
-        !cJSON_IsString(up) || strlen(up->valuestring) > 31 || etude_time_parse(up->valuestring, &t))
-        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: createdAt/updatedAt: not an ISO-8601 time", id->valuestring);
-    if (de && !cJSON_IsNull(de) &&
-        (!cJSON_IsString(de) || strlen(de->valuestring) > 31 || etude_time_parse(de->valuestring, &t)))
-        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: deletedAt: not null or an ISO-8601 time", id->valuestring);
+    if (de && !cJSON_IsNull(de) && !cJSON_IsString(de))
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: deletedAt: not null or a string", id->valuestring);
+    /* The same checks the server applied (etude_entity.h); never "too far ahead": the server's
+     * clock decided that. */
+    etude_entity_view_t view = {id->valuestring,
+                                cJSON_GetStringValue(ty),
+                                cJSON_GetStringValue(cr),
+                                cJSON_GetStringValue(up),
+                                cJSON_IsString(de) ? de->valuestring : NULL,
+                                cJSON_IsString(de) ? NULL : da};
+    etude_entity_fault_t fault;
+    int vr = etude_entity_check(&view, 0, &fault);
+    if (vr == ETUDE_ENOMEM)
+        return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
+    if (vr)
+        return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: %s: %s", id->valuestring, fault.field, fault.reason);
     if (!cJSON_IsNumber(ve) || ve->valuedouble < 1 || ve->valuedouble > 9e15 ||
         ve->valuedouble != floor(ve->valuedouble))
         return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: syncVersion: not a positive integer", id->valuestring);
@@ -955,14 +963,11 @@ static int parse_remote(etude_syncclient_t *c, const cJSON *o, remote_t *r)
     if (!r->deleted) {
         if (!cJSON_IsObject(da))
             return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: data: not an object", r->id);
-        char *t1 = cJSON_PrintUnformatted(da);
-        if (!t1)
+        int cr2 = etude_canon_checksum(da, r->checksum, &r->data);
+        if (cr2 == ETUDE_ENOMEM)
             return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
-        int cr2 = etude_canon_json(t1, &r->data);
-        free(t1);
         if (cr2)
             return fail(c, ETUDE_SYNC_EPROTOCOL, "entity %s: data: cannot be canonicalised", r->id);
-        etude_canon_sha256_hex(r->data, strlen(r->data), r->checksum);
         if (strcmp(r->checksum, cs->valuestring)) {
             free(r->data);
             r->data = NULL;
@@ -1252,7 +1257,7 @@ static int build_batch(etude_syncclient_t *c, int max, batch_t *b)
         cJSON_AddStringToObject(e, "checksum", it->checksum);
         cJSON *d = deleted ? cJSON_CreateNull() : cJSON_Parse(data);
         cJSON_AddItemToObject(e, "data", d ? d : cJSON_CreateObject());
-        char *pl = cJSON_PrintUnformatted(e);
+        char *pl = etude_canon_print(e);
         size_t sz = pl ? strlen(pl) : 0;
         if (b->n > 0 && bytes + sz > c->cfg.batch_bytes) {
             free(pl);
@@ -1338,7 +1343,7 @@ static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
         free(srv.data);
         return fail(c, ETUDE_SYNC_EPROTOCOL, "conflict for %s carries entity %s", it->id, srv.id);
     }
-    char *remote_payload = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(conf, "server"));
+    char *remote_payload = etude_canon_print(cJSON_GetObjectItemCaseSensitive(conf, "server"));
     if (c->st)
         c->st->conflicts++;
     /* Our own earlier write (a reply lost to a crash or a cut connection): not a conflict. */
@@ -1545,7 +1550,7 @@ more_refs:
         cJSON *o = cJSON_Parse(refs[i].data);
         if (o) {
             cJSON_ReplaceItemInObjectCaseSensitive(o, "sessionId", cJSON_CreateString(d->of));
-            char *t = cJSON_PrintUnformatted(o);
+            char *t = etude_canon_print(o);
             if (!t && !rc)
                 rc = fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
             if (t && !rc && etude_store_update(c->store, refs[i].id, t))

@@ -450,8 +450,7 @@ static click_preset_t *preset_new(void)
     return p;
 }
 
-void *etude_click_preset_config(etude_tempomap_t *map);
-void *etude_click_preset_config(etude_tempomap_t *map)
+static void *preset_from_tempomap(etude_tempomap_t *map)
 {
     click_preset_t *p = preset_new();
     if (p)
@@ -702,4 +701,5 @@ const etude_preset_kind_t etude_preset_kind_click = {
     .instantiate = preset_instantiate,
     .tempomap = preset_tempomap,
     .free = preset_free,
+    .config_from_tempomap = preset_from_tempomap,
 };

@@ -201,7 +201,7 @@ static int drone_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void **c
 static int drone_instantiate(void *config, const etude_preset_env_t *env, etude_voice_id_t *out, char *err,
                              size_t errsize)
 {
-    etude_practice_t *p = etude_practice_of(env->seq);
+    etude_practice_t *p = etude_practice_of_env(env);
     if (!p) {
         snprintf(err, errsize, "voice '%s': a drone follows the bars of a practice voice; list one before it", env->name);
         return ETUDE_ESTATE;

@@ -425,7 +425,7 @@ static int midi_instantiate(void *config, const etude_preset_env_t *env, etude_v
     int rc = load_midi(c->file, &mf, err, errsize);
     if (rc)
         return rc;
-    etude_practice_t *p = etude_practice_of(env->seq);
+    etude_practice_t *p = etude_practice_of_env(env);
     if (p) {
         const etude_midifile_t *pm = etude_practice_midifile(p);
         bool same = pm && same_material(pm, mf);
@@ -440,7 +440,7 @@ static int midi_instantiate(void *config, const etude_preset_env_t *env, etude_v
         /* No practice voice: the file plays once, as written. */
         if ((rc = etude_practice_create_midi(mf, NULL, env->rate, &p, err, errsize)))
             return rc;
-        if ((rc = etude_practice_set_for(env->seq, p))) {
+        if ((rc = etude_practice_set_env(env, p))) {
             etude_practice_unref(p);
             snprintf(err, errsize, "voice '%s': cannot register its practice: %s", env->name, etude_strerror(rc));
             return rc;

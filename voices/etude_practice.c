@@ -674,63 +674,24 @@ void *etude_practice_pattern_source(etude_practice_t *p, const char *pattern, ui
  * Presets: the practice registry, JSON helpers and the "practice" kind
  */
 
-#include <pthread.h>
-
 #include <cjson/cJSON.h>
 
 #include "etude_click.h"
 #include "etude_preset.h"
 
-/* One practice per sequencer. An entry whose practice no source holds any more (its sequencer is
- * gone) is dropped at the next lookup, so a new sequencer at a recycled address never sees it. */
-typedef struct reg_entry {
-    const etude_sequencer_t *seq;
-    etude_practice_t *p;
-} reg_entry_t;
-
-#define REG_MAX 64
-static reg_entry_t reg[REG_MAX];
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void reg_purge(void)
+etude_practice_t *etude_practice_of_env(const etude_preset_env_t *env)
 {
-    for (int i = 0; i < REG_MAX; i++)
-        if (reg[i].p && reg[i].p->refs == 1) {
-            etude_practice_unref(reg[i].p);
-            reg[i] = (reg_entry_t){0};
-        }
+    return env && env->practice ? *env->practice : NULL;
 }
 
-etude_practice_t *etude_practice_of(const etude_sequencer_t *seq)
+int etude_practice_set_env(const etude_preset_env_t *env, etude_practice_t *p)
 {
-    etude_practice_t *found = NULL;
-    pthread_mutex_lock(&reg_lock);
-    reg_purge();
-    for (int i = 0; i < REG_MAX && !found; i++)
-        if (reg[i].p && reg[i].seq == seq)
-            found = reg[i].p;
-    pthread_mutex_unlock(&reg_lock);
-    return found;
-}
-
-int etude_practice_set_for(const etude_sequencer_t *seq, etude_practice_t *p)
-{
-    int rc = ETUDE_EFULL;
-    pthread_mutex_lock(&reg_lock);
-    reg_purge();
-    for (int i = 0; i < REG_MAX; i++)
-        if (reg[i].p && reg[i].seq == seq) {
-            pthread_mutex_unlock(&reg_lock);
-            return ETUDE_ESTATE;
-        }
-    for (int i = 0; i < REG_MAX; i++)
-        if (!reg[i].p) {
-            reg[i] = (reg_entry_t){seq, etude_practice_ref(p)};
-            rc = 0;
-            break;
-        }
-    pthread_mutex_unlock(&reg_lock);
-    return rc;
+    if (!env || !env->practice)
+        return ETUDE_EINVAL;
+    if (*env->practice)
+        return ETUDE_ESTATE;
+    *env->practice = etude_practice_ref(p);
+    return ETUDE_OK;
 }
 
 int etude_practice_json_number(const etude_preset_ctx_t *ctx, const cJSON *obj, const char *name,
@@ -971,7 +932,7 @@ static int practice_instantiate(void *config, const etude_preset_env_t *env, etu
                                 size_t errsize)
 {
     practice_preset_t *c = config;
-    if (etude_practice_of(env->seq)) {
+    if (etude_practice_of_env(env)) {
         snprintf(err, errsize, "voice '%s': only one practice voice, listed before the midi, drone and sample voices",
                  env->name);
         return ETUDE_ESTATE;
@@ -1002,7 +963,7 @@ static int practice_instantiate(void *config, const etude_preset_env_t *env, etu
             snprintf(err, errsize, "voice '%s': cannot add its source: %s", env->name, etude_strerror(rc));
         }
     }
-    if (!rc && (rc = etude_practice_set_for(env->seq, p)))
+    if (!rc && (rc = etude_practice_set_env(env, p)))
         snprintf(err, errsize, "voice '%s': cannot register the practice: %s", env->name, etude_strerror(rc));
     if (!rc && (rc = etude_practice_attach(p, env->seq)))
         snprintf(err, errsize, "voice '%s': cannot set the loop: %s", env->name, etude_strerror(rc));

@@ -125,10 +125,13 @@ void *etude_practice_pattern_source(etude_practice_t *p, const char *pattern, ui
  * once as written. "drone" and "sample" voices need one (they take their bars and length from it).
  */
 
-/* [control] The practice instantiated for seq by a preset, or NULL. Borrowed. */
-etude_practice_t *etude_practice_of(const etude_sequencer_t *seq);
-/* [control] Make p seq's practice (takes a reference). ETUDE_ESTATE if seq already has one. */
-int etude_practice_set_for(const etude_sequencer_t *seq, etude_practice_t *p);
+struct etude_preset_env;
+
+/* [control] The practice of the preset instantiation env belongs to, or NULL. Borrowed. */
+etude_practice_t *etude_practice_of_env(const struct etude_preset_env *env);
+/* [control] Make p the instantiation's practice (takes a reference, handed to the caller of
+ * etude_preset_instantiate_practice()). ETUDE_ESTATE if it already has one. */
+int etude_practice_set_env(const struct etude_preset_env *env, etude_practice_t *p);
 
 /* [control] Helpers for the kinds' parse(): read an optional number field of obj into *out when
  * present, refusing a wrong type or a value outside [min, max] (integer: whole numbers only) with

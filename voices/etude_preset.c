@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "etude_practice.h"
+
 /* ------------------------------------------------------------------------------------------------
  * The table of voice kinds: the one place a new kind is listed. Each is defined in its own file.
  */
@@ -25,8 +27,6 @@ static const etude_preset_kind_t *const kinds[] = {
     &etude_preset_kind_sample,
     NULL,
 };
-
-void *etude_click_preset_config(etude_tempomap_t *map); /* etude_click.c */
 
 const etude_preset_kind_t *etude_preset_kind_find(const char *kind)
 {
@@ -620,14 +620,15 @@ int etude_preset_from_tempomap(etude_tempomap_t *map, const char *material, etud
         return ETUDE_ENOMEM;
     p->title = strdup(material ? material : "click");
     p->voices = calloc(1, sizeof *p->voices);
-    void *cfg = p->title && p->voices ? etude_click_preset_config(map) : NULL;
+    const etude_preset_kind_t *click = etude_preset_kind_find("click");
+    void *cfg = p->title && p->voices && click && click->config_from_tempomap ? click->config_from_tempomap(map) : NULL;
     if (!cfg) {
         etude_preset_destroy(p);
         return ETUDE_ENOMEM;
     }
     p->nvoices = 1;
     snprintf(p->voices[0].name, sizeof p->voices[0].name, "click");
-    p->voices[0].kind = &etude_preset_kind_click;
+    p->voices[0].kind = click;
     p->voices[0].config = cfg;
     p->voices[0].volume = 1.0f;
     *out = p;
@@ -651,12 +652,23 @@ int etude_preset_check_realtime(const etude_preset_t *p, char *err, size_t errsi
 int etude_preset_instantiate(const etude_preset_t *p, etude_engine_t *engine, etude_sequencer_t *seq,
                              etude_voice_id_t *ids, char *err, size_t errsize)
 {
+    struct etude_practice *practice = NULL;
+    int rc = etude_preset_instantiate_practice(p, engine, seq, ids, &practice, err, errsize);
+    etude_practice_unref(practice); /* the sources hold their own references */
+    return rc;
+}
+
+int etude_preset_instantiate_practice(const etude_preset_t *p, etude_engine_t *engine, etude_sequencer_t *seq,
+                                      etude_voice_id_t *ids, struct etude_practice **practice, char *err,
+                                      size_t errsize)
+{
+    *practice = NULL;
     uint32_t rate = etude_engine_sample_rate(engine);
     if (err && errsize)
         err[0] = 0;
     for (size_t i = 0; i < p->nvoices; i++) {
         const etude_preset_voice_t *v = &p->voices[i];
-        etude_preset_env_t env = {engine, seq, rate, v->name};
+        etude_preset_env_t env = {engine, seq, rate, v->name, practice};
         etude_voice_id_t id = 0;
         int rc = v->kind->instantiate(v->config, &env, &id, err, errsize);
         if (rc == 0)

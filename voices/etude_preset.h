@@ -39,11 +39,16 @@ typedef struct etude_preset_ctx {
 } etude_preset_ctx_t;
 
 /* What instantiate() adds voices to. */
+struct etude_practice;
+
 typedef struct etude_preset_env {
     etude_engine_t *engine;
     etude_sequencer_t *seq;
     uint32_t rate;
     const char *name; /* the voice's name */
+    /* The practice the preset's voices share in this instantiation (one per instantiation, NULL until
+     * a voice sets it: etude_practice.h, etude_practice_of_env()/etude_practice_set_env()). */
+    struct etude_practice **practice;
 } etude_preset_env_t;
 
 typedef struct etude_preset_kind {
@@ -65,6 +70,9 @@ typedef struct etude_preset_kind {
      * one line naming the file, line and field that would break the audio thread's rules (allocate,
      * lock or block per period), valid while config lives. */
     const char *(*realtime_refusal)(const void *config);
+    /* [control] Optional. A config of this kind that plays map (taken on success), for
+     * etude_preset_from_tempomap(); NULL when out of memory. Only the "click" kind has it. */
+    void *(*config_from_tempomap)(etude_tempomap_t *map);
 } etude_preset_kind_t;
 
 /* [control] Write "PATH:LINE: KEY[INDEX].FIELD: message" to ctx->err, the line being where the field's value
@@ -123,6 +131,12 @@ const etude_tempomap_t *etude_preset_tempomap(const etude_preset_t *preset);
  * outlive the sequencer (sources borrow its tempo maps). On error, err names the voice at fault. */
 int etude_preset_instantiate(const etude_preset_t *preset, etude_engine_t *engine,
                              etude_sequencer_t *seq, etude_voice_id_t *ids, char *err, size_t errsize);
+/* [control] The same, handing over the practice the voices share (practice, midi, drone and sample
+ * voices), or NULL when there is none: *practice holds a reference the caller drops with
+ * etude_practice_unref() once done with it. */
+int etude_preset_instantiate_practice(const etude_preset_t *preset, etude_engine_t *engine, etude_sequencer_t *seq,
+                                      etude_voice_id_t *ids, struct etude_practice **practice, char *err,
+                                      size_t errsize);
 
 /* [control] Whether every voice of the preset may play on a real-time thread (etude play, etude's
  * JACK callback): 0, or ETUDE_EINVAL with the first voice's reason in err ("p.json:9:

@@ -345,7 +345,7 @@ static int sample_instantiate(void *config, const etude_preset_env_t *env, etude
                               size_t errsize)
 {
     sample_preset_t *c = config;
-    etude_practice_t *p = etude_practice_of(env->seq);
+    etude_practice_t *p = etude_practice_of_env(env);
     if (!p) {
         snprintf(err, errsize, "voice '%s': a sample pattern follows the bars of a practice voice; list one before it",
                  env->name);

@@ -79,9 +79,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         memcpy(s, body, len);
         s[len] = '\0';
         int64_t seq;
+        uint64_t epoch, tag;
         (void)etude_syncd_negotiate_accept(s);
         (void)etude_syncd_accepts_gzip(s);
-        (void)etude_syncd_cursor_decode(s, &seq);
+        (void)etude_syncd_cursor_decode(s, &epoch, &seq, &tag);
         free(s);
         return 0;
     }

@@ -84,7 +84,7 @@ cmp "$T/one.ndjson" "$T/two-again.ndjson" || fail "second import changed the sto
 export ETUDE_HOME="$T/three"
 awk 'NR == 4 { print "{\"entityType\":\"goal\",\"id\":\"oops\"}" } { print }' "$T/one.ndjson" >"$T/bad.ndjson"
 if "$E" import "$T/bad.ndjson" 2>"$T/err"; then fail "bad import accepted"; fi
-grep -q "$T/bad.ndjson:4: field 'id': expected a lowercase UUID (nothing was imported)" "$T/err" || fail "bad import message: $(cat "$T/err")"
+grep -q "$T/bad.ndjson:4: field 'id': must be a lowercase UUID (8-4-4-4-12 hex digits) (nothing was imported)" "$T/err" || fail "bad import message: $(cat "$T/err")"
 eq "$(db "select count(*) from entities")" 0 "entities after the failed import"
 eq "$(db "select count(*) from outbox")" 0 "outbox after the failed import"
 if "$E" import "$T/missing.ndjson" 2>"$T/err"; then fail "missing file accepted"; fi

@@ -1,9 +1,10 @@
-# Clock skew of hours between devices loses no change: a's entities carry times six hours ahead,
-# b's six hours behind; the pull follows the server's sequence, never client clocks, so every
-# change (creations, edits, a deletion) reaches the other device.
+# Clock skew between devices loses no change: a's entities carry times nine minutes ahead (the
+# server refuses more than ten minutes ahead of its own clock, etude_entity.h), b's six hours
+# behind; the pull follows the server's sequence, never client clocks, so every change
+# (creations, edits, a deletion) reaches the other device.
 . "$(dirname "$0")/sync_lib.sh"
 start_server
-future=$(date -u -d '+6 hours' +%Y-%m-%dT%H:%M:%S.000Z)
+future=$(date -u -d '+9 minutes' +%Y-%m-%dT%H:%M:%S.000Z)
 past=$(date -u -d '-6 hours' +%Y-%m-%dT%H:%M:%S.000Z)
 for i in 1 2 3; do
     import_entity a goal "$(uuid)" "{\"minutes\":$i,\"title\":\"future goal $i\"}" "$future" "$future"

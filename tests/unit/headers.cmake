@@ -9,7 +9,8 @@ set(ETUDE_PUBLIC_HEADERS
   common/etude_error.h
   common/etude_canon.h common/etude_time.h common/etude_uuid.h common/etude_entity.h common/etude_gzip.h
   sync/etude_store.h sync/etude_syncclient.h
-  plugins/etude_plugin.h)
+  plugins/etude_plugin.h
+  app/etude_app.h app/etude_player.h app/etude_presets.h app/etude_recorder.h app/etude_plugins.h)
 set(hdr_srcs "")
 set(hdr_calls "")
 set(hdr_decls "")
@@ -42,7 +43,7 @@ ${hdr_calls}    printf(\"%d of ${nunits} header units (C and C++) compiled and l
 ")
 add_executable(test_headers ${CMAKE_CURRENT_BINARY_DIR}/headers/test_headers_main.c ${hdr_srcs})
 target_include_directories(test_headers PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/common ${PROJECT_SOURCE_DIR}/engine
-  ${PROJECT_SOURCE_DIR}/voices ${PROJECT_SOURCE_DIR}/sync ${PROJECT_SOURCE_DIR}/plugins)
+  ${PROJECT_SOURCE_DIR}/voices ${PROJECT_SOURCE_DIR}/sync ${PROJECT_SOURCE_DIR}/plugins ${PROJECT_SOURCE_DIR}/app)
 target_link_libraries(test_headers PRIVATE PkgConfig::JACK PkgConfig::CJSON PkgConfig::SQLITE
   PkgConfig::FLUIDSYNTH PkgConfig::SNDFILE)
 add_test(NAME unit.test_headers COMMAND test_headers)

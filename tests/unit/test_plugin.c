@@ -16,10 +16,28 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "cli_plugins.h"
-#include "cli_session.h"
+#include "etude_plugins.h"
+#include "cli_args.h"
+#include "etude_recorder.h"
 #include "etude_bus.h"
 #include "etude_store.h"
+
+
+static void count_line(void *user, const char *line)
+{
+    (void)line;
+    ++*(int *)user;
+}
+
+/* The recorder, or a test failure naming why it would not open. */
+static etude_recorder_t *open_recorder(etude_bus_t *bus, const char *command, const etude_recorder_opts_t *so)
+{
+    etude_recorder_t *rec = NULL;
+    char err[1024] = "";
+    if (etude_recorder_open(bus, command, so, &rec, err, sizeof err) < 0)
+        fail_msg("etude_recorder_open: %s", err);
+    return rec;
+}
 
 static char home[64];
 
@@ -68,12 +86,12 @@ static void expect_refusal(const char *file, const char *needle)
 {
     char path[512], err[1024], id[64];
     snprintf(path, sizeof path, "%s/%s", ETUDE_TEST_BAD_DIR, file);
-    assert_int_equal(cli_plugins_check_file(path, id, sizeof id, err, sizeof err), -1);
+    assert_int_equal(etude_plugins_check_file(path, id, sizeof id, err, sizeof err), -1);
     if (!strstr(err, needle) || !strstr(err, path))
         fail_msg("refusal '%s' lacks '%s' or the path", err, needle);
     /* named on --plugin-path, the same refusal stops the load */
-    cli_plugins_t *p = (cli_plugins_t *)1;
-    assert_int_equal(cli_plugins_load(path, NULL, &p, err, sizeof err), -1);
+    etude_plugins_t *p = (etude_plugins_t *)1;
+    assert_int_equal(etude_plugins_load(path, NULL, NULL, &p, err, sizeof err), -1);
     assert_null(p);
     if (!strstr(err, needle))
         fail_msg("load refusal '%s' lacks '%s'", err, needle);
@@ -89,33 +107,36 @@ static void test_abi_refusals(void **state)
     char junk[128], err[1024];
     snprintf(junk, sizeof junk, "%s/junk.so", home);
     write_file(junk, "not an ELF file\n");
-    assert_int_equal(cli_plugins_check_file(junk, NULL, 0, err, sizeof err), -1);
+    assert_int_equal(etude_plugins_check_file(junk, NULL, 0, err, sizeof err), -1);
     assert_non_null(strstr(err, "cannot load"));
     /* the real ones pass */
     char good[512], id[64];
     snprintf(good, sizeof good, "%s/etude-sync.so", ETUDE_TEST_PLUGIN_DIR);
-    assert_int_equal(cli_plugins_check_file(good, id, sizeof id, err, sizeof err), 0);
+    assert_int_equal(etude_plugins_check_file(good, id, sizeof id, err, sizeof err), 0);
     assert_string_equal(id, "etude.sync/1");
     snprintf(good, sizeof good, "%s/etude-jsonl.so", ETUDE_TEST_PLUGIN_DIR);
-    assert_int_equal(cli_plugins_check_file(good, id, sizeof id, err, sizeof err), 0);
+    assert_int_equal(etude_plugins_check_file(good, id, sizeof id, err, sizeof err), 0);
     assert_string_equal(id, "etude.jsonl/1");
     /* a directory of broken plugins is only warned about; the default still loads etude.sync/1 */
-    cli_plugins_t *p;
-    assert_int_equal(cli_plugins_load(ETUDE_TEST_BAD_DIR, NULL, &p, err, sizeof err), 0);
-    assert_int_equal(cli_plugins_count(p), 1);
-    assert_string_equal(cli_plugins_id(p, 0), "etude.sync/1");
-    cli_plugins_unload(p);
+    etude_plugins_t *p;
+    int warnings = 0;
+    etude_app_log_t log = {count_line, &warnings};
+    assert_int_equal(etude_plugins_load(ETUDE_TEST_BAD_DIR, NULL, &log, &p, err, sizeof err), 0);
+    assert_int_equal(warnings, 4); /* one line per broken plugin, through the sink, not stderr */
+    assert_int_equal(etude_plugins_count(p), 1);
+    assert_string_equal(etude_plugins_id(p, 0), "etude.sync/1");
+    etude_plugins_unload(p);
     /* a missing path entry and a malformed config are named */
-    assert_int_equal(cli_plugins_load("/nonexistent/dir", NULL, &p, err, sizeof err), -1);
+    assert_int_equal(etude_plugins_load("/nonexistent/dir", NULL, NULL, &p, err, sizeof err), -1);
     assert_non_null(strstr(err, "--plugin-path"));
     assert_non_null(strstr(err, "/nonexistent/dir"));
     char cfg[128];
     snprintf(cfg, sizeof cfg, "%s/config.json", home);
     write_file(cfg, "{\"plugins\": {\"enable\": \"etude.sync/1\"}}");
-    assert_int_equal(cli_plugins_load(NULL, NULL, &p, err, sizeof err), -1);
+    assert_int_equal(etude_plugins_load(NULL, NULL, NULL, &p, err, sizeof err), -1);
     assert_non_null(strstr(err, "config.json: field plugins.enable"));
     write_file(cfg, "{\"plugins\": ");
-    assert_int_equal(cli_plugins_load(NULL, NULL, &p, err, sizeof err), -1);
+    assert_int_equal(etude_plugins_load(NULL, NULL, NULL, &p, err, sizeof err), -1);
     assert_non_null(strstr(err, "config.json: not a JSON object"));
 }
 
@@ -196,8 +217,8 @@ static void test_session_fields(void **state)
     (void)state;
     enable_both();
     etude_bus_t *bus = etude_bus_create();
-    cli_session_opts_t so = {0};
-    cli_session_t *rec = cli_session_open(bus, "render", &so);
+    etude_recorder_opts_t so = {0};
+    etude_recorder_t *rec = open_recorder(bus, "render", &so);
     assert_non_null(rec);
     etude_bus_publish(bus, "xrun", "xrun", "{\"count\":4,\"delay_us\":10}"); /* before: not counted */
     etude_bus_publish(bus, "transport", "start",
@@ -216,10 +237,10 @@ static void test_session_fields(void **state)
                       "{\"notes\":31,\"mean_ms\":4.5,\"sd_ms\":2,\"within_10ms\":0.9,\"within_25ms\":1}");
     bar(bus, 4, 120, "B", 8800);
     etude_bus_publish(bus, "transport", "stop", "{\"frames\":10800,\"reason\":\"end\"}");
-    const char *id = cli_session_id(rec);
+    const char *id = etude_recorder_id(rec);
     char sid[37];
     snprintf(sid, sizeof sid, "%s", id);
-    cli_session_close(rec);
+    etude_recorder_close(rec);
     assert_int_equal(journal_files(), 0); /* stored, so the journal is gone */
     etude_bus_destroy(bus);
 
@@ -308,8 +329,8 @@ static void test_checkpoint(void **state)
 {
     (void)state;
     etude_bus_t *bus = etude_bus_create();
-    cli_session_opts_t so = {0};
-    cli_session_t *rec = cli_session_open(bus, "play", &so);
+    etude_recorder_opts_t so = {0};
+    etude_recorder_t *rec = open_recorder(bus, "play", &so);
     assert_non_null(rec);
     etude_bus_publish(bus, "transport", "start",
                       "{\"command\":\"play\",\"preset\":null,\"material\":\"m\",\"tempo_bpm\":60,\"rate\":1000,"
@@ -317,7 +338,7 @@ static void test_checkpoint(void **state)
     for (int b = 0; b <= 25; b++)
         bar(bus, b, 60, "", (uint64_t)b * 1000);
     char path[200];
-    snprintf(path, sizeof path, "%s/journal/%s.json", home, cli_session_id(rec));
+    snprintf(path, sizeof path, "%s/journal/%s.json", home, etude_recorder_id(rec));
     char *j = read_file(path);
     assert_non_null(j);
     cJSON *o = cJSON_Parse(j);
@@ -327,7 +348,7 @@ static void test_checkpoint(void **state)
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "record"), "data");
     assert_true(num(d, "activeSeconds") == 20.0); /* the checkpoint at 20 s; 25 s is not yet 10 s later */
     cJSON_Delete(o);
-    cli_session_close(rec); /* exit ends and stores it */
+    etude_recorder_close(rec); /* exit ends and stores it */
     etude_bus_destroy(bus);
     etude_store_t *st = open_store();
     assert_int_equal(etude_store_count(st, "practiceSession", 0), 1);
@@ -379,10 +400,10 @@ static void test_recovery(void **state)
     write_file(bad, "{\"pid\": 1, \"sta");
 
     etude_bus_t *bus = etude_bus_create();
-    cli_session_opts_t so = {0};
-    cli_session_t *recd = cli_session_open(bus, "play", &so);
+    etude_recorder_opts_t so = {0};
+    etude_recorder_t *recd = open_recorder(bus, "play", &so);
     assert_non_null(recd);
-    cli_session_close(recd);
+    etude_recorder_close(recd);
     etude_bus_destroy(bus);
 
     st = open_store();
@@ -413,20 +434,20 @@ static void test_idle_timeout(void **state)
     (void)state;
     setenv("ETUDE_SESSION_IDLE_SECONDS", "0.2", 1);
     etude_bus_t *bus = etude_bus_create();
-    cli_session_opts_t so = {0};
-    cli_session_t *rec = cli_session_open(bus, "play", &so);
+    etude_recorder_opts_t so = {0};
+    etude_recorder_t *rec = open_recorder(bus, "play", &so);
     unsetenv("ETUDE_SESSION_IDLE_SECONDS");
     assert_non_null(rec);
     etude_bus_publish(bus, "transport", "start", "{\"material\":\"idle\",\"rate\":1000,\"tempo_bpm\":90}");
     bar(bus, 0, 90, "", 0);
     char sid[37];
-    snprintf(sid, sizeof sid, "%s", cli_session_id(rec));
+    snprintf(sid, sizeof sid, "%s", etude_recorder_id(rec));
     etude_store_t *st = open_store();
     usleep(300000); /* longer than the timeout: a lower bound only, never flaky */
-    cli_session_tick(rec);
+    etude_recorder_tick(rec);
     /* handed over at the tick; the sync plugin stores it on its worker: close waits for it */
     etude_bus_publish(bus, "transport", "bar", "{\"bar\":1,\"bpm\":90,\"frame\":2666}"); /* no session: ignored */
-    cli_session_close(rec);
+    etude_recorder_close(rec);
     etude_bus_destroy(bus);
     cJSON *d = session_data(st, sid);
     assert_string_equal(str(d, "endReason"), "idle");
@@ -444,8 +465,8 @@ static void test_disabled_and_args(void **state)
          a5[] = "--no-session", a6[] = "-o", a7[] = "o.wav";
     char *argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, NULL};
     int argc = 8;
-    cli_session_opts_t so;
-    assert_int_equal(cli_session_take_args(&argc, argv, &so), 0);
+    etude_recorder_opts_t so;
+    assert_int_equal(cli_recorder_args(&argc, argv, &so), 0);
     assert_int_equal(argc, 5);
     assert_string_equal(argv[1], "--click");
     assert_string_equal(argv[4], "o.wav");
@@ -454,16 +475,16 @@ static void test_disabled_and_args(void **state)
     assert_int_equal(so.disabled, 1);
     char *argv2[] = {a0, a1, NULL};
     argc = 2;
-    assert_int_equal(cli_session_take_args(&argc, argv2, &so), -1);
+    assert_int_equal(cli_recorder_args(&argc, argv2, &so), -1);
 
     etude_bus_t *bus = etude_bus_create();
     so.plugin_path = NULL;
     so.disabled = 1;
-    cli_session_t *rec = cli_session_open(bus, "render", &so);
+    etude_recorder_t *rec = open_recorder(bus, "render", &so);
     assert_non_null(rec);
     etude_bus_publish(bus, "transport", "start", "{\"rate\":1000}");
     etude_bus_publish(bus, "transport", "stop", "{\"frames\":1000}");
-    cli_session_close(rec);
+    etude_recorder_close(rec);
     etude_bus_destroy(bus);
     etude_store_t *st = open_store();
     assert_int_equal(etude_store_count(st, NULL, 1), 0);

@@ -1,7 +1,7 @@
-# test_plugin: the plugin host (cli/cli_plugins.c) and session recorder (cli/cli_session.c) against
-# the real bundled plugins and deliberately broken ones. The host lives in the etude program, so
-# its two sources are compiled into this test.
-if(TARGET etude-sync AND TARGET etude-plugin-sync AND TARGET etude-plugin-jsonl)
+# test_plugin: the plugin host (app/etude_plugins.c) and session recorder (app/etude_recorder.c) of
+# libetude-app against the real bundled plugins and deliberately broken ones; cli/cli_args.c for the
+# recorder's flags.
+if(TARGET etude-app AND TARGET etude-sync AND TARGET etude-plugin-sync AND TARGET etude-plugin-jsonl)
   set(bad_dir ${CMAKE_CURRENT_BINARY_DIR}/badplugins)
   set(bad_targets "")
   foreach(kind VERSION SIZE NO_SYMBOL NULL_CB)
@@ -16,9 +16,9 @@ if(TARGET etude-sync AND TARGET etude-plugin-sync AND TARGET etude-plugin-jsonl)
   add_library(test_plugin_header OBJECT ${ETUDE_TESTS_DIR}/unit/test_plugin_header.cpp)
   target_link_libraries(test_plugin_header PRIVATE etude-sync)
 
-  add_executable(test_plugin ${ETUDE_TESTS_DIR}/unit/test_plugin.c
-    ${PROJECT_SOURCE_DIR}/cli/cli_plugins.c ${PROJECT_SOURCE_DIR}/cli/cli_session.c)
+  add_executable(test_plugin ${ETUDE_TESTS_DIR}/unit/test_plugin.c ${PROJECT_SOURCE_DIR}/cli/cli_args.c)
   target_include_directories(test_plugin PRIVATE ${PROJECT_SOURCE_DIR}/cli)
+  target_link_libraries(test_plugin PRIVATE etude-app)
   target_compile_definitions(test_plugin PRIVATE
     ETUDE_TEST_PLUGIN_DIR="${CMAKE_BINARY_DIR}/plugins" ETUDE_TEST_BAD_DIR="${bad_dir}")
   target_link_libraries(test_plugin PRIVATE ${ETUDE_TEST_LIBS} PkgConfig::CJSON PkgConfig::SQLITE ${CMAKE_DL_LIBS})

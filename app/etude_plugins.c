@@ -1,5 +1,5 @@
-/* cli_plugins.c - the plugin host: plugin path, dlopen, ABI checks, record fan-out. */
-#include "cli_plugins.h"
+/* etude_plugins.c - the plugin host: plugin path, dlopen, ABI checks, record fan-out. */
+#include "etude_plugins.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "etude_app.h"
 #include "etude_plugin.h"
 #include "etude_store.h"
 
@@ -24,15 +25,16 @@ typedef struct loaded {
     char path[PATH_MAX];
 } loaded_t;
 
-struct cli_plugins {
+struct etude_plugins {
     loaded_t *v;
     size_t n, cap;
     etude_bus_t *bus;
     char home[PATH_MAX];
     etude_plugin_host_t host;
+    etude_app_log_t log;
 };
 
-int64_t cli_plugins_now_us(void)
+int64_t etude_plugins_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -41,14 +43,14 @@ int64_t cli_plugins_now_us(void)
 
 static void host_log(void *ctx, int level, const char *plugin_id, const char *message)
 {
-    (void)ctx;
-    fprintf(stderr, "etude: plugin %s: %s%s\n", plugin_id ? plugin_id : "?",
+    etude_plugins_t *p = ctx;
+    etude_app_logf(&p->log, "plugin %s: %s%s", plugin_id ? plugin_id : "?",
             level == ETUDE_PLUGIN_LOG_ERROR ? "" : level == ETUDE_PLUGIN_LOG_WARN ? "warning: " : "", message);
 }
 
 static void host_publish(void *ctx, const char *topic, const char *name, const char *json)
 {
-    cli_plugins_t *p = ctx;
+    etude_plugins_t *p = ctx;
     if (p->bus)
         etude_bus_publish(p->bus, topic, name, json);
 }
@@ -92,7 +94,7 @@ static int open_checked(const char *path, void **dl, const etude_plugin_entry_t 
     return 0;
 }
 
-int cli_plugins_check_file(const char *path, char *id, size_t idsize, char *err, size_t errsize)
+int etude_plugins_check_file(const char *path, char *id, size_t idsize, char *err, size_t errsize)
 {
     void *dl;
     const etude_plugin_entry_t *en;
@@ -104,7 +106,7 @@ int cli_plugins_check_file(const char *path, char *id, size_t idsize, char *err,
     return 0;
 }
 
-static int has_id(const cli_plugins_t *p, const char *id)
+static int has_id(const etude_plugins_t *p, const char *id)
 {
     for (size_t i = 0; i < p->n; i++)
         if (!strcmp(p->v[i].entry->id, id))
@@ -124,7 +126,7 @@ static int enabled(const cJSON *enable, const char *id)
 }
 
 /* Create an instance of a checked plugin and keep it; on failure dlclose and return -1. */
-static int adopt(cli_plugins_t *p, void *dl, const etude_plugin_entry_t *en, const char *path, const cJSON *configs,
+static int adopt(etude_plugins_t *p, void *dl, const etude_plugin_entry_t *en, const char *path, const cJSON *configs,
                  char *err, size_t errsize)
 {
     if (p->n == p->cap) {
@@ -161,7 +163,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void scan_dir(cli_plugins_t *p, const char *dir, const cJSON *enable, const cJSON *configs)
+static void scan_dir(etude_plugins_t *p, const char *dir, const cJSON *enable, const cJSON *configs)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -185,7 +187,7 @@ static void scan_dir(cli_plugins_t *p, const char *dir, const cJSON *enable, con
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         free(names[i]);
         if (open_checked(path, &dl, &en, err, sizeof err)) {
-            fprintf(stderr, "etude: warning: %s\n", err);
+            etude_app_logf(&p->log, "warning: %s", err);
             continue;
         }
         if (!enabled(enable, en->id) || has_id(p, en->id)) {
@@ -193,12 +195,12 @@ static void scan_dir(cli_plugins_t *p, const char *dir, const cJSON *enable, con
             continue;
         }
         if (adopt(p, dl, en, path, configs, err, sizeof err))
-            fprintf(stderr, "etude: warning: %s\n", err);
+            etude_app_logf(&p->log, "warning: %s", err);
     }
 }
 
 /* Visit each ':'-separated entry of list: a .so is loaded (errors are fatal), a directory scanned. */
-static int walk_list(cli_plugins_t *p, const char *list, const char *origin, const cJSON *enable, const cJSON *configs,
+static int walk_list(etude_plugins_t *p, const char *list, const char *origin, const cJSON *enable, const cJSON *configs,
                      char *err, size_t errsize)
 {
     char *copy = strdup(list), *save = NULL;
@@ -236,15 +238,18 @@ static int walk_list(cli_plugins_t *p, const char *list, const char *origin, con
     return 0;
 }
 
-int cli_plugins_load(const char *plugin_path, etude_bus_t *bus, cli_plugins_t **out, char *err, size_t errsize)
+int etude_plugins_load(const char *plugin_path, etude_bus_t *bus, const etude_app_log_t *log, etude_plugins_t **out,
+                       char *err, size_t errsize)
 {
     *out = NULL;
-    cli_plugins_t *p = calloc(1, sizeof *p);
+    etude_plugins_t *p = calloc(1, sizeof *p);
     if (!p) {
         snprintf(err, errsize, "out of memory");
         return -1;
     }
     p->bus = bus;
+    if (log)
+        p->log = *log;
     if (etude_store_home(p->home, sizeof p->home, 1, err, errsize)) {
         free(p);
         return -1;
@@ -328,14 +333,14 @@ int cli_plugins_load(const char *plugin_path, etude_bus_t *bus, cli_plugins_t **
     }
     cJSON_Delete(cfg);
     if (rc) {
-        cli_plugins_unload(p);
+        etude_plugins_unload(p);
         return -1;
     }
     *out = p;
     return 0;
 }
 
-void cli_plugins_unload(cli_plugins_t *p)
+void etude_plugins_unload(etude_plugins_t *p)
 {
     if (!p)
         return;
@@ -347,35 +352,35 @@ void cli_plugins_unload(cli_plugins_t *p)
     free(p);
 }
 
-size_t cli_plugins_count(const cli_plugins_t *p)
+size_t etude_plugins_count(const etude_plugins_t *p)
 {
     return p ? p->n : 0;
 }
 
-const char *cli_plugins_id(const cli_plugins_t *p, size_t i)
+const char *etude_plugins_id(const etude_plugins_t *p, size_t i)
 {
     return i < p->n ? p->v[i].entry->id : NULL;
 }
 
-const char *cli_plugins_home(const cli_plugins_t *p)
+const char *etude_plugins_home(const etude_plugins_t *p)
 {
     return p->home;
 }
 
-int cli_plugins_record(cli_plugins_t *p, const char *record_json)
+int etude_plugins_record(etude_plugins_t *p, const char *record_json)
 {
     int refused = 0;
     for (size_t i = 0; p && i < p->n; i++) {
         int rc = p->v[i].entry->on_record(p->v[i].instance, record_json);
         if (rc) {
-            fprintf(stderr, "etude: plugin %s refused a session record (%d)\n", p->v[i].entry->id, rc);
+            etude_app_logf(&p->log, "plugin %s refused a session record (%d)", p->v[i].entry->id, rc);
             refused++;
         }
     }
     return refused;
 }
 
-int cli_plugins_flush(cli_plugins_t *p, int64_t deadline_us)
+int etude_plugins_flush(etude_plugins_t *p, int64_t deadline_us)
 {
     int first = 0;
     for (size_t i = 0; p && i < p->n; i++) {

@@ -1,6 +1,6 @@
-/* cli_session.c - the session recorder: bus messages -> practice sessions -> plugins, with a
+/* etude_recorder.c - the session recorder: bus messages -> practice sessions -> plugins, with a
  * crash-safe journal under $ETUDE_HOME/journal. */
-#include "cli_session.h"
+#include "etude_recorder.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,7 +19,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "cli_plugins.h"
+#include "etude_error.h"
+#include "etude_plugins.h"
 #include "etude_store.h"
 
 #define CHECKPOINT_SECONDS 10.0
@@ -33,10 +34,11 @@ typedef struct segment {
     int64_t start_us;
 } segment_t;
 
-struct cli_session {
+struct etude_recorder {
     pthread_mutex_t mu;
     etude_bus_t *bus;
-    cli_plugins_t *plugins;
+    etude_plugins_t *plugins;
+    etude_app_log_t log;
     int disabled;
     char command[16];
     char journal_dir[PATH_MAX];
@@ -74,43 +76,12 @@ static int64_t wall_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int cli_session_take_args(int *argc, char **argv, cli_session_opts_t *opts)
-{
-    memset(opts, 0, sizeof *opts);
-    int out = 1;
-    for (int i = 1; i < *argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--plugin-path")) {
-            if (i + 1 >= *argc || !argv[i + 1][0]) {
-                fprintf(stderr, "etude %s: --plugin-path needs a value (directories or .so files, ':'-separated)\n",
-                        argv[0]);
-                return -1;
-            }
-            opts->plugin_path = argv[++i];
-        } else if (!strncmp(a, "--plugin-path=", 14)) {
-            if (!a[14]) {
-                fprintf(stderr, "etude %s: --plugin-path needs a value (directories or .so files, ':'-separated)\n",
-                        argv[0]);
-                return -1;
-            }
-            opts->plugin_path = a + 14;
-        } else if (!strcmp(a, "--no-session")) {
-            opts->disabled = 1;
-        } else {
-            argv[out++] = argv[i];
-        }
-    }
-    argv[out] = NULL;
-    *argc = out;
-    return 0;
-}
-
-const char *cli_session_id(cli_session_t *s)
+const char *etude_recorder_id(etude_recorder_t *s)
 {
     return s && s->active ? s->id : s ? s->last_id : "";
 }
 
-static void queue_pub(cli_session_t *s, const char *name, const char *id)
+static void queue_pub(etude_recorder_t *s, const char *name, const char *id)
 {
     if (s->npub >= 4)
         return;
@@ -120,7 +91,7 @@ static void queue_pub(cli_session_t *s, const char *name, const char *id)
 }
 
 /* Call with the lock released. */
-static void flush_pubs(cli_session_t *s, int n, const char names[][16], const char jsons[][96])
+static void flush_pubs(etude_recorder_t *s, int n, const char names[][16], const char jsons[][96])
 {
     for (int i = 0; i < n; i++)
         if (s->bus)
@@ -129,14 +100,14 @@ static void flush_pubs(cli_session_t *s, int n, const char names[][16], const ch
 
 /* ---- the record --------------------------------------------------------------------------- */
 
-static uint64_t played_frames(const cli_session_t *s)
+static uint64_t played_frames(const etude_recorder_t *s)
 {
     if (s->have_total)
         return s->total_frames;
     return s->have_frame ? s->last_frame - s->first_frame : 0;
 }
 
-static double seg_end_seconds(const cli_session_t *s, size_t i)
+static double seg_end_seconds(const etude_recorder_t *s, size_t i)
 {
     uint64_t end = i + 1 < s->nsegs ? s->segs[i + 1].start_frame : s->first_frame + played_frames(s);
     if (end < s->segs[i].start_frame)
@@ -150,7 +121,7 @@ static double round3(double x)
 }
 
 /* The record handed to plugins: {"id", "data", "logs"}. Caller frees with free(). */
-static char *build_record(cli_session_t *s, int interrupted, const char *reason, int64_t end_us)
+static char *build_record(etude_recorder_t *s, int interrupted, const char *reason, int64_t end_us)
 {
     char iso[32];
     cJSON *r = cJSON_CreateObject(), *d = cJSON_CreateObject(), *logs = cJSON_CreateArray();
@@ -249,14 +220,14 @@ static char *build_record(cli_session_t *s, int interrupted, const char *reason,
 
 /* ---- journal ------------------------------------------------------------------------------ */
 
-static int journal_write(cli_session_t *s, const char *id, const char *state, const char *record)
+static int journal_write(etude_recorder_t *s, const char *id, const char *state, const char *record)
 {
     char path[PATH_MAX + 64], tmp[PATH_MAX + 96];
     snprintf(path, sizeof path, "%s/%s.json", s->journal_dir, id);
     snprintf(tmp, sizeof tmp, "%s/.%s.json.%d.tmp", s->journal_dir, id, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        fprintf(stderr, "etude: %s: cannot write the session journal: %s\n", tmp, strerror(errno));
+        etude_app_logf(&s->log, "%s: cannot write the session journal: %s", tmp, strerror(errno));
         return -1;
     }
     char head[96];
@@ -266,7 +237,7 @@ static int journal_write(cli_session_t *s, const char *id, const char *state, co
              fsync(fd) == 0;
     close(fd);
     if (!ok || rename(tmp, path)) {
-        fprintf(stderr, "etude: %s: cannot write the session journal: %s\n", path, strerror(errno));
+        etude_app_logf(&s->log, "%s: cannot write the session journal: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -278,7 +249,7 @@ static int journal_write(cli_session_t *s, const char *id, const char *state, co
     return 0;
 }
 
-static void add_pending(cli_session_t *s, const char *id)
+static void add_pending(etude_recorder_t *s, const char *id)
 {
     if (s->npending == s->cappending) {
         size_t cap = s->cappending ? s->cappending * 2 : 8;
@@ -291,7 +262,7 @@ static void add_pending(cli_session_t *s, const char *id)
     memcpy(s->pending[s->npending++], id, 37);
 }
 
-static void remove_pending(cli_session_t *s)
+static void remove_pending(etude_recorder_t *s)
 {
     for (size_t i = 0; i < s->npending; i++) {
         char path[PATH_MAX + 64];
@@ -301,7 +272,7 @@ static void remove_pending(cli_session_t *s)
     s->npending = 0;
 }
 
-static void checkpoint(cli_session_t *s, int64_t now_us)
+static void checkpoint(etude_recorder_t *s, int64_t now_us)
 {
     char *rec = build_record(s, 1, "interrupted", now_us);
     if (rec) {
@@ -313,7 +284,7 @@ static void checkpoint(cli_session_t *s, int64_t now_us)
     queue_pub(s, "checkpoint", s->id);
 }
 
-static void reset_session(cli_session_t *s)
+static void reset_session(etude_recorder_t *s)
 {
     free(s->preset);
     free(s->material);
@@ -331,7 +302,7 @@ static void reset_session(cli_session_t *s)
     s->active = 0;
 }
 
-static void end_session(cli_session_t *s, const char *reason, int64_t now_us)
+static void end_session(etude_recorder_t *s, const char *reason, int64_t now_us)
 {
     if (!s->active)
         return;
@@ -339,7 +310,7 @@ static void end_session(cli_session_t *s, const char *reason, int64_t now_us)
     if (rec) {
         int journaled = !journal_write(s, s->id, "ended", rec);
         /* A refused record keeps its journal: the next start delivers it again. */
-        if (cli_plugins_count(s->plugins) && !cli_plugins_record(s->plugins, rec) && journaled)
+        if (etude_plugins_count(s->plugins) && !etude_plugins_record(s->plugins, rec) && journaled)
             add_pending(s, s->id);
         free(rec);
     }
@@ -360,7 +331,7 @@ static double jnum(const cJSON *o, const char *k, double dflt)
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
-static void start_session(cli_session_t *s, const cJSON *p, int64_t now_us)
+static void start_session(etude_recorder_t *s, const cJSON *p, int64_t now_us)
 {
     if (s->active)
         end_session(s, "restarted", now_us);
@@ -392,7 +363,7 @@ static void start_session(cli_session_t *s, const cJSON *p, int64_t now_us)
     checkpoint(s, now_us);
 }
 
-static void on_bar(cli_session_t *s, const cJSON *p, int64_t now_us)
+static void on_bar(etude_recorder_t *s, const cJSON *p, int64_t now_us)
 {
     uint64_t frame = (uint64_t)jnum(p, "frame", 0);
     int bar = (int)jnum(p, "bar", 0);
@@ -434,7 +405,7 @@ static void on_bar(cli_session_t *s, const cJSON *p, int64_t now_us)
 
 static void on_message(void *user, const etude_bus_msg_t *msg)
 {
-    cli_session_t *s = user;
+    etude_recorder_t *s = user;
     if (!strcmp(msg->topic, "session") && strcmp(msg->name, "timing"))
         return; /* our own started/checkpoint/ended */
     cJSON *p = cJSON_Parse(msg->json ? msg->json : "{}");
@@ -506,7 +477,7 @@ static void on_message(void *user, const etude_bus_msg_t *msg)
 
 /* ---- recovery ------------------------------------------------------------------------------ */
 
-static void recover(cli_session_t *s)
+static void recover(etude_recorder_t *s)
 {
     DIR *d = opendir(s->journal_dir);
     if (!d)
@@ -535,7 +506,7 @@ static void recover(cli_session_t *s)
         if (!cJSON_IsNumber(pid) || !state || !cJSON_IsObject(data) || !id || !etude_uuid_valid(id)) {
             char bad[PATH_MAX + 310];
             snprintf(bad, sizeof bad, "%s.bad", path);
-            fprintf(stderr, "etude: %s: unreadable session journal, moved to %s\n", path, bad);
+            etude_app_logf(&s->log, "%s: unreadable session journal, moved to %s", path, bad);
             rename(path, bad);
             cJSON_Delete(j);
             continue;
@@ -550,7 +521,7 @@ static void recover(cli_session_t *s)
             cJSON_ReplaceItemInObjectCaseSensitive(data, "endReason", cJSON_CreateString("interrupted"));
         }
         char *out = cJSON_PrintUnformatted(rec);
-        if (out && cli_plugins_count(s->plugins) && !cli_plugins_record(s->plugins, out)) {
+        if (out && etude_plugins_count(s->plugins) && !etude_plugins_record(s->plugins, out)) {
             add_pending(s, id);
             delivered++;
         }
@@ -559,10 +530,10 @@ static void recover(cli_session_t *s)
     }
     closedir(d);
     if (delivered) {
-        int rc = cli_plugins_flush(s->plugins, cli_plugins_now_us() + 5000000);
+        int rc = etude_plugins_flush(s->plugins, etude_plugins_now_us() + 5000000);
         if (rc)
-            fprintf(stderr, "etude: recovered sessions not yet stored (%d); they will be retried at the next start\n",
-                    rc);
+            etude_app_logf(&s->log, "recovered sessions not yet stored (%d); they will be retried at the next start",
+                           rc);
         else
             remove_pending(s);
         s->npending = 0;
@@ -571,61 +542,62 @@ static void recover(cli_session_t *s)
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
-cli_session_t *cli_session_open(etude_bus_t *bus, const char *command, const cli_session_opts_t *opts)
+int etude_recorder_open(etude_bus_t *bus, const char *command, const etude_recorder_opts_t *opts,
+                        etude_recorder_t **out, char *err, size_t errlen)
 {
-    cli_session_t *s = calloc(1, sizeof *s);
+    *out = NULL;
+    etude_recorder_t *s = calloc(1, sizeof *s);
     if (!s) {
-        fprintf(stderr, "etude: out of memory\n");
-        return NULL;
+        snprintf(err, errlen, "out of memory");
+        return ETUDE_ENOMEM;
     }
     pthread_mutex_init(&s->mu, NULL);
     s->bus = bus;
+    if (opts)
+        s->log = opts->log;
     snprintf(s->command, sizeof s->command, "%s", command ? command : "");
     if (opts && opts->disabled) {
         s->disabled = 1;
-        return s;
+        *out = s;
+        return ETUDE_OK;
     }
     const char *pace = getenv("ETUDE_SESSION_TEST_PACE_US");
     s->pace_us = pace ? strtoll(pace, NULL, 10) : 0;
     const char *idle = getenv("ETUDE_SESSION_IDLE_SECONDS");
     s->idle_us = (idle && atof(idle) > 0 ? atof(idle) : 300.0) * 1e6;
 
-    char err[1024];
-    if (cli_plugins_load(opts ? opts->plugin_path : NULL, bus, &s->plugins, err, sizeof err)) {
-        fprintf(stderr, "etude %s: %s\n", s->command, err);
-        pthread_mutex_destroy(&s->mu);
-        free(s);
-        return NULL;
-    }
-    snprintf(s->journal_dir, sizeof s->journal_dir, "%.*s/journal", PATH_MAX - 16, cli_plugins_home(s->plugins));
+    int rc = ETUDE_EINVAL;
+    if (etude_plugins_load(opts ? opts->plugin_path : NULL, bus, &s->log, &s->plugins, err, errlen))
+        goto fail;
+    snprintf(s->journal_dir, sizeof s->journal_dir, "%.*s/journal", PATH_MAX - 16, etude_plugins_home(s->plugins));
     if (mkdir(s->journal_dir, 0700) && errno != EEXIST) {
-        fprintf(stderr, "etude %s: %s: cannot create the session journal directory: %s\n", s->command, s->journal_dir,
-                strerror(errno));
-        cli_plugins_unload(s->plugins);
-        pthread_mutex_destroy(&s->mu);
-        free(s);
-        return NULL;
+        snprintf(err, errlen, "%s: cannot create the session journal directory: %s", s->journal_dir, strerror(errno));
+        rc = ETUDE_EIO;
+        goto fail;
     }
-    if (!cli_plugins_count(s->plugins))
-        fprintf(stderr, "etude %s: warning: no session plugin loaded; sessions stay in %s until one is\n", s->command,
-                s->journal_dir);
+    if (!etude_plugins_count(s->plugins))
+        etude_app_logf(&s->log, "warning: no session plugin loaded; sessions stay in %s until one is", s->journal_dir);
     recover(s);
     if (bus) {
         const char *topics[] = {"transport", "voice", "xrun", "session"};
         for (size_t i = 0; i < 4; i++)
             if (!etude_bus_subscribe(bus, topics[i], on_message, s, s)) {
-                fprintf(stderr, "etude: out of memory\n");
                 etude_bus_unsubscribe_owner(bus, s);
-                cli_plugins_unload(s->plugins);
-                pthread_mutex_destroy(&s->mu);
-                free(s);
-                return NULL;
+                snprintf(err, errlen, "out of memory");
+                rc = ETUDE_ENOMEM;
+                goto fail;
             }
     }
-    return s;
+    *out = s;
+    return ETUDE_OK;
+fail:
+    etude_plugins_unload(s->plugins);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    return rc;
 }
 
-void cli_session_tick(cli_session_t *s)
+void etude_recorder_tick(etude_recorder_t *s)
 {
     if (!s || s->disabled)
         return;
@@ -640,7 +612,7 @@ void cli_session_tick(cli_session_t *s)
         s->last_bar_us = now;
         checkpoint(s, now);
     }
-    if (s->npending && !cli_plugins_flush(s->plugins, 0))
+    if (s->npending && !etude_plugins_flush(s->plugins, 0))
         remove_pending(s);
     int n = s->npub;
     char names[4][16], jsons[4][96];
@@ -653,7 +625,7 @@ void cli_session_tick(cli_session_t *s)
     flush_pubs(s, n, (const char(*)[16])names, (const char(*)[96])jsons);
 }
 
-void cli_session_close(cli_session_t *s)
+void etude_recorder_close(etude_recorder_t *s)
 {
     if (!s)
         return;
@@ -664,16 +636,16 @@ void cli_session_close(cli_session_t *s)
         end_session(s, "exit", wall_us());
         s->npub = 0;
         if (s->npending) {
-            int rc = cli_plugins_flush(s->plugins, cli_plugins_now_us() + 5000000);
+            int rc = etude_plugins_flush(s->plugins, etude_plugins_now_us() + 5000000);
             if (rc)
-                fprintf(stderr, "etude: the session plugins did not finish storing (%d); the session journal is kept "
-                                "and delivered again at the next start\n",
-                        rc);
+                etude_app_logf(&s->log, "the session plugins did not finish storing (%d); the session journal is "
+                                        "kept and delivered again at the next start",
+                               rc);
             else
                 remove_pending(s);
         }
         pthread_mutex_unlock(&s->mu);
-        cli_plugins_unload(s->plugins);
+        etude_plugins_unload(s->plugins);
     }
     reset_session(s);
     free(s->pending);

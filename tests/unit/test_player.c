@@ -1,0 +1,343 @@
+/* test_player.c - unit tests of the player (app/etude_player.h) through the offline driver, no
+ * jackd: tempo scale, mute/solo/gain, locate, the status JSON and the transport messages. The mix
+ * is captured and its click onsets are found where the bars say. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "etude_bus.h"
+#include "etude_engine.h"
+#include "etude_offline.h"
+#include "etude_player.h"
+
+#define RATE 48000u
+#define MAX_FRAMES (RATE * 12u)
+
+typedef struct rig {
+    etude_engine_t *engine;
+    etude_bus_t *bus;
+    etude_player_t *player;
+    float *mix; /* left channel */
+    uint64_t n;
+    char msgs[64][24]; /* transport message names, bars left out */
+    int nmsgs;
+    int bars;
+} rig_t;
+
+static void on_transport(void *user, const etude_bus_msg_t *m)
+{
+    rig_t *r = user;
+    if (!strcmp(m->name, "bar")) {
+        r->bars++;
+        return;
+    }
+    if (r->nmsgs < 64)
+        snprintf(r->msgs[r->nmsgs++], sizeof r->msgs[0], "%s", m->name);
+}
+
+static void rig_open(rig_t *r)
+{
+    memset(r, 0, sizeof *r);
+    etude_engine_config_t cfg;
+    etude_engine_config_default(&cfg, RATE);
+    assert_int_equal(etude_engine_create(&cfg, &r->engine), 0);
+    r->bus = etude_bus_create();
+    assert_non_null(r->bus);
+    etude_engine_set_bus(r->engine, r->bus);
+    assert_non_null(etude_bus_subscribe(r->bus, "transport", on_transport, r, r));
+    etude_player_config_t pc = {.engine = r->engine, .bus = r->bus, .command = "render"};
+    assert_int_equal(etude_player_create(&pc, &r->player), 0);
+    r->mix = calloc(MAX_FRAMES, sizeof *r->mix);
+    assert_non_null(r->mix);
+}
+
+static void rig_close(rig_t *r)
+{
+    etude_player_destroy(r->player);
+    etude_engine_destroy(r->engine);
+    etude_bus_unsubscribe_owner(r->bus, r);
+    etude_bus_destroy(r->bus);
+    free(r->mix);
+}
+
+static int capture(void *user, const float *const mix[2], uint32_t n)
+{
+    rig_t *r = user;
+    for (uint32_t i = 0; i < n && r->n < MAX_FRAMES; i++)
+        r->mix[r->n++] = mix[0][i];
+    etude_player_report(r->player);
+    return 0;
+}
+
+/* Render frames frames (0: until the material ends) from where the player is. */
+static void render(rig_t *r, uint64_t frames)
+{
+    etude_offline_config_t oc = {.period = 256, .total_frames = frames, .write = capture, .user = r};
+    assert_int_equal(etude_offline_run(r->engine, etude_player_sequencer(r->player), &oc), 0);
+}
+
+/* Frames where the mix rises above thr after at least 50 ms below it. */
+static size_t onsets(const rig_t *r, float thr, uint64_t *out, size_t max)
+{
+    size_t n = 0;
+    uint64_t quiet = RATE;
+    for (uint64_t i = 0; i < r->n; i++) {
+        if (fabsf(r->mix[i]) > thr) {
+            if (quiet >= RATE / 20 && n < max)
+                out[n++] = i;
+            quiet = 0;
+        } else {
+            quiet++;
+        }
+    }
+    return n;
+}
+
+static float peak(const rig_t *r, uint64_t from, uint64_t to)
+{
+    float p = 0;
+    for (uint64_t i = from; i < to && i < r->n; i++)
+        if (fabsf(r->mix[i]) > p)
+            p = fabsf(r->mix[i]);
+    return p;
+}
+
+static void load_click(rig_t *r, const char *line)
+{
+    char err[512] = "";
+    etude_player_material_t m = {.click_line = line};
+    if (etude_player_load(r->player, &m, err, sizeof err) < 0)
+        fail_msg("load '%s': %s", line, err);
+}
+
+/* Two click voices a half beat apart: "a" on 0, 1, 2 ... s, "b" on 0.5, 1.5, ... s (60 bpm 4/4
+ * at two clicks a beat would need a pattern per half beat: 120 bpm with X.X. and .X.X does it). */
+static void load_two(rig_t *r)
+{
+    char path[] = "/tmp/etude-test-player-XXXXXX.json";
+    int fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    const char *json = "{\"title\": \"Two clicks\", \"voices\": ["
+                       "{\"kind\": \"click\", \"name\": \"a\", \"map\": \"2 4/4 120 X.X.\"},"
+                       "{\"kind\": \"click\", \"name\": \"b\", \"map\": \"2 4/4 120 .X.X\"}]}";
+    assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    close(fd);
+    char err[512] = "";
+    etude_player_material_t m = {.preset_path = path};
+    int rc = etude_player_load(r->player, &m, err, sizeof err);
+    unlink(path);
+    if (rc < 0)
+        fail_msg("load: %s", err);
+}
+
+static void start(rig_t *r)
+{
+    char err[256] = "";
+    if (etude_player_start(r->player, err, sizeof err) < 0)
+        fail_msg("start: %s", err);
+}
+
+static void expect_onsets(const rig_t *r, const uint64_t *want, size_t nwant)
+{
+    uint64_t got[64];
+    size_t n = onsets(r, 0.01f, got, 64);
+    if (n != nwant) {
+        for (size_t i = 0; i < n; i++)
+            print_message("onset %zu at %llu\n", i, (unsigned long long)got[i]);
+        fail_msg("%zu onsets, expected %zu", n, nwant);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i])
+            fail_msg("onset %zu at frame %llu, expected %llu", i, (unsigned long long)got[i],
+                     (unsigned long long)want[i]);
+}
+
+static void test_plain_and_messages(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r);
+    load_click(&r, "2 4/4 120");
+    start(&r);
+    render(&r, 0);
+    etude_player_finish(r.player, "end");
+    uint64_t want[8];
+    for (int i = 0; i < 8; i++)
+        want[i] = (uint64_t)i * RATE / 2;
+    expect_onsets(&r, want, 8);
+    assert_int_equal(r.bars, 2);
+    assert_int_equal(r.nmsgs, 2);
+    assert_string_equal(r.msgs[0], "start");
+    assert_string_equal(r.msgs[1], "stop");
+    rig_close(&r);
+}
+
+static void test_tempo_scale(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r);
+    load_click(&r, "2 4/4 120");
+    char err[256] = "";
+    /* 0.5: every beat twice as long, as klick -x 0.5 */
+    assert_int_equal(etude_player_tempo_scale(r.player, 0.5, err, sizeof err), 0);
+    start(&r);
+    render(&r, 0);
+    uint64_t want[8];
+    for (int i = 0; i < 8; i++)
+        want[i] = (uint64_t)i * RATE;
+    expect_onsets(&r, want, 8);
+    assert_int_equal(r.bars, 2);
+    char json[2048];
+    etude_player_status_json(r.player, json, sizeof json);
+    assert_non_null(strstr(json, "\"bpm\":60,")); /* the tempo as played */
+    /* out of range, and by bpm: 120 * 0.75 = 90 bpm */
+    assert_int_equal(etude_player_tempo_scale(r.player, 5, err, sizeof err), ETUDE_EINVAL);
+    assert_non_null(strstr(err, "0.1 .. 4"));
+    rig_close(&r);
+
+    rig_open(&r);
+    load_click(&r, "1 4/4 120");
+    assert_int_equal(etude_player_tempo(r.player, 90, err, sizeof err), 0);
+    start(&r);
+    render(&r, 0);
+    uint64_t want90[4] = {0, 32000, 64000, 96000};
+    expect_onsets(&r, want90, 4);
+    rig_close(&r);
+}
+
+static void test_mute_solo_gain(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    uint64_t a_only[4] = {0, RATE, 2 * RATE, 3 * RATE};
+    uint64_t b_only[4] = {RATE / 2, 3 * RATE / 2, 5 * RATE / 2, 7 * RATE / 2};
+    rig_t r;
+
+    rig_open(&r);
+    load_two(&r);
+    assert_int_equal(etude_player_voice_mute(r.player, "b", true, err, sizeof err), 0);
+    start(&r);
+    render(&r, 0);
+    expect_onsets(&r, a_only, 4);
+    rig_close(&r);
+
+    rig_open(&r);
+    load_two(&r);
+    assert_int_equal(etude_player_voice_solo(r.player, "b", true, err, sizeof err), 0);
+    start(&r);
+    render(&r, 0);
+    expect_onsets(&r, b_only, 4);
+    rig_close(&r);
+
+    /* gain: a at 0.25 of b; the clicks' peaks keep that ratio */
+    rig_open(&r);
+    load_two(&r);
+    assert_int_equal(etude_player_voice_gain(r.player, "a", 0.25, err, sizeof err), 0);
+    start(&r);
+    render(&r, 0);
+    float pa = peak(&r, RATE, RATE + RATE / 10), pb = peak(&r, RATE / 2, RATE / 2 + RATE / 10);
+    assert_true(pb > 0.01f);
+    assert_float_equal(pa / pb, 0.25, 0.01);
+    /* an unknown voice is named with the voices there are */
+    assert_int_equal(etude_player_voice_mute(r.player, "c", true, err, sizeof err), ETUDE_EINVAL);
+    assert_non_null(strstr(err, "'c'"));
+    assert_non_null(strstr(err, "a b"));
+    rig_close(&r);
+}
+
+static void test_locate(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r);
+    load_click(&r, "2 4/4 120");
+    char err[256] = "";
+    /* from 1.25 s: the next beat, at 1.5 s of material, sounds 0.25 s into the render */
+    assert_int_equal(etude_player_locate(r.player, 1.25, err, sizeof err), 0);
+    start(&r);
+    render(&r, 0);
+    uint64_t want[6];
+    for (int i = 0; i < 5; i++)
+        want[i] = RATE / 4 + (uint64_t)i * RATE / 2;
+    expect_onsets(&r, want, 5);
+    assert_int_equal(r.bars, 1); /* only bar 2 starts after 1.25 s */
+    rig_close(&r);
+}
+
+static void test_status_json(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r);
+    load_two(&r);
+    char err[256] = "", json[4096];
+    assert_int_equal(etude_player_voice_solo(r.player, "a", true, err, sizeof err), 0);
+    assert_int_equal(etude_player_voice_gain(r.player, "b", 0.5, err, sizeof err), 0);
+    start(&r);
+    render(&r, RATE); /* one second */
+    int n = etude_player_status_json(r.player, json, sizeof json);
+    assert_true(n > 0 && (size_t)n < sizeof json);
+    cJSON *j = cJSON_Parse(json);
+    if (!j)
+        fail_msg("status is not JSON: %s", json);
+    assert_string_equal(cJSON_GetObjectItem(j, "client")->valuestring, "offline");
+    assert_string_equal(cJSON_GetObjectItem(j, "material")->valuestring, "Two clicks");
+    assert_string_equal(cJSON_GetObjectItem(j, "transport")->valuestring, "off");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "rolling")));
+    assert_int_equal((int)cJSON_GetObjectItem(j, "rate")->valuedouble, RATE);
+    assert_int_equal((int)cJSON_GetObjectItem(j, "position")->valuedouble, RATE);
+    assert_float_equal(cJSON_GetObjectItem(j, "tempo_scale")->valuedouble, 1.0, 1e-9);
+    /* 1 s of 120 bpm 4/4: bar 1, beat 3 */
+    assert_int_equal((int)cJSON_GetObjectItem(j, "bar")->valuedouble, 1);
+    assert_int_equal((int)cJSON_GetObjectItem(j, "beat")->valuedouble, 3);
+    assert_float_equal(cJSON_GetObjectItem(j, "bpm")->valuedouble, 120, 1e-9);
+    cJSON *voices = cJSON_GetObjectItem(j, "voices");
+    assert_int_equal(cJSON_GetArraySize(voices), 2);
+    cJSON *a = cJSON_GetArrayItem(voices, 0), *b = cJSON_GetArrayItem(voices, 1);
+    assert_string_equal(cJSON_GetObjectItem(a, "name")->valuestring, "a");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(a, "solo")));
+    assert_float_equal(cJSON_GetObjectItem(b, "gain")->valuedouble, 0.5, 1e-6);
+    cJSON_Delete(j);
+    /* a buffer too small is cut, and the length needed still reported */
+    char small[16];
+    assert_true(etude_player_status_json(r.player, small, sizeof small) > (int)sizeof small);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    rig_close(&r);
+}
+
+static void test_bad_config(void **state)
+{
+    (void)state;
+    etude_player_t *p = (etude_player_t *)1;
+    etude_player_config_t pc = {0};
+    assert_int_equal(etude_player_create(&pc, &p), ETUDE_EINVAL);
+    assert_null(p);
+    etude_engine_config_t cfg;
+    etude_engine_config_default(&cfg, RATE);
+    etude_engine_t *e;
+    assert_int_equal(etude_engine_create(&cfg, &e), 0);
+    pc.engine = e;
+    pc.transport = ETUDE_JACK_TRANSPORT_FOLLOW; /* follow needs JACK */
+    assert_int_equal(etude_player_create(&pc, &p), ETUDE_EINVAL);
+    etude_engine_destroy(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_and_messages), cmocka_unit_test(test_tempo_scale),
+        cmocka_unit_test(test_mute_solo_gain),     cmocka_unit_test(test_locate),
+        cmocka_unit_test(test_status_json),        cmocka_unit_test(test_bad_config),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
