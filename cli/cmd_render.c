@@ -15,6 +15,7 @@
 #include <sndfile.h>
 
 #include "cli_args.h"
+#include "cli_sparse.h"
 #include "etude_bus.h"
 #include "etude_engine.h"
 #include "etude_fluid.h"
@@ -73,6 +74,8 @@ typedef struct render {
     bool show_progress;
     bool progress_drawn;
     int write_error;
+    cli_sparse_t io; /* the output's virtual I/O (silence left as holes) */
+    int fd;
 } render_t;
 
 static int usage_error(const char *fmt, const char *a)
@@ -314,7 +317,10 @@ int etude_cmd_render(int argc, char **argv)
     info.samplerate = (int)rate;
     info.channels = 2;
     info.format = format;
-    r.snd = sf_open_fd(fd, SFM_WRITE, &info, SF_TRUE);
+    /* silence is left as holes in the file: the bytes read back are the same, the copying is not */
+    cli_sparse_init(&r.io, fd);
+    r.fd = fd;
+    r.snd = sf_open_virtual(cli_sparse_io(), SFM_WRITE, &info, &r.io);
     if (!r.snd) {
         fprintf(stderr, "etude render: cannot write '%s': %s\n", out, sf_strerror(NULL));
         close(fd);
@@ -410,6 +416,10 @@ cleanup:
             if (exit_code == 0)
                 fprintf(stderr, "etude render: cannot write '%s': %s\n", out, sf_error_number(serr));
             exit_code = exit_code ? exit_code : 1;
+        }
+        if ((cli_sparse_finish(&r.io) != 0 || close(r.fd) != 0) && exit_code == 0) {
+            fprintf(stderr, "etude render: cannot write '%s': %s\n", out, strerror(errno));
+            exit_code = 1;
         }
     }
     if (exit_code == 0 && rename(r.tmp_path, out) != 0) {
