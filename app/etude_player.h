@@ -52,9 +52,11 @@ typedef struct etude_player_config {
 
 /* What to load: exactly one of the three. */
 typedef struct etude_player_material {
-    const char *preset_path; /* a preset JSON file, or a preset's name (etude_presets.h) */
+    const char *preset_path; /* a file: a preset (JSON), a MIDI file or a klick tempo map (by content,
+                                etude_material.h); or a preset's name (etude_presets.h) */
     const char *map_path;    /* a klick tempo map file */
     const char *click_line;  /* a click line "BARS METER TEMPO[-TEMPO2] [PATTERN]" */
+    const char *soundfont;   /* MIDI files: the SoundFont (NULL: the default one) */
 } etude_player_material_t;
 
 /* @startlifecycle player
@@ -94,6 +96,12 @@ int etude_player_volume(etude_player_t *p, double gain, char *err, size_t errlen
 int etude_player_voice_mute(etude_player_t *p, const char *voice, bool on, char *err, size_t errlen);
 int etude_player_voice_solo(etude_player_t *p, const char *voice, bool on, char *err, size_t errlen);
 int etude_player_voice_gain(etude_player_t *p, const char *voice, double gain, char *err, size_t errlen);
+
+/* ETUDE_EINVAL with "WHAT NAME: no voice named 'NAME' (voices: ...)" in err unless the material has
+ * a voice called name; 0 if it has. */
+int etude_player_voice_check(etude_player_t *p, const char *what, const char *voice, char *err, size_t errlen);
+/* Multiply a voice's gain by db decibels (-120 .. a resulting gain of 4). */
+int etude_player_voice_gain_db(etude_player_t *p, const char *voice, double db, char *err, size_t errlen);
 
 /* A JSON object: client, rate, period, transport, rolling, position, seconds, material, tempo_scale,
  * xruns, volume, voices [{name, kind, gain, mute, solo}]. Returns what snprintf would (the length

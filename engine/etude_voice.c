@@ -49,33 +49,6 @@ void vp_fini(etude_engine_t *e)
 /* ------------------------------------------------------------------------------------------ */
 /* control side */
 
-/* Loads a voice's state word and checks the handle. Returns 0 with *slot set, or an error. */
-int vp_lookup(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot, uint32_t *state)
-{
-    uint32_t i = ETUDE_ID_SLOT(id), g = ETUDE_ID_GEN(id);
-    if (!e || g == 0 || i >= e->v_cap)
-        return ETUDE_ESTALE;
-    struct voice_slot *v = &e->vs[i];
-    uint64_t w = atomic_load_explicit(&v->state, memory_order_acquire);
-    if (SW_GEN(w) != g || SW_ST(w) == ETUDE_VOICE_FREE)
-        return ETUDE_ESTALE;
-    *slot = v;
-    *state = SW_ST(w);
-    return 0;
-}
-
-/* A voice that may still be operated on: PREPARED or ACTIVE. */
-int vp_live(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot)
-{
-    uint32_t st;
-    int r = vp_lookup(e, id, slot, &st);
-    if (r)
-        return r;
-    if (st == ETUDE_VOICE_DISPOSING || st == ETUDE_VOICE_RELEASED)
-        return ETUDE_EDISPOSED;
-    return 0;
-}
-
 static void push_cmd_locked(etude_engine_t *e, uint32_t type, uint32_t slot)
 {
     struct cmd c = {type, slot};
@@ -136,6 +109,8 @@ int etude_voice_add(etude_engine_t *e, const etude_voice_class_t *cls, void *sel
 int etude_voice_dispose(etude_engine_t *e, etude_voice_id_t id)
 {
     struct voice_slot *v;
+    if (!e)
+        return ETUDE_EINVAL;
     pthread_mutex_lock(&e->ctl_lock);
     int r = vp_live(e, id, &v);
     if (r) {
@@ -155,8 +130,9 @@ int etude_voice_dispose(etude_engine_t *e, etude_voice_id_t id)
     }
     push_cmd_locked(e, CMD_DISPOSE, ETUDE_ID_SLOT(id));
     pthread_mutex_unlock(&e->ctl_lock);
-    /* Events scheduled after this point are refused (EDISPOSED); ones racing with it are dropped
-     * at dispatch because the voice is no longer ACTIVE. */
+    /* Events scheduled after this point are refused (EDISPOSED); one whose schedule raced this
+     * (checked the voice before the CAS above, published after the scan below passed its slot) is
+     * dropped when the audio side takes it in. */
     etude_event_cancel_voice(e, id, NULL);
     return ETUDE_OK;
 }
@@ -406,6 +382,22 @@ void vp_rt_render(etude_engine_t *e, uint32_t a, uint32_t b, uint64_t start)
     }
 }
 
+/* Whether a voice's chunk is all zeros (either sign): adding it would leave the mix as it is (the
+ * mix starts at +0 and sums of finite values never make it -0). One pass of loads and ORs. */
+static bool steady_silent(const float *L, const float *R, uint32_t n)
+{
+    uint32_t acc = 0;
+    for (int c = 0; c < (L == R ? 1 : 2); c++) {
+        const float *x = c ? R : L;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t a;
+            memcpy(&a, &x[i], sizeof a);
+            acc |= a & 0x7fffffffu;
+        }
+    }
+    return acc == 0;
+}
+
 /* Apply gain (smoothed over the chunk), the dispose fade, pan and mute/solo; sum into the mix. */
 void vp_rt_mix(etude_engine_t *e, uint32_t n, float *const mix[2], float *const *voice_out, uint32_t off)
 {
@@ -421,6 +413,22 @@ void vp_rt_mix(etude_engine_t *e, uint32_t n, float *const mix[2], float *const 
         const float *L = v->buf[0], *R = v->cls->mono ? v->buf[0] : v->buf[1];
         float *ml = mix[0] + off, *mr = mix[1] + off;
         uint32_t fpos = v->rt_fade_pos, flen = e->cfg.fade_frames;
+        if (!vo && !v->rt_fading && g0 == g1 && p0 == p1 && m0 == m1) {
+            /* Steady gain, pan and gate: the per-frame values below are constants (x0 + 0 * t), so
+             * they are computed once with the same operations, and the sums stay bit-identical.
+             * A chunk the voice left silent adds only zeros to the mix and is skipped: a click
+             * costs the mix only where it sounds. */
+            if (steady_silent(L, R, n))
+                goto mixed;
+            float g = g0 + (g1 - g0), p = p0 + (p1 - p0), m = m0 + (m1 - m0);
+            float pl = p > 0.0f ? 1.0f - p : 1.0f, pr = p < 0.0f ? 1.0f + p : 1.0f;
+            for (uint32_t i = 0; i < n; i++) {
+                float l = L[i] * g, r = R[i] * g;
+                ml[i] += l * pl * m;
+                mr[i] += r * pr * m;
+            }
+            goto mixed;
+        }
         for (uint32_t i = 0; i < n; i++) {
             float t = (float)(i + 1) * inv;
             float g = g0 + (g1 - g0) * t;
@@ -436,6 +444,7 @@ void vp_rt_mix(etude_engine_t *e, uint32_t n, float *const mix[2], float *const 
             ml[i] += l * pl * m;
             mr[i] += r * pr * m;
         }
+    mixed:
         v->rt_gain = g1;
         v->rt_pan = p1;
         v->rt_gate = m1;
