@@ -183,9 +183,10 @@ typedef void (*etude_syncd_wake_fn)(void *arg);
  * (0: no limit). */
 void etude_syncd_hub_configure(etude_syncd_hub_t *h, int keepalive_ms, int max_per_user);
 /* [any] Register a stream; wake(wake_arg) is called when a parked stream has something to send.
+ * fd is the client's socket (or -1): while parked, a closed peer ends the stream within a second.
  * NULL when shutting down, out of memory, or (*too_many set) the user holds max_per_user streams. */
 etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id, const char *device_id,
-                                           const char *latest_cursor, etude_syncd_wake_fn wake,
+                                           const char *latest_cursor, int fd, etude_syncd_wake_fn wake,
                                            void *wake_arg, int *too_many);
 /* [any] Next chunk of the stream into buf, never blocking: bytes written (> 0), 0 when there is
  * nothing to send (then park(park_arg) was called with the hub's lock held, and the stream's wake

@@ -406,7 +406,9 @@ static enum MHD_Result events(req_t *r, struct MHD_Connection *c)
         return send_error(r, c, 500, "INTERNAL_SERVER_ERROR", "events: the database failed");
     }
     int too_many = 0;
-    x->s = etude_syncd_hub_open(h->hub, user.id, dev, latest, sse_wake, x, &too_many);
+    const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    x->s = etude_syncd_hub_open(h->hub, user.id, dev, latest, fdi ? (int)fdi->connect_fd : -1, sse_wake, x,
+                                &too_many);
     if (!x->s) {
         free(x);
         if (too_many) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 struct etude_syncd_stream {
@@ -27,6 +28,8 @@ struct etude_syncd_stream {
     int64_t last_sent_ms; /* monotonic */
     int keepalive_due;
     int parked;
+    int gone; /* the client closed its end (seen by the ticker while parked) */
+    int fd;
     etude_syncd_wake_fn wake;
     void *wake_arg;
 };
@@ -71,11 +74,20 @@ static void *ticker_main(void *arg)
         until.tv_sec += 1;
         pthread_cond_timedwait(&h->cond, &h->lock, &until);
         int64_t now = mono_ms();
-        for (etude_syncd_stream_t *s = h->streams; s; s = s->next)
-            if (s->parked && now - s->last_sent_ms >= h->keepalive_ms) {
+        for (etude_syncd_stream_t *s = h->streams; s; s = s->next) {
+            if (!s->parked)
+                continue;
+            /* A suspended connection is not watched by the event loop: look for a closed peer
+             * here, so its place (and the per-user count) is freed within a second. */
+            char b;
+            ssize_t n = s->fd >= 0 ? recv(s->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : -1;
+            if (s->fd >= 0 && (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)))
+                s->gone = 1;
+            if (s->gone || now - s->last_sent_ms >= h->keepalive_ms) {
                 s->keepalive_due = 1;
                 unpark(s);
             }
+        }
     }
     pthread_mutex_unlock(&h->lock);
     return NULL;
@@ -157,7 +169,7 @@ void etude_syncd_hub_shutdown(etude_syncd_hub_t *h)
 }
 
 etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id, const char *device_id,
-                                           const char *latest_cursor, etude_syncd_wake_fn wake,
+                                           const char *latest_cursor, int fd, etude_syncd_wake_fn wake,
                                            void *wake_arg, int *too_many)
 {
     *too_many = 0;
@@ -168,6 +180,7 @@ etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id
     s->user_id = user_id;
     s->wake = wake;
     s->wake_arg = wake_arg;
+    s->fd = fd;
     s->last_sent_ms = mono_ms();
     snprintf(s->latest_cursor, sizeof s->latest_cursor, "%s", latest_cursor);
     snprintf(s->device, sizeof s->device, "%s", device_id ? device_id : "");
@@ -203,7 +216,7 @@ long etude_syncd_stream_next(etude_syncd_stream_t *s, char *buf, size_t max, etu
     char cursor[ETUDE_SYNCD_CURSOR_LEN], origin[200];
     int n;
     pthread_mutex_lock(&h->lock);
-    if (h->shutting_down) {
+    if (h->shutting_down || s->gone) {
         pthread_mutex_unlock(&h->lock);
         return -1;
     }
