@@ -81,7 +81,8 @@ size_t etude_presets_dirs(char (*dirs)[DIRLEN], size_t max)
 
 bool etude_presets_is_name(const char *arg)
 {
-    return arg && *arg && !strchr(arg, '/') && !is_file(arg);
+    size_t l = arg ? strlen(arg) : 0;
+    return l && !strchr(arg, '/') && !(l >= 5 && !strcmp(arg + l - 5, ".json")) && !is_file(arg);
 }
 
 static bool schema_file(const char *name)

@@ -25,8 +25,8 @@ extern "C" {
  * Returns how many. */
 size_t etude_presets_dirs(char (*dirs)[4096], size_t max);
 
-/* True when arg should be looked up by name: no '/', and no file of that name in the working
- * directory. */
+/* True when arg should be looked up by name: no '/', no ".json" ending (that is a file name), and
+ * no file of that name in the working directory. */
 bool etude_presets_is_name(const char *arg);
 
 /* Find preset name (with or without ".json"). Returns 0 with its path in path; or ETUDE_ENOTFOUND

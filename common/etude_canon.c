@@ -418,10 +418,22 @@ static int text_ok(const char *s)
     return s && etude_utf8_valid(s, strlen(s));
 }
 
-static int write_value(sbuf_t *b, const cJSON *v, int depth)
+/* canon: the RFC 8785 form (sorted, validated); otherwise etude_canon_print()'s exact, lenient
+ * writer (member order kept, strings as they are, non-finite numbers as null, raw text as is). */
+static int write_value(sbuf_t *b, const cJSON *v, int depth, int canon)
 {
     if (!v)
         return ETUDE_EINVAL;
+    if (!canon && (v->type & 0xff) == cJSON_Number && !isfinite(v->valuedouble)) {
+        sb_put(b, "null", 4);
+        return b->oom ? ETUDE_ENOMEM : 0;
+    }
+    if (!canon && (v->type & 0xff) == cJSON_Raw) {
+        if (!v->valuestring)
+            return ETUDE_EINVAL;
+        sb_put(b, v->valuestring, strlen(v->valuestring));
+        return b->oom ? ETUDE_ENOMEM : 0;
+    }
     switch (v->type & 0xff) {
     case cJSON_NULL:
         sb_put(b, "null", 4);
@@ -441,24 +453,40 @@ static int write_value(sbuf_t *b, const cJSON *v, int depth)
         break;
     }
     case cJSON_String:
-        if (!text_ok(v->valuestring))
+        if (!v->valuestring || (canon && !text_ok(v->valuestring)))
             return ETUDE_EINVAL;
         write_string(b, v->valuestring);
         break;
     case cJSON_Array:
-        if (depth >= ETUDE_CANON_MAX_DEPTH)
+        if (canon && depth >= ETUDE_CANON_MAX_DEPTH)
             return ETUDE_EINVAL;
         sb_put(b, "[", 1);
         for (const cJSON *c = v->child; c; c = c->next) {
             if (c != v->child)
                 sb_put(b, ",", 1);
-            int rc = write_value(b, c, depth + 1);
+            int rc = write_value(b, c, depth + 1, canon);
             if (rc)
                 return rc;
         }
         sb_put(b, "]", 1);
         break;
     case cJSON_Object: {
+        if (!canon) {
+            sb_put(b, "{", 1);
+            for (const cJSON *c = v->child; c; c = c->next) {
+                if (!c->string)
+                    return ETUDE_EINVAL;
+                if (c != v->child)
+                    sb_put(b, ",", 1);
+                write_string(b, c->string);
+                sb_put(b, ":", 1);
+                int rc = write_value(b, c, depth + 1, canon);
+                if (rc)
+                    return rc;
+            }
+            sb_put(b, "}", 1);
+            break;
+        }
         if (depth >= ETUDE_CANON_MAX_DEPTH)
             return ETUDE_EINVAL;
         size_t n = 0;
@@ -486,7 +514,7 @@ static int write_value(sbuf_t *b, const cJSON *v, int depth)
                 sb_put(b, ",", 1);
             write_string(b, kids[i]->string);
             sb_put(b, ":", 1);
-            int rc = write_value(b, kids[i], depth + 1);
+            int rc = write_value(b, kids[i], depth + 1, canon);
             if (rc) {
                 free(kids);
                 return rc;
@@ -502,17 +530,29 @@ static int write_value(sbuf_t *b, const cJSON *v, int depth)
     return b->oom ? ETUDE_ENOMEM : 0;
 }
 
-int etude_canon_cjson(const cJSON *v, char **out)
+static int write_all(const cJSON *v, char **out, int canon)
 {
     *out = NULL;
     sbuf_t b = {0};
-    int rc = write_value(&b, v, 0);
+    int rc = write_value(&b, v, 0, canon);
     if (rc) {
         free(b.p);
         return rc;
     }
     *out = b.p;
     return 0;
+}
+
+int etude_canon_cjson(const cJSON *v, char **out)
+{
+    return write_all(v, out, 1);
+}
+
+char *etude_canon_print(const cJSON *v)
+{
+    char *out = NULL;
+    write_all(v, &out, 0);
+    return out;
 }
 
 int etude_canon_json(const char *json, char **out)

@@ -47,6 +47,15 @@ int etude_canon_json(const char *json, char **out);
  * v stays owned by the caller and is not modified. */
 int etude_canon_cjson(const cJSON *v, char **out);
 
+/* [any] JSON text of v for the wire and for files, in place of cJSON_PrintUnformatted(): cJSON
+ * prints numbers with 15 digits whenever those land within DBL_EPSILON of the value, so
+ * 0.30000000000000004 becomes 0.3 and 9007199254740993 becomes 9.00719925474099e+15, and a
+ * checksum computed before printing no longer matches after parsing. This writer keeps member
+ * order and writes numbers and strings as the canonical form does (exact), non-finite numbers as
+ * null, cJSON raw items verbatim; it does not sort or validate. Returns a malloc'd string the
+ * caller frees with free(), or NULL when out of memory. */
+char *etude_canon_print(const cJSON *v);
+
 /* [any] Write d as ECMAScript's Number::toString does into buf (ETUDE_CANON_NUMBER_LEN bytes).
  * Returns the length written, or ETUDE_EINVAL for NaN and infinities (buf then holds ""). */
 int etude_canon_number(double d, char buf[ETUDE_CANON_NUMBER_LEN]);

@@ -76,8 +76,12 @@ struct etude_jack {
     bool follow_playing;    /* control side: a START was reported and no STOP since */
 
     /* beat grid for the timebase callback */
-    _Atomic(beat_grid_t *) grid;
-    _Atomic(beat_grid_t *) grid_busy;
+    etude_jack_grid_t *grid;
+};
+
+struct etude_jack_grid {
+    _Atomic(beat_grid_t *) cur;  /* written by the control thread only */
+    _Atomic(beat_grid_t *) busy; /* written by the reader only: the grid it is reading, or NULL */
 };
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
@@ -110,6 +114,26 @@ static float u2f(uint32_t u)
     memcpy(&f, &u, sizeof f);
     return f;
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * The JACK thread's context, for the audio-thread interposer (tests/support/rt_interpose.c). */
+
+static _Thread_local int tl_jack_audio;
+
+int etude_jack_in_audio(void) { return tl_jack_audio; }
+
+/* Defined only by the interposer (a weak reference: NULL in every other process). Under a test it
+ * makes one of the callbacks below commit a forbidden call once, to prove they are all covered. */
+extern void etude_rt_inject(const char *where) __attribute__((weak));
+
+static inline void jack_enter(const char *where)
+{
+    tl_jack_audio = 1;
+    if (etude_rt_inject)
+        etude_rt_inject(where);
+}
+
+static inline void jack_leave(void) { tl_jack_audio = 0; }
 
 /* ---------------------------------------------------------------------------------------------
  * Transport snapshot (seqlock over atomic words, so readers never see a torn position). */
@@ -237,40 +261,32 @@ bool etude_jack_bbt_at(const etude_jack_beat_t *b, size_t n, uint64_t frame, uin
     return true;
 }
 
-/* [audio] JACK calls it after the process callbacks of a cycle while etude is timebase master. */
-static void timebase_cb(jack_transport_state_t state, jack_nframes_t nframes, jack_position_t *pos,
-                        int new_pos, void *arg)
+/* The grid hand-over. The reader announces the grid it is about to read (busy = g) and then checks
+ * that it is still current; the writer publishes the new grid (cur = new) and then checks whether
+ * the reader announced the old one. Each side stores and then loads another variable: the
+ * store-buffering pattern, which release/acquire does not order (a release store may become visible
+ * after a later acquire load of another variable, even on x86), so with release/acquire both sides
+ * could read the other's old value: the reader keeps the old grid while the writer sees no reader
+ * and frees it. All four accesses are therefore seq_cst: they fall in one total order, and if the
+ * writer's load of busy comes before the reader's store of it, the writer's store of cur came
+ * before both, so the reader's re-check sees the new grid and backs off; otherwise the writer sees
+ * busy == old and waits until the reader clears it (release: its reads of the grid happen before
+ * the writer's acquire of NULL, and so before the free). */
+
+etude_jack_grid_t *etude_jack_grid_create(void)
 {
-    (void)state;
-    (void)nframes;
-    (void)new_pos;
-    etude_jack_t *j = arg;
-    beat_grid_t *g = atomic_load_explicit(&j->grid, memory_order_acquire);
-    atomic_store_explicit(&j->grid_busy, g, memory_order_release);
-    /* re-read: the control thread may have swapped between the two lines */
-    if (atomic_load_explicit(&j->grid, memory_order_acquire) != g) {
-        atomic_store_explicit(&j->grid_busy, NULL, memory_order_release);
-        return;
-    }
-    int32_t bar, beat, tick;
-    double bst, bpm;
-    if (g && etude_jack_bbt_at(g->beats, g->n, pos->frame, pos->frame_rate ? pos->frame_rate : j->engine_rate,
-                               &bar, &beat, &tick, &bst, &bpm)) {
-        size_t i = beat_index(g->beats, g->n, pos->frame);
-        pos->valid = JackPositionBBT;
-        pos->bar = bar;
-        pos->beat = beat;
-        pos->tick = tick;
-        pos->bar_start_tick = bst;
-        pos->beats_per_bar = g->beats[i].beats_per_bar;
-        pos->beat_type = g->beats[i].beat_type;
-        pos->ticks_per_beat = TICKS_PER_BEAT;
-        pos->beats_per_minute = bpm;
-    }
-    atomic_store_explicit(&j->grid_busy, NULL, memory_order_release);
+    return calloc(1, sizeof(etude_jack_grid_t));
 }
 
-int etude_jack_set_beats(etude_jack_t *j, const etude_jack_beat_t *beats, size_t n)
+void etude_jack_grid_destroy(etude_jack_grid_t *gr)
+{
+    if (!gr)
+        return;
+    free(atomic_load(&gr->cur));
+    free(gr);
+}
+
+int etude_jack_grid_set(etude_jack_grid_t *gr, const etude_jack_beat_t *beats, size_t n)
 {
     beat_grid_t *g = NULL;
     if (n) {
@@ -283,14 +299,65 @@ int etude_jack_set_beats(etude_jack_t *j, const etude_jack_beat_t *beats, size_t
         g->n = n;
         memcpy(g->beats, beats, n * sizeof *beats);
     }
-    beat_grid_t *old = atomic_exchange_explicit(&j->grid, g, memory_order_acq_rel);
+    beat_grid_t *old = atomic_exchange_explicit(&gr->cur, g, memory_order_seq_cst);
     if (old) {
         struct timespec ts = {0, 100000};
-        while (atomic_load_explicit(&j->grid_busy, memory_order_acquire) == old)
+        while (atomic_load_explicit(&gr->busy, memory_order_seq_cst) == old)
             nanosleep(&ts, NULL);
         free(old);
     }
     return ETUDE_OK;
+}
+
+bool etude_jack_grid_bbt(etude_jack_grid_t *gr, uint64_t frame, uint32_t rate, etude_jack_bbt_t *o)
+{
+    beat_grid_t *g = atomic_load_explicit(&gr->cur, memory_order_relaxed);
+    if (!g)
+        return false;
+    atomic_store_explicit(&gr->busy, g, memory_order_seq_cst);
+    /* re-check: the writer may have swapped (and be about to free g) in between */
+    if (atomic_load_explicit(&gr->cur, memory_order_seq_cst) != g) {
+        atomic_store_explicit(&gr->busy, NULL, memory_order_release);
+        return false;
+    }
+    bool ok = etude_jack_bbt_at(g->beats, g->n, frame, rate, &o->bar, &o->beat, &o->tick,
+                                &o->bar_start_tick, &o->bpm);
+    if (ok) {
+        size_t i = beat_index(g->beats, g->n, frame);
+        o->beats_per_bar = g->beats[i].beats_per_bar;
+        o->beat_type = g->beats[i].beat_type;
+    }
+    atomic_store_explicit(&gr->busy, NULL, memory_order_release);
+    return ok;
+}
+
+/* [audio] JACK calls it after the process callbacks of a cycle while etude is timebase master. */
+static void timebase_cb(jack_transport_state_t state, jack_nframes_t nframes, jack_position_t *pos,
+                        int new_pos, void *arg)
+{
+    (void)state;
+    (void)nframes;
+    (void)new_pos;
+    etude_jack_t *j = arg;
+    jack_enter("timebase");
+    etude_jack_bbt_t b;
+    if (etude_jack_grid_bbt(j->grid, pos->frame, pos->frame_rate ? pos->frame_rate : j->engine_rate, &b)) {
+        pos->valid = JackPositionBBT;
+        pos->bar = b.bar;
+        pos->beat = b.beat;
+        pos->tick = b.tick;
+        pos->bar_start_tick = b.bar_start_tick;
+        pos->beats_per_bar = b.beats_per_bar;
+        pos->beat_type = b.beat_type;
+        pos->ticks_per_beat = TICKS_PER_BEAT;
+        pos->beats_per_minute = b.bpm;
+    }
+    jack_leave();
+}
+
+int etude_jack_set_beats(etude_jack_t *j, const etude_jack_beat_t *beats, size_t n)
+{
+    return etude_jack_grid_set(j->grid, beats, n);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -348,7 +415,7 @@ static void read_midi(etude_jack_t *j, jack_nframes_t n, uint64_t eng, bool roll
 
 /* [audio] JACK's slow-sync callback (follow and master mode): ready once the control thread has
  * armed the sequencer for this position, in the period right before the armed engine frame. */
-static int sync_cb(jack_transport_state_t state, jack_position_t *pos, void *arg)
+static int sync_body(jack_transport_state_t state, jack_position_t *pos, void *arg)
 {
     etude_jack_t *j = arg;
     if (state != JackTransportStarting)
@@ -366,7 +433,15 @@ static int sync_cb(jack_transport_state_t state, jack_position_t *pos, void *arg
     return next == at;
 }
 
-static int process_cb(jack_nframes_t n, void *arg)
+static int sync_cb(jack_transport_state_t state, jack_position_t *pos, void *arg)
+{
+    jack_enter("sync");
+    int r = sync_body(state, pos, arg);
+    jack_leave();
+    return r;
+}
+
+static int process_body(jack_nframes_t n, void *arg)
 {
     etude_jack_t *j = arg;
     uint64_t t0 = mono_ns();
@@ -445,6 +520,15 @@ static int process_cb(jack_nframes_t n, void *arg)
     return 0;
 }
 
+/* The whole callback is the audio context, port buffers, transport and MIDI included. */
+static int process_cb(jack_nframes_t n, void *arg)
+{
+    jack_enter("process");
+    int r = process_body(n, arg);
+    jack_leave();
+    return r;
+}
+
 /* JACK2 calls these on its notification thread; they only store into atomics. */
 static int bufsize_cb(jack_nframes_t n, void *arg)
 {
@@ -505,7 +589,9 @@ int etude_jack_open(const etude_jack_config_t *cfg, etude_jack_t **out, char *er
     j->ring = calloc(pow2, sizeof *j->ring);
     j->ring_mask = pow2 - 1;
     j->hist = calloc(HIST_BINS, sizeof *j->hist);
-    if (!j->ring || !j->hist) {
+    j->grid = etude_jack_grid_create();
+    if (!j->ring || !j->hist || !j->grid) {
+        etude_jack_grid_destroy(j->grid);
         free(j->ring);
         free((void *)j->hist);
         free(j);
@@ -534,6 +620,7 @@ int etude_jack_open(const etude_jack_config_t *cfg, etude_jack_t **out, char *er
         else
             seterr(err, errlen, "could not open a JACK client '%s' (JACK status 0x%x)", cname,
                    (unsigned)status);
+        etude_jack_grid_destroy(j->grid);
         free(j->ring);
         free((void *)j->hist);
         free(j);
@@ -698,7 +785,7 @@ void etude_jack_close(etude_jack_t *j)
         atomic_store(&j->active, false);
         jack_client_close(j->client);
     }
-    free(atomic_load(&j->grid));
+    etude_jack_grid_destroy(j->grid);
     free((void *)j->voice_ports);
     free(j->voice_ids);
     free(j->voice_bufs);

@@ -214,6 +214,42 @@ bool etude_jack_bbt_at(const etude_jack_beat_t *beats, size_t n, uint64_t frame,
                        int32_t *bar, int32_t *beat, int32_t *tick, double *bar_start_tick,
                        double *bpm);
 
+/* The beat grid the timebase callback reads, handed from the control thread to the JACK thread
+ * without a lock: one writer ([control]) swaps in a new grid and frees the old one once the reader
+ * no longer uses it; one reader ([audio]) uses the current grid for the length of one call. The
+ * driver keeps one; it is public so that the hand-over can be stress-tested without a JACK server. */
+typedef struct etude_jack_grid etude_jack_grid_t;
+
+/* What etude_jack_grid_bbt() fills: JACK's BBT fields for one transport frame. */
+typedef struct etude_jack_bbt {
+    int32_t bar, beat, tick;        /* 1-based bar and beat, tick of 1920 per beat */
+    double bar_start_tick, bpm;
+    float beats_per_bar, beat_type;
+} etude_jack_bbt_t;
+
+/* @startlifecycle grid
+ * [control] An empty grid; NULL when out of memory. Free with etude_jack_grid_destroy() once no
+ * reader can be inside etude_jack_grid_bbt() (the driver: after jack_client_close()). */
+etude_jack_grid_t *etude_jack_grid_create(void);
+void etude_jack_grid_destroy(etude_jack_grid_t *grid);
+/* @endlifecycle */
+
+/* [control] Replace the grid (beats copied; frames strictly increasing, else ETUDE_EINVAL; n == 0
+ * empties it; ETUDE_ENOMEM). Frees the old grid before returning, waiting (sleeping 0.1 ms at a
+ * time) while a reader still uses it, which is at most one etude_jack_grid_bbt() call. */
+int etude_jack_grid_set(etude_jack_grid_t *grid, const etude_jack_beat_t *beats, size_t n);
+
+/* [audio] The position at a transport frame from the current grid (see etude_jack_bbt_at()); also
+ * the meter of the beat it falls in. False when the grid is empty, or when it is being replaced
+ * at this very moment (the caller then publishes nothing for this period). Bounded: a binary
+ * search. No allocation, lock or system call. One reader at a time. */
+bool etude_jack_grid_bbt(etude_jack_grid_t *grid, uint64_t frame, uint32_t rate, etude_jack_bbt_t *out);
+
+/* [any] Nonzero while the calling thread runs one of the driver's JACK-thread callbacks (process,
+ * slow-sync, timebase), all of it: the audio-thread safety test's interposer judges every call
+ * made there, libjack's included, not only those inside etude_engine_process(). */
+int etude_jack_in_audio(void);
+
 #ifdef __cplusplus
 }
 #endif

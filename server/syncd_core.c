@@ -1,6 +1,8 @@
 /* syncd_core.c - etude-syncd GraphQL-over-HTTP core: envelope, trusted documents, auth, handlers. */
 #include "syncd.h"
 
+#include "etude_canon.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -141,7 +143,7 @@ static void finish(etude_syncd_t *s, etude_syncd_reply_t *r, int status, cJSON *
 {
     etude_syncd_add_server_time(root);
     r->status = status;
-    char *text = cJSON_PrintUnformatted(root);
+    char *text = etude_canon_print(root); /* exact numbers, unlike cJSON's printer */
     cJSON_Delete(root);
     if (!text) {
         r->status = 500;

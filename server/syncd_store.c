@@ -1174,7 +1174,7 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
     /* Statements that bound canon text are finalized: the copies can go. */
     free_pre(pre, count);
 
-    char *text = rc ? NULL : cJSON_PrintUnformatted(res);
+    char *text = rc ? NULL : etude_canon_print(res); /* exact numbers, unlike cJSON's printer */
     if (!rc && !text)
         rc = ETUDE_SYNCD_ENOMEM;
     if (!rc) {

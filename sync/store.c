@@ -624,7 +624,7 @@ static char *entity_json_text(const etude_entity_t *e)
     cJSON *o = entity_json(e);
     if (!o)
         return NULL;
-    char *t = cJSON_PrintUnformatted(o);
+    char *t = etude_canon_print(o); /* exact numbers, unlike cJSON's printer */
     cJSON_Delete(o);
     return t;
 }
@@ -867,7 +867,7 @@ int etude_store_delete(etude_store_t *store, const char *id)
 static int put_one(etude_store_t *s, const char *type, const char *id, const cJSON *data,
                    etude_store_put_stats_t *stats)
 {
-    char *text = cJSON_PrintUnformatted(data);
+    char *text = etude_canon_print(data);
     if (!text)
         return fail(s, ETUDE_STORE_ENOMEM, "out of memory");
     etude_entity_t e;
@@ -1142,7 +1142,7 @@ static int import_line(etude_store_t *s, const char *name, int lineno, const cha
         rc = ifail(s, name, lineno, "data", "expected a JSON object");
         goto out;
     }
-    char *dtext = cJSON_PrintUnformatted(data);
+    char *dtext = etude_canon_print(data); /* exact numbers, unlike cJSON's printer */
     if (!dtext) {
         rc = fail(s, ETUDE_STORE_ENOMEM, "out of memory");
         goto out;

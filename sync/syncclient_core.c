@@ -586,7 +586,7 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
     cJSON *pq = cJSON_AddObjectToObject(ext, "persistedQuery");
     cJSON_AddNumberToObject(pq, "version", 1);
     cJSON_AddStringToObject(pq, "sha256Hash", etude_sync_op_hash(op));
-    char *body = cJSON_PrintUnformatted(req);
+    char *body = etude_canon_print(req); /* exact numbers, unlike cJSON's printer */
     cJSON_Delete(req);
     if (!body)
         return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
@@ -1257,7 +1257,7 @@ static int build_batch(etude_syncclient_t *c, int max, batch_t *b)
         cJSON_AddStringToObject(e, "checksum", it->checksum);
         cJSON *d = deleted ? cJSON_CreateNull() : cJSON_Parse(data);
         cJSON_AddItemToObject(e, "data", d ? d : cJSON_CreateObject());
-        char *pl = cJSON_PrintUnformatted(e);
+        char *pl = etude_canon_print(e);
         size_t sz = pl ? strlen(pl) : 0;
         if (b->n > 0 && bytes + sz > c->cfg.batch_bytes) {
             free(pl);
@@ -1343,7 +1343,7 @@ static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
         free(srv.data);
         return fail(c, ETUDE_SYNC_EPROTOCOL, "conflict for %s carries entity %s", it->id, srv.id);
     }
-    char *remote_payload = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(conf, "server"));
+    char *remote_payload = etude_canon_print(cJSON_GetObjectItemCaseSensitive(conf, "server"));
     if (c->st)
         c->st->conflicts++;
     /* Our own earlier write (a reply lost to a crash or a cut connection): not a conflict. */
@@ -1550,7 +1550,7 @@ more_refs:
         cJSON *o = cJSON_Parse(refs[i].data);
         if (o) {
             cJSON_ReplaceItemInObjectCaseSensitive(o, "sessionId", cJSON_CreateString(d->of));
-            char *t = cJSON_PrintUnformatted(o);
+            char *t = etude_canon_print(o);
             if (!t && !rc)
                 rc = fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
             if (t && !rc && etude_store_update(c->store, refs[i].id, t))

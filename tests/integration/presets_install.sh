@@ -33,7 +33,9 @@ grep -q 'schema' list.txt && fail "the schema is listed as a preset"
 "$E" render metronome-accented -o byname.wav --no-session 2>r.err || { cat r.err; fail "render by name"; }
 "$E" render "$src/presets/metronome-accented.json" -o byfile.wav --no-session 2>r.err || fail "render by file"
 cmp -s byname.wav byfile.wav || fail "render by name differs from the checkout's preset"
-"$E" render metronome-accented.json -o byname2.wav --no-session 2>/dev/null || fail "render NAME.json by name"
+# NAME.json is a file name, not looked up: the file's own error
+"$E" render metronome-accented.json -o byname2.wav --no-session 2>err.txt && fail "NAME.json looked up by name"
+grep -q "^etude render: metronome-accented.json: cannot read" err.txt || fail "NAME.json: '$(cat err.txt)'"
 # a preset with relative assets, from the install
 "$E" render groove -o groove.wav --no-session --duration 2 2>r.err || { cat r.err; fail "render groove by name"; }
 

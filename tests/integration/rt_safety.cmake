@@ -3,14 +3,18 @@
 # catches_* tests show it does fail when a voice's render commits each of those.
 # Labelled no-asan;no-tsan: an LD_PRELOAD malloc cannot coexist with the sanitizers' own
 # allocator interposition (their runtime must come first and replaces malloc itself).
-add_library(etude-rt-interpose SHARED ${ETUDE_TESTS_DIR}/support/rt_interpose.c)
+add_library(etude-rt-interpose SHARED ${ETUDE_TESTS_DIR}/support/rt_interpose.c
+  ${ETUDE_TESTS_DIR}/support/rt_sins.c)
+target_include_directories(etude-rt-interpose PRIVATE ${ETUDE_TESTS_DIR}/support)
 target_link_libraries(etude-rt-interpose PRIVATE ${CMAKE_DL_LIBS})
 target_compile_options(etude-rt-interpose PRIVATE -fno-sanitize=all)
 target_link_options(etude-rt-interpose PRIVATE -fno-sanitize=all)
 set_target_properties(etude-rt-interpose PROPERTIES OUTPUT_NAME etude_rt_interpose
   LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/lib)
 
-add_executable(rt_safety_render ${ETUDE_TESTS_DIR}/integration/rt_safety_render.c)
+add_executable(rt_safety_render ${ETUDE_TESTS_DIR}/integration/rt_safety_render.c
+  ${ETUDE_TESTS_DIR}/support/rt_sins.c)
+target_include_directories(rt_safety_render PRIVATE ${ETUDE_TESTS_DIR}/support)
 target_link_libraries(rt_safety_render PRIVATE etude-voices etude-engine PkgConfig::SNDFILE
   Threads::Threads m)
 # The interposer finds etude_engine_in_audio() in the program's dynamic symbol table.
@@ -20,8 +24,15 @@ set(rt_sh ${ETUDE_TESTS_DIR}/integration/rt_safety.sh)
 add_test(NAME rt_safety.render COMMAND ${rt_sh} clean $<TARGET_FILE:etude-rt-interpose> --
   $<TARGET_FILE:rt_safety_render> --seconds 8 -o @TMP@/out.wav)
 set_tests_properties(rt_safety.render PROPERTIES LABELS "integration;no-asan;no-tsan" TIMEOUT 300)
+# The kinds added with the JACK-thread coverage (clocklock .. madvise) fail on fd82c7f: its
+# interposer had no wrapper for them and reported "armed, 0 violations" (checked by running these
+# tests against the fd82c7f interposer).
 foreach(pair malloc:malloc calloc:calloc realloc:realloc free:free mutex:pthread_mutex_lock
-        write:write sleep:nanosleep open:open)
+        write:write sleep:nanosleep open:open clocklock:pthread_mutex_clocklock
+        condclock:pthread_cond_clockwait semclock:sem_clockwait rwtimedrd:pthread_rwlock_timedrdlock
+        rwtimedwr:pthread_rwlock_timedwrlock rwclockrd:pthread_rwlock_clockrdlock
+        rwclockwr:pthread_rwlock_clockwrlock mtx:mtx_lock futex:syscall_futex fopen64:fopen64
+        fputc:fputc fgets:fgets mremap:mremap madvise:madvise)
   string(REPLACE ":" ";" kv ${pair})
   list(GET kv 0 kind)
   list(GET kv 1 fn)

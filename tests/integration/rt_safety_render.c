@@ -3,7 +3,7 @@
  * changes) between periods; run under tests/support/rt_interpose.c to prove the audio path
  * allocation-, lock- and syscall-free, and under valgrind for leaks.
  *
- *   rt_safety_render [--seconds S] [--bad malloc|calloc|realloc|free|mutex|write|sleep|open]
+ *   rt_safety_render [--seconds S] [--bad KIND (tests/support/rt_sins.h)]
  *                    [-o OUT.wav] [--leak] [--fluid]
  * --bad adds a voice whose render commits that sin, to show the interposer catches it; --leak
  * loses one block on purpose, to show the valgrind check catches leaks; --fluid adds a FluidSynth
@@ -27,13 +27,13 @@
 #include "etude_offline.h"
 #include "etude_sequencer.h"
 #include "etude_tempomap.h"
+#include "rt_sins.h"
 
 #define RATE 48000u
 
 /* ---- a voice that breaks the audio-thread rules on purpose */
 
 static const char *bad_kind;
-static pthread_mutex_t bad_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void bad_event(void *self, const etude_event_t *ev)
 {
@@ -44,32 +44,9 @@ static void bad_event(void *self, const etude_event_t *ev)
 static void bad_render(void *self, float *const out[2], uint32_t nframes)
 {
     (void)self;
-    void *volatile p = NULL; /* volatile: the compiler may not elide the allocation */
-    if (!strcmp(bad_kind, "malloc")) {
-        p = malloc(nframes * sizeof(float));
-        free(p); /* also a violation, but malloc is the one the test asks for */
-    } else if (!strcmp(bad_kind, "calloc")) {
-        p = calloc(nframes, sizeof(float));
-        free(p);
-    } else if (!strcmp(bad_kind, "realloc")) {
-        static void *keep;
-        keep = realloc(keep, 16 + nframes % 7);
-    } else if (!strcmp(bad_kind, "free")) {
-        free(p); /* free(NULL): a no-op, but still a call into the allocator */
-    } else if (!strcmp(bad_kind, "mutex")) {
-        pthread_mutex_lock(&bad_lock);
-        pthread_mutex_unlock(&bad_lock);
-    } else if (!strcmp(bad_kind, "write")) {
-        if (write(2, "", 0) < 0)
-            out[0][0] += 0.0f;
-    } else if (!strcmp(bad_kind, "sleep")) {
-        struct timespec ts = {0, 0};
-        nanosleep(&ts, NULL);
-    } else if (!strcmp(bad_kind, "open")) {
-        int fd = open("/dev/null", O_RDONLY);
-        if (fd >= 0)
-            close(fd);
-    }
+    (void)out;
+    (void)nframes;
+    etude_rt_sin(bad_kind);
 }
 
 static void bad_dispose(void *self)
@@ -296,6 +273,10 @@ int main(int argc, char **argv)
     }
     if (bad_kind) {
         etude_voice_id_t bad_id;
+        if (etude_rt_sins_prepare() || etude_rt_sin_known(bad_kind) < 0) {
+            fprintf(stderr, "rt_safety_render: --bad %s: unknown kind or cannot prepare\n", bad_kind);
+            return 2;
+        }
         if (etude_voice_add(engine, &bad_class, NULL, "bad", &bad_id) < 0)
             return 1;
     }

@@ -292,6 +292,18 @@ static int ent_find(const char *id)
 
 static const char *acc_label(int a) { return a >= 0 ? H->acc_name[a] : "anonymous"; }
 
+/* The account whose data device d shows and writes. A store that partitions accounts keeps the
+ * last login's account active after a logout (etude_store_account()); without partitions, a
+ * logged-out device is left alone by the model. -1: anonymous (before the first login). */
+static int view_acc(int d)
+{
+#ifdef MODEL_STORE_ACCOUNTS
+    return H->dev[d].acc >= 0 ? H->dev[d].acc : H->dev[d].ever ? H->dev[d].last_acc : -1;
+#else
+    return H->dev[d].acc;
+#endif
+}
+
 /* ---- the server and the proxy ------------------------------------------------------------- */
 
 
@@ -574,7 +586,7 @@ static int dev_list(int d, rows_t *rs, const char *when)
     etude_store_close(st);
     if (rc)
         return -1;
-    int acc = H->dev[d].acc;
+    int acc = view_acc(d);
     for (int i = 0; i < rs->n; i++) {
         int e = ent_find(rs->r[i].id);
         if (e < 0)
@@ -589,7 +601,7 @@ static int dev_list(int d, rows_t *rs, const char *when)
         }
         if (acc >= 0 && m->owner >= 0 && m->owner != acc) {
             if (!m->leaked)
-                viol(V_LEAK, "d%d logged in as %s lists %s %s of account %s %s", d, acc_label(acc),
+                viol(V_LEAK, "d%d showing %s lists %s %s of account %s %s", d, acc_label(acc),
                      type_name[m->type], short_id(m->id), acc_label(m->owner), when);
             m->leaked = 1;
         }
@@ -655,7 +667,7 @@ static const char *payload_sum(const cJSON *p)
 
 static void snapshot_conflicts(int d)
 {
-    int acc = H->dev[d].acc;
+    int acc = view_acc(d);
     if (acc < 0)
         return;
     if (g_conflicts_api) {
@@ -739,11 +751,16 @@ static void check_dead_letters(int d, const char *when)
 
 /* ---- data generation ---------------------------------------------------------------------- */
 
-static const char *equal_texts[] = {"long tones", "scales in thirds", "Hanon no. 1", "slow practice, \xc3\xa9tude 3"};
+/* Equal texts: plain, UTF-8, a non-BMP character, and characters JSON must escape. */
+static const char *equal_texts[] = {"long tones", "scales in thirds", "Hanon no. 1",
+                                    "slow practice, \xc3\xa9tude 3", "bow \"d\xc3\xa9tach\xc3\xa9\" \\ \xf0\x9f\x8e\xbb\x01 end"};
+#define N_EQUAL_TEXTS 5
+/* Numbers whose canonical form is easy to get wrong (RFC 8785 / ECMAScript formatting). */
 static const double hard_numbers[] = {1e15, 1.5e15, 0.1234567890123456, 720.0 / 97.0, 9007199254740991.0, 1e-7,
-                                      30, 45.5};
-static const char *hard_names[] = {"1e15", "1.5e15", "0.1234567890123456", "720/97", "2^53-1", "1e-7", "30",
-                                   "45.5"};
+                                      1e21, 4.35, 9007199254740992.0, 30, 45.5};
+static const char *hard_names[] = {"1e15", "1.5e15", "0.1234567890123456", "720/97", "2^53-1", "1e-7",
+                                   "1e21", "4.35", "2^53", "30", "45.5"};
+#define N_HARD 11
 
 static int data_used(int ent, const char *data)
 {
@@ -756,25 +773,41 @@ static int data_used(int ent, const char *data)
 static int g_text_serial;
 
 /* A note's data: often one of a few equal texts, or the text of another note (other_text). */
+/* {"text": text} with JSON escapes where needed. */
+static void note_json(const char *text, char *out, size_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "text", text);
+    char *t = cJSON_PrintUnformatted(o);
+    snprintf(out, n, "%s", t ? t : "{}");
+    free(t);
+    cJSON_Delete(o);
+}
+
+/* A note's data: often one of a few equal texts, or the text of another note (other_text). */
 static void gen_note(int ent, const char *other_text, char *out, size_t n)
 {
+    char b[160];
     for (int tries = 0; tries < 8; tries++) {
-        if (other_text && tries == 0)
-            snprintf(out, n, "{\"text\":\"%s\"}", other_text);
-        else if (chance(55))
-            snprintf(out, n, "{\"text\":\"%s\"}", equal_texts[rn(4)]);
-        else
-            snprintf(out, n, "{\"text\":\"note %d of history %" PRIu64 "\"}", ++g_text_serial, H->seed);
+        if (other_text && tries == 0) {
+            note_json(other_text, out, n);
+        } else if (chance(55)) {
+            note_json(equal_texts[rn(N_EQUAL_TEXTS)], out, n);
+        } else {
+            snprintf(b, sizeof b, "note %d of history %" PRIu64, ++g_text_serial, H->seed);
+            note_json(b, out, n);
+        }
         if (ent < 0 || !data_used(ent, out))
             return;
     }
-    snprintf(out, n, "{\"text\":\"note %d of history %" PRIu64 "\"}", ++g_text_serial, H->seed);
+    snprintf(b, sizeof b, "note %d of history %" PRIu64, ++g_text_serial, H->seed);
+    note_json(b, out, n);
 }
 
 static void gen_goal(int ent, char *out, size_t n, char *label, size_t ln)
 {
     for (int tries = 0; tries < 12; tries++) {
-        int k = rn(8);
+        int k = rn(N_HARD);
         const char *period = chance(50) ? "day" : "week";
         char num[40];
         snprintf(num, sizeof num, "%.17g", hard_numbers[k]);
@@ -796,7 +829,11 @@ static void gen_goal(int ent, char *out, size_t n, char *label, size_t ln)
  * the server's time again (nothing can correct a clock it has not yet compared). */
 static int can_write(int d)
 {
+#ifdef MODEL_STORE_ACCOUNTS
+    return !H->dev[d].clock_unsure;
+#else
     return (H->dev[d].acc >= 0 || !H->dev[d].ever) && !H->dev[d].clock_unsure;
+#endif
 }
 
 static int add_write(int ent, int d, int kind, int parent, const char *sum, const char *data, int64_t t0, int64_t t1)
@@ -806,7 +843,7 @@ static int add_write(int ent, int d, int kind, int parent, const char *sum, cons
     mwrite_t *w = &H->w[H->nw];
     w->ent = ent;
     w->dev = d;
-    w->acc = H->dev[d].acc;
+    w->acc = view_acc(d);
     w->kind = kind;
     w->parent = parent;
     snprintf(w->sum, sizeof w->sum, "%s", sum);
@@ -814,8 +851,8 @@ static int add_write(int ent, int d, int kind, int parent, const char *sum, cons
     w->t0 = t0;
     w->t1 = t1;
     w->step = H->step;
-    if (H->dev[d].acc >= 0)
-        H->dev[d].maybe_pending |= 1u << H->dev[d].acc;
+    if (view_acc(d) >= 0)
+        H->dev[d].maybe_pending |= 1u << view_acc(d);
     return H->nw++;
 }
 
@@ -847,11 +884,11 @@ static void op_create(int d, int type)
     memset(m, 0, sizeof *m);
     snprintf(m->id, sizeof m->id, "%s", id);
     m->type = type;
-    m->owner = H->dev[d].acc;
+    m->owner = view_acc(d);
     m->anon_dev = d;
     int wi = add_write(H->nent, d, W_CREATE, -1, e.checksum, data, t0, t1);
     H->nent++;
-    hlog("d%d (%s): create %s %s %s -> w%d %.8s at %s (real +%" PRId64 " ms)", d, acc_label(H->dev[d].acc),
+    hlog("d%d (%s): create %s %s %s -> w%d %.8s at %s (real +%" PRId64 " ms)", d, acc_label(view_acc(d)),
          type_name[type], short_id(id), data, wi, e.checksum, e.updated_at, t0 - H->t_start);
     etude_entity_clear(&e);
     etude_store_close(st);
@@ -890,8 +927,7 @@ static int text_of(const char *data, char *out, size_t n)
 {
     cJSON *o = cJSON_Parse(data);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "text");
-    int ok = cJSON_IsString(t) && strlen(t->valuestring) < n && !strchr(t->valuestring, '"') &&
-             !strchr(t->valuestring, '\\');
+    int ok = cJSON_IsString(t) && strlen(t->valuestring) < n;
     if (ok)
         snprintf(out, n, "%s", t->valuestring);
     cJSON_Delete(o);
@@ -926,7 +962,7 @@ static void op_write_existing(int d, const char *id, int kind)
             gen_goal(e, data, sizeof data, label, sizeof label);
         }
     }
-    if (m->owner >= 0 && H->dev[d].acc >= 0 && m->owner != H->dev[d].acc)
+    if (m->owner >= 0 && view_acc(d) >= 0 && m->owner != view_acc(d))
         m->leaked = 1;
     etude_store_t *st;
     if (store_open_dev(d, &st))
@@ -946,7 +982,7 @@ static void op_write_existing(int d, const char *id, int kind)
     int wi = add_write(e, d, kind, parent, sum, kind == W_DELETE ? "(tombstone)" : data, t0, t1);
     char par[16];
     snprintf(par, sizeof par, parent >= 0 ? "w%d" : parent == -1 ? "none" : "unknown", parent);
-    hlog("d%d (%s): %s %s %s %s (over %s) -> w%d %.8s at %s (real +%" PRId64 " ms)", d, acc_label(H->dev[d].acc),
+    hlog("d%d (%s): %s %s %s %s (over %s) -> w%d %.8s at %s (real +%" PRId64 " ms)", d, acc_label(view_acc(d)),
          wkind_name[kind], type_name[m->type], short_id(id), kind == W_DELETE ? "" : data, par, wi, sum, en.updated_at,
          t0 - H->t_start);
     etude_entity_clear(&en);
@@ -1574,6 +1610,68 @@ static void check_writes(int e)
     }
 }
 
+/* ---- the checker's own test: spoil the server's state after quiescence ------------------- */
+
+static int g_tamper = -1;     /* the violation class this history's tampering must produce, or -1 */
+static unsigned g_tamper_set; /* the classes to tamper with, one per history in turn */
+static long g_tamper_caught[V_NCLASSES];
+
+static int sql_exec(const char *sql, int nargs, const char *a1, const char *a2)
+{
+    sqlite3 *db;
+    if (sqlite3_open_v2(g_srv_db, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        die("%s: %s", g_srv_db, sqlite3_errmsg(db));
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        die("tamper: %s: %s", sql, sqlite3_errmsg(db));
+    if (nargs > 0)
+        sqlite3_bind_text(st, 1, a1, -1, SQLITE_TRANSIENT);
+    if (nargs > 1)
+        sqlite3_bind_text(st, 2, a2, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    int n = sqlite3_changes(db);
+    sqlite3_close(db);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+/* What a broken sync would leave behind, written straight into the server's database: the
+ * checker must report it with the expected class. Returns 0 when something was spoilt. */
+static int tamper(void)
+{
+    server_rows();
+    char like[48];
+    snprintf(like, sizeof like, "m%" PRIu64 "u%%", H->seed);
+    for (int i = 0; i < g_nsrv; i++) {
+        srow_t *r = &g_srv[i];
+        int e = ent_find(r->id), n = 0, deleted_by_model = 0;
+        if (e < 0 || H->ent[e].leaked || H->ent[e].owner != r->acc)
+            continue; /* already reported otherwise */
+        for (int k = 0; k < H->nw; k++)
+            deleted_by_model |= H->w[k].ent == e && H->w[k].kind == W_DELETE;
+        if (g_tamper == V_REVIVED && r->deleted && deleted_by_model) {
+            n = sql_exec("UPDATE entities SET deleted_at = NULL WHERE id = ?", 1, r->id, NULL);
+        } else if (g_tamper == V_LOST && !r->deleted) {
+            n = sql_exec("DELETE FROM entities WHERE id = ?", 1, r->id, NULL);
+        } else if (g_tamper == V_LEAK && H->nacc > 1) {
+            char other[40];
+            snprintf(other, sizeof other, "%s", H->acc_name[(r->acc + 1) % H->nacc]);
+            n = sql_exec("UPDATE entities SET user_id = (SELECT id FROM users WHERE name = ?) WHERE id = ?", 2, other,
+                         r->id);
+        } else if (g_tamper == V_FOREIGN && !r->deleted) {
+            n = sql_exec("UPDATE entities SET checksum = '0000000000000000000000000000000000000000000000000000000000000000'"
+                         " WHERE id = ?", 1, r->id, NULL);
+        }
+        if (n > 0) {
+            hlog("tampering (%s): server row %s of %s spoilt", vclass_name[g_tamper], short_id(r->id),
+                 acc_label(r->acc));
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static void check(void)
 {
     server_rows();
@@ -1732,8 +1830,25 @@ static int run_history(uint64_t seed, int keep)
             one_step();
     }
     quiesce();
+    int tampered = g_tamper >= 0 && tamper() == 0;
     check();
     int failing = 0, known = 0;
+    if (g_tamper >= 0) {
+        /* The checker's test: a spoilt history must be reported with the expected class. */
+        int missed = tampered && !H->nviol[g_tamper];
+        if (missed)
+            viol(V_NCLASSES - 1, "the checker missed the tampering (%s)", vclass_name[g_tamper]);
+        printf("tamper %s (seed %" PRIu64 "): %s\n", vclass_name[g_tamper], seed,
+               !tampered ? "nothing to spoil" : missed ? "MISSED" : "caught");
+        if (tampered && !missed)
+            g_tamper_caught[g_tamper]++;
+        for (int c = 0; c < V_NCLASSES; c++)
+            g_totals[c] += H->nviol[c];
+        if (missed)
+            g_failed_hist++;
+        hist_free();
+        return missed;
+    }
     for (int c = 0; c < V_NCLASSES; c++) {
         g_totals[c] += H->nviol[c];
         if (H->nviol[c] && !(g_known_failing & (1u << c)))
@@ -1846,6 +1961,11 @@ int main(int argc, char **argv)
     g_verbose = (e = getenv("ETUDE_MODEL_VERBOSE")) ? atoi(e) : 0;
     double seconds = (e = getenv("ETUDE_MODEL_SECONDS")) ? atof(e) : 0;
     g_known_failing = parse_classes(getenv("ETUDE_MODEL_KNOWN_FAILING"));
+    if ((e = getenv("ETUDE_MODEL_TAMPER")) && *e) {
+        g_tamper_set = parse_classes(e);
+        if (g_tamper_set & ~((1u << V_REVIVED) | (1u << V_LOST) | (1u << V_LEAK) | (1u << V_FOREIGN)))
+            die("ETUDE_MODEL_TAMPER: classes among revived, lost, leak, foreign");
+    }
     int keep = (e = getenv("KEEP_TMP")) && !strcmp(e, "1");
     if (histories < 1 || g_steps < 1)
         die("ETUDE_MODEL_HISTORIES and ETUDE_MODEL_STEPS must be positive");
@@ -1889,6 +2009,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < histories; i++) {
         if (seconds > 0 && (double)(mono_ms() - t0) / 1000.0 > seconds)
             break;
+        if (g_tamper_set) {
+            int k = 0, want = i % __builtin_popcount(g_tamper_set);
+            for (int c = 0; c < V_NCLASSES; c++)
+                if (g_tamper_set & (1u << c) && k++ == want)
+                    g_tamper = c;
+        }
         run_history(base + (uint64_t)i, keep);
         ran++;
         if (g_verbose && ran % 100 == 0) {
@@ -1916,6 +2042,11 @@ int main(int argc, char **argv)
             any = 1;
         }
     printf("%s\n", any ? "" : " none");
+    for (int c = 0; c < V_NCLASSES; c++)
+        if ((g_tamper_set & (1u << c)) && !g_tamper_caught[c]) {
+            printf("tampering with %s was never caught (nothing to spoil in these histories?)\n", vclass_name[c]);
+            g_failed_hist++;
+        }
     printf("%s: %ld of %d histories failed\n", g_failed_hist ? "FAIL" : "PASS", g_failed_hist, ran);
     server_kill();
     kill(g_proxy_pid, SIGKILL);

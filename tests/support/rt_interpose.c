@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <threads.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,14 +58,19 @@ extern void *__libc_memalign(size_t, size_t);
     X(nanosleep) X(clock_nanosleep) X(usleep) X(sleep) X(poll) X(ppoll) X(select) X(pselect)       \
     X(epoll_wait) X(recv) X(recvfrom) X(recvmsg) X(send) X(sendto) X(sendmsg) X(connect)           \
     X(accept) X(accept4) X(mmap) X(munmap) X(fopen) X(fclose) X(fread) X(fwrite) X(fflush)        \
-    X(fputs) X(puts) X(printf) X(fprintf) X(vprintf) X(vfprintf)
+    X(fputs) X(puts) X(printf) X(fprintf) X(vprintf) X(vfprintf) X(pthread_mutex_clocklock)     \
+    X(pthread_cond_clockwait) X(sem_clockwait) X(pthread_rwlock_timedrdlock)                       \
+    X(pthread_rwlock_timedwrlock) X(pthread_rwlock_clockrdlock) X(pthread_rwlock_clockwrlock)      \
+    X(mtx_lock) X(mtx_timedlock) X(cnd_wait) X(cnd_timedwait) X(syscall_futex) X(fopen64)          \
+    X(fputc) X(putc) X(fgetc) X(getc) X(fgets) X(mremap) X(madvise)
 
 #define AS_ENUM(name) FN_##name,
 #define AS_NAME(name) #name,
 enum { FUNCTIONS(AS_ENUM) FN_COUNT };
 static const char *const fn_names[] = {FUNCTIONS(AS_NAME)};
 
-static int (*in_audio_fn)(void);
+static int (*in_audio_fn)(void);  /* the engine's: inside etude_engine_process() */
+static int (*in_jack_fn)(void);   /* the JACK driver's: inside any of its JACK-thread callbacks */
 static int abort_on_violation;
 
 /* Violations by call site (the return address into the caller), in a fixed table filled
@@ -109,7 +115,7 @@ __attribute__((noinline)) static void violation(int fn, void *caller)
 
 #define CHECK(name)                                                                                \
     do {                                                                                           \
-        if (in_audio_fn && in_audio_fn())                                                          \
+        if (in_audio_fn && (in_audio_fn() || (in_jack_fn && in_jack_fn())))                        \
             violation(FN_##name, __builtin_return_address(0));                                     \
     } while (0)
 
@@ -120,11 +126,56 @@ __attribute__((noinline)) static void violation(int fn, void *caller)
     if (!real_##name)                                                                              \
         real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name);
 
+/* ---- injection from the JACK thread (tests only)
+ * ETUDE_RT_INJECT=KIND,... and ETUDE_RT_INJECT_AT=process|sync|timebase: the first time the JACK
+ * driver's callback of that name runs, it commits each listed sin (tests/support/rt_sins.h) once.
+ * The driver calls etude_rt_inject() through a weak reference, so only a program run with this
+ * library preloaded does anything; the point is to prove the "in audio" flag covers that callback. */
+
+#include "rt_sins.h"
+
+static char inject_kinds[512], inject_at[32];
+static atomic_int inject_done;
+
+static void inject_init(void)
+{
+    const char *k = getenv("ETUDE_RT_INJECT"), *at = getenv("ETUDE_RT_INJECT_AT");
+    if (!k || !*k)
+        return;
+    snprintf(inject_kinds, sizeof inject_kinds, "%s", k);
+    snprintf(inject_at, sizeof inject_at, "%s", at && *at ? at : "process");
+    if (etude_rt_sins_prepare()) {
+        raw_write("rt-interpose: ETUDE_RT_INJECT: cannot prepare the sins\n");
+        _exit(88);
+    }
+}
+
+/* [audio] Called by the JACK driver at the start of each of its JACK-thread callbacks. */
+EXPORT void etude_rt_inject(const char *where)
+{
+    if (!inject_kinds[0] || strcmp(where, inject_at) || atomic_exchange(&inject_done, 1))
+        return;
+    const char *k = inject_kinds;
+    while (*k) {
+        char one[32];
+        size_t n = strcspn(k, ",");
+        snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), k);
+        if (etude_rt_sin(one)) {
+            raw_write("rt-interpose: ETUDE_RT_INJECT: unknown kind\n");
+            _exit(88);
+        }
+        k += n + (k[n] == ',');
+    }
+}
+
 __attribute__((constructor)) static void rt_interpose_init(void)
 {
     const char *a = getenv("ETUDE_RT_ABORT");
     abort_on_violation = a && *a == '1';
+    /* optional: present in programs that link the JACK driver (etude play) */
+    in_jack_fn = (int (*)(void))dlsym(RTLD_DEFAULT, "etude_jack_in_audio");
     in_audio_fn = (int (*)(void))dlsym(RTLD_DEFAULT, "etude_engine_in_audio");
+    inject_init();
 }
 
 /* ETUDE_RT_SUPPRESS="OBJECT:FUNCTION,..." - is this (object file name, function) pair listed?
@@ -696,4 +747,163 @@ EXPORT int printf(const char *fmt, ...)
     int r = real_vfprintf(stdout, fmt, ap);
     va_end(ap);
     return r;
+}
+
+/* ---- wave 2: clock-based and timed waits, C11 threads, raw futexes, more stdio, remapping */
+
+EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *t)
+{
+    CHECK(pthread_mutex_clocklock);
+    REAL(pthread_mutex_clocklock);
+    return real_pthread_mutex_clocklock(m, clk, t);
+}
+
+EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
+                                  const struct timespec *t)
+{
+    CHECK(pthread_cond_clockwait);
+    REAL(pthread_cond_clockwait);
+    return real_pthread_cond_clockwait(c, m, clk, t);
+}
+
+EXPORT int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *t)
+{
+    CHECK(sem_clockwait);
+    REAL(sem_clockwait);
+    return real_sem_clockwait(s, clk, t);
+}
+
+EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
+{
+    CHECK(pthread_rwlock_timedrdlock);
+    REAL(pthread_rwlock_timedrdlock);
+    return real_pthread_rwlock_timedrdlock(l, t);
+}
+
+EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
+{
+    CHECK(pthread_rwlock_timedwrlock);
+    REAL(pthread_rwlock_timedwrlock);
+    return real_pthread_rwlock_timedwrlock(l, t);
+}
+
+EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk, const struct timespec *t)
+{
+    CHECK(pthread_rwlock_clockrdlock);
+    REAL(pthread_rwlock_clockrdlock);
+    return real_pthread_rwlock_clockrdlock(l, clk, t);
+}
+
+EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk, const struct timespec *t)
+{
+    CHECK(pthread_rwlock_clockwrlock);
+    REAL(pthread_rwlock_clockwrlock);
+    return real_pthread_rwlock_clockwrlock(l, clk, t);
+}
+
+EXPORT int mtx_lock(mtx_t *m)
+{
+    CHECK(mtx_lock);
+    REAL(mtx_lock);
+    return real_mtx_lock(m);
+}
+
+EXPORT int mtx_timedlock(mtx_t *restrict m, const struct timespec *restrict t)
+{
+    CHECK(mtx_timedlock);
+    REAL(mtx_timedlock);
+    return real_mtx_timedlock(m, t);
+}
+
+EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
+{
+    CHECK(cnd_wait);
+    REAL(cnd_wait);
+    return real_cnd_wait(c, m);
+}
+
+EXPORT int cnd_timedwait(cnd_t *restrict c, mtx_t *restrict m, const struct timespec *restrict t)
+{
+    CHECK(cnd_timedwait);
+    REAL(cnd_timedwait);
+    return real_cnd_timedwait(c, m, t);
+}
+
+/* syscall() itself is judged only for SYS_futex (how libraries wait and wake by hand); the
+ * arguments are passed on as the six longs the kernel interface takes. */
+EXPORT long syscall(long number, ...)
+{
+    if (number == SYS_futex)
+        CHECK(syscall_futex);
+    REAL(syscall);
+    va_list ap;
+    va_start(ap, number);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    return real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+EXPORT FILE *fopen64(const char *path, const char *mode)
+{
+    CHECK(fopen64);
+    REAL(fopen64);
+    return real_fopen64(path, mode);
+}
+
+EXPORT int fputc(int c, FILE *f)
+{
+    CHECK(fputc);
+    REAL(fputc);
+    return real_fputc(c, f);
+}
+
+EXPORT int putc(int c, FILE *f)
+{
+    CHECK(putc);
+    REAL(putc);
+    return real_putc(c, f);
+}
+
+EXPORT int fgetc(FILE *f)
+{
+    CHECK(fgetc);
+    REAL(fgetc);
+    return real_fgetc(f);
+}
+
+EXPORT int getc(FILE *f)
+{
+    CHECK(getc);
+    REAL(getc);
+    return real_getc(f);
+}
+
+EXPORT char *fgets(char *s, int n, FILE *f)
+{
+    CHECK(fgets);
+    REAL(fgets);
+    return real_fgets(s, n, f);
+}
+
+EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+    CHECK(mremap);
+    REAL(mremap);
+    void *to = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        to = va_arg(ap, void *);
+        va_end(ap);
+    }
+    return real_mremap(old, old_len, new_len, flags, to);
+}
+
+EXPORT int madvise(void *addr, size_t n, int advice)
+{
+    CHECK(madvise);
+    REAL(madvise);
+    return real_madvise(addr, n, advice);
 }
