@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "etude_click.h"
+#include "etude_material.h"
 #include "etude_practice.h"
 #include "etude_presets.h"
 #include "etude_tempomap.h"
@@ -850,14 +851,29 @@ int etude_player_material_preset(const etude_player_material_t *m, etude_preset_
         int rc = etude_presets_find(m->preset_path, path, sizeof path, err, len);
         return rc < 0 ? rc : etude_preset_load(path, out, err, len);
     }
-    if (m->preset_path)
-        return etude_preset_load(m->preset_path, out, err, len);
+    const char *map_path = m->map_path;
+    if (m->preset_path) {
+        etude_material_kind_t kind;
+        int rc = etude_material_kind(m->preset_path, &kind, err, len);
+        if (rc < 0)
+            return rc;
+        if (m->soundfont && kind != ETUDE_MATERIAL_MIDI) {
+            seterr(err, len, "--soundfont %s: only for MIDI files (%s is not one; a preset names its SoundFonts)",
+                   m->soundfont, m->preset_path);
+            return ETUDE_EINVAL;
+        }
+        if (kind == ETUDE_MATERIAL_PRESET)
+            return etude_preset_load(m->preset_path, out, err, len);
+        if (kind == ETUDE_MATERIAL_MIDI)
+            return etude_material_midi_preset(m->preset_path, m->soundfont, out, err, len);
+        map_path = m->preset_path;
+    }
     etude_tempomap_t *map = NULL;
-    int rc = m->map_path ? etude_tempomap_load(m->map_path, &map, err, len)
+    int rc = map_path ? etude_tempomap_load(map_path, &map, err, len)
                          : etude_tempomap_parse_line(m->click_line, "--click", &map, err, len);
     if (rc < 0)
         return rc;
-    const char *name = m->map_path ? m->map_path : m->click_line;
+    const char *name = map_path ? map_path : m->click_line;
     rc = etude_preset_from_tempomap(map, name, out);
     if (rc < 0) {
         etude_tempomap_destroy(map);

@@ -52,9 +52,11 @@ typedef struct etude_player_config {
 
 /* What to load: exactly one of the three. */
 typedef struct etude_player_material {
-    const char *preset_path; /* a preset JSON file, or a preset's name (etude_presets.h) */
+    const char *preset_path; /* a file: a preset (JSON), a MIDI file or a klick tempo map (by content,
+                                etude_material.h); or a preset's name (etude_presets.h) */
     const char *map_path;    /* a klick tempo map file */
     const char *click_line;  /* a click line "BARS METER TEMPO[-TEMPO2] [PATTERN]" */
+    const char *soundfont;   /* MIDI files: the SoundFont (NULL: the default one) */
 } etude_player_material_t;
 
 /* @startlifecycle player

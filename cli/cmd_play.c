@@ -13,19 +13,21 @@
 #include "cli_osc.h"
 #include "etude_bus.h"
 #include "etude_engine.h"
+#include "etude_fluid.h"
 #include "etude_jack.h"
 #include "etude_player.h"
 #include "etude_recorder.h"
 #include "etude_timing.h"
 
 const char etude_cmd_play_usage[] =
-    "  play   (PRESET.json | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
-    "         [--name CLIENT] [--connect PORT...] [--transport follow|master|off] [--osc PORT]\n";
+    "  play   (PRESET | FILE.mid | MAP | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
+    "         [--name CLIENT] [--connect PORT...] [--transport follow|master|off] [--osc PORT]\n"
+    "         [--soundfont FILE.sf2]\n";
 
 #define MAX_CONNECT 16
 
 typedef struct play_args {
-    const char *preset_path, *map_path, *click_line, *client_name, *osc_port;
+    const char *preset_path, *map_path, *click_line, *client_name, *osc_port, *soundfont;
     const char *connect[MAX_CONNECT];
     size_t nconnect;
     int mode;
@@ -85,9 +87,11 @@ static void print_report(etude_player_t *pl, etude_jack_t *jack, uint32_t rate, 
 
 static void help(FILE *f)
 {
-    fprintf(f, "usage: etude play (PRESET.json | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
+    fprintf(f, "usage: etude play (PRESET | FILE.mid | MAP | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
                "                  [--name CLIENT] [--connect PORT...] [--transport follow|master|off]\n"
-               "                  [--osc PORT] [--plugin-path DIR] [--no-session]\n"
+               "                  [--osc PORT] [--soundfont FILE.sf2] [--plugin-path DIR] [--no-session]\n"
+               "PRESET is a preset file or a name 'etude presets' lists; FILE.mid plays one FluidSynth voice\n"
+               "per part (on the default SoundFont, or --soundfont); MAP is a klick tempo map file.\n"
                "Plays live as a JACK client (one output port per voice, mix_L/mix_R, midi_in).\n"
                "Never starts a JACK server. SIGINT/SIGTERM stop cleanly. See docs/jack.md.\n");
 }
@@ -113,11 +117,13 @@ static int parse_args(play_args_t *p, int argc, char **argv)
             help(stdout);
             return 1;
         } else if (!strcmp(a, "--tempo-map") || !strcmp(a, "--click") || !strcmp(a, "--name") ||
-                   !strcmp(a, "--transport") || !strcmp(a, "--osc")) {
+                   !strcmp(a, "--transport") || !strcmp(a, "--osc") || !strcmp(a, "--soundfont")) {
             if (!next)
                 return bad("%s needs a value", a);
             i++;
-            if (!strcmp(a, "--tempo-map"))
+            if (!strcmp(a, "--soundfont"))
+                p->soundfont = next;
+            else if (!strcmp(a, "--tempo-map"))
                 p->map_path = next;
             else if (!strcmp(a, "--click"))
                 p->click_line = next;
@@ -193,7 +199,11 @@ int etude_cmd_play(int argc, char **argv)
 
     /* the material first: a bad preset is reported without touching JACK */
     etude_preset_t *preset = NULL;
-    etude_player_material_t m = {args.preset_path, args.map_path, args.click_line};
+    if (args.soundfont && etude_fluid_check_soundfont(args.soundfont, err, sizeof err) < 0) {
+        fprintf(stderr, "etude play: --soundfont %s: %s\n", args.soundfont, err);
+        return 2;
+    }
+    etude_player_material_t m = {args.preset_path, args.map_path, args.click_line, args.soundfont};
     if (etude_player_material_preset(&m, &preset, err, sizeof err) < 0 ||
         etude_preset_check_realtime(preset, err, sizeof err) < 0) {
         etude_preset_destroy(preset);

@@ -15,8 +15,10 @@
 #include <sndfile.h>
 
 #include "cli_args.h"
+#include "cli_sparse.h"
 #include "etude_bus.h"
 #include "etude_engine.h"
+#include "etude_fluid.h"
 #include "etude_offline.h"
 #include "etude_player.h"
 #include "etude_preset.h"
@@ -25,8 +27,9 @@
 #include "etude_tempomap.h"
 
 const char etude_cmd_render_usage[] =
-    "  render (PRESET.json | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
-    "         -o OUT.(wav|flac) [--rate HZ] [--duration SECONDS] [--format float|pcm24|pcm16]\n";
+    "  render (PRESET | FILE.mid | MAP | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
+    "         -o OUT.(wav|flac) [--rate HZ] [--duration SECONDS] [--format float|pcm24|pcm16]\n"
+    "         [--soundfont FILE.sf2]\n";
 
 #define RENDER_PERIOD 512
 #define DEFAULT_RATE 48000
@@ -71,6 +74,8 @@ typedef struct render {
     bool show_progress;
     bool progress_drawn;
     int write_error;
+    cli_sparse_t io; /* the output's virtual I/O (silence left as holes) */
+    int fd;
 } render_t;
 
 static int usage_error(const char *fmt, const char *a)
@@ -164,7 +169,7 @@ static int format_of(const char *path, const char *sample_format, int *format, c
 int etude_cmd_render(int argc, char **argv)
 {
     const char *preset_path = NULL, *map_path = NULL, *click_line = NULL, *out = NULL;
-    const char *rate_arg = NULL, *dur_arg = NULL, *fmt_arg = NULL;
+    const char *rate_arg = NULL, *dur_arg = NULL, *fmt_arg = NULL, *sf_arg = NULL;
     etude_recorder_opts_t session_opts;
     if (cli_recorder_args(&argc, argv, &session_opts))
         return 2;
@@ -174,8 +179,10 @@ int etude_cmd_render(int argc, char **argv)
         const char *name = a, *eq = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: etude %s", etude_cmd_render_usage + 2);
-            printf("\nRenders the click (and the preset's other voices) offline, through the same engine\n"
-                   "as live playback. .wav is 32-bit float unless --format says otherwise; .flac is\n"
+            printf("\nRenders practice material offline, through the same engine as live playback: a preset\n"
+                   "(a file, or a name 'etude presets' lists), a MIDI file (one FluidSynth voice per part, on\n"
+                   "the default SoundFont or --soundfont), or a klick tempo map (a file, --tempo-map or --click).\n"
+                   ".wav is 32-bit float unless --format says otherwise; .flac is\n"
                    "24-bit. The file appears only when the render has succeeded.\n"
                    "Session recording: --no-session, --plugin-path DIR|FILE[:...] (docs/plugins.md).\n");
             return 0;
@@ -197,6 +204,8 @@ int etude_cmd_render(int argc, char **argv)
             slot = &click_line;
         else if (!strcmp(name, "--format"))
             slot = &fmt_arg;
+        else if (!strcmp(name, "--soundfont"))
+            slot = &sf_arg;
         else if (a[0] == '-' && a[1])
             return usage_error("unknown flag '%s' (see 'etude render --help')", a);
         if (slot) {
@@ -235,7 +244,11 @@ int etude_cmd_render(int argc, char **argv)
     char err[1024] = "";
     etude_preset_t *preset = NULL;
     int rc;
-    etude_player_material_t material = {preset_path, map_path, click_line};
+    if (sf_arg && etude_fluid_check_soundfont(sf_arg, err, sizeof err) < 0) {
+        fprintf(stderr, "etude render: --soundfont %s: %s\n", sf_arg, err);
+        return 2;
+    }
+    etude_player_material_t material = {preset_path, map_path, click_line, sf_arg};
     rc = etude_player_material_preset(&material, &preset, err, sizeof err);
     if (rc) {
         fprintf(stderr, "etude render: %s\n", err);
@@ -299,7 +312,10 @@ int etude_cmd_render(int argc, char **argv)
     info.samplerate = (int)rate;
     info.channels = 2;
     info.format = format;
-    r.snd = sf_open_fd(fd, SFM_WRITE, &info, SF_TRUE);
+    /* silence is left as holes in the file: the bytes read back are the same, the copying is not */
+    cli_sparse_init(&r.io, fd);
+    r.fd = fd;
+    r.snd = sf_open_virtual(cli_sparse_io(), SFM_WRITE, &info, &r.io);
     if (!r.snd) {
         fprintf(stderr, "etude render: cannot write '%s': %s\n", out, sf_strerror(NULL));
         close(fd);
@@ -391,6 +407,10 @@ cleanup:
             if (exit_code == 0)
                 fprintf(stderr, "etude render: cannot write '%s': %s\n", out, sf_error_number(serr));
             exit_code = exit_code ? exit_code : 1;
+        }
+        if ((cli_sparse_finish(&r.io) != 0 || close(r.fd) != 0) && exit_code == 0) {
+            fprintf(stderr, "etude render: cannot write '%s': %s\n", out, strerror(errno));
+            exit_code = 1;
         }
     }
     if (exit_code == 0 && rename(r.tmp_path, out) != 0) {

@@ -406,6 +406,22 @@ void vp_rt_render(etude_engine_t *e, uint32_t a, uint32_t b, uint64_t start)
     }
 }
 
+/* Whether a voice's chunk is all zeros (either sign): adding it would leave the mix as it is (the
+ * mix starts at +0 and sums of finite values never make it -0). One pass of loads and ORs. */
+static bool steady_silent(const float *L, const float *R, uint32_t n)
+{
+    uint32_t acc = 0;
+    for (int c = 0; c < (L == R ? 1 : 2); c++) {
+        const float *x = c ? R : L;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t a;
+            memcpy(&a, &x[i], sizeof a);
+            acc |= a & 0x7fffffffu;
+        }
+    }
+    return acc == 0;
+}
+
 /* Apply gain (smoothed over the chunk), the dispose fade, pan and mute/solo; sum into the mix. */
 void vp_rt_mix(etude_engine_t *e, uint32_t n, float *const mix[2], float *const *voice_out, uint32_t off)
 {
@@ -421,6 +437,22 @@ void vp_rt_mix(etude_engine_t *e, uint32_t n, float *const mix[2], float *const 
         const float *L = v->buf[0], *R = v->cls->mono ? v->buf[0] : v->buf[1];
         float *ml = mix[0] + off, *mr = mix[1] + off;
         uint32_t fpos = v->rt_fade_pos, flen = e->cfg.fade_frames;
+        if (!vo && !v->rt_fading && g0 == g1 && p0 == p1 && m0 == m1) {
+            /* Steady gain, pan and gate: the per-frame values below are constants (x0 + 0 * t), so
+             * they are computed once with the same operations, and the sums stay bit-identical.
+             * A chunk the voice left silent adds only zeros to the mix and is skipped: a click
+             * costs the mix only where it sounds. */
+            if (steady_silent(L, R, n))
+                goto mixed;
+            float g = g0 + (g1 - g0), p = p0 + (p1 - p0), m = m0 + (m1 - m0);
+            float pl = p > 0.0f ? 1.0f - p : 1.0f, pr = p < 0.0f ? 1.0f + p : 1.0f;
+            for (uint32_t i = 0; i < n; i++) {
+                float l = L[i] * g, r = R[i] * g;
+                ml[i] += l * pl * m;
+                mr[i] += r * pr * m;
+            }
+            goto mixed;
+        }
         for (uint32_t i = 0; i < n; i++) {
             float t = (float)(i + 1) * inv;
             float g = g0 + (g1 - g0) * t;
@@ -436,6 +468,7 @@ void vp_rt_mix(etude_engine_t *e, uint32_t n, float *const mix[2], float *const 
             ml[i] += l * pl * m;
             mr[i] += r * pr * m;
         }
+    mixed:
         v->rt_gain = g1;
         v->rt_pan = p1;
         v->rt_gate = m1;
