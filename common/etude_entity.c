@@ -93,7 +93,7 @@ static const field_rule_t rules[] = {
     {"practiceSession", "note", K_STRING, 0, 0, 0},
     {"practiceSession", "preset", K_STRING_OR_NULL, 0, 0, 0},
     {"practiceSession", "interrupted", K_BOOL, 0, 0, 0},
-    {"practiceSession", "rate", K_NUMBER, 0, 10000000, 1},
+    {"practiceSession", "rate", K_NUMBER, 0, 10000000, 0},
     {"practiceSession", "activeSeconds", K_NUMBER, 0, TWO_53, 0},
     {"practiceSession", "bars", K_NUMBER, 0, TWO_53, 0},
     {"practiceSession", "segments", K_NUMBER, 0, TWO_53, 0},
@@ -185,13 +185,6 @@ int etude_entity_check_data(const char *type, const cJSON *data, etude_entity_fa
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, rules[i].name);
         if (v && (rc = check_rule(&rules[i], v, f)))
             return rc;
-    }
-    if (type && !strcmp(type, "practiceSession")) {
-        int64_t a, b;
-        const cJSON *s = cJSON_GetObjectItemCaseSensitive(data, "startedAt"),
-                    *e = cJSON_GetObjectItemCaseSensitive(data, "endedAt");
-        if (s && e && !etude_time_parse_ms(s->valuestring, &a) && !etude_time_parse_ms(e->valuestring, &b) && b < a)
-            return refuse(f, "data.endedAt", "before startedAt");
     }
     char *canon = NULL;
     rc = etude_canon_cjson(data, &canon);

@@ -15,9 +15,9 @@
  *     are free within the limits above, so newer versions can add fields.
  *
  * Known data fields (a field that is absent is fine; JSON null only where "or null"):
- *   practiceSession: startedAt, endedAt: timestamps, endedAt >= startedAt; command, material,
- *     endReason, note: strings; preset: string or null; interrupted: boolean;
- *     rate: number in (0, 10000000]; activeSeconds, bars, segments, loops, xruns: numbers in
+ *   practiceSession: startedAt, endedAt: timestamps (not compared: a wall clock stepped back
+ *     during a session must not lose it); command, material, endReason, note: strings; preset:
+ *     string or null; interrupted: boolean; rate: number in [0, 10000000]; activeSeconds, bars, segments, loops, xruns: numbers in
  *     [0, 2^53]; tempoMinBpm, tempoMaxBpm: numbers in [0, 100000]; notes: number >= 0 or null;
  *     tempoTime, voices: arrays; timing: object or null.
  *   practiceLog: sessionId: UUID; index: integer in [0, 2^53]; startedAt: timestamp;

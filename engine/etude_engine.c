@@ -21,6 +21,8 @@ void etude_engine_config_default(etude_engine_config_t *cfg, uint32_t sample_rat
     cfg->event_capacity = 65536;
     cfg->voice_capacity = 64;
     cfg->fade_frames = sample_rate / 200;
+    cfg->work_per_frame = 0;
+    cfg->hole_wait_frames = 0;
 }
 
 void etude_engine_destroy(etude_engine_t *e)
@@ -49,6 +51,10 @@ int etude_engine_create(const etude_engine_config_t *cfg, etude_engine_t **out)
     if (!e)
         return ETUDE_ENOMEM;
     e->cfg = *cfg;
+    if (e->cfg.work_per_frame == 0)
+        e->cfg.work_per_frame = 16;
+    if (e->cfg.hole_wait_frames == 0)
+        e->cfg.hole_wait_frames = cfg->sample_rate / 20 ? cfg->sample_rate / 20 : 1;
     if (e->cfg.fade_frames == 0)
         e->cfg.fade_frames = cfg->sample_rate / 200 ? cfg->sample_rate / 200 : 1;
     e->ev_cap = cfg->event_capacity;
@@ -112,10 +118,41 @@ void etude_engine_stats(const etude_engine_t *ce, etude_engine_stats_t *out)
 /* ------------------------------------------------------------------------------------------ */
 /* audio side: the process loop */
 
+/* The test counters of etude_engine_test.h: reset per chunk, maxima kept. */
+static void work_begin(etude_engine_t *e, uint32_t n)
+{
+    etude_engine_work_t *w = &e->rt_work;
+    uint64_t b = (uint64_t)e->cfg.work_per_frame * n;
+    e->rt_budget = b < ETUDE_WORK_MIN ? ETUDE_WORK_MIN : b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+    w->budget = e->rt_budget;
+    w->intake = w->cancels = w->moves = w->walk = w->due = 0;
+}
+
+static void work_end(etude_engine_t *e)
+{
+    etude_engine_work_t *w = &e->rt_work;
+#define KEEP_MAX(m, v) if ((v) > (m)) (m) = (v)
+    KEEP_MAX(w->max_intake, w->intake);
+    KEEP_MAX(w->max_cancels, w->cancels);
+    KEEP_MAX(w->max_moves, w->moves);
+    KEEP_MAX(w->max_walk, w->walk);
+#undef KEEP_MAX
+    w->chunks++;
+    w->backlog = atomic_load_explicit(&e->claimed, memory_order_relaxed) - e->drained;
+    w->set_aside = e->holes_n;
+}
+
+void etude_engine_work(const etude_engine_t *e, etude_engine_work_t *out)
+{
+    if (e && out)
+        *out = e->rt_work;
+}
+
 static void process_chunk(etude_engine_t *e, uint32_t n, float *const mix[2], float *const *voice_out,
                           uint32_t off)
 {
     uint64_t start = atomic_load_explicit(&e->now, memory_order_relaxed);
+    work_begin(e, n);
     /* Submissions before commands: an event whose submission is visible was scheduled after its
      * voice's activation was queued, so that activation is visible too. */
     ev_rt_intake(e, start);
@@ -133,6 +170,7 @@ static void process_chunk(etude_engine_t *e, uint32_t n, float *const mix[2], fl
     ev_rt_dispatch(e, start, n);
     vp_rt_mix(e, n, mix, voice_out, off);
     ev_rt_flush(e);
+    work_end(e);
     e->rt_frame = start + n;
     atomic_store_explicit(&e->now, start + n, memory_order_release);
     bump_u64(&e->st_frames, n);
@@ -165,6 +203,7 @@ void etude_engine_process(etude_engine_t *e, uint32_t nframes, float *const mix[
         off += n;
     }
     if (nframes == 0) {
+        work_begin(e, 0);
         ev_rt_intake(e, atomic_load_explicit(&e->now, memory_order_relaxed));
         vp_rt_commands(e);
         ev_rt_cancels(e);

@@ -50,9 +50,15 @@ typedef struct etude_engine_config {
     uint32_t event_capacity; /* slots in the scheduled-event table, fixed for the engine's life */
     uint32_t voice_capacity; /* slots in the voice pool, fixed for the engine's life */
     uint32_t fade_frames;    /* fade-out length when a voice is disposed; 0 picks 5 ms */
+    uint32_t work_per_frame; /* audio-side budget: work units per frame of a chunk that each
+                              * deferrable loop (intake, cancels, heap moves) may spend; 0 picks
+                              * 16 (4096 units in a 256-frame period). See docs/engine.md. */
+    uint32_t hole_wait_frames; /* how long intake waits for a producer stalled between its claim
+                                * and its publish before going on without it; 0 picks 50 ms */
 } etude_engine_config_t;
 
-/* [any] Fill cfg with defaults for the given rate: max_period 4096, 65536 events, 64 voices, 5 ms fade. */
+/* [any] Fill cfg with defaults for the given rate: max_period 4096, 65536 events, 64 voices, 5 ms fade,
+ * work_per_frame and hole_wait_frames 0 (the engine picks 16 units and 50 ms). */
 void etude_engine_config_default(etude_engine_config_t *cfg, uint32_t sample_rate);
 
 /* ---------------------------------------------------------------------------------------------
@@ -83,6 +89,10 @@ uint64_t etude_engine_now(const etude_engine_t *engine);
 uint64_t etude_engine_audio_frame(const etude_engine_t *engine);
 
 /* [audio] Render nframes (any size; chunks of max_period internally).
+ * Work per chunk is bounded: besides the events due in the chunk (fired whatever their number),
+ * each of the loops over events that can wait (intake of new events, cancel records, moves from
+ * the heap to the wheel) does at most work_per_frame x chunk frames units and carries the rest to
+ * the next chunk (see docs/engine.md).
  * First applies queued commands (voice activation, disposal, cancellations), then renders voices,
  * dispatching every due event at its exact frame offset inside the period: voices are rendered up
  * to the event's frame, the event is delivered, rendering continues. Events whose frame has
@@ -168,8 +178,18 @@ typedef struct etude_event {
 } etude_event_t;
 
 /* [control] Schedule a copy of *ev. On success *out (if not NULL) is the event's handle.
- * Lock-free and allocation-free; safe from several control threads at once. Events due at the same
- * frame fire in the order their schedule calls took effect.
+ * Lock-free and allocation-free; safe from several control threads at once.
+ * Order: events due at the same frame fire in the order their schedule calls took effect (each
+ * call takes its arrival number with one atomic operation, before it writes the event). This holds
+ * across threads even when a scheduling thread is preempted between taking its number and
+ * publishing its event: the audio thread takes events in strictly in arrival order and waits for
+ * the missing one, for at most hole_wait_frames (etude_engine_config_t). Past that bound the
+ * others go on without it, and the stalled event, once published, fires after the events already
+ * at its frame (or late). Events scheduled at least hole_wait_frames ahead are never late because
+ * of such a wait; a sequencer's lookahead (100-200 ms) is longer than the 50 ms default.
+ * A schedule that races its voice's etude_voice_dispose() either fails (ETUDE_EDISPOSED) or its
+ * event is dropped (counted in events_dropped) when the audio thread takes it in: it never holds
+ * its slot until its frame.
  * ETUDE_EFULL: every slot is in use (nothing was scheduled). ETUDE_ESTALE / ETUDE_EDISPOSED: the
  * target voice is gone or being disposed. ETUDE_EINVAL: bad kind or voice. */
 int etude_event_schedule(etude_engine_t *engine, const etude_event_t *ev, etude_event_id_t *out);
@@ -180,7 +200,8 @@ int etude_event_schedule(etude_engine_t *engine, const etude_event_t *ev, etude_
 /* [control] Schedule n events (at most ETUDE_EVENT_BATCH_MAX, else ETUDE_EINVAL), taking their
  * slots with one atomic operation instead of one per event. All or nothing: either all n are
  * scheduled, in array order (for events due at the same frame, evs[k] fires before evs[k + 1], and
- * no other call's event comes between them), or none is. out (if not NULL) receives n handles.
+ * no other call's event comes between them, also when this thread is preempted while publishing
+ * the batch, within the bound described at etude_event_schedule()), or none is. out (if not NULL) receives n handles.
  * Errors as for etude_event_schedule(), for the first bad event; ETUDE_EFULL when fewer than n
  * slots are free.
  * Lock-free and allocation-free; safe from several control threads at once. n == 0 is a no-op. */
@@ -190,6 +211,11 @@ int etude_event_schedule_many(etude_engine_t *engine, const etude_event_t *evs, 
 /* [control] Cancel one pending event. ETUDE_ESTALE if the handle's slot was reused or the handle is
  * malformed, ETUDE_EDONE if it already fired or was already cancelled. O(1). */
 int etude_event_cancel(etude_engine_t *engine, etude_event_id_t id);
+
+/* Cancels (all four calls): the cancelling thread decides with one CAS, so a cancelled event can
+ * no longer fire once the call returns. The audio thread applies the cancel records (freeing the
+ * slots) at most work_per_frame x period of them per period, so after a large cancel the slots
+ * return to the table over a few periods (a full 65536-event table: 16 periods by default). */
 
 /* [control] Cancel every pending event of a voice; *ncancelled (may be NULL) gets the count.
  * O(event_capacity). */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "etude_engine.h"
+#include "etude_engine_test.h"
 #include "etude_bus.h"
 #include "etude_ring.h"
 
@@ -28,13 +29,17 @@ struct etude_bus;
 /* An event slot's state word is (generation << 32) | state. A slot being filled by its producer
  * stays FREE until PENDING is published: only that producer can reach it, and no handle of its
  * generation exists yet. */
-enum { EV_FREE = 0, EV_PENDING = 2, EV_CANCELLED = 3, EV_FIRED = 4 };
+enum { EV_FREE = 0, EV_PENDING = 2, EV_CANCELLED = 3 };
 
 /* Where the audio thread has seen a slot (audio-only bookkeeping, see drain_*()). */
 enum { RT_NONE = 0, RT_IN_HEAP = 1, RT_IN_WHEEL = 2, RT_WAIT_CANCEL = 3, RT_CANCEL_FIRST = 4 };
 
 /* The wheel covers at least this many frames from the current chunk on (see docs/engine.md). */
 #define WHEEL_MIN_FRAMES 16384u
+
+/* The least work budget of a chunk, however short (process(0) included), so intake and cancels
+ * always make progress. */
+#define ETUDE_WORK_MIN 64u
 
 static inline uint64_t sw_make(uint32_t gen, uint32_t st) { return ((uint64_t)gen << 32) | st; }
 #define SW_GEN(w) ((uint32_t)((w) >> 32))
@@ -59,17 +64,16 @@ static inline uint32_t ring_size_for(uint32_t cap)
 
 struct ev_slot {
     _Atomic uint64_t state;
-    uint64_t frame;
-    _Atomic uint64_t voice;
-    uint16_t kind, flags;
-    _Atomic uint32_t tag;
-    int64_t u[2];                 /* etude_event_t.u, copied as bytes */
+    /* The event as scheduled, handed to the voice in place (no copy at dispatch). voice and tag are
+     * also read by cancel scans on other threads while a producer may be refilling a recycled
+     * slot: those two are written and scanned with __atomic builtins (relaxed); the audio thread
+     * reads the whole event after its acquire of PENDING. */
+    etude_event_t ev;
     uint64_t seq;                 /* arrival order */
     uint32_t spare;
     _Atomic uint32_t cancel_next; /* next in the cancel stack */
 };
 _Static_assert(sizeof(struct ev_slot) == 64, "an event slot is one cache line");
-_Static_assert(sizeof(((etude_event_t *)0)->u) == sizeof(((struct ev_slot *)0)->u), "event payload");
 
 struct heap_ent {
     uint64_t frame;
@@ -138,11 +142,19 @@ struct etude_engine {
     uint32_t wmask;
     uint64_t freed_local; /* free-ring positions written, published as freed at chunk end */
     uint64_t drained;     /* free-ring positions whose events the audio thread has taken in */
-    uint32_t *holes;      /* slots claimed but not yet PENDING when last looked at */
-    uint32_t holes_n;
+    uint32_t *holes;      /* set aside: slots whose producer stalled past the hole wait */
+    uint32_t holes_n, holes_rr;
+    uint64_t hole_pos;        /* the position intake is waiting at (UINT64_MAX: none yet) */
+    uint64_t hole_since;      /* the chunk start at which it began waiting there */
+    uint64_t hole_claimed;    /* claimed when that wait began */
+    uint64_t hole_skip_below; /* holes below this position are set aside without a wait */
+    uint64_t wheel_end;       /* the heap holds no event due before this frame */
+    uint32_t cancel_local;    /* cancel records taken from the stack, not yet applied */
+    uint32_t rt_budget;       /* work units per deferrable loop in this chunk */
     uint64_t rt_frame;
     uint32_t *rt_list; /* voice slots rendering now */
     uint32_t rt_list_n;
+    etude_engine_work_t rt_work; /* this chunk's work units (tests read them, etude_engine_test.h) */
 
     /* voices */
     struct voice_slot *vs;
@@ -221,9 +233,35 @@ void ev_rt_flush(etude_engine_t *e);
 int vp_init(etude_engine_t *e);
 void vp_fini(etude_engine_t *e);
 
-/* [control] Check a voice handle: 0 with *slot (and *state) set, or ETUDE_ESTALE / EDISPOSED. */
-int vp_lookup(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot, uint32_t *state);
-int vp_live(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot);
+/* [control] Check a voice handle: 0 with *slot (and *state) set, or ETUDE_ESTALE / EDISPOSED.
+ * Inline: every schedule call checks its voice. */
+/* Loads a voice's state word and checks the handle. Returns 0 with *slot set, or an error. */
+static inline int vp_lookup(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot, uint32_t *state)
+{
+    uint32_t i = ETUDE_ID_SLOT(id), g = ETUDE_ID_GEN(id);
+    if (!e || g == 0 || i >= e->v_cap)
+        return ETUDE_ESTALE;
+    struct voice_slot *v = &e->vs[i];
+    uint64_t w = atomic_load_explicit(&v->state, memory_order_acquire);
+    if (SW_GEN(w) != g || SW_ST(w) == ETUDE_VOICE_FREE)
+        return ETUDE_ESTALE;
+    *slot = v;
+    *state = SW_ST(w);
+    return 0;
+}
+
+/* A voice that may still be operated on: PREPARED or ACTIVE. */
+static inline int vp_live(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot)
+{
+    uint32_t st;
+    int r = vp_lookup(e, id, slot, &st);
+    if (r)
+        return r;
+    if (st == ETUDE_VOICE_DISPOSING || st == ETUDE_VOICE_RELEASED)
+        return ETUDE_EDISPOSED;
+    return 0;
+}
+
 
 /* [control] Free the voices the audio thread has released; returns how many. */
 int vp_reap(etude_engine_t *e);

@@ -31,8 +31,6 @@ int ev_table_init(etude_engine_t *e)
         struct ev_slot *s = &e->ev[i];
         memset(s, 0, sizeof *s);
         atomic_init(&s->state, sw_make(1, EV_FREE));
-        atomic_init(&s->voice, 0);
-        atomic_init(&s->tag, 0);
         atomic_init(&e->fring[i], i);
         atomic_init(&s->cancel_next, NIL);
         e->hpos[i] = NIL;
@@ -44,6 +42,9 @@ int ev_table_init(etude_engine_t *e)
     atomic_init(&e->freed, e->ev_cap);
     e->freed_local = e->ev_cap;
     atomic_init(&e->cancel_head, NIL);
+    e->cancel_local = NIL;
+    e->hole_pos = UINT64_MAX;
+    e->wheel_end = (uint64_t)e->wmask + 1;
     return ETUDE_OK;
 }
 
@@ -64,6 +65,8 @@ void ev_table_fini(etude_engine_t *e)
 
 /* ------------------------------------------------------------------------------------------ */
 /* control side */
+
+etude_event_claim_hook_t etude_event_claim_hook = NULL;
 
 static inline bool kind_ok(uint16_t k) { return (k >= ETUDE_EV_NOTE_ON && k <= ETUDE_EV_MARKER) || k >= ETUDE_EV_USER; }
 
@@ -115,12 +118,12 @@ static inline etude_event_id_t slot_fill(etude_engine_t *e, uint32_t idx, const 
 {
     struct ev_slot *s = &e->ev[idx];
     uint32_t gen = SW_GEN(atomic_load_explicit(&s->state, memory_order_relaxed));
-    s->frame = ev->frame;
-    atomic_store_explicit(&s->voice, ev->voice, memory_order_relaxed);
-    s->kind = ev->kind;
-    s->flags = ev->flags;
-    atomic_store_explicit(&s->tag, ev->tag, memory_order_relaxed);
-    memcpy(s->u, &ev->u, sizeof s->u);
+    s->ev.frame = ev->frame;
+    __atomic_store_n(&s->ev.voice, ev->voice, __ATOMIC_RELAXED);
+    s->ev.kind = ev->kind;
+    s->ev.flags = ev->flags;
+    __atomic_store_n(&s->ev.tag, ev->tag, __ATOMIC_RELAXED);
+    memcpy(&s->ev.u, &ev->u, sizeof s->ev.u);
     s->seq = seq;
     atomic_store_explicit(&s->state, sw_make(gen, EV_PENDING), memory_order_release);
     return ((uint64_t)gen << 32) | idx;
@@ -139,6 +142,8 @@ int etude_event_schedule(etude_engine_t *e, const etude_event_t *ev, etude_event
         add_u64(&e->st_full, 1);
         return ETUDE_EFULL;
     }
+    if (__builtin_expect(etude_event_claim_hook != NULL, 0))
+        etude_event_claim_hook(e, seq, 0);
     etude_event_id_t id = slot_fill(e, idx, ev, seq);
     if (out)
         *out = id;
@@ -174,6 +179,8 @@ int etude_event_schedule_many(etude_engine_t *e, const etude_event_t *evs, size_
             break;
     }
     for (size_t k = 0; k < n; k++) {
+        if (__builtin_expect(etude_event_claim_hook != NULL, 0))
+            etude_event_claim_hook(e, c + k, k);
         etude_event_id_t id = slot_fill(e, idx[k], &evs[k], c + k);
         if (out)
             out[k] = id;
@@ -212,7 +219,7 @@ int etude_event_cancel(etude_engine_t *e, etude_event_id_t id)
                 w = atomic_load_explicit(&s->state, memory_order_acquire);
                 continue;
             }
-            return (st == EV_CANCELLED || st == EV_FIRED) ? ETUDE_EDONE : ETUDE_ESTALE;
+            return st == EV_CANCELLED ? ETUDE_EDONE : ETUDE_ESTALE;
         }
         /* Freed after firing or cancelling, and not reused yet. */
         if (g == gen_next(gen) && st == EV_FREE)
@@ -232,9 +239,9 @@ static uint32_t cancel_scan(etude_engine_t *e, int how, uint64_t key)
         if (SW_ST(w) != EV_PENDING)
             continue;
         /* The copies may belong to a newer incarnation; then the CAS on w fails. */
-        if (how == MATCH_VOICE && atomic_load_explicit(&s->voice, memory_order_relaxed) != key)
+        if (how == MATCH_VOICE && __atomic_load_n(&s->ev.voice, __ATOMIC_RELAXED) != key)
             continue;
-        if (how == MATCH_TAG && atomic_load_explicit(&s->tag, memory_order_relaxed) != (uint32_t)key)
+        if (how == MATCH_TAG && __atomic_load_n(&s->ev.tag, __ATOMIC_RELAXED) != (uint32_t)key)
             continue;
         if (cancel_slot(e, i, w))
             n++;
@@ -317,7 +324,7 @@ static void heap_sift_down(etude_engine_t *e, uint32_t i, struct heap_ent x)
 
 static void heap_insert(etude_engine_t *e, uint32_t idx)
 {
-    struct heap_ent x = {e->ev[idx].frame, e->ev[idx].seq, idx};
+    struct heap_ent x = {e->ev[idx].ev.frame, e->ev[idx].seq, idx};
     heap_sift_up(e, e->heap_n++, x);
 }
 
@@ -334,38 +341,30 @@ static void heap_remove_at(etude_engine_t *e, uint32_t i)
         heap_sift_down(e, i, last);
 }
 
-/* Insert into the bucket of its frame, keeping the bucket in arrival (seq) order; submissions
- * arrive nearly in that order, so the walk from the tail is short. */
-static void wheel_insert(etude_engine_t *e, uint32_t idx, uint64_t frame)
+/* Append to the bucket of its frame. Appending keeps every bucket in arrival (seq) order because
+ * events reach a bucket in that order (see wheel_end in ev_rt_dispatch()): first the ones that
+ * waited in the heap, moved in (frame, seq) order, then the ones intake takes in, in arrival
+ * order. Only an event whose producer stalled past the hole wait arrives out of turn; it is
+ * appended too (after the events already there: the documented behaviour past the bound). */
+static inline void wheel_append(etude_engine_t *e, uint32_t idx, uint64_t frame)
 {
     uint32_t b = (uint32_t)frame & e->wmask;
-    uint32_t after = e->wtail[b];
+    uint32_t tail = e->wtail[b];
     e->rtst[idx] = RT_IN_WHEEL;
-    if (after == NIL) { /* the common case: an empty bucket */
-        e->whead[b] = e->wtail[b] = idx;
-        e->wprev[idx] = e->wnext[idx] = NIL;
-        e->wbits[b >> 6] |= 1ull << (b & 63);
-        return;
-    }
-    uint64_t seq = e->ev[idx].seq;
-    while (after != NIL && e->ev[after].seq > seq)
-        after = e->wprev[after];
-    uint32_t before = after == NIL ? e->whead[b] : e->wnext[after];
-    e->wprev[idx] = after;
-    e->wnext[idx] = before;
-    if (after == NIL)
+    e->wnext[idx] = NIL;
+    e->wprev[idx] = tail;
+    if (tail == NIL) {
         e->whead[b] = idx;
-    else
-        e->wnext[after] = idx;
-    if (before == NIL)
-        e->wtail[b] = idx;
-    else
-        e->wprev[before] = idx;
+        e->wbits[b >> 6] |= 1ull << (b & 63);
+    } else {
+        e->wnext[tail] = idx;
+    }
+    e->wtail[b] = idx;
 }
 
 static void wheel_unlink(etude_engine_t *e, uint32_t idx)
 {
-    uint32_t b = (uint32_t)e->ev[idx].frame & e->wmask;
+    uint32_t b = (uint32_t)e->ev[idx].ev.frame & e->wmask;
     uint32_t p = e->wprev[idx], n = e->wnext[idx];
     if (p == NIL)
         e->whead[b] = n;
@@ -379,35 +378,21 @@ static void wheel_unlink(etude_engine_t *e, uint32_t idx)
         e->wbits[b >> 6] &= ~(1ull << (b & 63));
 }
 
-/* An event the audio thread has just received: due within the wheel's span from start goes to the
- * wheel, anything else (later, or already late) to the heap. */
-static void place(etude_engine_t *e, uint32_t idx, uint64_t start)
+/* Queue a slot already marked FREE (under its next generation) for the free ring. */
+static inline void slot_chain(etude_engine_t *e, uint32_t idx)
 {
-    uint64_t f = e->ev[idx].frame;
-    if (f >= start && f - start <= e->wmask) {
-        wheel_insert(e, idx, f);
-    } else {
-        e->rtst[idx] = RT_IN_HEAP;
-        heap_insert(e, idx);
-    }
-}
-
-/* Queue a slot already marked FREE (under its next generation) for the free list. */
-static inline void slot_chain(etude_engine_t *e, struct ev_slot *s, uint32_t idx)
-{
-    (void)s;
     atomic_store_explicit(&e->fring[e->freed_local & e->fmask], idx, memory_order_relaxed);
     e->freed_local++;
 }
 
-/* Retire a slot: bump its generation, mark it FREE and queue it for the free list. */
+/* Retire a slot: bump its generation, mark it FREE and queue it for the free ring. */
 static void slot_free(etude_engine_t *e, uint32_t idx)
 {
     struct ev_slot *s = &e->ev[idx];
     uint64_t w = atomic_load_explicit(&s->state, memory_order_relaxed);
     atomic_store_explicit(&s->state, sw_make(gen_next(SW_GEN(w)), EV_FREE), memory_order_release);
     e->rtst[idx] = RT_NONE;
-    slot_chain(e, s, idx);
+    slot_chain(e, idx);
 }
 
 /* Give this chunk's retired slots back to the producers: one release store, no CAS. */
@@ -420,8 +405,28 @@ void ev_rt_flush(etude_engine_t *e)
     atomic_store_explicit(&e->freed, e->freed_local, memory_order_release);
 }
 
-/* A slot whose event has been published (PENDING, or already CANCELLED): into the wheel or the
- * heap, or freed if its cancel record came first. */
+/* An event for a voice that is no longer PREPARED or ACTIVE under the handle's generation: its
+ * schedule passed the voice check and then raced the voice's dispose, whose cancel scan could not
+ * see it yet. Drop it now rather than let it hold its slot until its frame. Same CAS as firing, so
+ * a cancel racing this is decided once. */
+static __attribute__((noinline, cold)) void drop_at_intake(etude_engine_t *e, uint32_t idx)
+{
+    struct ev_slot *s = &e->ev[idx];
+    uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
+    if (SW_ST(w) == EV_PENDING &&
+        atomic_compare_exchange_strong_explicit(&s->state, &w, sw_make(gen_next(SW_GEN(w)), EV_FREE),
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        e->rtst[idx] = RT_NONE;
+        slot_chain(e, idx);
+        bump_u64(&e->st_drop, 1);
+    } else {
+        e->rtst[idx] = RT_WAIT_CANCEL; /* cancelled: its cancel record is on the way */
+    }
+}
+
+/* A slot whose event has been published (PENDING, or already CANCELLED): freed if its cancel
+ * record came first, dropped if its voice is gone, else into the wheel (due before wheel_end) or
+ * the heap (later, or already late: the late ones fire at this chunk's start). */
 static inline __attribute__((always_inline)) void take_in(etude_engine_t *e, uint32_t idx,
                                                           uint64_t start)
 {
@@ -429,63 +434,102 @@ static inline __attribute__((always_inline)) void take_in(etude_engine_t *e, uin
         slot_free(e, idx);
         return;
     }
-    /* The common case inline: due within the wheel's span, after everything already in its bucket
-     * (or into an empty one). */
-    uint64_t f = e->ev[idx].frame;
-    if (f >= start && f - start <= e->wmask) {
-        uint32_t b = (uint32_t)f & e->wmask;
-        uint32_t tail = e->wtail[b];
-        if (tail == NIL || e->ev[tail].seq < e->ev[idx].seq) {
-            e->rtst[idx] = RT_IN_WHEEL;
-            e->wnext[idx] = NIL;
-            e->wprev[idx] = tail;
-            if (tail == NIL) {
-                e->whead[b] = idx;
-                e->wbits[b >> 6] |= 1ull << (b & 63);
-            } else {
-                e->wnext[tail] = idx;
-            }
-            e->wtail[b] = idx;
+    struct ev_slot *s = &e->ev[idx];
+    uint64_t voice = s->ev.voice;
+    if (voice) {
+        /* PREPARED or ACTIVE under the handle's generation (one word compare each). */
+        uint64_t w = atomic_load_explicit(&e->vs[ETUDE_ID_SLOT(voice)].state, memory_order_acquire);
+        uint64_t d = w ^ (voice & ~(uint64_t)0xffffffffu); /* the state alone if the generation matches */
+        _Static_assert(ETUDE_VOICE_PREPARED == 1 && ETUDE_VOICE_ACTIVE == 2, "state values");
+        if (__builtin_expect(d - 1 > 1, 0)) {
+            drop_at_intake(e, idx);
             return;
         }
     }
-    place(e, idx, start);
+    uint64_t f = s->ev.frame;
+    if (f >= start && f < e->wheel_end) {
+        wheel_append(e, idx, f);
+    } else {
+        e->rtst[idx] = RT_IN_HEAP;
+        heap_insert(e, idx);
+    }
 }
 
-/* Take in the events scheduled since the last look, in arrival order: first the slots that were
- * claimed but not yet published then, then the free-ring positions claimed since. A slot still
- * FREE is one whose producer is between its claim and its PENDING store: it waits in holes (it
- * cannot hold anyone else up, and its arrival number keeps its place in its bucket). */
+/* Take in the events scheduled since the last look, in arrival order, at most budget positions.
+ *
+ * A position whose slot is still FREE belongs to a producer between its claim and its PENDING
+ * store (a hole). Intake stops there and waits for it, so no later arrival can overtake it: events
+ * at one frame keep their arrival order even across a stalled producer, and a batch stalled in the
+ * middle of publishing keeps its order. The wait is bounded by hole_wait_frames, counted from the
+ * chunk in which intake first stopped at that position; past it the slot is set aside (looked at
+ * again every chunk, within the budget) and intake goes on, also past every other hole claimed
+ * before that wait began (their producers have had as long). A set-aside event keeps no place in
+ * arrival order: it is taken in when published, after the events already at its frame. */
 void ev_rt_intake(etude_engine_t *e, uint64_t start)
 {
-    uint32_t keep = 0;
-    for (uint32_t h = 0; h < e->holes_n; h++) {
-        uint32_t idx = e->holes[h];
-        if (SW_ST(atomic_load_explicit(&e->ev[idx].state, memory_order_acquire)) == EV_FREE)
-            e->holes[keep++] = idx;
-        else
-            take_in(e, idx, start);
+    uint32_t budget = e->rt_budget;
+    /* The set-aside slots, round robin from where the last chunk stopped. */
+    for (uint32_t h = 0; h < e->holes_n && budget;) {
+        if (e->holes_rr >= e->holes_n)
+            e->holes_rr = 0;
+        uint32_t idx = e->holes[e->holes_rr];
+        budget--;
+        e->rt_work.intake++;
+        if (SW_ST(atomic_load_explicit(&e->ev[idx].state, memory_order_acquire)) == EV_FREE) {
+            e->holes_rr++;
+            h++;
+            continue;
+        }
+        e->holes[e->holes_rr] = e->holes[--e->holes_n];
+        take_in(e, idx, start);
     }
-    e->holes_n = keep;
     uint64_t end = atomic_load_explicit(&e->claimed, memory_order_acquire);
-    for (uint64_t t = e->drained; t < end; t++) {
+    uint64_t t = e->drained;
+    if (end - t > budget)
+        end = t + budget;
+    e->rt_work.intake += (uint32_t)(end - t);
+    for (; t < end; t++) {
         uint32_t idx = atomic_load_explicit(&e->fring[t & e->fmask], memory_order_relaxed);
         /* Acquire: the event's fields were written before its PENDING store. */
         if (__builtin_expect(SW_ST(atomic_load_explicit(&e->ev[idx].state, memory_order_acquire)) ==
                                  EV_FREE,
-                             0))
+                             0)) {
+            if (t >= e->hole_skip_below) {
+                if (t != e->hole_pos) { /* a new hole: start waiting for it */
+                    e->hole_pos = t;
+                    e->hole_since = start;
+                    e->hole_claimed = atomic_load_explicit(&e->claimed, memory_order_relaxed);
+                    e->rt_work.intake -= (uint32_t)(end - t - 1);
+                    break;
+                }
+                if (start - e->hole_since < e->cfg.hole_wait_frames) {
+                    e->rt_work.intake -= (uint32_t)(end - t - 1);
+                    break;
+                }
+                /* waited long enough: set it and every hole claimed before the wait aside */
+                e->hole_skip_below = e->hole_claimed;
+            }
             e->holes[e->holes_n++] = idx;
-        else
-            take_in(e, idx, start);
+            continue;
+        }
+        take_in(e, idx, start);
     }
-    e->drained = end;
+    e->drained = t;
 }
 
+/* Apply cancel records, at most budget of them. The audio side takes the cancel stack whole and
+ * works through it over as many chunks as it needs; it takes the stack again once that list is
+ * done. A cancelled event whose record is still waiting cannot fire: firing needs the PENDING ->
+ * FREE CAS, which the cancel's PENDING -> CANCELLED has made fail; only its slot stays in use. */
 void ev_rt_cancels(etude_engine_t *e)
 {
-    uint32_t i = atomic_exchange_explicit(&e->cancel_head, NIL, memory_order_acquire);
-    while (i != NIL) {
+    uint32_t budget = e->rt_budget;
+    uint32_t i = e->cancel_local;
+    if (i == NIL)
+        i = atomic_exchange_explicit(&e->cancel_head, NIL, memory_order_acquire);
+    for (; i != NIL && budget; budget--) {
         uint32_t next = atomic_load_explicit(&e->ev[i].cancel_next, memory_order_relaxed);
+        e->rt_work.cancels++;
         switch (e->rtst[i]) {
         case RT_IN_HEAP:
             heap_remove_at(e, e->hpos[i]);
@@ -498,12 +542,13 @@ void ev_rt_cancels(etude_engine_t *e)
         case RT_WAIT_CANCEL:
             slot_free(e, i);
             break;
-        default: /* cancelled before its submission reached us: free it when it does */
+        default: /* cancelled before intake reached it: freed when it does */
             e->rtst[i] = RT_CANCEL_FIRST;
             break;
         }
         i = next;
     }
+    e->cancel_local = i;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -521,12 +566,11 @@ static inline __attribute__((always_inline)) void deliver(etude_engine_t *e, con
 {
     e->rt_frame = at;
     if (ev->voice) {
-        uint32_t vi = ETUDE_ID_SLOT(ev->voice);
-        struct voice_slot *v = &e->vs[vi];
-        /* The handle's generation and ACTIVE, compared as one word. */
+        /* The slot was checked by the schedule call. The handle's generation and ACTIVE, compared
+         * as one word; ACTIVE implies rendering and not fading (a dispose leaves ACTIVE first). */
+        struct voice_slot *v = &e->vs[ETUDE_ID_SLOT(ev->voice)];
         uint64_t want = (ev->voice & ~(uint64_t)0xffffffffu) | ETUDE_VOICE_ACTIVE;
-        if (vi >= e->v_cap || atomic_load_explicit(&v->state, memory_order_acquire) != want ||
-            !v->rt_live) {
+        if (__builtin_expect(atomic_load_explicit(&v->state, memory_order_acquire) != want, 0)) {
             t->drop++;
             t->late += late;
             return;
@@ -544,19 +588,15 @@ static inline __attribute__((always_inline)) void fire(etude_engine_t *e, uint32
                                                        bool late, struct tally *t)
 {
     struct ev_slot *s = &e->ev[idx];
-    uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
-    if (SW_ST(w) == EV_PENDING &&
-        atomic_compare_exchange_strong_explicit(&s->state, &w, sw_make(gen_next(SW_GEN(w)), EV_FREE),
-                                                memory_order_acq_rel, memory_order_acquire)) {
+    /* The expected word is PENDING under the slot's generation: a cancelled slot fails the CAS. */
+    uint64_t w = atomic_load_explicit(&s->state, memory_order_relaxed);
+    uint64_t pending = sw_make(SW_GEN(w), EV_PENDING);
+    if (atomic_compare_exchange_strong_explicit(&s->state, &pending,
+                                                sw_make(gen_next(SW_GEN(w)), EV_FREE),
+                                                memory_order_acq_rel, memory_order_relaxed)) {
         e->rtst[idx] = RT_NONE;
-        etude_event_t ev = {.frame = s->frame,
-                            .voice = atomic_load_explicit(&s->voice, memory_order_relaxed),
-                            .kind = s->kind,
-                            .flags = s->flags,
-                            .tag = atomic_load_explicit(&s->tag, memory_order_relaxed)};
-        memcpy(&ev.u, s->u, sizeof ev.u);
-        deliver(e, &ev, at, late, t);
-        slot_chain(e, s, idx);
+        deliver(e, &s->ev, at, late, t);
+        slot_chain(e, idx);
     } else {
         e->rtst[idx] = RT_WAIT_CANCEL; /* its cancel record is on the way */
     }
@@ -578,19 +618,40 @@ void ev_rt_dispatch(etude_engine_t *e, uint64_t start, uint32_t n)
 {
     uint64_t end = start + n;
     struct tally t = {0, 0, 0};
-    /* Late events first, at offset 0, in (frame, seq) order; then the heap's events that have come
-     * within the wheel's span move to the wheel. */
+    /* Late events first, at offset 0, in (frame, seq) order. Only intake puts late events in the
+     * heap (the moves below keep every event due in a chunk out of it by then), so there are at
+     * most the intake's budget of them. */
     while (e->heap_n && e->heap[0].frame < start) {
         uint32_t idx = e->heap[0].idx;
         heap_remove_at(e, 0);
         e->rtst[idx] = RT_NONE;
         fire(e, idx, start, true, &t);
+        e->rt_work.due++;
     }
-    while (e->heap_n && e->heap[0].frame - start <= e->wmask) {
+    /* Heap -> wheel, in (frame, seq) order: every event due in this chunk whatever it costs (they
+     * are due), then later ones within the wheel's span up to the budget. wheel_end is the frame
+     * below which the heap holds nothing: intake appends events due before it to their bucket
+     * directly, and sends later ones to the heap, so a bucket always receives its heap events
+     * before intake's and each group in arrival order. It only grows. */
+    uint64_t span_end = start + e->wmask + 1;
+    uint32_t budget = e->rt_budget;
+    while (e->heap_n && e->heap[0].frame < span_end) {
+        uint64_t hf = e->heap[0].frame;
+        if (hf >= end) {
+            if (!budget)
+                break;
+            budget--;
+            e->rt_work.moves++;
+        } else {
+            e->rt_work.due++;
+        }
         uint32_t idx = e->heap[0].idx;
         heap_remove_at(e, 0);
-        wheel_insert(e, idx, e->ev[idx].frame);
+        wheel_append(e, idx, hf);
     }
+    uint64_t we = e->heap_n && e->heap[0].frame < span_end ? e->heap[0].frame : span_end;
+    if (we > e->wheel_end)
+        e->wheel_end = we;
 
     /* Walk the chunk's buckets through the bitmap: render up to each busy frame, fire its events. */
     uint32_t pos = 0;
@@ -618,6 +679,7 @@ void ev_rt_dispatch(etude_engine_t *e, uint64_t start, uint32_t n)
         do {
             uint32_t next = e->wnext[idx];
             fire(e, idx, f, false, &t);
+            e->rt_work.due++;
             idx = next;
         } while (idx != NIL);
         f++;

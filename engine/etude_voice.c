@@ -49,33 +49,6 @@ void vp_fini(etude_engine_t *e)
 /* ------------------------------------------------------------------------------------------ */
 /* control side */
 
-/* Loads a voice's state word and checks the handle. Returns 0 with *slot set, or an error. */
-int vp_lookup(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot, uint32_t *state)
-{
-    uint32_t i = ETUDE_ID_SLOT(id), g = ETUDE_ID_GEN(id);
-    if (!e || g == 0 || i >= e->v_cap)
-        return ETUDE_ESTALE;
-    struct voice_slot *v = &e->vs[i];
-    uint64_t w = atomic_load_explicit(&v->state, memory_order_acquire);
-    if (SW_GEN(w) != g || SW_ST(w) == ETUDE_VOICE_FREE)
-        return ETUDE_ESTALE;
-    *slot = v;
-    *state = SW_ST(w);
-    return 0;
-}
-
-/* A voice that may still be operated on: PREPARED or ACTIVE. */
-int vp_live(const etude_engine_t *e, etude_voice_id_t id, struct voice_slot **slot)
-{
-    uint32_t st;
-    int r = vp_lookup(e, id, slot, &st);
-    if (r)
-        return r;
-    if (st == ETUDE_VOICE_DISPOSING || st == ETUDE_VOICE_RELEASED)
-        return ETUDE_EDISPOSED;
-    return 0;
-}
-
 static void push_cmd_locked(etude_engine_t *e, uint32_t type, uint32_t slot)
 {
     struct cmd c = {type, slot};
@@ -136,6 +109,8 @@ int etude_voice_add(etude_engine_t *e, const etude_voice_class_t *cls, void *sel
 int etude_voice_dispose(etude_engine_t *e, etude_voice_id_t id)
 {
     struct voice_slot *v;
+    if (!e)
+        return ETUDE_EINVAL;
     pthread_mutex_lock(&e->ctl_lock);
     int r = vp_live(e, id, &v);
     if (r) {
@@ -155,8 +130,9 @@ int etude_voice_dispose(etude_engine_t *e, etude_voice_id_t id)
     }
     push_cmd_locked(e, CMD_DISPOSE, ETUDE_ID_SLOT(id));
     pthread_mutex_unlock(&e->ctl_lock);
-    /* Events scheduled after this point are refused (EDISPOSED); ones racing with it are dropped
-     * at dispatch because the voice is no longer ACTIVE. */
+    /* Events scheduled after this point are refused (EDISPOSED); one whose schedule raced this
+     * (checked the voice before the CAS above, published after the scan below passed its slot) is
+     * dropped when the audio side takes it in. */
     etude_event_cancel_voice(e, id, NULL);
     return ETUDE_OK;
 }

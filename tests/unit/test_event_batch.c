@@ -214,6 +214,11 @@ struct shared {
     etude_engine_t *e;
     etude_voice_id_t vid;
     _Atomic uint64_t water[PRODUCERS]; /* producer i schedules only at frames > water[i] */
+    _Atomic int busy; /* producers inside a schedule call; the consumer starts a period only at 0
+                       * (after loading the waters): the engine waits for a producer caught
+                       * between claim and publish before it takes in later arrivals, so this
+                       * keeps those later events from being rendered past meanwhile (see
+                       * test_event_stress.c) */
     _Atomic int done;
 };
 
@@ -246,10 +251,12 @@ static void *producer_main(void *arg)
             p->first_of_batch[k + j] = k;
         }
         int r;
+        atomic_fetch_add(&s->busy, 1);
         if (want == 1 && (x & 0x100))
             r = etude_event_schedule(s->e, &b[0], NULL);
         else
             r = etude_event_schedule_many(s->e, b, want, NULL);
+        atomic_fetch_sub(&s->busy, 1);
         if (r == ETUDE_EFULL) {
             /* Let the consumer move on (it waits for every watermark) so that slots come free. */
             uint64_t now = etude_engine_now(s->e);
@@ -288,7 +295,7 @@ static void *consumer_main(void *arg)
             etude_engine_stats(s->e, &st);
             if (st.events_pending == 0)
                 break;
-        } else if (low < end) {
+        } else if (low < end || atomic_load(&s->busy) != 0) {
             sched_yield();
             continue;
         }

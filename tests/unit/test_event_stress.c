@@ -8,7 +8,14 @@
  *
  * No event may fire late, whatever the scheduling of the threads: each producer publishes a
  * watermark W (it only schedules at frames > W, and raises W after its schedule calls have
- * returned), and the consumer only renders a period that ends at or before every producer's W.
+ * returned), and the consumer only renders a period that ends at or before every producer's W,
+ * and only starts one at a moment when no producer is inside etude_event_schedule() (busy == 0;
+ * it loads the watermarks first). The engine takes events in strictly in arrival order and waits
+ * for a producer caught between its claim and its publish, so an event claimed after such a hole
+ * is not taken in before the hole is filled: were the consumer to render past that event's frame
+ * meanwhile, it would fire late. With busy == 0 after the watermarks were loaded, every claim made
+ * so far is published, and any claim made later carries a frame above its producer's watermark,
+ * hence above the range rendered.
  * Producers never wait for the consumer to finish anything; they only stop getting ahead of it
  * by more than LEAD frames, so the run stays short.
  */
@@ -46,6 +53,7 @@ typedef struct shared {
     uint64_t unknown_id;   /* audio thread only */
     _Atomic uint64_t wm[PRODUCERS];
     _Atomic uint64_t consumer_now;
+    _Atomic int busy; /* producers inside etude_event_schedule() */
     _Atomic uint64_t last_success; /* consumer_now at some producer's latest accepted schedule */
     uint64_t periods;
     _Atomic uint64_t churn_vid; /* the churning voice's handle, 0 between voices */
@@ -170,7 +178,9 @@ static void *producer_main(void *arg)
                 }
             }
             etude_event_id_t h;
+            atomic_fetch_add(&s->busy, 1);
             int r = etude_event_schedule(s->e, &ev, &h);
+            atomic_fetch_sub(&s->busy, 1);
             if (churn && (r == ETUDE_EDISPOSED || r == ETUDE_ESTALE)) {
                 p->refused++; /* the voice went away between the load and the schedule */
                 continue;
@@ -245,7 +255,7 @@ static void *consumer_main(void *arg)
     for (;;) {
         uint64_t min = UINT64_MAX;
         for (int i = 0; i < PRODUCERS; i++) {
-            uint64_t w = atomic_load_explicit(&s->wm[i], memory_order_acquire);
+            uint64_t w = atomic_load(&s->wm[i]);
             if (w < min)
                 min = w;
         }
@@ -256,7 +266,7 @@ static void *consumer_main(void *arg)
             etude_engine_stats(s->e, &st);
             if (st.events_pending == 0 || tail_periods++ > (SPAN + LEAD) / PERIOD + 16)
                 break;
-        } else if (now + PERIOD > min) {
+        } else if (now + PERIOD > min || atomic_load(&s->busy) != 0) {
             sched_yield();
             continue;
         }

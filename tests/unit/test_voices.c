@@ -539,6 +539,7 @@ static void test_notify_overflow(void **state)
     etude_engine_config_default(&cfg, 48000);
     cfg.event_capacity = 8192;
     cfg.max_period = 256;
+    cfg.work_per_frame = 32; /* intake may take all 5000 in one 256-frame period */
     etude_engine_t *e = NULL;
     assert_int_equal(etude_engine_create(&cfg, &e), 0);
     etude_engine_set_bus(e, bus);
@@ -561,6 +562,26 @@ static void test_notify_overflow(void **state)
     etude_bus_destroy(bus);
 }
 
+/* Every call taking an engine refuses NULL with ETUDE_EINVAL (and a NULL voice class or info
+ * pointer too) instead of dereferencing it. Fails on fd82c7f: etude_voice_dispose(NULL, ...) took
+ * the engine's lock through a NULL pointer (SIGSEGV). */
+static void test_null_engine(void **state)
+{
+    (void)state;
+    etude_voice_id_t id = ((uint64_t)1 << 32) | 0;
+    assert_int_equal(etude_voice_dispose(NULL, id), ETUDE_EINVAL);
+    assert_int_equal(etude_voice_add(NULL, NULL, NULL, "x", NULL), ETUDE_EINVAL);
+    assert_int_equal(etude_voice_set_gain(NULL, id, 1.0f), ETUDE_EINVAL);
+    assert_int_equal(etude_voice_set_mute(NULL, id, true), ETUDE_EINVAL);
+    etude_voice_info_t info;
+    assert_int_equal(etude_voice_info(NULL, id, &info), ETUDE_EINVAL);
+    assert_int_equal(etude_engine_voices(NULL, NULL, 0), 0);
+    assert_int_equal(etude_engine_dispose_all(NULL, 0), 0);
+    assert_int_equal(etude_engine_tick(NULL), ETUDE_EINVAL);
+    assert_int_equal(etude_event_cancel(NULL, id), ETUDE_EINVAL);
+    assert_int_equal(etude_event_clear(NULL, NULL), ETUDE_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -569,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_mix_params),       cmocka_unit_test(test_stereo_and_voice_out),
         cmocka_unit_test(test_dispose_all_offline), cmocka_unit_test(test_destroy_live),
         cmocka_unit_test(test_bus_notifications), cmocka_unit_test(test_notify_overflow),
+        cmocka_unit_test(test_null_engine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
