@@ -324,6 +324,7 @@ static void server_start(void)
             dup2(fd, 2);
             close(fd);
         }
+        unsetenv("ETUDE_TEST_CLOCK_SKEW_MS"); /* the devices' clocks are off, the server's is not */
         execl(g_syncd, g_syncd, "--listen", listen, "--db", g_srv_db, "--ready-file", g_srv_ready,
               "--exit-with-parent", (char *)NULL);
         _exit(127);
