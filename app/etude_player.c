@@ -774,6 +774,26 @@ int etude_player_voice_gain(etude_player_t *p, const char *name, double gain, ch
     return rc;
 }
 
+int etude_player_voice_check(etude_player_t *p, const char *what, const char *name, char *err, size_t len)
+{
+    pvoice_t *v;
+    return voice_op(p, what, name, err, len, &v);
+}
+
+int etude_player_voice_gain_db(etude_player_t *p, const char *name, double db, char *err, size_t len)
+{
+    pvoice_t *v;
+    int rc = voice_op(p, "--gain", name, err, len, &v);
+    if (rc < 0)
+        return rc;
+    double g = v->gain * pow(10.0, db / 20.0);
+    if (!(db >= -120 && g <= 4)) {
+        seterr(err, len, "--gain %s=%g: the voice's gain would be %.3g (expected -120 dB .. a gain of 4)", name, db, g);
+        return ETUDE_EINVAL;
+    }
+    return etude_player_voice_gain(p, name, g, err, len);
+}
+
 static void remove_material(etude_player_t *p)
 {
     etude_sequencer_destroy(p->bbt_seq);

@@ -97,6 +97,12 @@ int etude_player_voice_mute(etude_player_t *p, const char *voice, bool on, char 
 int etude_player_voice_solo(etude_player_t *p, const char *voice, bool on, char *err, size_t errlen);
 int etude_player_voice_gain(etude_player_t *p, const char *voice, double gain, char *err, size_t errlen);
 
+/* ETUDE_EINVAL with "WHAT NAME: no voice named 'NAME' (voices: ...)" in err unless the material has
+ * a voice called name; 0 if it has. */
+int etude_player_voice_check(etude_player_t *p, const char *what, const char *voice, char *err, size_t errlen);
+/* Multiply a voice's gain by db decibels (-120 .. a resulting gain of 4). */
+int etude_player_voice_gain_db(etude_player_t *p, const char *voice, double db, char *err, size_t errlen);
+
 /* A JSON object: client, rate, period, transport, rolling, position, seconds, material, tempo_scale,
  * xruns, volume, voices [{name, kind, gain, mute, solo}]. Returns what snprintf would (the length
  * needed); the text is cut at len - 1. */

@@ -15,6 +15,24 @@ int cli_recorder_args(int *argc, char **argv, etude_recorder_opts_t *opts);
  * error prefixed with "etude CMD: ". */
 const char *cli_preset_path(const char *cmd, const char *arg, char *buf, size_t len);
 
+/* The practice flags of render and play, applied over the material (they override a preset). */
+#define CLI_MAX_VOICE_FLAGS 32
+typedef struct cli_practice {
+    double tempo_scale; /* 0: not given */
+    const char *mute[CLI_MAX_VOICE_FLAGS], *solo[CLI_MAX_VOICE_FLAGS], *gain[CLI_MAX_VOICE_FLAGS];
+    size_t nmute, nsolo, ngain;
+} cli_practice_t;
+
+/* [control] Remove the practice flags from argv (--tempo-scale X, --mute PART, --solo PART,
+ * --gain PART=DB; also as --flag=value) and fill pr. Returns 0, or 2 after printing a one-line error
+ * naming the flag and what it accepts. */
+int cli_practice_args(const char *cmd, int *argc, char **argv, cli_practice_t *pr);
+
+struct etude_player;
+/* [control] Apply pr to the loaded material. Returns 0, or 2 after printing a one-line error (an
+ * unknown part names the parts there are). */
+int cli_practice_apply(const char *cmd, const cli_practice_t *pr, struct etude_player *player);
+
 /* [any] An etude_app_log_fn printing "etude: LINE" to stderr. */
 void cli_log_stderr(void *user, const char *line);
 

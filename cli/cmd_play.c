@@ -22,7 +22,7 @@
 const char etude_cmd_play_usage[] =
     "  play   (PRESET | FILE.mid | MAP | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
     "         [--name CLIENT] [--connect PORT...] [--transport follow|master|off] [--osc PORT]\n"
-    "         [--soundfont FILE.sf2]\n";
+    "         [--soundfont FILE.sf2] [--tempo-scale X] [--mute PART] [--solo PART] [--gain PART=DB]\n";
 
 #define MAX_CONNECT 16
 
@@ -90,6 +90,9 @@ static void help(FILE *f)
     fprintf(f, "usage: etude play (PRESET | FILE.mid | MAP | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
                "                  [--name CLIENT] [--connect PORT...] [--transport follow|master|off]\n"
                "                  [--osc PORT] [--soundfont FILE.sf2] [--plugin-path DIR] [--no-session]\n"
+               "                  [--tempo-scale X] [--mute PART] [--solo PART] [--gain PART=DB]\n"
+               "Practice flags apply over the material and override a preset: --tempo-scale plays every tempo\n"
+               "times X (0.1 .. 4, like klick -x), --mute/--solo a voice or part (repeatable), --gain PART=DB.\n"
                "PRESET is a preset file or a name 'etude presets' lists; FILE.mid plays one FluidSynth voice\n"
                "per part (on the default SoundFont, or --soundfont); MAP is a klick tempo map file.\n"
                "Plays live as a JACK client (one output port per voice, mix_L/mix_R, midi_in).\n"
@@ -180,6 +183,9 @@ int etude_cmd_play(int argc, char **argv)
     etude_recorder_opts_t so;
     if (cli_recorder_args(&argc, argv, &so))
         return 2;
+    cli_practice_t practice;
+    if (cli_practice_args("play", &argc, argv, &practice))
+        return 2;
     int rc = parse_args(&args, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
@@ -254,6 +260,10 @@ int etude_cmd_play(int argc, char **argv)
                                   sizeof err);
     if (rc < 0) {
         fprintf(stderr, "etude: %s\n", err);
+        goto out;
+    }
+    if (cli_practice_apply("play", &practice, pl)) {
+        exit_code = 2;
         goto out;
     }
     if (args.osc_port && etude_osc_create(args.osc_port, pl, &osc, err, sizeof err) < 0) {

@@ -29,7 +29,7 @@
 const char etude_cmd_render_usage[] =
     "  render (PRESET | FILE.mid | MAP | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
     "         -o OUT.(wav|flac) [--rate HZ] [--duration SECONDS] [--format float|pcm24|pcm16]\n"
-    "         [--soundfont FILE.sf2]\n";
+    "         [--soundfont FILE.sf2] [--tempo-scale X] [--mute PART] [--solo PART] [--gain PART=DB]\n";
 
 #define RENDER_PERIOD 512
 #define DEFAULT_RATE 48000
@@ -173,6 +173,9 @@ int etude_cmd_render(int argc, char **argv)
     etude_recorder_opts_t session_opts;
     if (cli_recorder_args(&argc, argv, &session_opts))
         return 2;
+    cli_practice_t practice;
+    if (cli_practice_args("render", &argc, argv, &practice))
+        return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
@@ -184,6 +187,8 @@ int etude_cmd_render(int argc, char **argv)
                    "the default SoundFont or --soundfont), or a klick tempo map (a file, --tempo-map or --click).\n"
                    ".wav is 32-bit float unless --format says otherwise; .flac is\n"
                    "24-bit. The file appears only when the render has succeeded.\n"
+                   "Practice flags over any material (overriding a preset): --tempo-scale X (0.1 .. 4, like klick -x),\n"
+                   "--mute PART, --solo PART (repeatable), --gain PART=DB.\n"
                    "Session recording: --no-session, --plugin-path DIR|FILE[:...] (docs/plugins.md).\n");
             return 0;
         }
@@ -352,6 +357,10 @@ int etude_cmd_render(int argc, char **argv)
     preset = NULL; /* the player's now */
     if (rc) {
         fprintf(stderr, "etude render: %s\n", err);
+        goto cleanup;
+    }
+    if (cli_practice_apply("render", &practice, r.player)) {
+        exit_code = 2;
         goto cleanup;
     }
     if (duration == 0 && etude_sequencer_length(etude_player_sequencer(r.player)) == UINT64_MAX) {

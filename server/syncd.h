@@ -177,11 +177,22 @@ void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *
                              int64_t seq, const char *cursor, int count);
 /* [any] End every stream (shutdown); later opens fail. */
 void etude_syncd_hub_shutdown(etude_syncd_hub_t *h);
-/* [any] Register a stream; NULL when shutting down or out of memory. */
-etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id,
-                                           const char *device_id, const char *latest_cursor);
-/* [any] Next chunk of the stream (one reader thread per stream) into buf (blocks up to keepalive_ms). Returns bytes, or -1 at end. */
-long etude_syncd_stream_read(etude_syncd_stream_t *s, char *buf, size_t max, int keepalive_ms);
+/* Called by the hub with its lock held, so it must not call back into the hub. */
+typedef void (*etude_syncd_wake_fn)(void *arg);
+/* [control] Keep-alive interval of parked streams, and the most streams one user may hold open
+ * (0: no limit). */
+void etude_syncd_hub_configure(etude_syncd_hub_t *h, int keepalive_ms, int max_per_user);
+/* [any] Register a stream; wake(wake_arg) is called when a parked stream has something to send.
+ * fd is the client's socket (or -1): while parked, a closed peer ends the stream within a second.
+ * NULL when shutting down, out of memory, or (*too_many set) the user holds max_per_user streams. */
+etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id, const char *device_id,
+                                           const char *latest_cursor, int fd, etude_syncd_wake_fn wake,
+                                           void *wake_arg, int *too_many);
+/* [any] Next chunk of the stream into buf, never blocking: bytes written (> 0), 0 when there is
+ * nothing to send (then park(park_arg) was called with the hub's lock held, and the stream's wake
+ * follows once there is), or -1 at the end (shutdown). One caller at a time per stream. */
+long etude_syncd_stream_next(etude_syncd_stream_t *s, char *buf, size_t max, etude_syncd_wake_fn park,
+                             void *park_arg);
 /* [any] Unregister and free a stream (the thread that read it). NULL is a no-op. */
 void etude_syncd_stream_close(etude_syncd_stream_t *s);
 
@@ -203,12 +214,19 @@ typedef struct etude_syncd_reply {
     size_t len;
     const char *www_authenticate; /* static, set with 401 */
     const char *operation;        /* static operation name or "unknown" */
+    int retry_after;              /* seconds, sent as Retry-After when > 0 (with 429) */
 } etude_syncd_reply_t;
 
 /* [any] Execute one GraphQL-over-HTTP request body (already inflated). authorization is the raw
  * Authorization header or NULL; media is the negotiated response type. Always fills *reply. */
 void etude_syncd_execute(etude_syncd_t *s, const char *body, size_t len, const char *authorization,
                          int media, etude_syncd_reply_t *reply);
+/* [any] etude_syncd_execute for a request from client (the peer's address as text, or NULL),
+ * which login throttling counts failed attempts against: after cfg.login_fail_user failed logins
+ * of one user name, or cfg.login_fail_ip from one address, within cfg.login_window seconds,
+ * Login answers 429 (RATE_LIMITED) with retry_after until the window ends. */
+void etude_syncd_execute_from(etude_syncd_t *s, const char *body, size_t len, const char *authorization,
+                              int media, const char *client, etude_syncd_reply_t *reply);
 
 /* [any] Add "extensions": {"serverTimeMs": <unix ms>} to a response object (kept if it has one). */
 void etude_syncd_add_server_time(cJSON *root);

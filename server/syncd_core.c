@@ -4,6 +4,7 @@
 #include "etude_canon.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,18 @@ typedef struct known_doc {
     const etude_syncd_document_t *doc;
 } known_doc_t;
 
+/* Failed-login counters, by "u:NAME" and "i:ADDRESS": a fixed window that opens at the first
+ * failure. Bounded: expired entries are reused, and when all are live the oldest is. */
+#define THROTTLE_SLOTS 4096
+typedef struct throttle {
+    char key[144];
+    int64_t window_start; /* unix ms; 0: free */
+    int failures;
+} throttle_t;
+
 struct etude_syncd {
+    pthread_mutex_t throttle_lock;
+    throttle_t *throttle;
     etude_syncd_config_t cfg;
     etude_syncd_store_t *st;
     etude_syncd_metrics_t *m;
@@ -37,6 +49,12 @@ etude_syncd_t *etude_syncd_create(const etude_syncd_config_t *cfg, etude_syncd_s
     s->st = st;
     s->m = m;
     s->hub = h;
+    pthread_mutex_init(&s->throttle_lock, NULL);
+    s->throttle = calloc(THROTTLE_SLOTS, sizeof *s->throttle);
+    if (!s->throttle) {
+        free(s);
+        return NULL;
+    }
     /* Hashes are computed from the embedded bytes at start-up, so they cannot drift from them. */
     for (size_t i = 0; i < etude_syncd_document_count && s->ndocs < 16; i++) {
         etude_syncd_sha256_hex(etude_syncd_documents[i].text, etude_syncd_documents[i].len,
@@ -48,7 +66,65 @@ etude_syncd_t *etude_syncd_create(const etude_syncd_config_t *cfg, etude_syncd_s
 
 void etude_syncd_destroy(etude_syncd_t *s)
 {
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->throttle_lock);
+    free(s->throttle);
     free(s);
+}
+
+/* Caller holds throttle_lock. The slot of key, or NULL; *free_slot gets a reusable one. */
+static throttle_t *throttle_find(etude_syncd_t *s, const char *key, int64_t now, throttle_t **free_slot)
+{
+    int64_t window = (int64_t)s->cfg.login_window * 1000;
+    throttle_t *oldest = NULL, *expired = NULL;
+    for (int i = 0; i < THROTTLE_SLOTS; i++) {
+        throttle_t *t = &s->throttle[i];
+        int live = t->window_start && now - t->window_start < window;
+        if (live && strcmp(t->key, key) == 0)
+            return t;
+        if (!live && !expired)
+            expired = t;
+        if (live && (!oldest || t->window_start < oldest->window_start))
+            oldest = t;
+    }
+    *free_slot = expired ? expired : oldest;
+    return NULL;
+}
+
+/* Seconds until key may try again (0: now). */
+static int throttle_wait(etude_syncd_t *s, const char *key, int limit, int64_t now)
+{
+    if (limit <= 0)
+        return 0;
+    throttle_t *spare = NULL;
+    throttle_t *t = throttle_find(s, key, now, &spare);
+    if (!t || t->failures < limit)
+        return 0;
+    int64_t left = t->window_start + (int64_t)s->cfg.login_window * 1000 - now;
+    return (int)((left + 999) / 1000);
+}
+
+static void throttle_fail(etude_syncd_t *s, const char *key, int64_t now)
+{
+    throttle_t *spare = NULL;
+    throttle_t *t = throttle_find(s, key, now, &spare);
+    if (!t && spare) {
+        t = spare;
+        snprintf(t->key, sizeof t->key, "%s", key);
+        t->window_start = now;
+        t->failures = 0;
+    }
+    if (t)
+        t->failures++;
+}
+
+static void throttle_clear(etude_syncd_t *s, const char *key, int64_t now)
+{
+    throttle_t *spare = NULL;
+    throttle_t *t = throttle_find(s, key, now, &spare);
+    if (t)
+        t->window_start = 0;
 }
 
 /* ---- replies ---- */
@@ -199,12 +275,32 @@ static void tokens_reply(etude_syncd_t *s, etude_syncd_reply_t *r, const char *f
     data_reply(s, r, field, o);
 }
 
-static void do_login(etude_syncd_t *s, etude_syncd_reply_t *r, int media, const cJSON *vars)
+static void do_login(etude_syncd_t *s, etude_syncd_reply_t *r, int media, const cJSON *vars,
+                     const char *client)
 {
     const cJSON *u = var(vars, "username"), *p = var(vars, "password");
     if (!cJSON_IsString(u) || !cJSON_IsString(p)) {
         request_error(s, r, 400, media, 1, "BAD_USER_INPUT",
                       "variables.%s: expected a String", cJSON_IsString(u) ? "password" : "username");
+        return;
+    }
+    char ukey[144], ikey[144];
+    snprintf(ukey, sizeof ukey, "u:%.128s", u->valuestring);
+    snprintf(ikey, sizeof ikey, "i:%.128s", client ? client : "");
+    int64_t now = etude_syncd_now_ms();
+    pthread_mutex_lock(&s->throttle_lock);
+    int wait_user = throttle_wait(s, ukey, s->cfg.login_fail_user, now);
+    int wait_ip = client ? throttle_wait(s, ikey, s->cfg.login_fail_ip, now) : 0;
+    pthread_mutex_unlock(&s->throttle_lock);
+    if (wait_user || wait_ip) {
+        /* Refused before the password is checked, so guessing costs the server nothing. */
+        int wait = wait_user > wait_ip ? wait_user : wait_ip;
+        request_error(s, r, 429, ETUDE_SYNCD_MEDIA_GRAPHQL_RESPONSE, 1, "RATE_LIMITED",
+                      "login: too many failed logins %s; retry in %d s",
+                      wait_user ? "for this user" : "from this address", wait);
+        r->retry_after = wait;
+        etude_syncd_metrics_operation(s->m, "Login", "RATE_LIMITED");
+        etude_syncd_store_audit(s->st, 0, "login", u->valuestring, "RATE_LIMITED");
         return;
     }
     etude_syncd_tokens_t t;
@@ -214,6 +310,15 @@ static void do_login(etude_syncd_t *s, etude_syncd_reply_t *r, int media, const 
                  : etude_syncd_store_login(s->st, u->valuestring, p->valuestring, &t, &user);
     etude_syncd_store_audit(s->st, rc == 0 ? user.id : 0, "login", u->valuestring,
                             rc == 0 ? "ok" : "INVALID_CREDENTIALS");
+    pthread_mutex_lock(&s->throttle_lock);
+    if (rc == ETUDE_SYNCD_EAUTH) {
+        throttle_fail(s, ukey, now);
+        if (client)
+            throttle_fail(s, ikey, now);
+    } else if (rc == 0) {
+        throttle_clear(s, ukey, now);
+    }
+    pthread_mutex_unlock(&s->throttle_lock);
     if (rc == ETUDE_SYNCD_EAUTH) {
         field_error(s, r, "login", "INVALID_CREDENTIALS", "login: unknown username or wrong password");
         return;
@@ -376,6 +481,12 @@ static int hex_lower_64(const char *h)
 void etude_syncd_execute(etude_syncd_t *s, const char *body, size_t len, const char *authorization,
                          int media, etude_syncd_reply_t *r)
 {
+    etude_syncd_execute_from(s, body, len, authorization, media, NULL, r);
+}
+
+void etude_syncd_execute_from(etude_syncd_t *s, const char *body, size_t len, const char *authorization,
+                              int media, const char *client, etude_syncd_reply_t *r)
+{
     memset(r, 0, sizeof *r);
     r->operation = "unknown";
     cJSON *req = cJSON_ParseWithLength(body, len);
@@ -462,7 +573,7 @@ void etude_syncd_execute(etude_syncd_t *s, const char *body, size_t len, const c
         return;
     }
     if (strcmp(doc->name, "Login") == 0) {
-        do_login(s, r, media, vars);
+        do_login(s, r, media, vars, client);
     } else if (strcmp(doc->name, "RefreshToken") == 0) {
         do_refresh(s, r, media, vars);
     } else {

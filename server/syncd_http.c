@@ -15,8 +15,25 @@
 
 #include <microhttpd.h>
 
+/* One open connection, for the header and body deadlines (the sweeper cuts late ones). */
+enum { PHASE_HEADERS = 0, PHASE_BODY = 1, PHASE_SERVING = 2 };
+typedef struct conn {
+    struct conn *prev, *next;
+    int fd;
+    int phase;
+    int64_t since_ms; /* monotonic start of the phase */
+    int cut;
+} conn_t;
+
 struct etude_syncd_http {
     struct MHD_Daemon *d;
+    etude_syncd_http_config_t hc;
+    pthread_mutex_t conns_lock;
+    conn_t *conns;
+    pthread_t sweeper;
+    int sweeper_started;
+    int stop_sweeper;
+    pthread_cond_t sweep_cond;
     etude_syncd_config_t cfg;
     etude_syncd_t *core;
     etude_syncd_store_t *st;
@@ -38,9 +55,111 @@ typedef struct req {
     int too_large;
     int responded;
     int status;
+    int retry_after;
     const char *path;
     struct timespec t0;
 } req_t;
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+void etude_syncd_http_config_defaults(etude_syncd_http_config_t *hc)
+{
+    memset(hc, 0, sizeof *hc);
+    hc->listen = "127.0.0.1:8470";
+    hc->keepalive_ms = 15000;
+    hc->threads = 4;
+    hc->max_connections = 10000;
+    hc->max_per_ip = 256;
+    hc->idle_timeout = 60;
+    hc->header_timeout = 20;
+    hc->body_timeout = 60;
+    hc->max_streams_per_user = 16;
+}
+
+static conn_t *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void conn_phase(etude_syncd_http_t *h, struct MHD_Connection *c, int phase)
+{
+    conn_t *k = conn_of(c);
+    if (!k)
+        return;
+    pthread_mutex_lock(&h->conns_lock);
+    k->phase = phase;
+    k->since_ms = mono_ms();
+    pthread_mutex_unlock(&h->conns_lock);
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    etude_syncd_http_t *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_t *k = calloc(1, sizeof *k);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!k || !ci) {
+            free(k);
+            return;
+        }
+        k->fd = ci->connect_fd;
+        k->since_ms = mono_ms();
+        pthread_mutex_lock(&h->conns_lock);
+        k->next = h->conns;
+        if (h->conns)
+            h->conns->prev = k;
+        h->conns = k;
+        pthread_mutex_unlock(&h->conns_lock);
+        *socket_context = k;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_t *k = *socket_context;
+        if (!k)
+            return;
+        pthread_mutex_lock(&h->conns_lock);
+        if (k->prev)
+            k->prev->next = k->next;
+        else
+            h->conns = k->next;
+        if (k->next)
+            k->next->prev = k->prev;
+        pthread_mutex_unlock(&h->conns_lock);
+        free(k);
+        *socket_context = NULL;
+    }
+}
+
+/* Once a second: a connection still sending headers after --header-timeout, or a body after
+ * --body-timeout, is shut down (the event loop then closes it). Trickling bytes does not help. */
+static void *sweeper_main(void *arg)
+{
+    etude_syncd_http_t *h = arg;
+    pthread_mutex_lock(&h->conns_lock);
+    while (!h->stop_sweeper) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&h->sweep_cond, &h->conns_lock, &until);
+        int64_t now = mono_ms();
+        for (conn_t *k = h->conns; k; k = k->next) {
+            int64_t limit = k->phase == PHASE_HEADERS ? (int64_t)h->hc.header_timeout * 1000
+                            : k->phase == PHASE_BODY  ? (int64_t)h->hc.body_timeout * 1000
+                                                      : 0;
+            if (limit > 0 && !k->cut && now - k->since_ms > limit) {
+                k->cut = 1;
+                shutdown(k->fd, SHUT_RDWR);
+            }
+        }
+    }
+    pthread_mutex_unlock(&h->conns_lock);
+    return NULL;
+}
 
 static double since(const struct timespec *t0)
 {
@@ -99,6 +218,12 @@ static enum MHD_Result send_body(req_t *r, struct MHD_Connection *c, int status,
     if (status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"etude-syncd\", error=\"invalid_token\"");
+    if (r->retry_after > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%d", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    conn_phase(r->h, c, PHASE_SERVING);
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->responded = 1;
@@ -195,12 +320,22 @@ static enum MHD_Result graphql_complete(req_t *r, struct MHD_Connection *c)
     }
     int media = media_of(c);
     etude_syncd_reply_t rep;
-    etude_syncd_execute(h->core, body, len,
-                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-                        media, &rep);
+    char client[INET6_ADDRSTRLEN] = "";
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, client, sizeof client);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, client, sizeof client);
+    }
+    etude_syncd_execute_from(h->core, body, len,
+                             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+                             media, client[0] ? client : NULL, &rep);
     free(inflated);
     if (!rep.body)
         return MHD_NO;
+    r->retry_after = rep.retry_after;
     return send_body(r, c, rep.status,
                      media == ETUDE_SYNCD_MEDIA_JSON ? "application/json; charset=utf-8"
                                                      : "application/graphql-response+json; charset=utf-8",
@@ -210,13 +345,29 @@ static enum MHD_Result graphql_complete(req_t *r, struct MHD_Connection *c)
 typedef struct sse {
     etude_syncd_http_t *h;
     etude_syncd_stream_t *s;
+    struct MHD_Connection *c;
 } sse_t;
 
+/* Park and wake run with the hub's lock held, so a publish cannot fall between them. */
+static void sse_park(void *arg)
+{
+    sse_t *x = arg;
+    MHD_suspend_connection(x->c);
+}
+
+static void sse_wake(void *arg)
+{
+    sse_t *x = arg;
+    MHD_resume_connection(x->c);
+}
+
+/* Never blocks: with nothing to send the connection is suspended (no thread waits on it) and
+ * resumed by the hub when a notice, a keep-alive or shutdown is due. */
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     sse_t *x = cls;
-    long n = etude_syncd_stream_read(x->s, buf, max, x->h->keepalive_ms);
+    long n = etude_syncd_stream_next(x->s, buf, max, sse_park, x);
     return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
 }
 
@@ -248,14 +399,26 @@ static enum MHD_Result events(req_t *r, struct MHD_Connection *c)
     if (!x)
         return MHD_NO;
     x->h = h;
+    x->c = c;
     char latest[ETUDE_SYNCD_CURSOR_LEN];
     if (etude_syncd_store_latest_cursor(h->st, user.id, latest, sizeof latest) != 0) {
         free(x);
         return send_error(r, c, 500, "INTERNAL_SERVER_ERROR", "events: the database failed");
     }
-    x->s = etude_syncd_hub_open(h->hub, user.id, dev, latest);
+    int too_many = 0;
+    const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    x->s = etude_syncd_hub_open(h->hub, user.id, dev, latest, fdi ? (int)fdi->connect_fd : -1, sse_wake, x,
+                                &too_many);
     if (!x->s) {
         free(x);
+        if (too_many) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "events: this user already holds %d open event streams (the limit)",
+                     h->hc.max_streams_per_user);
+            etude_syncd_store_audit(h->st, user.id, "events", dev ? dev : "", "TOO_MANY_STREAMS");
+            r->retry_after = 30;
+            return send_error(r, c, 429, "TOO_MANY_STREAMS", msg);
+        }
         return send_error(r, c, 503, "SHUTTING_DOWN", "server: shutting down");
     }
     etude_syncd_metrics_gauge_add(h->m, ETUDE_SYNCD_GAUGE_SSE, 1);
@@ -268,6 +431,9 @@ static enum MHD_Result events(req_t *r, struct MHD_Connection *c)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    /* Parked streams send keep-alives; the idle timeout is not theirs. */
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)0);
+    conn_phase(h, c, PHASE_SERVING);
     enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     r->responded = 1;
@@ -290,6 +456,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         r->path = route_name(url);
         clock_gettime(CLOCK_MONOTONIC, &r->t0);
         *con_cls = r;
+        conn_phase(h, c, PHASE_BODY);
         pthread_mutex_lock(&h->lock);
         h->in_flight++;
         pthread_mutex_unlock(&h->lock);
@@ -307,6 +474,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strcmp(r->path, "/graphql") == 0) {
         if (*upload_data_size) {
             size_t n = *upload_data_size;
+            if (since(&r->t0) > h->hc.body_timeout) /* a trickled body: the sweeper's check, sooner */
+                return MHD_NO;
             *upload_data_size = 0;
             if (r->too_large || r->len + n > h->cfg.max_body) {
                 r->too_large = 1;
@@ -352,13 +521,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     (void)toe;
     etude_syncd_http_t *h = cls;
     req_t *r = *con_cls;
     if (!r)
         return;
     etude_syncd_metrics_request(h->m, r->path, r->responded ? r->status : 499, since(&r->t0));
+    conn_phase(h, c, PHASE_HEADERS); /* keep-alive: the next request's headers are due in time */
     etude_syncd_metrics_gauge_add(h->m, ETUDE_SYNCD_GAUGE_IN_FLIGHT, -1);
     free(r->buf);
     free(r);
@@ -424,30 +593,48 @@ int etude_syncd_http_start(const etude_syncd_http_config_t *hc, const etude_sync
     h->st = st;
     h->m = m;
     h->hub = hub;
+    h->hc = *hc;
     h->keepalive_ms = hc->keepalive_ms > 0 ? hc->keepalive_ms : 15000;
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->idle, NULL);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    pthread_mutex_init(&h->conns_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->sweep_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    etude_syncd_hub_configure(hub, h->keepalive_ms, hc->max_streams_per_user);
+    /* Event-driven: a few epoll loops serve every connection; an idle or slow connection, or a
+     * parked event stream, costs a socket and a little memory, never a thread. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (fam == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (hc->tls_cert)
         flags |= MHD_USE_TLS;
-    if (hc->tls_cert)
-        h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_CONNECTION_LIMIT,
-                                (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                                MHD_OPTION_HTTPS_MEM_CERT, hc->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, hc->tls_key,
-                                MHD_OPTION_END);
-    else
-        h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_CONNECTION_LIMIT,
-                                (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, hc->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, hc->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+                            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(hc->threads ? hc->threads : 1),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)hc->max_connections,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)hc->max_per_ip,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)hc->idle_timeout,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+                            MHD_OPTION_ARRAY, hc->tls_cert ? tls : tls + 2, MHD_OPTION_END);
+    if (h->d && pthread_create(&h->sweeper, NULL, sweeper_main, h) == 0)
+        h->sweeper_started = 1;
     if (!h->d) {
         snprintf(err, len, "--listen: cannot serve on %s%s (address in use, not local, or bad TLS key/cert)",
                  hc->listen, hc->tls_cert ? " with --tls-cert/--tls-key" : "");
         pthread_cond_destroy(&h->idle);
         pthread_mutex_destroy(&h->lock);
+        pthread_cond_destroy(&h->sweep_cond);
+        pthread_mutex_destroy(&h->conns_lock);
         free(h);
         return ETUDE_SYNCD_EINVAL;
     }
@@ -487,6 +674,14 @@ int etude_syncd_http_stop(etude_syncd_http_t *h, int timeout_s)
     int left = h->in_flight;
     pthread_mutex_unlock(&h->lock);
     MHD_stop_daemon(h->d);
+    pthread_mutex_lock(&h->conns_lock);
+    h->stop_sweeper = 1;
+    pthread_cond_broadcast(&h->sweep_cond);
+    pthread_mutex_unlock(&h->conns_lock);
+    if (h->sweeper_started)
+        pthread_join(h->sweeper, NULL);
+    pthread_cond_destroy(&h->sweep_cond);
+    pthread_mutex_destroy(&h->conns_lock);
     pthread_cond_destroy(&h->idle);
     pthread_mutex_destroy(&h->lock);
     free(h);

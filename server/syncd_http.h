@@ -11,7 +11,17 @@ typedef struct etude_syncd_http_config {
     char *tls_cert;       /* PEM text or NULL (owned by the caller) */
     char *tls_key;        /* PEM text or NULL */
     int keepalive_ms;     /* SSE keep-alive comment interval */
+    unsigned threads;          /* worker threads, each an epoll loop over its connections */
+    unsigned max_connections;  /* all open connections */
+    unsigned max_per_ip;       /* open connections from one address (0: no limit) */
+    unsigned idle_timeout;     /* seconds without a byte before a connection is closed */
+    unsigned header_timeout;   /* seconds from connect (or the previous answer) to complete headers */
+    unsigned body_timeout;     /* seconds from complete headers to the complete body */
+    int max_streams_per_user;  /* open /events streams of one user (0: no limit) */
 } etude_syncd_http_config_t;
+
+/* [any] Fill *hc with the documented defaults (docs/server.md); listen is 127.0.0.1:8470. */
+void etude_syncd_http_config_defaults(etude_syncd_http_config_t *hc);
 
 /* [control] Start serving. On failure writes a one-line reason naming the flag at fault. */
 int etude_syncd_http_start(const etude_syncd_http_config_t *hc, const etude_syncd_config_t *cfg,

@@ -1,4 +1,7 @@
-/* syncd_hub.c - etude-syncd event hub: fans "changes exist" notices out to open /events streams. */
+/* syncd_hub.c - etude-syncd event hub: fans "changes exist" notices out to open /events streams.
+ *
+ * Streams never hold a thread: a stream with nothing to send is parked (the HTTP layer suspends
+ * its connection) and woken by a publish, by the keep-alive ticker, or by shutdown. */
 #include "syncd.h"
 
 #include <errno.h>
@@ -6,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 struct etude_syncd_stream {
@@ -21,6 +25,13 @@ struct etude_syncd_stream {
     char cursor[ETUDE_SYNCD_CURSOR_LEN];
     int count;
     char origin[80];
+    int64_t last_sent_ms; /* monotonic */
+    int keepalive_due;
+    int parked;
+    int gone; /* the client closed its end (seen by the ticker while parked) */
+    int fd;
+    etude_syncd_wake_fn wake;
+    void *wake_arg;
 };
 
 struct etude_syncd_hub {
@@ -28,26 +39,96 @@ struct etude_syncd_hub {
     pthread_cond_t cond;
     etude_syncd_stream_t *streams;
     int shutting_down;
+    int stop_ticker;
+    int keepalive_ms;
+    int max_per_user;
+    pthread_t ticker;
+    int ticker_started;
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Caller holds the lock. */
+static void unpark(etude_syncd_stream_t *s)
+{
+    if (s->parked) {
+        s->parked = 0;
+        if (s->wake)
+            s->wake(s->wake_arg);
+    }
+}
+
+/* Wakes parked streams whose keep-alive comment is due, once a second. */
+static void *ticker_main(void *arg)
+{
+    etude_syncd_hub_t *h = arg;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stop_ticker) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&h->cond, &h->lock, &until);
+        int64_t now = mono_ms();
+        for (etude_syncd_stream_t *s = h->streams; s; s = s->next) {
+            if (!s->parked)
+                continue;
+            /* A suspended connection is not watched by the event loop: look for a closed peer
+             * here, so its place (and the per-user count) is freed within a second. */
+            char b;
+            ssize_t n = s->fd >= 0 ? recv(s->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : -1;
+            if (s->fd >= 0 && (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)))
+                s->gone = 1;
+            if (s->gone || now - s->last_sent_ms >= h->keepalive_ms) {
+                s->keepalive_due = 1;
+                unpark(s);
+            }
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
 
 etude_syncd_hub_t *etude_syncd_hub_create(void)
 {
     etude_syncd_hub_t *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
+    h->keepalive_ms = 15000;
     pthread_mutex_init(&h->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&h->cond, &ca);
     pthread_condattr_destroy(&ca);
+    if (pthread_create(&h->ticker, NULL, ticker_main, h) == 0)
+        h->ticker_started = 1;
     return h;
+}
+
+void etude_syncd_hub_configure(etude_syncd_hub_t *h, int keepalive_ms, int max_per_user)
+{
+    pthread_mutex_lock(&h->lock);
+    if (keepalive_ms > 0)
+        h->keepalive_ms = keepalive_ms;
+    h->max_per_user = max_per_user;
+    pthread_mutex_unlock(&h->lock);
 }
 
 void etude_syncd_hub_destroy(etude_syncd_hub_t *h)
 {
     if (!h)
         return;
+    pthread_mutex_lock(&h->lock);
+    h->stop_ticker = 1;
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+    if (h->ticker_started)
+        pthread_join(h->ticker, NULL);
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -59,7 +140,6 @@ void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *
     if (!h)
         return;
     pthread_mutex_lock(&h->lock);
-    int woke = 0;
     for (etude_syncd_stream_t *s = h->streams; s; s = s->next) {
         if (s->user_id != user_id)
             continue;
@@ -72,10 +152,8 @@ void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *
         s->count += count;
         s->pending = 1;
         snprintf(s->origin, sizeof s->origin, "%s", origin_device ? origin_device : "");
-        woke = 1;
+        unpark(s);
     }
-    if (woke)
-        pthread_cond_broadcast(&h->cond);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -85,22 +163,33 @@ void etude_syncd_hub_shutdown(etude_syncd_hub_t *h)
         return;
     pthread_mutex_lock(&h->lock);
     h->shutting_down = 1;
-    pthread_cond_broadcast(&h->cond);
+    for (etude_syncd_stream_t *s = h->streams; s; s = s->next)
+        unpark(s);
     pthread_mutex_unlock(&h->lock);
 }
 
-etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id,
-                                           const char *device_id, const char *latest_cursor)
+etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id, const char *device_id,
+                                           const char *latest_cursor, int fd, etude_syncd_wake_fn wake,
+                                           void *wake_arg, int *too_many)
 {
+    *too_many = 0;
     etude_syncd_stream_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->hub = h;
     s->user_id = user_id;
+    s->wake = wake;
+    s->wake_arg = wake_arg;
+    s->fd = fd;
+    s->last_sent_ms = mono_ms();
     snprintf(s->latest_cursor, sizeof s->latest_cursor, "%s", latest_cursor);
     snprintf(s->device, sizeof s->device, "%s", device_id ? device_id : "");
     pthread_mutex_lock(&h->lock);
-    if (h->shutting_down) {
+    int mine = 0;
+    for (etude_syncd_stream_t *o = h->streams; o; o = o->next)
+        mine += o->user_id == user_id;
+    if (h->shutting_down || (h->max_per_user > 0 && mine >= h->max_per_user)) {
+        *too_many = !h->shutting_down;
         pthread_mutex_unlock(&h->lock);
         free(s);
         return NULL;
@@ -120,49 +209,53 @@ static void json_escape(const char *in, char *out, size_t len)
     cJSON_Delete(str);
 }
 
-long etude_syncd_stream_read(etude_syncd_stream_t *s, char *buf, size_t max, int keepalive_ms)
+long etude_syncd_stream_next(etude_syncd_stream_t *s, char *buf, size_t max, etude_syncd_wake_fn park,
+                             void *park_arg)
 {
     etude_syncd_hub_t *h = s->hub;
-    char cursor[48], origin[200];
-    if (!s->sent_ready) {
-        s->sent_ready = 1;
-        snprintf(cursor, sizeof cursor, "%s", s->latest_cursor);
-        int n = snprintf(buf, max, "retry: 3000\nevent: ready\ndata: {\"latestCursor\":\"%s\"}\n\n",
-                         cursor);
-        return n < 0 || (size_t)n >= max ? -1 : n;
-    }
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += keepalive_ms / 1000;
-    until.tv_nsec += (long)(keepalive_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    char cursor[ETUDE_SYNCD_CURSOR_LEN], origin[200];
+    int n;
     pthread_mutex_lock(&h->lock);
-    int rc = 0;
-    while (!s->pending && !h->shutting_down && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&h->cond, &h->lock, &until);
-    if (h->shutting_down) {
+    if (h->shutting_down || s->gone) {
         pthread_mutex_unlock(&h->lock);
         return -1;
     }
-    if (!s->pending) {
+    if (!s->sent_ready) {
+        s->sent_ready = 1;
+        s->last_sent_ms = mono_ms();
+        snprintf(cursor, sizeof cursor, "%s", s->latest_cursor);
         pthread_mutex_unlock(&h->lock);
-        int n = snprintf(buf, max, ": keepalive\n\n");
+        n = snprintf(buf, max, "retry: 3000\nevent: ready\ndata: {\"latestCursor\":\"%s\"}\n\n", cursor);
         return n < 0 || (size_t)n >= max ? -1 : n;
     }
-    int64_t seq = s->seq;
-    int count = s->count;
-    snprintf(cursor, sizeof cursor, "%s", s->cursor);
-    json_escape(s->origin, origin, sizeof origin);
-    s->pending = 0;
-    s->count = 0;
-    pthread_mutex_unlock(&h->lock);
-    int n = snprintf(buf, max,
+    if (s->pending) {
+        int64_t seq = s->seq;
+        int count = s->count;
+        snprintf(cursor, sizeof cursor, "%s", s->cursor);
+        json_escape(s->origin, origin, sizeof origin);
+        s->pending = 0;
+        s->count = 0;
+        s->keepalive_due = 0;
+        s->last_sent_ms = mono_ms();
+        pthread_mutex_unlock(&h->lock);
+        n = snprintf(buf, max,
                      "id: %lld\nevent: changes\ndata: {\"cursor\":\"%s\",\"count\":%d,\"deviceId\":%s}\n\n",
                      (long long)seq, cursor, count, origin);
-    return n < 0 || (size_t)n >= max ? -1 : n;
+        return n < 0 || (size_t)n >= max ? -1 : n;
+    }
+    if (s->keepalive_due || mono_ms() - s->last_sent_ms >= h->keepalive_ms) {
+        s->keepalive_due = 0;
+        s->last_sent_ms = mono_ms();
+        pthread_mutex_unlock(&h->lock);
+        n = snprintf(buf, max, ": keepalive\n\n");
+        return n < 0 || (size_t)n >= max ? -1 : n;
+    }
+    /* Nothing to send: park under the lock, so a publish cannot slip in between. */
+    s->parked = 1;
+    if (park)
+        park(park_arg);
+    pthread_mutex_unlock(&h->lock);
+    return 0;
 }
 
 void etude_syncd_stream_close(etude_syncd_stream_t *s)

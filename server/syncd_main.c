@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -18,7 +21,11 @@ static const char usage[] =
     "usage: etude-syncd [--listen ADDR:PORT] [--db PATH] [--token-ttl SECONDS] [--refresh-ttl SECONDS]\n"
     "                   [--tls-cert FILE --tls-key FILE] [--max-body BYTES] [--max-batch N]\n"
     "                   [--max-page N] [--max-entity-bytes BYTES] [--shutdown-timeout SECONDS]\n"
-    "                   [--refresh-grace SECONDS] [--ready-file PATH] [--exit-with-parent]\n"
+    "                   [--refresh-grace SECONDS] [--threads N] [--max-connections N]\n"
+    "                   [--max-connections-per-ip N] [--idle-timeout SECONDS] [--header-timeout SECONDS]\n"
+    "                   [--body-timeout SECONDS] [--max-streams-per-user N] [--login-failures-per-user N]\n"
+    "                   [--login-failures-per-ip N] [--login-window SECONDS]\n"
+    "                   [--ready-file PATH] [--exit-with-parent]\n"
     "       etude-syncd user add NAME [--password-stdin] [--db PATH]\n"
     "       etude-syncd db new-epoch [--db PATH]\n";
 
@@ -94,6 +101,27 @@ static int write_ready_file(const char *path, const char *address)
     if (!ok || rename(tmp, path) != 0) {
         unlink(tmp);
         return -1;
+    }
+    return 0;
+}
+
+/* Whether the host part of ADDR:PORT is a loopback address (127.0.0.0/8 or ::1). */
+static int loopback(const char *listen)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
+    if (n >= sizeof host)
+        return 0;
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        return inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
     }
     return 0;
 }
@@ -204,7 +232,8 @@ int main(int argc, char **argv)
         return cmd_db(argc - 1, argv + 1);
     etude_syncd_config_t cfg;
     etude_syncd_config_defaults(&cfg);
-    etude_syncd_http_config_t hc = {.listen = "127.0.0.1:8470"};
+    etude_syncd_http_config_t hc;
+    etude_syncd_http_config_defaults(&hc);
     const char *cert_path = NULL, *key_path = NULL, *ready = NULL;
     long long shutdown_timeout = 30, v;
     int with_parent = 0;
@@ -256,6 +285,46 @@ int main(int argc, char **argv)
             if (num_flag(f, val, 64, 1LL << 26, &v))
                 return 2;
             cfg.max_entity_bytes = (size_t)v;
+        } else if (strcmp(f, "--threads") == 0) {
+            if (num_flag(f, val, 1, 256, &v))
+                return 2;
+            hc.threads = (unsigned)v;
+        } else if (strcmp(f, "--max-connections") == 0) {
+            if (num_flag(f, val, 16, 1000000, &v))
+                return 2;
+            hc.max_connections = (unsigned)v;
+        } else if (strcmp(f, "--max-connections-per-ip") == 0) {
+            if (num_flag(f, val, 0, 1000000, &v))
+                return 2;
+            hc.max_per_ip = (unsigned)v;
+        } else if (strcmp(f, "--idle-timeout") == 0) {
+            if (num_flag(f, val, 1, 86400, &v))
+                return 2;
+            hc.idle_timeout = (unsigned)v;
+        } else if (strcmp(f, "--header-timeout") == 0) {
+            if (num_flag(f, val, 1, 86400, &v))
+                return 2;
+            hc.header_timeout = (unsigned)v;
+        } else if (strcmp(f, "--body-timeout") == 0) {
+            if (num_flag(f, val, 1, 86400, &v))
+                return 2;
+            hc.body_timeout = (unsigned)v;
+        } else if (strcmp(f, "--max-streams-per-user") == 0) {
+            if (num_flag(f, val, 0, 1000000, &v))
+                return 2;
+            hc.max_streams_per_user = (int)v;
+        } else if (strcmp(f, "--login-failures-per-user") == 0) {
+            if (num_flag(f, val, 0, 1000000, &v))
+                return 2;
+            cfg.login_fail_user = (int)v;
+        } else if (strcmp(f, "--login-failures-per-ip") == 0) {
+            if (num_flag(f, val, 0, 1000000, &v))
+                return 2;
+            cfg.login_fail_ip = (int)v;
+        } else if (strcmp(f, "--login-window") == 0) {
+            if (num_flag(f, val, 1, 86400, &v))
+                return 2;
+            cfg.login_window = (long)v;
         } else if (strcmp(f, "--refresh-grace") == 0) {
             if (num_flag(f, val, 0, 600, &v))
                 return 2;
@@ -298,6 +367,23 @@ int main(int argc, char **argv)
     if (with_parent && (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent))
         return fail("--exit-with-parent: the parent is already gone%s%s", "", "");
 
+    /* Every connection is a descriptor: raise the soft limit as far as allowed, and keep the
+     * connection limit below it (SQLite and the listening socket need a few). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)hc.max_connections + 64) {
+            unsigned fit = rl.rlim_cur > 128 ? (unsigned)rl.rlim_cur - 64 : 64;
+            fprintf(stderr, "etude-syncd: warning: --max-connections %u lowered to %u (open file limit %llu)\n",
+                    hc.max_connections, fit, (unsigned long long)rl.rlim_cur);
+            hc.max_connections = fit;
+        }
+    }
+
     char err[512];
     etude_syncd_store_t *st = NULL;
     if (etude_syncd_store_open(&cfg, &st, err, sizeof err) != 0) {
@@ -326,6 +412,10 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "etude-syncd: listening on %s://%s (db %s)\n", cert_path ? "https" : "http",
             etude_syncd_http_address(http), cfg.db_path);
+    if (!cert_path && !loopback(hc.listen))
+        fprintf(stderr, "etude-syncd: warning: serving plain HTTP on the non-loopback address %s: passwords and"
+                        " tokens cross the network unencrypted (use --tls-cert/--tls-key, or a TLS proxy on"
+                        " this host)\n", hc.listen);
     if (ready && write_ready_file(ready, etude_syncd_http_address(http)) != 0)
         fprintf(stderr, "etude-syncd: --ready-file: cannot write %s: %s\n", ready, strerror(errno));
 

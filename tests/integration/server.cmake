@@ -1,7 +1,7 @@
 # etude-syncd integration tests: a real server on loopback per test (free port, own temp dir).
 if(TARGET etude-syncd)
   set(_syncd_env "ETUDE_SYNCD=$<TARGET_FILE:etude-syncd>;ETUDE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
-  foreach(t api sigterm restore)
+  foreach(t api sigterm restore load)
     add_test(NAME server.${t} COMMAND node --test-reporter=spec ${CMAKE_CURRENT_LIST_DIR}/server_${t}.test.mjs)
     set_tests_properties(server.${t} PROPERTIES LABELS "integration;server" TIMEOUT 300
       ENVIRONMENT "${_syncd_env}")

@@ -74,6 +74,7 @@ export function request(url, { method = 'GET', headers = {}, body, agentOpts } =
       res.on('error', reject);
     });
     req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within ${agentOpts?.timeout} ms`)));
     if (body !== undefined) req.end(body); else req.end();
   });
 }
@@ -96,7 +97,10 @@ export async function gql(server, op, variables, opts = {}) {
   }
   let body = Buffer.from(payload);
   if (opts.gzip) { body = zlib.gzipSync(body); headers['content-encoding'] = 'gzip'; }
-  const res = await request(`${server.url}/graphql`, { method: 'POST', headers, body });
+  const agentOpts = {};
+  if (opts.localAddress) agentOpts.localAddress = opts.localAddress;
+  if (opts.timeout) agentOpts.timeout = opts.timeout;
+  const res = await request(`${server.url}/graphql`, { method: 'POST', headers, body, agentOpts });
   let text = res.body;
   if (res.headers['content-encoding'] === 'gzip') text = zlib.gunzipSync(text);
   text = text.toString('utf8');

@@ -1379,6 +1379,7 @@ static void visit(int d, int acc)
     if (sync_clean(d, 4))
         viol(V_PENDING, "d%d (%s) still has changes queued after 4 syncs without faults", d, acc_label(acc));
     snapshot_conflicts(d);
+    check_dead_letters(d, "at quiescence");
 }
 
 static void quiesce(void)
