@@ -1126,6 +1126,11 @@ static void op_logout(int d)
     hlog("d%d (%s): logout -> %s, %" PRId64 " pending%s%s", d, acc_label(acc),
          o ? "killed" : r.rc ? etude_sync_strerror(r.rc) : "ok", r.pending, r.rc ? ": " : "", r.rc ? r.err : "");
     H->dev[d].acc = -1;
+    /* The logout's final sync may have met conflicts and dead letters of its own; a store with
+     * account partitions still shows that account's. */
+    snapshot_conflicts(d);
+    if (view_acc(d) >= 0)
+        check_dead_letters(d, "after logout");
 }
 
 static void op_faults(void)
@@ -2026,7 +2031,7 @@ int main(int argc, char **argv)
         }
         run_history(base + (uint64_t)i, keep);
         ran++;
-        if (g_verbose && ran % 100 == 0) {
+        if (g_verbose && ran % 20 == 0) {
             printf("... %d histories, %ld failed, %.1f s\n", ran, g_failed_hist, (double)(mono_ms() - t0) / 1000.0);
             fflush(stdout);
         }
