@@ -597,6 +597,20 @@ fail:
     return rc;
 }
 
+void etude_recorder_discard(etude_recorder_t *s)
+{
+    if (!s || s->disabled)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (s->active) {
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/%s.json", s->journal_dir, s->id);
+        unlink(path);
+        reset_session(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
 void etude_recorder_tick(etude_recorder_t *s)
 {
     if (!s || s->disabled)

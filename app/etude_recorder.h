@@ -60,6 +60,10 @@ int etude_recorder_open(etude_bus_t *bus, const char *command, const etude_recor
 void etude_recorder_close(etude_recorder_t *s);
 /* @endlifecycle */
 
+/* [control] Forget the session in progress: no record, its journal removed (a render that wrote
+ * nothing is no session). The next transport start begins a new one. NULL accepted. */
+void etude_recorder_discard(etude_recorder_t *s);
+
 /* [control] Periodic work for a live loop: wall-clock checkpoint, idle timeout, removal of
  * journals whose records the plugins have stored. Never blocks on the plugins. NULL accepted. */
 void etude_recorder_tick(etude_recorder_t *s);

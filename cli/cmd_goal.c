@@ -118,7 +118,10 @@ static int add_session(void *user, const etude_entity_t *e)
         return 0;
     const char *kind = jstr(p->goal, "kind"), *preset = jstr(p->goal, "preset"), *material = jstr(p->goal, "material");
     const char *sp = jstr(d, "preset"), *sm = jstr(d, "material"), *started = jstr(d, "startedAt");
-    int match = (!preset || (sp && !strcmp(sp, preset))) && (!material || (sm && !strcmp(sm, material)));
+    const char *cmd = jstr(d, "command");
+    /* a render is not practice: it counts towards no goal */
+    int match = !(cmd && !strcmp(cmd, "render")) && (!preset || (sp && !strcmp(sp, preset))) &&
+                (!material || (sm && !strcmp(sm, material)));
     if (match && !strcmp(kind, "minutes")) {
         if (started && strcmp(started, p->since) >= 0)
             p->value += cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "activeSeconds")) / 60.0;

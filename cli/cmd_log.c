@@ -57,7 +57,9 @@ static int list_one(void *user, const etude_entity_t *e)
             snprintf(tempo, sizeof tempo, "%g bpm", lo);
         else
             snprintf(tempo, sizeof tempo, "%g-%g bpm", lo, hi);
-        printf("%.8s  %s  session  %3dm%02ds  %-14s %s%s%s\n", e->id, when, (int)(secs / 60), (int)secs % 60, tempo,
+        const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "command"));
+        printf("%.8s  %s  %-8s %3dm%02ds  %-14s %s%s%s\n", e->id, when,
+               cmd && !strcmp(cmd, "render") ? "rendered" : "played", (int)(secs / 60), (int)secs % 60, tempo,
                mat ? mat : "", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "interrupted")) ? "  [interrupted]" : "",
                e->deleted_at[0] ? "  [deleted]" : "");
     } else {

@@ -405,6 +405,8 @@ int etude_cmd_render(int argc, char **argv)
     } else {
         fprintf(stderr, "etude render: render failed: %s\n", etude_strerror(rc));
     }
+    if (exit_code != 0) /* nothing written: no session either */
+        etude_recorder_discard(session);
     etude_player_finish(r.player, reason);
 
 cleanup:

@@ -26,9 +26,19 @@ int main(int argc, char **argv)
         printf("etude " ETUDE_VERSION "\n");
         return 0;
     }
-    for (const etude_cli_command_t *c = etude_cli_commands; c->name; c++)
-        if (!strcmp(argv[1], c->name))
-            return c->run(argc - 1, argv + 1);
+    for (const etude_cli_command_t *c = etude_cli_commands; c->name; c++) {
+        if (strcmp(argv[1], c->name))
+            continue;
+        /* --help or -h anywhere before "--" (`etude log note --help`, `etude goal add -h`) asks for
+         * the command's usage, never for data: the command sees only the flag, and exits 0 having
+         * touched nothing. */
+        for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                char *help[] = {argv[1], argv[i], NULL};
+                return c->run(2, help);
+            }
+        return c->run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "etude: unknown command '%s' (try 'etude --help')\n", argv[1]);
     return 2;
 }

@@ -108,6 +108,13 @@ static inline int event_check(const etude_engine_t *e, const etude_event_t *ev)
         return ETUDE_EINVAL;
     if (ev->voice == 0)
         return ev->kind == ETUDE_EV_MARKER ? 0 : ETUDE_EINVAL;
+    /* The common case in one word compare: the handle's generation with PREPARED or ACTIVE. */
+    uint32_t i = ETUDE_ID_SLOT(ev->voice);
+    if (__builtin_expect(i < e->v_cap, 1)) {
+        uint64_t w = atomic_load_explicit(&e->vs[i].state, memory_order_acquire);
+        if (__builtin_expect((w ^ (ev->voice & ~(uint64_t)0xffffffffu)) - 1 <= 1, 1))
+            return 0;
+    }
     struct voice_slot *v;
     return vp_live(e, ev->voice, &v);
 }

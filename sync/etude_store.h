@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /* The schema version this library writes (PRAGMA user_version). Migrations run from 1 upwards. */
-#define ETUDE_STORE_SCHEMA_VERSION 1
+#define ETUDE_STORE_SCHEMA_VERSION 2
 
 /* The store's codes are names in the project's one error space (etude_error.h). */
 #define ETUDE_STORE_OK ETUDE_OK
@@ -177,6 +177,54 @@ int etude_store_import(etude_store_t *store, FILE *in, const char *name, etude_i
 int etude_store_meta_get(etude_store_t *store, const char *key, char *buf, size_t size);
 /* [any] Set (value NULL: remove) a sync_meta value. */
 int etude_store_meta_set(etude_store_t *store, const char *key, const char *value);
+
+/* ---- clock: time corrected by the server's ------------------------------------------------ */
+
+/* A stored time further ahead of corrected now than this is a wrong clock's (the server refuses
+ * such times, common/etude_entity.h): an edit does not follow it. */
+#define ETUDE_STORE_MAX_AHEAD_MS INT64_C(600000)
+/* Offsets closer than this to the stored one are the same (the estimate's noise). */
+#define ETUDE_STORE_CLOCK_NOISE_MS INT64_C(1000)
+
+/* [any] The store's corrected wall clock in unix ms: etude_time_wall_ms() plus the learned offset
+ * (0 until one is learned). Every createdAt, updatedAt, deletedAt, queue and audit time the store
+ * writes is this clock's. */
+int64_t etude_store_now_ms(etude_store_t *store);
+
+/* [any] The learned offset (server clock minus this machine's, ms) into *offset_ms (may be NULL);
+ * returns 1 when one was learned, 0 when not (the offset is then 0). */
+int etude_store_clock_offset(etude_store_t *store, int64_t *offset_ms);
+
+/* [any] Keep offset_ms (sync_meta clock_offset_ms) so this and later handles stamp corrected time.
+ * The first time an offset is learned, the times of every entity with queued changes (createdAt
+ * too while it was never synced) and the queue times are shifted by it: they were stamped by this
+ * clock alone. An offset within ETUDE_STORE_CLOCK_NOISE_MS of the stored one writes nothing. */
+int etude_store_set_clock_offset(etude_store_t *store, int64_t offset_ms);
+
+/* [any] Bring the times of queued changes that lie ahead of corrected now down to the time the
+ * change was queued (or now, if that is ahead too), keeping createdAt <= updatedAt and deletedAt
+ * <= updatedAt. The sync client calls it before every upload, so no wrong clock's stamp wins a
+ * last-write-wins conflict or is refused by the server as being in the future. */
+int etude_store_clamp_queued_times(etude_store_t *store);
+
+/* ---- accounts: one device, several accounts, nothing shared ---------------------------------- */
+
+/* The account of data written before any login. */
+#define ETUDE_STORE_ANONYMOUS "anonymous"
+
+/* [any] The active account into buf: the server's user id of the last login, or "anonymous" before
+ * the first one. Every entity, queued change, conflict and dead letter belongs to one account, and
+ * every function of this header sees only the active account's (lists, get, export, import,
+ * outbox). So do the per-account sync_meta keys (cursor, last_sync_at, sync_state, last_error). */
+int etude_store_account(etude_store_t *store, char *buf, size_t size);
+
+/* [any] Make account the active one (kept in sync_meta user_id, for this and later handles). The
+ * first account ever made active adopts the anonymous data (written before any login). Switching
+ * back to an account shows its data again. */
+int etude_store_set_account(etude_store_t *store, const char *account);
+
+/* [any] Re-read the active account (another process may have logged in as someone else). */
+int etude_store_reload_account(etude_store_t *store);
 
 /* [any] Rows waiting in the outbox. */
 int64_t etude_store_outbox_count(etude_store_t *store);

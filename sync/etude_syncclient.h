@@ -134,6 +134,7 @@ typedef struct etude_sync_stats {
     int64_t bytes_sent;     /* request bodies on the wire (after gzip) */
     int64_t bytes_received; /* response bodies on the wire */
     int64_t pending;  /* outbox rows left */
+    int reconciled;   /* entities queued again after the server lost history (INVALID_CURSOR) */
 } etude_sync_stats_t;
 
 /* [any] One sync: push the outbox in batches, then pull pages until the server has nothing newer.

@@ -2,6 +2,8 @@
 #include "etude_store.h"
 #include "etude_canon.h"
 #include "etude_entity.h"
+#include "etude_time.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,18 +16,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#define STMT_CACHE 12
-
-struct etude_store {
-    sqlite3 *db;
-    char *path;
-    char err[512];
-    /* Prepared statements of the write path, keyed by their (static) SQL text: parsing SQL was
-     * most of the cost of a write (tests/bench/bench_store). Each is stepped to completion and
-     * reset within one call, so no caller ever finds one in use. */
-    struct { const char *sql; sqlite3_stmt *st; } cache[STMT_CACHE];
-};
-
+static int fail(etude_store_t *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(etude_store_t *s, int code, const char *fmt, ...)
 {
     if (s) {
@@ -67,6 +58,27 @@ static void cdone(etude_store_t *s, sqlite3_stmt *st)
             return;
         }
     sqlite3_finalize(st);
+}
+
+/* The store's own helpers, for its other files (store_sync.c). */
+int etude_store_i_fail(etude_store_t *s, int code, const char *msg)
+{
+    return fail(s, code, "%s", msg);
+}
+
+int etude_store_i_dbfail(etude_store_t *s, const char *what)
+{
+    return dbfail(s, what);
+}
+
+int etude_store_i_prep(etude_store_t *s, const char *sql, sqlite3_stmt **out)
+{
+    return cprep(s, sql, out);
+}
+
+void etude_store_i_done(etude_store_t *s, sqlite3_stmt *st)
+{
+    cdone(s, st);
 }
 
 const char *etude_store_errmsg(const etude_store_t *store)
@@ -225,6 +237,26 @@ static const char migration_1[] =
     "  mutation_seq INTEGER);"
     "CREATE INDEX audit_entity ON audit(entity_id);";
 
+/* Accounts: every row belongs to one; the rows written so far belong to the store's user. */
+static const char migration_2[] =
+    "ALTER TABLE entities ADD COLUMN account TEXT NOT NULL DEFAULT 'anonymous';"
+    "ALTER TABLE outbox ADD COLUMN account TEXT NOT NULL DEFAULT 'anonymous';"
+    "ALTER TABLE conflicts ADD COLUMN account TEXT NOT NULL DEFAULT 'anonymous';"
+    "ALTER TABLE dead_letter ADD COLUMN account TEXT NOT NULL DEFAULT 'anonymous';"
+    "UPDATE entities SET account = coalesce((SELECT value FROM sync_meta WHERE key = 'user_id'), 'anonymous');"
+    "UPDATE outbox SET account = coalesce((SELECT value FROM sync_meta WHERE key = 'user_id'), 'anonymous');"
+    "UPDATE conflicts SET account = coalesce((SELECT value FROM sync_meta WHERE key = 'user_id'), 'anonymous');"
+    "UPDATE dead_letter SET account = coalesce((SELECT value FROM sync_meta WHERE key = 'user_id'), 'anonymous');"
+    "CREATE INDEX entities_account ON entities(account, entity_type, deleted_at);"
+    "CREATE INDEX outbox_account ON outbox(account, seq);"
+    /* the per-account sync_meta keys get their account's suffix */
+    "UPDATE sync_meta SET key = key || '@' || coalesce((SELECT value FROM sync_meta WHERE key = 'user_id'), 'anonymous')"
+    "  WHERE key IN ('cursor', 'last_sync_at', 'sync_state', 'last_error') OR key LIKE 'merge_created:%';"
+    /* a store already logged in has had its first account */
+    "INSERT INTO sync_meta(key, value) SELECT 'adopted', value FROM sync_meta WHERE key = 'user_id'"
+    "  AND value <> 'anonymous';"
+    "PRAGMA user_version = 2;";
+
 static int exec(etude_store_t *s, const char *sql, const char *what)
 {
     char *msg = NULL;
@@ -284,8 +316,20 @@ static int migrate(etude_store_t *s)
             return rc;
         }
     }
-    /* Later migrations go here: if (v < 2) { ... PRAGMA user_version = 2 } */
+    if (v < 2 && (rc = exec(s, migration_2, "migration 2"))) {
+        exec(s, "ROLLBACK", "rollback");
+        return rc;
+    }
+    /* Later migrations go here: if (v < 3) { ... PRAGMA user_version = 3 } */
     return exec(s, "COMMIT", "commit migration");
+}
+
+static void account_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    etude_store_t *s = sqlite3_user_data(ctx);
+    sqlite3_result_text(ctx, s->account, -1, SQLITE_TRANSIENT);
 }
 
 int etude_store_open(const char *path, etude_store_t **out)
@@ -322,6 +366,10 @@ int etude_store_open(const char *path, etude_store_t **out)
     }
     sqlite3_busy_timeout(s->db, 10000);
     sqlite3_extended_result_codes(s->db, 1);
+    snprintf(s->account, sizeof s->account, "%s", ETUDE_STORE_ANONYMOUS);
+    if (sqlite3_create_function(s->db, "etude_account", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, s, account_fn, NULL,
+                                NULL) != SQLITE_OK)
+        return fail(s, ETUDE_STORE_EIO, "%s: cannot register etude_account(): %s", path, sqlite3_errmsg(s->db));
     int v = user_version(s);
     if (v < 0)
         return fail(s, ETUDE_STORE_EIO, "%s: not an etude store (or not an SQLite database): %s", path,
@@ -338,6 +386,13 @@ int etude_store_open(const char *path, etude_store_t **out)
         return rc;
     if ((rc = migrate(s)))
         return rc;
+    if ((rc = etude_store_reload_account(s)))
+        return rc;
+    char off[32];
+    if (etude_store_meta_get(s, "clock_offset_ms", off, sizeof off) == 0) {
+        s->clock_offset_ms = strtoll(off, NULL, 10);
+        s->clock_known = 1;
+    }
     s->err[0] = 0;
     return 0;
 }
@@ -372,15 +427,31 @@ static int meta_set(etude_store_t *s, const char *key, const char *value)
     return rc;
 }
 
+/* The per-account keys are kept as KEY@ACCOUNT. */
+static const char *meta_key(etude_store_t *s, const char *key, char *buf, size_t size)
+{
+    static const char *const per_account[] = {"cursor", "last_sync_at", "sync_state", "last_error"};
+    int mine = !strncmp(key, "merge_created:", 14);
+    for (size_t i = 0; !mine && i < sizeof per_account / sizeof *per_account; i++)
+        mine = !strcmp(key, per_account[i]);
+    if (!mine)
+        return key;
+    snprintf(buf, size, "%s@%s", key, s->account);
+    return buf;
+}
+
 int etude_store_meta_set(etude_store_t *store, const char *key, const char *value)
 {
     if (!key)
         return ETUDE_STORE_EINVAL;
-    return meta_set(store, key, value);
+    char k[256];
+    return meta_set(store, meta_key(store, key, k, sizeof k), value);
 }
 
 int etude_store_meta_get(etude_store_t *store, const char *key, char *buf, size_t size)
 {
+    char k[256];
+    key = meta_key(store, key, k, sizeof k);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(store->db, "SELECT value FROM sync_meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
         return dbfail(store, "sync_meta");
@@ -410,11 +481,174 @@ static int64_t next_mutation_seq(etude_store_t *s)
     return v;
 }
 
+static int begin(etude_store_t *s);
+static int finish(etude_store_t *s, int rc);
+
+/* ---- clock ---------------------------------------------------------------------------------- */
+
+int64_t etude_store_now_ms(etude_store_t *store)
+{
+    return etude_time_wall_ms() + store->clock_offset_ms;
+}
+
+void etude_store_i_now(etude_store_t *s, char out[32])
+{
+    etude_time_format_ms(etude_store_now_ms(s), out);
+}
+
+int etude_store_clock_offset(etude_store_t *store, int64_t *offset_ms)
+{
+    if (offset_ms)
+        *offset_ms = store->clock_offset_ms;
+    return store->clock_known;
+}
+
+/* Shift the times of every entity with queued changes (and the queue times) by ms: they were
+ * stamped by this machine's clock before its offset to the server was known. */
+static int restamp_queued(etude_store_t *s, int64_t ms)
+{
+    char mod[48];
+    snprintf(mod, sizeof mod, "%+.3f seconds", (double)ms / 1000.0);
+    sqlite3_stmt *st;
+    static const char *const sqls[] = {
+        "UPDATE entities SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, ?1),"
+        " deleted_at = CASE WHEN deleted_at IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%fZ', deleted_at, ?1) END,"
+        " created_at = CASE WHEN sync_version = 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', created_at, ?1) ELSE created_at END"
+        " WHERE id IN (SELECT entity_id FROM outbox WHERE account = etude_account())",
+        ("UPDATE entities SET created_at = updated_at WHERE created_at > updated_at AND id IN (SELECT entity_id FROM outbox"
+         " WHERE account = etude_account())"),
+        "UPDATE outbox SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, ?1) WHERE account = etude_account()",
+    };
+    for (size_t i = 0; i < sizeof sqls / sizeof *sqls; i++) {
+        if (sqlite3_prepare_v2(s->db, sqls[i], -1, &st, NULL) != SQLITE_OK)
+            return dbfail(s, "clock");
+        if (sqlite3_bind_parameter_count(st) >= 1)
+            sqlite3_bind_text(st, 1, mod, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dbfail(s, "clock");
+        sqlite3_finalize(st);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int etude_store_set_clock_offset(etude_store_t *store, int64_t offset_ms)
+{
+    int64_t d = offset_ms - store->clock_offset_ms;
+    if (store->clock_known && d > -ETUDE_STORE_CLOCK_NOISE_MS && d < ETUDE_STORE_CLOCK_NOISE_MS)
+        return 0; /* the same offset within the estimate's noise: nothing to write */
+    int rc = begin(store);
+    if (rc)
+        return rc;
+    /* Changes stamped before any offset was known were stamped by this clock alone: they move
+     * with it, so a device hours off neither wins nor loses a conflict because of its clock. */
+    if (!store->clock_known && (offset_ms <= -ETUDE_STORE_CLOCK_NOISE_MS || offset_ms >= ETUDE_STORE_CLOCK_NOISE_MS))
+        rc = restamp_queued(store, offset_ms);
+    char b[32];
+    snprintf(b, sizeof b, "%lld", (long long)offset_ms);
+    if (!rc)
+        rc = meta_set(store, "clock_offset_ms", b);
+    rc = finish(store, rc);
+    if (!rc) {
+        store->clock_offset_ms = offset_ms;
+        store->clock_known = 1;
+    }
+    return rc;
+}
+
+int etude_store_clamp_queued_times(etude_store_t *store)
+{
+    /* A queued change stamped ahead of corrected now (a clock that was wrong, a hand-made import,
+     * a year 9999) takes the time it was queued, or now if that is ahead too. */
+    char now[32];
+    etude_store_i_now(store, now);
+    sqlite3_stmt *st;
+    static const char *const sqls[] = {
+        "UPDATE entities SET updated_at = min(?1, (SELECT max(o.created_at) FROM outbox o WHERE o.entity_id = entities.id))"
+        " WHERE (updated_at > ?1 OR created_at > ?1 OR deleted_at > ?1) AND id IN (SELECT entity_id FROM outbox WHERE account = etude_account())",
+        "UPDATE entities SET created_at = min(created_at, updated_at),"
+        " deleted_at = CASE WHEN deleted_at IS NULL THEN NULL ELSE min(deleted_at, updated_at) END"
+        " WHERE (created_at > updated_at OR deleted_at > updated_at) AND id IN (SELECT entity_id FROM outbox"
+        " WHERE account = etude_account())",
+    };
+    int rc = begin(store);
+    for (size_t i = 0; !rc && i < sizeof sqls / sizeof *sqls; i++) {
+        if (sqlite3_prepare_v2(store->db, sqls[i], -1, &st, NULL) != SQLITE_OK)
+            return finish(store, dbfail(store, "clock"));
+        if (sqlite3_bind_parameter_count(st) >= 1)
+            sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dbfail(store, "clock");
+        sqlite3_finalize(st);
+    }
+    return finish(store, rc);
+}
+
+/* ---- accounts ------------------------------------------------------------------------------- */
+
+int etude_store_account(etude_store_t *store, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", store->account);
+    return 0;
+}
+
+int etude_store_reload_account(etude_store_t *store)
+{
+    char acct[128];
+    int rc = etude_store_meta_get(store, "user_id", acct, sizeof acct);
+    if (rc == ETUDE_STORE_ENOTFOUND)
+        snprintf(acct, sizeof acct, "%s", ETUDE_STORE_ANONYMOUS);
+    else if (rc)
+        return rc;
+    snprintf(store->account, sizeof store->account, "%s", acct);
+    store->err[0] = 0;
+    return 0;
+}
+
+int etude_store_set_account(etude_store_t *store, const char *account)
+{
+    if (!account || !*account || strlen(account) >= sizeof store->account || strchr(account, '@'))
+        return fail(store, ETUDE_STORE_EINVAL, "account '%s': expected 1 to %zu characters without '@'",
+                    account ? account : "", sizeof store->account - 1);
+    int rc = begin(store);
+    if (rc)
+        return rc;
+    char adopted[128];
+    int first = strcmp(account, ETUDE_STORE_ANONYMOUS) &&
+                etude_store_meta_get(store, "adopted", adopted, sizeof adopted) == ETUDE_STORE_ENOTFOUND;
+    static const char *const adopt[] = {
+        "UPDATE entities SET account = ?1 WHERE account = 'anonymous'",
+        "UPDATE outbox SET account = ?1 WHERE account = 'anonymous'",
+        "UPDATE conflicts SET account = ?1 WHERE account = 'anonymous'",
+        "UPDATE dead_letter SET account = ?1 WHERE account = 'anonymous'",
+        "UPDATE sync_meta SET key = substr(key, 1, length(key) - 9) || ?1 WHERE key LIKE '%@anonymous'",
+    };
+    for (size_t i = 0; first && !rc && i < sizeof adopt / sizeof *adopt; i++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(store->db, adopt[i], -1, &st, NULL) != SQLITE_OK) {
+            rc = dbfail(store, "adopting the anonymous data");
+            break;
+        }
+        char suffix[160];
+        snprintf(suffix, sizeof suffix, "@%s", account);
+        sqlite3_bind_text(st, 1, i == 4 ? suffix : account, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dbfail(store, "adopting the anonymous data");
+        sqlite3_finalize(st);
+    }
+    if (!rc && first)
+        rc = meta_set(store, "adopted", account);
+    if (!rc)
+        rc = meta_set(store, "user_id", account);
+    rc = finish(store, rc);
+    if (!rc)
+        snprintf(store->account, sizeof store->account, "%s", account);
+    return rc;
+}
+
 int64_t etude_store_outbox_count(etude_store_t *store)
 {
     sqlite3_stmt *st;
     int64_t n = -1;
-    if (sqlite3_prepare_v2(store->db, "SELECT count(*) FROM outbox", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(store->db, "SELECT count(*) FROM outbox WHERE account = etude_account()", -1, &st, NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW)
             n = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
@@ -445,7 +679,7 @@ int etude_store_check(etude_store_t *store)
     "SELECT local_id, id, remote_id, entity_type, created_at, updated_at, deleted_at, sync_status, sync_version, " \
     "checksum, data FROM entities "
 static const char select_cols[] = SELECT_COLS;
-static const char get_sql[] = SELECT_COLS "WHERE id = ?1";
+static const char get_sql[] = SELECT_COLS "WHERE id = ?1 AND account = etude_account()";
 
 static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
 {
@@ -503,7 +737,7 @@ int etude_store_resolve(etude_store_t *store, const char *prefix, char out_id[37
         return fail(store, ETUDE_STORE_ENOTFOUND,
                     "'%s' is not an entity id (give the id, or at least its first 4 characters)", prefix ? prefix : "");
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store->db, "SELECT id FROM entities WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2", -1,
+    if (sqlite3_prepare_v2(store->db, "SELECT id FROM entities WHERE substr(id, 1, length(?1)) = ?1 AND account = etude_account() LIMIT 2", -1,
                            &st, NULL) != SQLITE_OK)
         return dbfail(store, "resolve");
     sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
@@ -527,7 +761,7 @@ int etude_store_list(etude_store_t *store, const char *type, const char *parent,
     char sql[768];
     sqlite3_stmt *st;
     snprintf(sql, sizeof sql,
-             "%s WHERE (?1 IS NULL OR entity_type = ?1) AND (?2 OR deleted_at IS NULL) "
+             "%s WHERE account = etude_account() AND (?1 IS NULL OR entity_type = ?1) AND (?2 OR deleted_at IS NULL) "
              "AND (?3 IS NULL OR (entity_type IN ('practiceLog','logbookEntry') AND "
              "json_extract(data, '$.sessionId') = ?3)) ORDER BY local_id",
              select_cols);
@@ -559,7 +793,7 @@ int64_t etude_store_count(etude_store_t *store, const char *type, int with_delet
     sqlite3_stmt *st;
     int64_t n = -1;
     if (sqlite3_prepare_v2(store->db,
-                           "SELECT count(*) FROM entities WHERE (?1 IS NULL OR entity_type = ?1) "
+                           "SELECT count(*) FROM entities WHERE account = etude_account() AND (?1 IS NULL OR entity_type = ?1) "
                            "AND (?2 OR deleted_at IS NULL)",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -636,14 +870,14 @@ static int write_row(etude_store_t *s, etude_entity_t *e, int is_insert, const c
     sqlite3_stmt *st;
     static const char insert_sql[] =
         "INSERT INTO entities(local_id, id, remote_id, entity_type, created_at, updated_at, "
-        "deleted_at, sync_status, sync_version, checksum, data) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING local_id";
+        "deleted_at, sync_status, sync_version, checksum, data, account) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, etude_account()) RETURNING local_id";
     static const char update_sql[] =
         "UPDATE entities SET remote_id = ?3, entity_type = ?4, created_at = ?5, "
         "updated_at = ?6, deleted_at = ?7, sync_status = ?8, sync_version = ?9, checksum = ?10, "
-        "data = ?11 WHERE id = ?2 RETURNING local_id";
-    static const char outbox_sql[] = "INSERT INTO outbox(mutation_seq, entity_id, entity_type, op, payload, created_at) "
-                                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        "data = ?11 WHERE id = ?2 AND account = etude_account() RETURNING local_id";
+    static const char outbox_sql[] = "INSERT INTO outbox(mutation_seq, entity_id, entity_type, op, payload, created_at, "
+                                     "account) VALUES (?1, ?2, ?3, ?4, ?5, ?6, etude_account())";
     static const char audit_sql[] = "INSERT INTO audit(at, entity_id, entity_type, action, actor, old_checksum, "
                                     "new_checksum, mutation_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
     if (cprep(s, is_insert ? insert_sql : update_sql, &st) != SQLITE_OK)
@@ -682,7 +916,7 @@ static int write_row(etude_store_t *s, etude_entity_t *e, int is_insert, const c
         if (!payload)
             return fail(s, ETUDE_STORE_ENOMEM, "out of memory");
         char now[32];
-        etude_time_now_iso(now);
+        etude_store_i_now(s, now);
         if (cprep(s, outbox_sql, &st) != SQLITE_OK) {
             free(payload);
             return dbfail(s, "outbox");
@@ -700,7 +934,7 @@ static int write_row(etude_store_t *s, etude_entity_t *e, int is_insert, const c
             return rc;
     }
     char now[32];
-    etude_time_now_iso(now);
+    etude_store_i_now(s, now);
     if (cprep(s, audit_sql, &st) != SQLITE_OK)
         return dbfail(s, "audit");
     sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
@@ -777,7 +1011,7 @@ static int create_in_tx(etude_store_t *s, const char *type, const char *id, cons
         snprintf(e.id, sizeof e.id, "%s", id);
     else
         etude_uuid_new(e.id);
-    etude_time_now_iso(e.created_at);
+    etude_store_i_now(s, e.created_at);
     memcpy(e.updated_at, e.created_at, sizeof e.updated_at);
     strcpy(e.sync_status, "pending");
     rc = write_row(s, &e, 1, "create", "local", NULL, 1);
@@ -796,17 +1030,23 @@ int etude_store_create(etude_store_t *store, const char *type, const char *id, c
     return finish(store, create_in_tx(store, type, id, data_json, out_id));
 }
 
-/* Touch updated_at so it is strictly later than before, even within one millisecond. */
-static void bump_updated(etude_entity_t *e)
+/* Touch updated_at so it is strictly later than before, even within one millisecond, in corrected
+ * time. A stored time further ahead of corrected now than the server would accept (a wrong clock, a
+ * hand-made import) is not followed: the edit takes corrected now, so such a stamp neither wins
+ * forever nor makes later edits unexportable (createdAt is brought down with it when needed). */
+static void bump_updated(etude_store_t *s, etude_entity_t *e)
 {
     char now[32];
-    etude_time_now_iso(now);
+    etude_store_i_now(s, now);
     if (strcmp(now, e->updated_at) <= 0) {
-        int64_t us = 0;
-        etude_time_parse(e->updated_at, &us);
-        etude_time_iso(us + 1000, now);
+        int64_t old_ms = 0, now_ms = 0;
+        etude_time_parse_ms(now, &now_ms);
+        if (etude_time_parse_ms(e->updated_at, &old_ms) == 0 && old_ms - now_ms < ETUDE_STORE_MAX_AHEAD_MS)
+            etude_time_format_ms(old_ms + 1, now);
     }
     memcpy(e->updated_at, now, sizeof now);
+    if (strcmp(e->created_at, e->updated_at) > 0)
+        memcpy(e->created_at, e->updated_at, sizeof e->created_at);
 }
 
 static int update_in_tx(etude_store_t *s, const char *id, const char *data_json, int *changed)
@@ -825,7 +1065,7 @@ static int update_in_tx(etude_store_t *s, const char *id, const char *data_json,
     memcpy(old, e.checksum, sizeof old);
     rc = set_data(s, &e, data_json);
     if (!rc && strcmp(old, e.checksum)) {
-        bump_updated(&e);
+        bump_updated(s, &e);
         strcpy(e.sync_status, "pending");
         rc = write_row(s, &e, 0, "update", "local", old, 1);
         if (changed)
@@ -853,7 +1093,7 @@ int etude_store_delete(etude_store_t *store, const char *id)
     if (rc)
         return finish(store, rc);
     if (!e.deleted_at[0]) {
-        bump_updated(&e);
+        bump_updated(store, &e);
         memcpy(e.deleted_at, e.updated_at, sizeof e.deleted_at);
         strcpy(e.sync_status, "pending");
         rc = write_row(store, &e, 0, "delete", "local", e.checksum, 1);

@@ -6,6 +6,8 @@
 #include "etude_canon.h"
 #include "etude_entity.h"
 #include "etude_store.h"
+#include "store_sync.h"
+#include "etude_time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,14 +27,12 @@
 
 #include <cjson/cJSON.h>
 #include <sodium.h>
-#include <sqlite3.h>
 
 struct etude_syncclient {
     char home[4096];
     char token_path[4200];
     etude_sync_config_t cfg;
-    etude_store_t *store;  /* the store's own API: local edits (repointing) with outbox and audit */
-    sqlite3 *db;           /* a second connection on the same file for the sync tables */
+    etude_store_t *store;  /* the one store connection: every read and write of the local tables */
     char device_id[64];
     /* token */
     int logged_in;
@@ -48,6 +48,7 @@ struct etude_syncclient {
     etude_sync_stats_t *st; /* stats of the running sync */
     int64_t deadline_us;
     atomic_int cancel;
+    int reconcile; /* a full pull after INVALID_CURSOR is recording what the server holds */
     void (*after_send)(void *); /* test hook: runs after an upload left, before its answer is applied */
     void *after_send_ctx;
     char err[1024];
@@ -63,9 +64,10 @@ static int fail(etude_syncclient_t *c, int code, const char *fmt, ...)
     return code;
 }
 
-static int dbfail(etude_syncclient_t *c, const char *what)
+/* A store failure, with the store's message. */
+static int sfail(etude_syncclient_t *c, int rc)
 {
-    return fail(c, ETUDE_SYNC_EIO, "%s: %s: %s", etude_store_path(c->store), what, sqlite3_errmsg(c->db));
+    return fail(c, rc == ETUDE_STORE_ENOMEM ? ETUDE_SYNC_ENOMEM : ETUDE_SYNC_EIO, "%s", etude_store_errmsg(c->store));
 }
 
 const char *etude_syncclient_errmsg(const etude_syncclient_t *c)
@@ -80,12 +82,6 @@ int64_t etude_sync_now_us(void)
     return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
@@ -236,34 +232,17 @@ int etude_sync_config_load(const char *home, etude_sync_config_t *cfg, char *err
 
 static int meta_get(etude_syncclient_t *c, const char *key, char *buf, size_t size)
 {
-    sqlite3_stmt *s;
     buf[0] = 0;
-    if (sqlite3_prepare_v2(c->db, "SELECT value FROM sync_meta WHERE key=?", -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "sync_meta");
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    int found = 0;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        snprintf(buf, size, "%s", (const char *)sqlite3_column_text(s, 0));
-        found = 1;
-    }
-    sqlite3_finalize(s);
-    return found ? 0 : ETUDE_SYNC_ENOTFOUND;
+    int rc = etude_store_meta_get(c->store, key, buf, size);
+    if (rc == ETUDE_STORE_ENOTFOUND)
+        return ETUDE_SYNC_ENOTFOUND;
+    return rc ? sfail(c, rc) : 0;
 }
 
 static int meta_set(etude_syncclient_t *c, const char *key, const char *value)
 {
-    sqlite3_stmt *s;
-    const char *sql = value ? "INSERT INTO sync_meta(key,value) VALUES(?1,?2) "
-                              "ON CONFLICT(key) DO UPDATE SET value=excluded.value"
-                            : "DELETE FROM sync_meta WHERE key=?1";
-    if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "sync_meta");
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    if (value)
-        sqlite3_bind_text(s, 2, value, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "sync_meta");
-    sqlite3_finalize(s);
-    return rc;
+    int rc = etude_store_meta_set(c->store, key, value);
+    return rc ? sfail(c, rc) : 0;
 }
 
 static int64_t meta_int(etude_syncclient_t *c, const char *key, int64_t dflt)
@@ -281,28 +260,18 @@ static int meta_set_int(etude_syncclient_t *c, const char *key, int64_t v)
     return meta_set(c, key, b);
 }
 
-static int exec(etude_syncclient_t *c, const char *sql)
-{
-    if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return dbfail(c, sql);
-    return 0;
-}
-
 static int begin(etude_syncclient_t *c)
 {
-    return exec(c, "BEGIN IMMEDIATE");
+    int rc = etude_store_tx_begin(c->store);
+    return rc ? sfail(c, rc) : 0;
 }
 
 static int commit_or_rollback(etude_syncclient_t *c, int rc)
 {
-    if (rc) {
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    rc = exec(c, "COMMIT");
-    if (rc)
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    int r = etude_store_tx_finish(c->store, rc);
+    if (r && !rc)
+        return sfail(c, r);
+    return r;
 }
 
 static void set_state(etude_syncclient_t *c, const char *state, const char *error)
@@ -321,6 +290,62 @@ static void publish(etude_syncclient_t *c, const char *name, cJSON *o)
         free(t);
     }
     cJSON_Delete(o);
+}
+
+/* ---- Retry-After: a monotonic deadline ------------------------------------------------------ */
+
+/* A Retry-After longer than this is taken as this: a server (or a proxy) cannot park a device for
+ * days. */
+#define RETRY_AFTER_CAP_MS INT64_C(3600000)
+
+/* This boot's id: CLOCK_MONOTONIC is system-wide but restarts at boot, so a stored monotonic
+ * deadline is only meaningful with the boot it was taken in. */
+static void boot_id(char out[64])
+{
+    out[0] = 0;
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (!fgets(out, 64, f))
+            out[0] = 0;
+        fclose(f);
+    }
+    out[strcspn(out, "\r\n")] = 0;
+}
+
+static void retry_after_store(etude_syncclient_t *c, long seconds)
+{
+    int64_t ms = (int64_t)seconds * 1000;
+    if (ms > RETRY_AFTER_CAP_MS)
+        ms = RETRY_AFTER_CAP_MS;
+    char boot[64];
+    boot_id(boot);
+    meta_set_int(c, "retry_not_before_mono_ms", etude_time_mono_ms() + ms);
+    meta_set(c, "retry_boot_id", boot);
+}
+
+/* Milliseconds left of a stored Retry-After (0 when none, from another boot, or passed). Wall
+ * clock jumps and skews cannot stretch it; it never exceeds the cap. */
+static int64_t retry_after_left(etude_syncclient_t *c)
+{
+    int64_t deadline = meta_int(c, "retry_not_before_mono_ms", 0);
+    if (!deadline)
+        return 0;
+    char stored[64] = "", boot[64];
+    meta_get(c, "retry_boot_id", stored, sizeof stored);
+    boot_id(boot);
+    if (strcmp(stored, boot))
+        return 0;
+    int64_t left = deadline - etude_time_mono_ms();
+    if (left < 0)
+        return 0;
+    return left > RETRY_AFTER_CAP_MS ? RETRY_AFTER_CAP_MS : left;
+}
+
+static void retry_after_clear(etude_syncclient_t *c)
+{
+    meta_set(c, "retry_not_before_mono_ms", NULL);
+    meta_set(c, "retry_boot_id", NULL);
+    meta_set(c, "retry_not_before_ms", NULL); /* the wall-clock form of older versions */
 }
 
 /* ---- token file --------------------------------------------------------------------------- */
@@ -431,11 +456,6 @@ int etude_syncclient_open(const char *home, const etude_sync_config_t *cfg, etud
         c->store = NULL;
         return ETUDE_SYNC_EIO;
     }
-    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
-        return dbfail(c, "open");
-    sqlite3_busy_timeout(c->db, 15000);
-    if (exec(c, "PRAGMA synchronous=NORMAL"))
-        return ETUDE_SYNC_EIO;
     if (meta_get(c, "device_id", c->device_id, sizeof c->device_id))
         return fail(c, ETUDE_SYNC_EIO, "%s: sync_meta has no device_id", path);
     return token_load(c);
@@ -445,8 +465,6 @@ void etude_syncclient_close(etude_syncclient_t *c)
 {
     if (!c)
         return;
-    if (c->db)
-        sqlite3_close_v2(c->db);
     etude_store_close(c->store);
     sodium_memzero(c->access, sizeof c->access);
     sodium_memzero(c->refresh, sizeof c->refresh);
@@ -506,20 +524,15 @@ void etude_syncclient_cancel(etude_syncclient_t *c)
 
 int64_t etude_sync_data_version(etude_syncclient_t *c)
 {
-    sqlite3_stmt *s;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(c->db, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK) {
-        if (sqlite3_step(s) == SQLITE_ROW)
-            v = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
-    }
-    return v;
+    return etude_store_data_version(c->store);
 }
 
 static int token_load(etude_syncclient_t *c);
 int etude_sync_reload_token(etude_syncclient_t *c)
 {
-    return token_load(c);
+    int rc = token_load(c);
+    etude_store_reload_account(c->store); /* another process may have logged in as someone else */
+    return rc;
 }
 
 /* Full jitter: a uniform delay in [0, min(max, base * multiplier^attempt)]. */
@@ -574,6 +587,18 @@ static int classify(etude_syncclient_t *c, const char *field, etude_sync_http_re
     return 0;
 }
 
+/* Every answer of etude-syncd carries extensions.serverTimeMs: the offset of its clock to ours is
+ * estimated as serverTimeMs - (sent + received) / 2 and kept in the store, which stamps with it. */
+static void learn_clock(etude_syncclient_t *c, const cJSON *root, int64_t sent_ms, int64_t recv_ms)
+{
+    const cJSON *x = root ? cJSON_GetObjectItemCaseSensitive(root, "extensions") : NULL;
+    const cJSON *t = x ? cJSON_GetObjectItemCaseSensitive(x, "serverTimeMs") : NULL;
+    if (!cJSON_IsNumber(t) || t->valuedouble < 1e12 || t->valuedouble > (double)ETUDE_TIME_MAX_MS)
+        return;
+    int64_t offset = (int64_t)t->valuedouble - (sent_ms + recv_ms) / 2;
+    etude_store_set_clock_offset(c->store, offset); /* best effort: a failure keeps the old one */
+}
+
 /* Sends op with variables (owned: deleted here). On 0, *out holds the answer. Retries transient
  * failures with backoff within the deadline and max_retries; refreshes the token once on 401. */
 static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *vars, int auth, gql_result_t *out)
@@ -606,7 +631,9 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
                 rq.timeout_s = left < 1 ? 1 : (long)left;
         }
         etude_sync_http_resp_t rs;
+        int64_t sent_ms = etude_time_wall_ms();
         int hr = etude_sync_http_post(&rq, &rs);
+        int64_t recv_ms = etude_time_wall_ms();
         if (c->st) {
             c->st->requests++;
             c->st->bytes_sent += rs.bytes_sent;
@@ -624,6 +651,7 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
         } else {
             k = classify(c, field, &rs, out);
             rc = k < 0 ? k : k == 1 ? ETUDE_SYNC_ESERVER : 0;
+            learn_clock(c, out->root, sent_ms, recv_ms);
         }
         long retry_after = rs.retry_after;
         etude_sync_http_resp_clear(&rs);
@@ -646,7 +674,7 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
             break; /* a refusal, or TLS: retrying would not change the answer */
         gql_clear(out);
         if (retry_after >= 0) /* kept in the store, so a restarted process honours it too */
-            meta_set_int(c, "retry_not_before_ms", wall_ms() + (int64_t)retry_after * 1000);
+            retry_after_store(c, retry_after);
         if (attempt >= c->cfg.max_retries) {
             char prev[sizeof c->err];
             snprintf(prev, sizeof prev, "%s", c->err);
@@ -656,6 +684,8 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
         int64_t wait = backoff_ms(&c->cfg, attempt);
         if (retry_after >= 0) {
             int64_t ra = (int64_t)retry_after * 1000;
+            if (ra > RETRY_AFTER_CAP_MS)
+                ra = RETRY_AFTER_CAP_MS;
             if (ra > wait)
                 wait = ra;
         }
@@ -848,22 +878,11 @@ int etude_syncclient_login_opts(etude_syncclient_t *c, const char *server_url, c
         c->logged_in = 0;
         return rc;
     }
-    /* Changes queued for another account stay that account's. */
-    char prev[64] = "";
-    meta_get(c, "user_id", prev, sizeof prev);
-    const cJSON *u = cJSON_GetObjectItemCaseSensitive(r.data, "user");
-    const cJSON *uid = u ? cJSON_GetObjectItemCaseSensitive(u, "id") : NULL;
-    const char *new_uid = cJSON_IsString(uid) ? uid->valuestring : "";
+    /* Accounts are partitioned in the store: logging in as another user makes that user's data the
+     * visible one (the first account adopts the anonymous data); the previous account's queue, cursor,
+     * conflicts and dead letters wait in its own partition for its next login. */
     char prev_server[1024] = "";
     meta_get(c, "server_url", prev_server, sizeof prev_server);
-    int other = strcmp(prev, "anonymous") && prev[0] && strcmp(prev, new_uid);
-    if (other && etude_store_outbox_count(c->store) > 0) {
-        gql_clear(&r);
-        return fail(c, ETUDE_SYNC_EUSER,
-                    "this store has %lld change(s) queued for another account; log in as that account to "
-                    "send them first",
-                    (long long)etude_store_outbox_count(c->store));
-    }
     c->allow_insecure_http = insecure_ok && insecure_http(c->server);
     int lk = token_lock(c);
     rc = store_tokens(c, r.data);
@@ -871,44 +890,19 @@ int etude_syncclient_login_opts(etude_syncclient_t *c, const char *server_url, c
     gql_clear(&r);
     if (rc)
         return rc;
-    if (other || strcmp(prev_server, c->server)) {
-        meta_set(c, "cursor", NULL); /* a new account or server: pull from the start */
-    }
-    meta_set(c, "user_id", c->user_id);
+    if ((rc = etude_store_set_account(c->store, c->user_id)))
+        return sfail(c, rc);
+    if (strcmp(prev_server, c->server))
+        meta_set(c, "cursor", NULL); /* another server: pull from the start */
     meta_set(c, "user_name", c->user);
     meta_set(c, "server_url", c->server);
-    meta_set(c, "retry_not_before_ms", NULL);
+    retry_after_clear(c);
     set_state(c, "idle", "");
     c->logged_in = 1;
     return 0;
 }
 
 /* ---- local writes applied by sync ---------------------------------------------------------- */
-
-static int audit(etude_syncclient_t *c, const char *id, const char *type, const char *action,
-                 const char *old_sum, const char *new_sum)
-{
-    sqlite3_stmt *s;
-    char now[32];
-    etude_time_now_iso(now);
-    if (sqlite3_prepare_v2(c->db,
-                           "INSERT INTO audit(at, entity_id, entity_type, action, actor, old_checksum, new_checksum)"
-                           " VALUES (?,?,?,?, 'sync', ?, ?)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "audit");
-    sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, action, -1, SQLITE_STATIC);
-    if (old_sum)
-        sqlite3_bind_text(s, 5, old_sum, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, 5);
-    sqlite3_bind_text(s, 6, new_sum, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "audit");
-    sqlite3_finalize(s);
-    return rc;
-}
 
 /* A remote entity, checked field by field: a hostile or garbled server cannot write anything else. */
 typedef struct remote {
@@ -979,178 +973,49 @@ static int parse_remote(etude_syncclient_t *c, const cJSON *o, remote_t *r)
 
 static int has_outbox(etude_syncclient_t *c, const char *id)
 {
-    sqlite3_stmt *s;
-    int n = 0;
-    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM outbox WHERE entity_id=?", -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            n = sqlite3_column_int(s, 0);
-        sqlite3_finalize(s);
-    }
-    return n;
+    int n = etude_store_sync_outbox_rows(c->store, id);
+    return n < 0 ? 0 : n;
 }
 
 /* Write the remote version as the local row (synced). Inside the caller's transaction. */
 static int write_remote(etude_syncclient_t *c, const remote_t *r, int *applied)
 {
-    /* Read through the client's connection to see the transaction's own writes. */
-    sqlite3_stmt *s;
-    int exists = 0, local_deleted = 0;
-    int64_t local_version = 0;
-    char old_sum[65] = "", old_type[16] = "";
-    char *old_data = NULL;
-    if (sqlite3_prepare_v2(c->db, "SELECT sync_version, deleted_at IS NOT NULL, checksum, entity_type, data "
-                                  "FROM entities WHERE id=?",
-                           -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "read entity");
-    sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        exists = 1;
-        local_version = sqlite3_column_int64(s, 0);
-        local_deleted = sqlite3_column_int(s, 1);
-        snprintf(old_sum, sizeof old_sum, "%s", (const char *)sqlite3_column_text(s, 2));
-        snprintf(old_type, sizeof old_type, "%s", (const char *)sqlite3_column_text(s, 3));
-        old_data = strdup((const char *)sqlite3_column_text(s, 4));
-    }
-    sqlite3_finalize(s);
-    *applied = 0;
-    int rc = 0;
-    if (exists && strcmp(old_type, r->type)) {
-        free(old_data);
-        return 0; /* an id never changes type: ignore */
-    }
-    if (exists && local_deleted && !r->deleted) {
-        free(old_data);
-        return 0; /* a tombstone never comes back */
-    }
-    if (exists && local_version >= r->version && !(r->deleted && !local_deleted)) {
-        free(old_data);
-        return 0;
-    }
-    const char *data = r->data ? r->data : old_data ? old_data : "{}";
-    char sum[65];
-    etude_canon_sha256_hex(data, strlen(data), sum);
-    if (exists)
-        rc = sqlite3_prepare_v2(c->db,
-                                "UPDATE entities SET remote_id=?2, created_at=?4, updated_at=?5, deleted_at=?6,"
-                                " sync_status='synced', sync_version=?7, checksum=?8, data=?9 WHERE id=?1",
-                                -1, &s, NULL);
-    else
-        rc = sqlite3_prepare_v2(c->db,
-                                "INSERT INTO entities(id, remote_id, entity_type, created_at, updated_at, deleted_at,"
-                                " sync_status, sync_version, checksum, data)"
-                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'synced', ?7, ?8, ?9)",
-                                -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        free(old_data);
-        return dbfail(c, "write entity");
-    }
-    sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, r->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, r->type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, r->created, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, r->updated, -1, SQLITE_STATIC);
-    if (r->deleted)
-        sqlite3_bind_text(s, 6, r->deleted, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, 6);
-    sqlite3_bind_int64(s, 7, r->version);
-    sqlite3_bind_text(s, 8, sum, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 9, data, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "write entity");
-    sqlite3_finalize(s);
-    free(old_data);
-    if (!rc)
-        rc = audit(c, r->id, r->type, !exists ? "create" : r->deleted ? "delete" : "update",
-                   exists ? old_sum : NULL, sum);
-    if (!rc)
-        *applied = 1;
-    return rc;
+    etude_remote_t x = {r->id, r->type, r->created, r->updated, r->deleted, r->version, r->data};
+    int rc = etude_store_sync_write_remote(c->store, &x, applied);
+    return rc ? sfail(c, rc) : 0;
 }
 
 static int delete_outbox(etude_syncclient_t *c, const char *id, int64_t max_seq)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->db, "DELETE FROM outbox WHERE entity_id=? AND seq<=?", -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "outbox");
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, max_seq);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "outbox");
-    sqlite3_finalize(s);
-    return rc;
+    int rc = etude_store_sync_settle(c->store, id, max_seq);
+    return rc ? sfail(c, rc) : 0;
 }
 
 /* Local changes of id queued after the upload that carried changes up to max_seq (edits made while
  * the request was in flight). */
 static int newer_outbox(etude_syncclient_t *c, const char *id, int64_t max_seq)
 {
-    sqlite3_stmt *s;
-    int n = 0;
-    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM outbox WHERE entity_id=? AND seq>?", -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, max_seq);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            n = sqlite3_column_int(s, 0);
-        sqlite3_finalize(s);
-    }
-    return n;
+    int n = etude_store_sync_newer_rows(c->store, id, max_seq);
+    return n < 0 ? 0 : n;
 }
 
 static int record_conflict(etude_syncclient_t *c, const char *id, const char *type, const char *local_payload,
                            const char *remote_payload, int64_t local_version, int64_t remote_version,
                            const char *resolution)
 {
-    sqlite3_stmt *s;
-    char now[32];
-    etude_time_now_iso(now);
-    if (sqlite3_prepare_v2(c->db,
-                           "INSERT INTO conflicts(entity_id, entity_type, local_payload, remote_payload,"
-                           " local_version, remote_version, detected_at, resolved_at, resolution)"
-                           " VALUES (?,?,?,?,?,?,?,?,?)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "conflicts");
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, local_payload, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, remote_payload, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, local_version);
-    sqlite3_bind_int64(s, 6, remote_version);
-    sqlite3_bind_text(s, 7, now, -1, SQLITE_TRANSIENT);
-    if (resolution) {
-        sqlite3_bind_text(s, 8, now, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 9, resolution, -1, SQLITE_STATIC);
-    } else {
-        sqlite3_bind_null(s, 8);
-        sqlite3_bind_null(s, 9);
-    }
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "conflicts");
-    sqlite3_finalize(s);
-    return rc;
+    int rc = etude_store_sync_record_conflict(c->store, id, type, local_payload, remote_payload, local_version,
+                                              remote_version, resolution);
+    return rc ? sfail(c, rc) : 0;
 }
 
 static int dead_letter(etude_syncclient_t *c, const char *id, int64_t max_seq, const char *reason, long status)
 {
-    sqlite3_stmt *s;
-    char now[32];
-    etude_time_now_iso(now);
-    if (sqlite3_prepare_v2(c->db,
-                           "INSERT INTO dead_letter(outbox_seq, mutation_seq, entity_id, entity_type, op, payload,"
-                           " reason, http_status, failed_at) SELECT seq, mutation_seq, entity_id, entity_type, op,"
-                           " payload, ?3, ?4, ?5 FROM outbox WHERE entity_id=?1 AND seq<=?2",
-                           -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "dead_letter");
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, max_seq);
-    sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, status);
-    sqlite3_bind_text(s, 5, now, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "dead_letter");
-    sqlite3_finalize(s);
-    if (!rc)
-        rc = delete_outbox(c, id, max_seq);
-    if (!rc && c->st)
+    int rc = etude_store_sync_dead_letter(c->store, id, max_seq, reason, status, NULL);
+    if (rc)
+        return sfail(c, rc);
+    if (c->st)
         c->st->dead_letters++;
-    return rc;
+    return 0;
 }
 
 /* ---- push --------------------------------------------------------------------------------- */
@@ -1188,74 +1053,50 @@ static int build_batch(etude_syncclient_t *c, int max, batch_t *b)
     b->items = calloc((size_t)max, sizeof *b->items);
     if (!b->items)
         return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
-    /* Distinct entities in the order of their oldest queued change; walking the outbox by its key
-     * keeps each batch's cost independent of the queue's length. */
     char (*ids)[37] = calloc((size_t)max, 37);
     if (!ids)
         return fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
     int nids = 0;
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT o.entity_id FROM outbox o JOIN entities e ON e.id=o.entity_id"
-                           " WHERE e.sync_status<>'conflict' ORDER BY o.seq LIMIT ?",
-                           -1, &s, NULL) != SQLITE_OK) {
+    int rc = etude_store_sync_queued_ids(c->store, max, ids, &nids);
+    if (rc) {
         free(ids);
-        return dbfail(c, "outbox");
-    }
-    sqlite3_bind_int(s, 1, max * 4);
-    while (nids < max && sqlite3_step(s) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(s, 0);
-        int seen = 0;
-        for (int i = nids - 1; i >= 0 && !seen; i--)
-            seen = !strcmp(ids[i], id);
-        if (!seen)
-            snprintf(ids[nids++], 37, "%s", id);
-    }
-    sqlite3_finalize(s);
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT id, (SELECT max(seq) FROM outbox WHERE entity_id=?1), entity_type, created_at,"
-                           " updated_at, deleted_at, sync_version, checksum, data FROM entities WHERE id=?1",
-                           -1, &s, NULL) != SQLITE_OK) {
-        free(ids);
-        return dbfail(c, "outbox");
+        return sfail(c, rc);
     }
     int next_id = 0;
     cJSON *vars = cJSON_CreateObject();
     cJSON *batch = cJSON_AddObjectToObject(vars, "batch");
     cJSON *ents = cJSON_CreateArray();
     size_t bytes = 256;
-    int rc = 0, r = SQLITE_DONE;
     while (next_id < nids) {
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, ids[next_id++], -1, SQLITE_STATIC);
-        if ((r = sqlite3_step(s)) != SQLITE_ROW) {
-            if (r == SQLITE_DONE)
-                continue;
+        etude_sync_row_t row;
+        int r = etude_store_sync_row(c->store, ids[next_id++], &row);
+        if (r == ETUDE_STORE_ENOTFOUND)
+            continue;
+        if (r) {
+            rc = sfail(c, r);
             break;
         }
         item_t *it = &b->items[b->n];
-        snprintf(it->id, sizeof it->id, "%s", (const char *)sqlite3_column_text(s, 0));
-        it->max_seq = sqlite3_column_int64(s, 1);
-        snprintf(it->type, sizeof it->type, "%s", (const char *)sqlite3_column_text(s, 2));
-        const char *created = (const char *)sqlite3_column_text(s, 3);
-        snprintf(it->updated, sizeof it->updated, "%s", (const char *)sqlite3_column_text(s, 4));
-        const char *deleted = (const char *)sqlite3_column_text(s, 5);
-        it->deleted = deleted != NULL;
-        it->version = sqlite3_column_int64(s, 6);
-        snprintf(it->checksum, sizeof it->checksum, "%s", (const char *)sqlite3_column_text(s, 7));
-        const char *data = (const char *)sqlite3_column_text(s, 8);
+        snprintf(it->id, sizeof it->id, "%s", row.id);
+        it->max_seq = row.max_seq;
+        snprintf(it->type, sizeof it->type, "%s", row.type);
+        snprintf(it->updated, sizeof it->updated, "%s", row.updated_at);
+        it->deleted = row.deleted_at[0] != 0;
+        it->version = row.version;
+        snprintf(it->checksum, sizeof it->checksum, "%s", row.checksum);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "id", it->id);
         cJSON_AddStringToObject(e, "entityType", it->type);
-        cJSON_AddStringToObject(e, "createdAt", created);
+        cJSON_AddStringToObject(e, "createdAt", row.created_at);
         cJSON_AddStringToObject(e, "updatedAt", it->updated);
-        if (deleted)
-            cJSON_AddStringToObject(e, "deletedAt", deleted);
+        if (it->deleted)
+            cJSON_AddStringToObject(e, "deletedAt", row.deleted_at);
         else
             cJSON_AddNullToObject(e, "deletedAt");
         cJSON_AddNumberToObject(e, "baseVersion", (double)it->version);
         cJSON_AddStringToObject(e, "checksum", it->checksum);
-        cJSON *d = deleted ? cJSON_CreateNull() : cJSON_Parse(data);
+        cJSON *d = it->deleted ? cJSON_CreateNull() : cJSON_Parse(row.data);
+        free(row.data);
         cJSON_AddItemToObject(e, "data", d ? d : cJSON_CreateObject());
         char *pl = etude_canon_print(e);
         size_t sz = pl ? strlen(pl) : 0;
@@ -1271,9 +1112,6 @@ static int build_batch(etude_syncclient_t *c, int max, batch_t *b)
         if (b->n >= max)
             break;
     }
-    if (r != SQLITE_ROW && r != SQLITE_DONE)
-        rc = dbfail(c, "outbox");
-    sqlite3_finalize(s);
     free(ids);
     char bid[37];
     etude_uuid_new(bid);
@@ -1295,19 +1133,14 @@ static item_t *find_item(batch_t *b, const char *id)
 
 static int mark_accepted(etude_syncclient_t *c, const item_t *it, int64_t version)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->db,
-                           "UPDATE entities SET sync_version=?2, remote_id=?1, sync_status=CASE WHEN EXISTS"
-                           " (SELECT 1 FROM outbox WHERE entity_id=?1 AND seq>?3) THEN 'pending' ELSE 'synced' END"
-                           " WHERE id=?1",
-                           -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "accept");
-    sqlite3_bind_text(s, 1, it->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, version);
-    sqlite3_bind_int64(s, 3, it->max_seq);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "accept");
-    sqlite3_finalize(s);
-    return rc ? rc : delete_outbox(c, it->id, it->max_seq);
+    int rc = etude_store_sync_mark_accepted(c->store, it->id, version, it->max_seq);
+    return rc ? sfail(c, rc) : 0;
+}
+
+static int set_version(etude_syncclient_t *c, const char *id, int64_t version)
+{
+    int rc = etude_store_sync_set_version(c->store, id, version);
+    return rc ? sfail(c, rc) : 0;
 }
 
 /* Which side wins a conflict: 1 local, 0 remote, -1 manual. A deletion always wins over an edit,
@@ -1355,15 +1188,7 @@ static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
         rc = mark_accepted(c, it, srv.version);
     } else if (who == 1) {
         /* Local wins: rebase on the server's version; it goes up in the next batch. */
-        sqlite3_stmt *s;
-        if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=? WHERE id=?", -1, &s, NULL) != SQLITE_OK) {
-            rc = dbfail(c, "rebase");
-        } else {
-            sqlite3_bind_int64(s, 1, srv.version);
-            sqlite3_bind_text(s, 2, it->id, -1, SQLITE_STATIC);
-            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "rebase");
-            sqlite3_finalize(s);
-        }
+        rc = set_version(c, it->id, srv.version);
         if (!rc)
             rc = record_conflict(c, it->id, it->type, it->payload, remote_payload ? remote_payload : "{}",
                                  it->version, srv.version, "local");
@@ -1371,15 +1196,7 @@ static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
         /* The server's version beats what was sent, but the row was edited again while the request
          * was in flight: that newer edit is kept, rebased on the server's version and sent next;
          * only the changes the upload carried are settled. The sent version is the loser. */
-        sqlite3_stmt *s;
-        if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=? WHERE id=?", -1, &s, NULL) != SQLITE_OK) {
-            rc = dbfail(c, "rebase");
-        } else {
-            sqlite3_bind_int64(s, 1, srv.version);
-            sqlite3_bind_text(s, 2, it->id, -1, SQLITE_STATIC);
-            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "rebase");
-            sqlite3_finalize(s);
-        }
+        rc = set_version(c, it->id, srv.version);
         if (!rc)
             rc = delete_outbox(c, it->id, it->max_seq);
         if (!rc)
@@ -1387,7 +1204,6 @@ static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
                                  it->version, srv.version, "remote");
     } else if (who == 0) {
         int applied = 0;
-        sqlite3_stmt *s;
         /* A remote tombstone wins over every local edit, the ones made during the request too
          * (a deletion never comes back): each of those is kept as a losing version. */
         if (srv.deleted && newer_outbox(c, it->id, it->max_seq)) {
@@ -1403,16 +1219,8 @@ static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
             etude_entity_clear(&cur);
         }
         /* Make room for an older-or-equal remote version to land. */
-        if (rc)
-            ;
-        else if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=0, deleted_at=NULL WHERE id=?", -1, &s,
-                               NULL) != SQLITE_OK)
-            rc = dbfail(c, "conflict");
-        else {
-            sqlite3_bind_text(s, 1, it->id, -1, SQLITE_STATIC);
-            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "conflict");
-            sqlite3_finalize(s);
-        }
+        if (!rc && (rc = etude_store_sync_clear_for_remote(c->store, it->id)))
+            rc = sfail(c, rc);
         if (!rc)
             rc = write_remote(c, &srv, &applied);
         if (!rc)
@@ -1421,15 +1229,8 @@ static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
             rc = record_conflict(c, it->id, it->type, it->payload, remote_payload ? remote_payload : "{}",
                                  it->version, srv.version, "remote");
     } else {
-        sqlite3_stmt *s;
-        if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_status='conflict' WHERE id=?", -1, &s, NULL) !=
-            SQLITE_OK)
-            rc = dbfail(c, "conflict");
-        else {
-            sqlite3_bind_text(s, 1, it->id, -1, SQLITE_STATIC);
-            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "conflict");
-            sqlite3_finalize(s);
-        }
+        if ((rc = etude_store_sync_mark_conflict(c->store, it->id)))
+            rc = sfail(c, rc);
         if (!rc)
             rc = record_conflict(c, it->id, it->type, it->payload, remote_payload ? remote_payload : "{}",
                                  it->version, srv.version, NULL);
@@ -1443,70 +1244,27 @@ static int settle_conflict(etude_syncclient_t *c, item_t *it, const cJSON *conf)
  * local change. Inside the caller's transaction. */
 static int merge_created_at(etude_syncclient_t *c, const char *id, const char *created)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->db,
-                           "UPDATE entities SET created_at=?2, sync_status='pending' WHERE id=?1 AND created_at>?2"
-                           " AND deleted_at IS NULL",
-                           -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "merge");
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, created, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "merge");
-    sqlite3_finalize(s);
-    if (rc || sqlite3_changes(c->db) == 0)
-        return rc;
-    int64_t mseq = -1;
-    if (sqlite3_prepare_v2(c->db,
-                           "UPDATE sync_meta SET value=CAST(value AS INTEGER)+1 WHERE key='mutation_seq'"
-                           " RETURNING CAST(value AS INTEGER)",
-                           -1, &s, NULL) == SQLITE_OK) {
-        if (sqlite3_step(s) == SQLITE_ROW)
-            mseq = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
-    }
-    if (mseq < 0)
-        return dbfail(c, "mutation sequence");
-    char now[32];
-    etude_time_now_iso(now);
-    if (sqlite3_prepare_v2(c->db,
-                           "INSERT INTO outbox(mutation_seq, entity_id, entity_type, op, payload, created_at)"
-                           " SELECT ?1, id, entity_type, 'update', json_object('id', id, 'entityType', entity_type,"
-                           " 'createdAt', created_at, 'updatedAt', updated_at, 'checksum', checksum), ?2"
-                           " FROM entities WHERE id=?3",
-                           -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "outbox");
-    sqlite3_bind_int64(s, 1, mseq);
-    sqlite3_bind_text(s, 2, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "outbox");
-    sqlite3_finalize(s);
-    return rc;
+    int rc = etude_store_sync_merge_created_at(c->store, id, created);
+    return rc ? sfail(c, rc) : 0;
 }
 
 /* Merges whose kept entity had not arrived yet (see merge_duplicate), applied once it has. */
 static int apply_pending_merges(etude_syncclient_t *c)
 {
-    sqlite3_stmt *s;
-    char keys[32][80], vals[32][32];
+    char ids[32][37], created[32][32];
     int n = 0;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT m.key, m.value FROM sync_meta m JOIN entities e ON e.id=substr(m.key, 15)"
-                           " WHERE m.key LIKE 'merge_created:%' LIMIT 32",
-                           -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "merges");
-    while (sqlite3_step(s) == SQLITE_ROW && n < 32) {
-        snprintf(keys[n], sizeof keys[n], "%s", (const char *)sqlite3_column_text(s, 0));
-        snprintf(vals[n], sizeof vals[n], "%s", (const char *)sqlite3_column_text(s, 1));
-        n++;
-    }
-    sqlite3_finalize(s);
-    int rc = 0;
+    int rc = etude_store_sync_waiting_merges(c->store, 32, ids, created, &n);
+    if (rc)
+        return sfail(c, rc);
     for (int i = 0; !rc && i < n; i++) {
         if ((rc = begin(c)))
             break;
-        rc = merge_created_at(c, keys[i] + 14, vals[i]);
-        if (!rc)
-            rc = meta_set(c, keys[i], NULL);
+        rc = merge_created_at(c, ids[i], created[i]);
+        if (!rc) {
+            char key[80];
+            snprintf(key, sizeof key, "merge_created:%s", ids[i]);
+            rc = meta_set(c, key, NULL);
+        }
         rc = commit_or_rollback(c, rc);
     }
     return rc;
@@ -1523,49 +1281,33 @@ typedef struct dup {
  * locally, or tombstoned when the server already knows it. */
 static int merge_duplicate(etude_syncclient_t *c, const dup_t *d)
 {
-    typedef struct ref {
-        char id[37];
-        char *data;
-    } ref_t;
-    ref_t refs[64];
+    char ids[64][37];
+    char *datas[64];
     int nref = 0, rc = 0;
-    sqlite3_stmt *s;
     if (newer_outbox(c, d->id, d->max_seq))
         return 0; /* edited since the upload: sent again next, never removed under the edit */
-more_refs:
-    nref = 0;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT id, data FROM entities WHERE json_extract(data,'$.sessionId')=? AND deleted_at IS NULL"
-                           " LIMIT 64",
-                           -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "references");
-    sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
-    while (sqlite3_step(s) == SQLITE_ROW && nref < 64) {
-        snprintf(refs[nref].id, sizeof refs[nref].id, "%s", (const char *)sqlite3_column_text(s, 0));
-        refs[nref].data = strdup((const char *)sqlite3_column_text(s, 1));
-        nref++;
-    }
-    sqlite3_finalize(s);
-    for (int i = 0; i < nref; i++) {
-        cJSON *o = cJSON_Parse(refs[i].data);
-        if (o) {
-            cJSON_ReplaceItemInObjectCaseSensitive(o, "sessionId", cJSON_CreateString(d->of));
-            char *t = etude_canon_print(o);
-            if (!t && !rc)
-                rc = fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
-            if (t && !rc && etude_store_update(c->store, refs[i].id, t))
-                rc = fail(c, ETUDE_SYNC_EIO, "repointing %s: %s", refs[i].id, etude_store_errmsg(c->store));
-            free(t);
-            cJSON_Delete(o);
-        } else if (!rc) {
-            rc = fail(c, ETUDE_SYNC_EIO, "repointing %s: its data is not JSON", refs[i].id);
+    do {
+        if ((rc = etude_store_sync_refs(c->store, d->id, 64, ids, datas, &nref)))
+            return sfail(c, rc);
+        for (int i = 0; i < nref; i++) {
+            cJSON *o = datas[i] ? cJSON_Parse(datas[i]) : NULL;
+            if (o) {
+                cJSON_ReplaceItemInObjectCaseSensitive(o, "sessionId", cJSON_CreateString(d->of));
+                char *t = etude_canon_print(o);
+                if (!t && !rc)
+                    rc = fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
+                if (t && !rc && etude_store_update(c->store, ids[i], t))
+                    rc = fail(c, ETUDE_SYNC_EIO, "repointing %s: %s", ids[i], etude_store_errmsg(c->store));
+                free(t);
+                cJSON_Delete(o);
+            } else if (!rc) {
+                rc = fail(c, ETUDE_SYNC_EIO, "repointing %s: its data is not JSON", ids[i]);
+            }
+            free(datas[i]);
         }
-        free(refs[i].data);
-    }
-    if (rc)
-        return rc;
-    if (nref == 64)
-        goto more_refs; /* the updated ones no longer match */
+        if (rc)
+            return rc;
+    } while (nref == 64); /* the updated ones no longer match */
     if (d->version > 0) {
         /* The server holds this id too: a tombstone keeps the server's copy from coming back. */
         if (etude_store_delete(c->store, d->id))
@@ -1577,37 +1319,21 @@ more_refs:
     /* The kept entity inherits the earlier creation time: now if it is here, else once pulled. */
     char created[32] = "";
     int kept_here = 0;
-    if (sqlite3_prepare_v2(c->db, "SELECT (SELECT created_at FROM entities WHERE id=?1),"
-                                  " EXISTS(SELECT 1 FROM entities WHERE id=?2)", -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, d->of, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
-            snprintf(created, sizeof created, "%s", (const char *)sqlite3_column_text(s, 0));
-            kept_here = sqlite3_column_int(s, 1);
-        }
-        sqlite3_finalize(s);
-    }
-    if (created[0] && kept_here) {
+    if ((rc = etude_store_sync_dup_state(c->store, d->id, d->of, created, &kept_here)))
+        rc = sfail(c, rc);
+    if (!rc && created[0] && kept_here) {
         rc = merge_created_at(c, d->of, created);
-    } else if (created[0]) {
+    } else if (!rc && created[0]) {
         char key[80];
         snprintf(key, sizeof key, "merge_created:%s", d->of);
         rc = meta_set(c, key, created);
     }
-    char sum[65] = "";
     if (!rc && newer_outbox(c, d->id, d->max_seq))
         return commit_or_rollback(c, rc);
-    if (!rc && sqlite3_prepare_v2(c->db, "DELETE FROM entities WHERE id=? AND sync_version=0 RETURNING checksum",
-                                  -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            snprintf(sum, sizeof sum, "%s", (const char *)sqlite3_column_text(s, 0));
-        sqlite3_finalize(s);
-    }
+    if (!rc && (rc = etude_store_sync_drop_unsynced(c->store, d->id, d->type)))
+        rc = sfail(c, rc);
     if (!rc)
         rc = delete_outbox(c, d->id, d->max_seq);
-    if (!rc && sum[0])
-        rc = audit(c, d->id, d->type, "delete", sum, sum);
     rc = commit_or_rollback(c, rc);
     if (!rc && c->st)
         c->st->duplicates++;
@@ -1735,7 +1461,7 @@ static int push(etude_syncclient_t *c)
         int64_t seq = next_upload_seq(c);
         if (seq < 0) {
             batch_clear(&b);
-            return dbfail(c, "upload_seq");
+            return ETUDE_SYNC_EIO; /* meta_set said why */
         }
         cJSON *batch = cJSON_GetObjectItemCaseSensitive(b.vars, "batch");
         cJSON_ReplaceItemInObjectCaseSensitive(batch, "mutationSeq", cJSON_CreateNumber((double)seq));
@@ -1827,6 +1553,11 @@ static int apply_page(etude_syncclient_t *c, const cJSON *page, int *more)
             free(r.data);
             continue; /* an entity this client cannot trust is skipped, never written */
         }
+        if (c->reconcile && (rc = etude_store_sync_seen_add(c->store, r.id, r.version))) {
+            free(r.data);
+            rc = sfail(c, rc);
+            break;
+        }
         int applied = 0;
         /* Local changes still queued are settled by the next upload's conflict answer; an open
          * (manual) conflict learns the newer remote version, so resolving it never installs a stale one. */
@@ -1834,18 +1565,8 @@ static int apply_page(etude_syncclient_t *c, const cJSON *page, int *more)
             rc = write_remote(c, &r, &applied);
         } else {
             char *payload = cJSON_PrintUnformatted(x);
-            sqlite3_stmt *u;
-            if (payload && sqlite3_prepare_v2(c->db,
-                                              "UPDATE conflicts SET remote_payload=?1, remote_version=?2 WHERE"
-                                              " entity_id=?3 AND resolved_at IS NULL AND remote_version<?2",
-                                              -1, &u, NULL) == SQLITE_OK) {
-                sqlite3_bind_text(u, 1, payload, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(u, 2, r.version);
-                sqlite3_bind_text(u, 3, r.id, -1, SQLITE_STATIC);
-                if (sqlite3_step(u) != SQLITE_DONE)
-                    rc = dbfail(c, "conflicts");
-                sqlite3_finalize(u);
-            }
+            if (payload && (rc = etude_store_sync_conflict_learn(c->store, r.id, payload, r.version)))
+                rc = sfail(c, rc);
             free(payload);
         }
         free(r.data);
@@ -1872,15 +1593,36 @@ static int pull(etude_syncclient_t *c)
         cJSON_AddNumberToObject(vars, "limit", c->cfg.page_size);
         gql_result_t r;
         int rc = gql(c, "SyncChanges", "syncChanges", vars, 1, &r);
-        if (rc == ETUDE_SYNC_EPROTOCOL && strstr(c->err, "INVALID_CURSOR")) {
-            meta_set(c, "cursor", NULL); /* a server reset: start over; ids make it idempotent */
+        if (rc == ETUDE_SYNC_EPROTOCOL && strstr(c->err, "INVALID_CURSOR") && !c->reconcile) {
+            /* The server lost history (a restored backup, another epoch): pull everything, noting
+             * what it holds, then queue what it lacks or holds older (both directions). */
+            if ((rc = meta_set(c, "cursor", NULL)))
+                return rc;
+            if ((rc = etude_store_sync_seen_reset(c->store)))
+                return sfail(c, rc);
+            c->reconcile = 1;
             continue;
         }
-        if (rc)
+        if (rc) {
+            c->reconcile = 0;
             return rc;
+        }
         int more = 0;
         rc = apply_page(c, r.data, &more);
         gql_clear(&r);
+        if (!rc && !more && c->reconcile) {
+            int queued = 0;
+            c->reconcile = 0;
+            if (!(rc = begin(c))) {
+                if ((rc = etude_store_sync_requeue_unseen(c->store, &queued)))
+                    rc = sfail(c, rc);
+                rc = commit_or_rollback(c, rc);
+            }
+            if (!rc && c->st)
+                c->st->reconciled += queued;
+        }
+        if (rc)
+            c->reconcile = 0;
         if (rc || !more)
             return rc;
         if (c->deadline_us && etude_sync_now_us() > c->deadline_us)
@@ -1905,10 +1647,8 @@ int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, 
                     "%s: plain http:// to a host that is not loopback; log in again with https:// or "
                     "--allow-insecure-http",
                     c->server);
-    int64_t nb = meta_int(c, "retry_not_before_ms", 0);
-    int64_t now = wall_ms();
-    if (nb > now) {
-        int64_t wait = nb - now;
+    int64_t wait = retry_after_left(c);
+    if (wait > 0) {
         if (deadline_us && etude_sync_now_us() + wait * 1000 > deadline_us) {
             stats->pending = etude_store_outbox_count(c->store);
             return fail(c, ETUDE_SYNC_EBACKOFF, "the server asked to retry after %.1f s (Retry-After)",
@@ -1916,8 +1656,10 @@ int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, 
         }
         sleep_ms_c(c, wait);
     }
-    if (nb)
-        meta_set(c, "retry_not_before_ms", NULL);
+    retry_after_clear(c);
+    /* Times a wrong clock put ahead of corrected now do not go up as they are. */
+    if (etude_store_clamp_queued_times(c->store))
+        return sfail(c, ETUDE_STORE_EIO);
     c->st = stats;
     c->deadline_us = deadline_us;
     set_state(c, "syncing", NULL);
@@ -1952,7 +1694,7 @@ int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, 
         return rc;
     }
     char iso[32];
-    etude_time_now_iso(iso);
+    etude_time_format_ms(etude_store_now_ms(c->store), iso);
     meta_set(c, "last_sync_at", iso);
     set_state(c, "idle", "");
     o = cJSON_CreateObject();
@@ -1996,18 +1738,6 @@ int etude_syncclient_logout(etude_syncclient_t *c, int64_t deadline_us, int64_t 
 
 /* ---- status, conflicts, resolve ----------------------------------------------------------- */
 
-static int64_t count_of(etude_syncclient_t *c, const char *sql)
-{
-    sqlite3_stmt *s;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) == SQLITE_OK) {
-        if (sqlite3_step(s) == SQLITE_ROW)
-            n = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
-    }
-    return n;
-}
-
 char *etude_syncclient_status_json(etude_syncclient_t *c)
 {
     cJSON *o = cJSON_CreateObject();
@@ -2034,32 +1764,16 @@ char *etude_syncclient_status_json(etude_syncclient_t *c)
     else
         cJSON_AddNullToObject(o, "lastError");
     cJSON_AddNumberToObject(o, "pending", (double)etude_store_outbox_count(c->store));
-    cJSON_AddNumberToObject(o, "conflicts", (double)count_of(c, "SELECT count(*) FROM conflicts WHERE resolved_at IS NULL"));
-    int64_t nb = meta_int(c, "retry_not_before_ms", 0);
-    if (nb > wall_ms()) {
+    cJSON_AddNumberToObject(o, "conflicts", (double)etude_store_sync_open_conflicts(c->store));
+    int64_t left = retry_after_left(c);
+    if (left > 0) {
         char iso[32];
-        etude_time_iso(nb * 1000, iso);
+        etude_time_format_ms(etude_store_now_ms(c->store) + left, iso);
         cJSON_AddStringToObject(o, "retryAfter", iso);
     } else {
         cJSON_AddNullToObject(o, "retryAfter");
     }
-    cJSON *dl = cJSON_AddArrayToObject(o, "deadLetters");
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT entity_id, entity_type, op, reason, http_status, failed_at FROM dead_letter ORDER BY id",
-                           -1, &s, NULL) == SQLITE_OK) {
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            cJSON *d = cJSON_CreateObject();
-            cJSON_AddStringToObject(d, "entityId", (const char *)sqlite3_column_text(s, 0));
-            cJSON_AddStringToObject(d, "entityType", (const char *)sqlite3_column_text(s, 1));
-            cJSON_AddStringToObject(d, "op", (const char *)sqlite3_column_text(s, 2));
-            cJSON_AddStringToObject(d, "reason", (const char *)sqlite3_column_text(s, 3));
-            cJSON_AddNumberToObject(d, "httpStatus", sqlite3_column_int(s, 4));
-            cJSON_AddStringToObject(d, "failedAt", (const char *)sqlite3_column_text(s, 5));
-            cJSON_AddItemToArray(dl, d);
-        }
-        sqlite3_finalize(s);
-    }
+    cJSON_AddItemToObject(o, "deadLetters", etude_store_sync_dead_letters(c->store));
     char *t = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return t;
@@ -2067,45 +1781,8 @@ char *etude_syncclient_status_json(etude_syncclient_t *c)
 
 static char *conflicts_json(etude_syncclient_t *c, int all)
 {
-    cJSON *a = cJSON_CreateArray();
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->db,
-                           all ? "SELECT id, entity_id, entity_type, local_version, remote_version, detected_at,"
-                                 " local_payload, remote_payload, resolved_at, resolution FROM conflicts ORDER BY id"
-                               : "SELECT id, entity_id, entity_type, local_version, remote_version, detected_at,"
-                                 " local_payload, remote_payload, resolved_at, resolution FROM conflicts"
-                                 " WHERE resolved_at IS NULL ORDER BY id",
-                           -1, &s, NULL) == SQLITE_OK) {
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            cJSON *d = cJSON_CreateObject();
-            cJSON_AddNumberToObject(d, "id", (double)sqlite3_column_int64(s, 0));
-            cJSON_AddStringToObject(d, "entityId", (const char *)sqlite3_column_text(s, 1));
-            cJSON_AddStringToObject(d, "entityType", (const char *)sqlite3_column_text(s, 2));
-            cJSON_AddNumberToObject(d, "localVersion", (double)sqlite3_column_int64(s, 3));
-            cJSON_AddNumberToObject(d, "remoteVersion", (double)sqlite3_column_int64(s, 4));
-            cJSON_AddStringToObject(d, "detectedAt", (const char *)sqlite3_column_text(s, 5));
-            cJSON *l = cJSON_Parse((const char *)sqlite3_column_text(s, 6));
-            cJSON *r = cJSON_Parse((const char *)sqlite3_column_text(s, 7));
-            cJSON_AddItemToObject(d, "local", l ? l : cJSON_CreateNull());
-            cJSON_AddItemToObject(d, "remote", r ? r : cJSON_CreateNull());
-            if (all) {
-                const char *ra = (const char *)sqlite3_column_text(s, 8);
-                const char *res = (const char *)sqlite3_column_text(s, 9);
-                if (ra)
-                    cJSON_AddStringToObject(d, "resolvedAt", ra);
-                else
-                    cJSON_AddNullToObject(d, "resolvedAt");
-                /* resolution: which side was kept; the other one is the loser, kept here. */
-                if (res)
-                    cJSON_AddStringToObject(d, "kept", res);
-                else
-                    cJSON_AddNullToObject(d, "kept");
-            }
-            cJSON_AddItemToArray(a, d);
-        }
-        sqlite3_finalize(s);
-    }
-    char *t = cJSON_PrintUnformatted(a);
+    cJSON *a = etude_store_sync_conflicts(c->store, all);
+    char *t = a ? cJSON_PrintUnformatted(a) : NULL;
     cJSON_Delete(a);
     return t;
 }
@@ -2122,60 +1799,32 @@ char *etude_syncclient_conflicts_all_json(etude_syncclient_t *c)
 
 int etude_syncclient_resolve(etude_syncclient_t *c, const char *id, int keep_local)
 {
-    sqlite3_stmt *s;
     if (!id || !*id)
         return fail(c, ETUDE_SYNC_EINVAL, "resolve: missing ID");
-    char like[64];
-    snprintf(like, sizeof like, "%.40s%%", id);
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT id, entity_id, remote_version, remote_payload FROM conflicts WHERE resolved_at IS NULL"
-                           " AND (CAST(id AS TEXT)=?1 OR entity_id LIKE ?2)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return dbfail(c, "conflicts");
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, like, -1, SQLITE_STATIC);
     int n = 0;
     int64_t cid = 0, rver = 0;
     char eid[37] = "";
     char *payload = NULL;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (n++ == 0) {
-            cid = sqlite3_column_int64(s, 0);
-            snprintf(eid, sizeof eid, "%s", (const char *)sqlite3_column_text(s, 1));
-            rver = sqlite3_column_int64(s, 2);
-            payload = strdup((const char *)sqlite3_column_text(s, 3));
-        }
-    }
-    sqlite3_finalize(s);
+    int rc = etude_store_sync_find_conflict(c->store, id, &n, &cid, eid, &rver, &payload);
+    if (rc)
+        return sfail(c, rc);
     if (n != 1) {
         free(payload);
         return fail(c, ETUDE_SYNC_ENOTFOUND, "resolve %s: %s", id,
                     n ? "matches more than one open conflict (give more of the id)" : "no open conflict with this id");
     }
-    int rc = begin(c);
+    rc = begin(c);
     if (!rc && keep_local) {
-        if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=?, sync_status='pending' WHERE id=?", -1, &s,
-                               NULL) != SQLITE_OK)
-            rc = dbfail(c, "resolve");
-        else {
-            sqlite3_bind_int64(s, 1, rver);
-            sqlite3_bind_text(s, 2, eid, -1, SQLITE_STATIC);
-            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "resolve");
-            sqlite3_finalize(s);
-        }
+        if ((rc = etude_store_sync_set_pending(c->store, eid, rver)))
+            rc = sfail(c, rc);
     } else if (!rc) {
         cJSON *o = cJSON_Parse(payload ? payload : "");
         remote_t r;
         rc = parse_remote(c, o, &r);
         if (!rc) {
             int applied = 0;
-            if (sqlite3_prepare_v2(c->db, "UPDATE entities SET sync_version=0, deleted_at=NULL WHERE id=?", -1, &s,
-                                   NULL) == SQLITE_OK) {
-                sqlite3_bind_text(s, 1, eid, -1, SQLITE_STATIC);
-                if (sqlite3_step(s) != SQLITE_DONE)
-                    rc = dbfail(c, "resolve");
-                sqlite3_finalize(s);
-            }
+            if ((rc = etude_store_sync_clear_for_remote(c->store, eid)))
+                rc = sfail(c, rc);
             if (!rc)
                 rc = write_remote(c, &r, &applied);
             if (!rc)
@@ -2184,20 +1833,8 @@ int etude_syncclient_resolve(etude_syncclient_t *c, const char *id, int keep_loc
         free(r.data);
         cJSON_Delete(o);
     }
-    if (!rc) {
-        if (sqlite3_prepare_v2(c->db, "UPDATE conflicts SET resolved_at=?, resolution=? WHERE id=?", -1, &s, NULL) !=
-            SQLITE_OK)
-            rc = dbfail(c, "resolve");
-        else {
-            char now[32];
-            etude_time_now_iso(now);
-            sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(s, 2, keep_local ? "local" : "remote", -1, SQLITE_STATIC);
-            sqlite3_bind_int64(s, 3, cid);
-            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(c, "resolve");
-            sqlite3_finalize(s);
-        }
-    }
+    if (!rc && (rc = etude_store_sync_conflict_resolved(c->store, cid, keep_local ? "local" : "remote")))
+        rc = sfail(c, rc);
     free(payload);
     return commit_or_rollback(c, rc);
 }
@@ -2268,25 +1905,8 @@ int etude_syncclient_apply_answer(etude_syncclient_t *c, const char *op, const c
 
 char *etude_syncclient_pending_json(etude_syncclient_t *c)
 {
-    cJSON *a = cJSON_CreateArray();
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT entity_id, entity_type, (SELECT op FROM outbox i WHERE i.entity_id=o.entity_id"
-                           " ORDER BY seq DESC LIMIT 1), count(*), min(created_at) FROM outbox o GROUP BY entity_id"
-                           " ORDER BY min(seq)",
-                           -1, &s, NULL) == SQLITE_OK) {
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            cJSON *d = cJSON_CreateObject();
-            cJSON_AddStringToObject(d, "entityId", (const char *)sqlite3_column_text(s, 0));
-            cJSON_AddStringToObject(d, "entityType", (const char *)sqlite3_column_text(s, 1));
-            cJSON_AddStringToObject(d, "op", (const char *)sqlite3_column_text(s, 2));
-            cJSON_AddNumberToObject(d, "changes", sqlite3_column_int(s, 3));
-            cJSON_AddStringToObject(d, "queuedAt", (const char *)sqlite3_column_text(s, 4));
-            cJSON_AddItemToArray(a, d);
-        }
-        sqlite3_finalize(s);
-    }
-    char *t = cJSON_PrintUnformatted(a);
+    cJSON *a = etude_store_sync_pending(c->store);
+    char *t = a ? cJSON_PrintUnformatted(a) : NULL;
     cJSON_Delete(a);
     return t;
 }

@@ -5,6 +5,8 @@
  *       etude_syncd_canonical_json() from libetude-syncd-core, as the upload validation does,
  *   (c) the client's path: etude_store_create() of libetude-sync into a real store file, read
  *       back with etude_store_get() (canonical data and its checksum),
+ * and the same value after a trip over the wire (etude_canon_print, as request bodies and
+ * answers are printed, then parsed again),
  * must agree byte for byte (and (c)'s checksum must be the SHA-256 of (a)). The inputs and (a)'s
  * outputs are written, one per line, for (d), an independent implementation (the npm package
  * canonicalize, run by node in canon_property.sh), which must agree too.
@@ -17,6 +19,8 @@
  * already failed (client 9007199254740992, server 9.00719925474099e+15: cJSON's %1.15g even loses
  * the value), case 6 too (client 1000000000000000, server 1e+15), and the old client wrote 1e-06
  * and 1.732e-07 where RFC 8785 (and canonicalize) write 0.000001 and 1.732e-7.
+ * With cJSON's printer in place of etude_canon_print for the wire trip, ETUDE_CANON_SEED=1 fails
+ * at case 0 ("a value printed for the wire and parsed again changed").
  */
 #include "etude_canon.h"
 #include "etude_store.h"
@@ -356,6 +360,13 @@ int main(int argc, char **argv)
         int ra = etude_canon_json(b.p, &a);
         cJSON *tree = cJSON_ParseWithLength(b.p, b.n);
         char *sv = tree ? etude_syncd_canonical_json(tree) : NULL;
+        /* The wire: the value printed as client and server print bodies, parsed again by the
+         * other side, must still canonicalise to the same bytes (cJSON's own printer did not). */
+        char *wire = tree ? etude_canon_print(tree) : NULL;
+        cJSON *back = wire ? cJSON_Parse(wire) : NULL;
+        char *wv = back ? etude_syncd_canonical_json(back) : NULL;
+        cJSON_Delete(back);
+        free(wire);
         cJSON_Delete(tree);
         char id[37];
         char *cl = NULL, sum[65] = "";
@@ -373,6 +384,8 @@ int main(int argc, char **argv)
             mismatch(seed, i, "etude_canon_json refused valid JSON", b.p, a, NULL);
         else if (!sv || strcmp(a, sv))
             mismatch(seed, i, "client (a) and etude-syncd (b) differ", b.p, a, sv);
+        else if (!wv || strcmp(a, wv))
+            mismatch(seed, i, "a value printed for the wire and parsed again changed", b.p, a, wv);
         else if (!cl || strcmp(a, cl))
             mismatch(seed, i, "etude_canon_json (a) and the store (c) differ", b.p, a, cl);
         else {
@@ -389,6 +402,7 @@ int main(int argc, char **argv)
         fprintf(fout, "%s\n", a ? a : "");
         free(a);
         free(sv);
+        free(wv);
         free(cl);
         free(b.p);
         if (fails > 5)

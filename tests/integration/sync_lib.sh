@@ -150,3 +150,11 @@ import_notes() {
     done
     dev "$1" import "$T/notes.ndjson" >/dev/null || fail "import notes into $1"
 }
+
+# Needs an etude-syncd that sends serverTimeMs and answers INVALID_CURSOR: skipped (77) otherwise.
+server_has_clock() {
+    [ -n "$(q "$1" "SELECT value FROM sync_meta WHERE key='clock_offset_ms'")" ] || {
+        echo "SKIP: this etude-syncd sends no extensions.serverTimeMs (older server)"
+        exit 77
+    }
+}

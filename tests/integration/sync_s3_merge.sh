@@ -18,8 +18,8 @@ converged a b
 # Both devices' sync cursors name the server's latest change.
 latest=$(sq "SELECT seq FROM users WHERE name='alice'")
 [ "$latest" = 8 ] || fail "server sequence $latest"
-ca=$(q a "SELECT value FROM sync_meta WHERE key='cursor'")
-cb=$(q b "SELECT value FROM sync_meta WHERE key='cursor'")
+ca=$(q a "SELECT value FROM sync_meta WHERE key LIKE 'cursor@%'")
+cb=$(q b "SELECT value FROM sync_meta WHERE key LIKE 'cursor@%'")
 [ -n "$ca" ] && [ "$ca" = "$cb" ] || fail "cursors differ: '$ca' '$cb'"
 # Login on b did not disturb a's token; each device has its own.
 [ "$(cat "$T/a/sync-token.json")" = "$tok_before" ] || fail "a's token file changed"

@@ -14,6 +14,7 @@
 
 #include "etude_canon.h"
 #include "etude_store.h"
+#include "etude_time.h"
 
 typedef struct fx {
     char dir[64];
@@ -95,7 +96,7 @@ static void test_open_schema(void **state)
 {
     fx_t *f = *state;
     assert_int_equal(etude_store_schema_version(f->st), ETUDE_STORE_SCHEMA_VERSION);
-    assert_int_equal(q(f, "PRAGMA user_version"), 1);
+    assert_int_equal(q(f, "PRAGMA user_version"), ETUDE_STORE_SCHEMA_VERSION);
     char *mode = qs(f, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
@@ -464,6 +465,97 @@ static void test_time(void **state)
     assert_int_equal(etude_time_parse("+026-02-28T00:00:00.000Z", &us), ETUDE_STORE_EINVAL);
 }
 
+/* Clocks: the store stamps corrected time. Changes stamped before any offset was known move with the
+ * first learned offset; a stored updatedAt far ahead (year 9999) is not followed by an edit, and
+ * queued times ahead of corrected now are brought down. The 9999 part fails on fd82c7f: the edit
+ * wrote updatedAt 10000-01-01T00:00:00.000Z (strictly later than 9999), which no export imports;
+ * the offset functions are new. */
+static void test_clock(void **state)
+{
+    fx_t *f = *state;
+    setenv("ETUDE_TEST_CLOCK_SKEW_MS", "21600000", 1); /* this machine's clock: 6 h ahead */
+    assert_int_equal(etude_store_clock_offset(f->st, NULL), 0);
+    char a[37], b[37];
+    assert_int_equal(etude_store_create(f->st, "logbookEntry", NULL, "{\"text\":\"before\"}", a), 0);
+    etude_entity_t e;
+    assert_int_equal(etude_store_get(f->st, a, &e), 0);
+    int64_t real_ms = etude_store_now_ms(f->st) - 21600000, t = 0;
+    assert_int_equal(etude_time_parse_ms(e.updated_at, &t), 0);
+    assert_true(t > real_ms + 21500000); /* stamped by the wrong clock */
+    etude_entity_clear(&e);
+    /* The server says: you are 6 h ahead. The queued change moves with the offset. */
+    assert_int_equal(etude_store_set_clock_offset(f->st, -21600000), 0);
+    int64_t off = 0;
+    assert_int_equal(etude_store_clock_offset(f->st, &off), 1);
+    assert_true(off == -21600000);
+    assert_int_equal(etude_store_get(f->st, a, &e), 0);
+    assert_int_equal(etude_time_parse_ms(e.updated_at, &t), 0);
+    assert_true(llabs(t - real_ms) < 10000);
+    assert_int_equal(etude_time_parse_ms(e.created_at, &t), 0);
+    assert_true(llabs(t - real_ms) < 10000);
+    etude_entity_clear(&e);
+    /* Later changes are stamped corrected, and a new handle keeps the offset. */
+    etude_store_close(f->st);
+    assert_int_equal(etude_store_open(f->path, &f->st), 0);
+    assert_int_equal(etude_store_create(f->st, "logbookEntry", NULL, "{\"text\":\"after\"}", b), 0);
+    assert_int_equal(etude_store_get(f->st, b, &e), 0);
+    assert_int_equal(etude_time_parse_ms(e.created_at, &t), 0);
+    assert_true(llabs(t - real_ms) < 10000);
+    etude_entity_clear(&e);
+    unsetenv("ETUDE_TEST_CLOCK_SKEW_MS");
+    assert_int_equal(etude_store_set_clock_offset(f->st, 0), 0);
+
+    /* A stored updatedAt in year 9999 (an import, a broken clock) does not hold later edits. */
+    const char *id = "15151515-1515-4515-8515-151515151515";
+    const char *data = "{\"text\":\"far\"}";
+    char sum[65], line[1024];
+    etude_canon_sha256_hex(data, strlen(data), sum);
+    snprintf(line, sizeof line,
+             "{\"etudeExport\":1,\"schemaVersion\":1}\n{\"id\":\"%s\",\"entityType\":\"logbookEntry\",\"createdAt\":"
+             "\"9999-12-31T23:59:58.000Z\",\"updatedAt\":\"9999-12-31T23:59:59.000Z\",\"deletedAt\":null,\"syncStatus\":"
+             "\"pending\",\"syncVersion\":0,\"checksum\":\"%s\",\"data\":%s}\n",
+             id, sum, data);
+    FILE *in = fmemopen(line, strlen(line), "r");
+    assert_int_equal(etude_store_import(f->st, in, "far.ndjson", NULL), 0);
+    fclose(in);
+    assert_int_equal(etude_store_update(f->st, id, "{\"text\":\"edited\"}"), 0);
+    assert_int_equal(etude_store_get(f->st, id, &e), 0);
+    assert_true(strcmp(e.updated_at, "2100") < 0);
+    assert_true(strcmp(e.created_at, e.updated_at) <= 0);
+    etude_entity_clear(&e);
+    /* ... and queued times ahead of now come down to the time they were queued. */
+    assert_int_equal(etude_store_create(f->st, "goal", NULL, "{\"target\":3}", b), 0);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE entities SET created_at='9999-01-01T00:00:00.000Z', updated_at="
+                              "'9999-01-02T00:00:00.000Z' WHERE id='%s'", b);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(etude_store_clamp_queued_times(f->st), 0);
+    assert_int_equal(etude_store_get(f->st, b, &e), 0);
+    assert_true(strcmp(e.updated_at, "2100") < 0);
+    assert_true(strcmp(e.created_at, e.updated_at) <= 0);
+    etude_entity_clear(&e);
+    /* export -> import into an empty store works again */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_int_equal(etude_store_export(f->st, out, ETUDE_EXPORT_NDJSON), 0);
+    fclose(out);
+    char p2[160];
+    snprintf(p2, sizeof p2, "%s/two.db", f->dir);
+    etude_store_t *two;
+    assert_int_equal(etude_store_open(p2, &two), 0);
+    in = fmemopen(buf, len, "r");
+    int rc = etude_store_import(two, in, "export.ndjson", NULL);
+    if (rc)
+        fail_msg("%s", etude_store_errmsg(two));
+    fclose(in);
+    free(buf);
+    etude_store_close(two);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +569,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_newer_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
