@@ -3,7 +3,10 @@
 
 #include <lo/lo.h>
 
+#include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <unistd.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -181,6 +184,20 @@ static int dispatch(const char *path, const char *types, lo_arg **argv, int argc
     return 0;
 }
 
+/* Whether binding UDP port (on any address, as liblo does) fails because it is taken. */
+static bool port_in_use(const char *port)
+{
+    if (!port || !strcmp(port, "0"))
+        return false;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+    bool used = bind(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno == EADDRINUSE;
+    close(fd);
+    return used;
+}
+
 static etude_osc_t *bind_target; /* liblo's error handler has no user pointer */
 
 static void on_error(int num, const char *msg, const char *where)
@@ -201,7 +218,10 @@ int etude_osc_create(const char *port, etude_player_t *player, etude_osc_t **out
     bind_target = o;
     o->server = lo_server_new_with_proto(port && strcmp(port, "0") ? port : NULL, LO_UDP, on_error);
     if (!o->server) {
-        if (err)
+        if (err && port_in_use(port))
+            snprintf(err, errlen, "--osc %s: UDP port %s is in use (another etude play --osc, or another program); "
+                     "choose another port, or --osc 0 for a free one", port, port);
+        else if (err)
             snprintf(err, errlen, "--osc %s: cannot listen on this UDP port (%s)", port ? port : "0",
                      o->bind_err[0] ? o->bind_err : "in use or invalid");
         bind_target = NULL;

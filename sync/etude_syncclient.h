@@ -10,8 +10,9 @@
  * Errors. Functions return 0 or a negative ETUDE_SYNC_E* code; etude_syncclient_errmsg() gives
  * a one-line description of the last failure (the flag, field or URL at fault).
  *
- * Files under the data directory: etude.db (the store, whose sync_meta, outbox, conflicts and
- * dead_letter tables this module reads and writes), sync-token.json (mode 0600: server URL,
+ * Files under the data directory: etude.db (the store: this module reads and writes its sync_meta,
+ * outbox, conflicts and dead_letter tables only through the store's functions, on the store
+ * handle's one connection), sync-token.json (mode 0600: server URL,
  * user, access and refresh tokens, CA file) and sync.json (optional settings, see docs/sync.md).
  */
 #ifndef ETUDE_SYNCCLIENT_H
@@ -39,7 +40,7 @@ extern "C" {
 #define ETUDE_SYNC_ETIMEOUT ETUDE_ETIMEOUT         /* the deadline passed with work left */
 #define ETUDE_SYNC_EBACKOFF ETUDE_EBACKOFF         /* the server asked to wait (Retry-After) beyond the deadline */
 #define ETUDE_SYNC_ENOTFOUND ETUDE_ENOTFOUND       /* no such conflict */
-#define ETUDE_SYNC_EUSER ETUDE_EUSER               /* this store has changes queued for another account */
+#define ETUDE_SYNC_EUSER ETUDE_EUSER               /* kept for callers; no longer returned: accounts are partitioned */
 
 /* [any] A static name for an error code: etude_strerror(). Never NULL. */
 #define etude_sync_strerror(err) etude_strerror(err)
@@ -105,8 +106,10 @@ const char *etude_syncclient_errmsg(const etude_syncclient_t *c);
 void etude_syncclient_set_publish(etude_syncclient_t *c, etude_sync_publish_fn fn, void *ctx);
 
 /* [any] Log in to server_url (http:// or https://) as user. cacert (may be NULL) is a PEM file of
- * the CA that signed the server's certificate; https always verifies. The anonymous local data is
- * adopted by the account. Does not sync (call etude_syncclient_sync with full = 1). */
+ * the CA that signed the server's certificate; https always verifies. The account becomes the
+ * store's active one (etude_store_set_account): the first account ever adopts the anonymous local
+ * data; another account's data stays in its partition. Does not sync (call etude_syncclient_sync
+ * with full = 1). Refuses plain http to a non-loopback host (see etude_syncclient_login_opts). */
 int etude_syncclient_login(etude_syncclient_t *c, const char *server_url, const char *user,
                            const char *password, const char *cacert);
 

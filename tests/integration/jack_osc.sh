@@ -1,7 +1,7 @@
 #!/bin/sh
 # jack_osc.sh - OSC control of etude play: status and timing queries, voice mute/solo/gain, volume,
 # stop/start, locate, load; every malformed, unknown or mistyped message gets an /etude/error reply
-# and etude keeps running; /etude/quit ends it cleanly.
+# and etude keeps running; /etude/quit ends it cleanly; a second --osc on a busy port says it is in use.
 . "$ETUDE_TESTS_DIR/support/jack_harness.sh"
 Q="$ETUDE_TEST_BIN/jack_oscq"
 export ETUDE_HOME="$T/home"
@@ -21,6 +21,11 @@ ETUDE_BUS_LOG="$T/bus.jsonl" jack_bg play "$ETUDE_BIN" play --click "4/4 120" --
 wait_for 10 grep -q "OSC on UDP port" "$T/play.err" || fail "etude did not report its OSC port"
 port=$(sed -n 's/^etude: OSC on UDP port \([0-9]*\)$/\1/p' "$T/play.err")
 echo "OSC port $port"
+# a second etude on the same port is told the port is in use, in one line, and exits non-zero
+"$ETUDE_BIN" play --click "4/4 120" --name osc2 --osc "$port" --no-session >"$T/osc2.out" 2>"$T/osc2.err" \
+    && fail "a second --osc $port succeeded"
+grep -q "^etude: --osc $port: UDP port $port is in use" "$T/osc2.err" || fail "busy --osc message: $(cat "$T/osc2.err")"
+[ "$(wc -l <"$T/osc2.err")" -eq 1 ] || fail "busy --osc: $(wc -l <"$T/osc2.err") lines on stderr"
 
 expect() { # pattern path [types args...]
     pat=$1
