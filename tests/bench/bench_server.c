@@ -137,7 +137,7 @@ static cJSON *make_entity(int client, int batch, int i)
     cJSON_AddNumberToObject(data, "client", client);
     cJSON_AddStringToObject(data, "material", "4 4/4 120 X.x.");
     cJSON_AddNumberToObject(data, "minutes", 5 + batch % 40);
-    cJSON_AddStringToObject(data, "notes", "slow practice, even sixteenths, relaxed wrist");
+    cJSON_AddStringToObject(data, "note", "slow practice, even sixteenths, relaxed wrist");
     cJSON_AddNumberToObject(data, "seq", batch * BATCH + i);
     char *canon = cJSON_PrintUnformatted(data);
     unsigned char h[32];
