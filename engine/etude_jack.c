@@ -273,6 +273,23 @@ bool etude_jack_bbt_at(const etude_jack_beat_t *b, size_t n, uint64_t frame, uin
  * busy == old and waits until the reader clears it (release: its reads of the grid happen before
  * the writer's acquire of NULL, and so before the free). */
 
+/* Test only: tests/unit/test_jack_grid_weak.cmake builds a separate binary (not a ctest) from this
+ * file with fd82c7f's release/acquire orders, to show that test_jack_grid's litmus case catches
+ * them. The library (etude-engine) never defines it; the switch refuses to work without its
+ * companion define. */
+#ifdef ETUDE_JACK_GRID_WEAK_ORDER_FOR_TEST
+#ifndef ETUDE_JACK_GRID_WEAK_ORDER_IS_A_TEST_BINARY
+#error "ETUDE_JACK_GRID_WEAK_ORDER_FOR_TEST reintroduces a use-after-free; test binaries only"
+#endif
+#define GRID_XCHG memory_order_acq_rel
+#define GRID_STORE memory_order_release
+#define GRID_LOAD memory_order_acquire
+#else
+#define GRID_XCHG memory_order_seq_cst
+#define GRID_STORE memory_order_seq_cst
+#define GRID_LOAD memory_order_seq_cst
+#endif
+
 etude_jack_grid_t *etude_jack_grid_create(void)
 {
     return calloc(1, sizeof(etude_jack_grid_t));
@@ -299,10 +316,10 @@ int etude_jack_grid_set(etude_jack_grid_t *gr, const etude_jack_beat_t *beats, s
         g->n = n;
         memcpy(g->beats, beats, n * sizeof *beats);
     }
-    beat_grid_t *old = atomic_exchange_explicit(&gr->cur, g, memory_order_seq_cst);
+    beat_grid_t *old = atomic_exchange_explicit(&gr->cur, g, GRID_XCHG);
     if (old) {
         struct timespec ts = {0, 100000};
-        while (atomic_load_explicit(&gr->busy, memory_order_seq_cst) == old)
+        while (atomic_load_explicit(&gr->busy, GRID_LOAD) == old)
             nanosleep(&ts, NULL);
         free(old);
     }
@@ -314,9 +331,9 @@ bool etude_jack_grid_bbt(etude_jack_grid_t *gr, uint64_t frame, uint32_t rate, e
     beat_grid_t *g = atomic_load_explicit(&gr->cur, memory_order_relaxed);
     if (!g)
         return false;
-    atomic_store_explicit(&gr->busy, g, memory_order_seq_cst);
+    atomic_store_explicit(&gr->busy, g, GRID_STORE);
     /* re-check: the writer may have swapped (and be about to free g) in between */
-    if (atomic_load_explicit(&gr->cur, memory_order_seq_cst) != g) {
+    if (atomic_load_explicit(&gr->cur, GRID_LOAD) != g) {
         atomic_store_explicit(&gr->busy, NULL, memory_order_release);
         return false;
     }
