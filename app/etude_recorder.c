@@ -1,6 +1,7 @@
 /* etude_recorder.c - the session recorder: bus messages -> practice sessions -> plugins, with a
  * crash-safe journal under $ETUDE_HOME/journal. */
 #include "etude_recorder.h"
+#include "etude_canon.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -213,7 +214,7 @@ static char *build_record(etude_recorder_t *s, int interrupted, const char *reas
     }
     cJSON_AddBoolToObject(d, "interrupted", interrupted);
     cJSON_AddStringToObject(d, "endReason", reason);
-    char *text = cJSON_PrintUnformatted(r);
+    char *text = etude_canon_print(r);
     cJSON_Delete(r);
     return text;
 }

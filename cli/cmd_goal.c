@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "etude_canon.h"
 #include "cli_store.h"
 #include "etude_store.h"
 
@@ -84,7 +85,7 @@ static int cmd_add(etude_store_t *st, int argc, char **argv)
         cJSON_AddStringToObject(d, "preset", preset);
     if (material)
         cJSON_AddStringToObject(d, "material", material);
-    char *json = cJSON_PrintUnformatted(d);
+    char *json = etude_canon_print(d);
     cJSON_Delete(d);
     char id[37];
     int rc = etude_store_create(st, "goal", NULL, json, id);

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "etude_canon.h"
 #include "cli_store.h"
 #include "etude_store.h"
 
@@ -177,7 +178,7 @@ static int cmd_note(etude_store_t *st, int argc, char **argv)
         }
         cJSON_AddStringToObject(d, "sessionId", sid);
     }
-    char *json = cJSON_PrintUnformatted(d);
+    char *json = etude_canon_print(d);
     cJSON_Delete(d);
     char id[37];
     int rc = etude_store_create(st, "logbookEntry", NULL, json, id);
@@ -214,7 +215,7 @@ static int cmd_edit(etude_store_t *st, const char *ref, const char *text)
     }
     cJSON_DeleteItemFromObjectCaseSensitive(d, field);
     cJSON_AddStringToObject(d, field, text);
-    char *json = cJSON_PrintUnformatted(d);
+    char *json = etude_canon_print(d);
     cJSON_Delete(d);
     int rc = etude_store_update(st, id, json);
     free(json);
