@@ -353,6 +353,13 @@ static void put(text_t *t, const char *fmt, ...)
 {
     if (t->rc)
         return;
+    if (!t->s) {
+        if (!(t->s = malloc(4096))) {
+            t->rc = ETUDE_ENOMEM;
+            return;
+        }
+        t->cap = 4096;
+    }
     for (;;) {
         va_list ap;
         va_start(ap, fmt);

@@ -389,8 +389,10 @@ int etude_cmd_render(int argc, char **argv)
     ocfg.write = write_period;
     ocfg.progress = progress;
     ocfg.user = &r;
+    uint64_t len = etude_sequencer_length(etude_player_sequencer(r.player)); /* the timeline's, if any */
     uint64_t expect = ocfg.total_frames ? ocfg.total_frames
-                                        : (map ? etude_tempomap_frames(map, rate) : 0) + ocfg.tail_frames;
+                                        : (len != UINT64_MAX ? len : map ? etude_tempomap_frames(map, rate) : 0) +
+                                              ocfg.tail_frames;
     r.show_progress = isatty(2) && expect > rate;
     rc = etude_player_start(r.player, err, sizeof err);
     if (rc == 0)
