@@ -34,6 +34,9 @@ extern "C" {
 
 typedef struct etude_practice etude_practice_t;
 
+#define ETUDE_PRACTICE_MAX_BARS 100000u   /* bars of material, and the highest bar number A or B */
+#define ETUDE_PRACTICE_MAX_PASSES 10000u  /* passes laid out (a loop's times, the trainer's passes) */
+
 typedef struct etude_practice_config {
     double tempo_scale;  /* 0.1 .. 4 (e.g. 0.5 = half speed); ignored by the trainer */
     uint32_t from_bar;   /* A, 1-based; 0 = the first bar */
@@ -94,6 +97,8 @@ uint32_t etude_practice_pass_bars(const etude_practice_t *p);
 /* [control] Bars of the material in all, and beats per bar of bar A. */
 uint32_t etude_practice_bars(const etude_practice_t *p);
 uint32_t etude_practice_beats_per_bar(const etude_practice_t *p);
+/* [control] Beats of material bar i (0-based), or 0 past the last bar. */
+uint32_t etude_practice_bar_beats(const etude_practice_t *p, uint32_t i);
 
 /* [control] The i-th bar played, counting the count-in's bars first, then each pass's bars A..B in
  * turn (an endless practice has pass 0's only): its first material frame, its tempo (quarter notes
@@ -126,6 +131,11 @@ void *etude_practice_midi_source(etude_practice_t *p, size_t part);
 /* ETUDE_EV_CLICK on every beat of the count-in and, when every_pass is true, of every pass
  * (u.click.level ACCENT on each bar's first beat, gain 1). For the click voice of etude_click.h. */
 void *etude_practice_click_source(etude_practice_t *p, bool every_pass);
+/* The same with klick's beat pattern (one character per beat: 'X' accent, 'x' normal, '.' silent,
+ * e.g. "X..x.." to count 6/8 in two): every bar with as many beats as the pattern has characters,
+ * count-in included, sounds as the pattern says; other bars as above. pattern NULL or "": as
+ * etude_practice_click_source(). NULL for a pattern with other characters. */
+void *etude_practice_pattern_click_source(etude_practice_t *p, bool every_pass, const char *pattern);
 /* A copy of *ev at the first frame of every bar, count-in included, and ETUDE_EV_ALL_NOTES_OFF at
  * the end (used to keep a drone sounding: a note-on per bar survives loop jumps). */
 void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *ev);
@@ -133,42 +143,6 @@ void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *ev);
  * velocity 127, 'x' velocity 90, '.' nothing. Notes use key. Not in the count-in. NULL for an
  * empty pattern or other characters. */
 void *etude_practice_pattern_source(etude_practice_t *p, const char *pattern, uint8_t key);
-
-/* ---------------------------------------------------------------------------------------------
- * Presets. The kinds "practice" (here), "midi" (etude_fluid.c), "drone" (etude_drone.c) and
- * "sample" (etude_sample.c) share one practice per sequencer: a "practice" voice creates it (it must
- * come before the others); without one, the first "midi" voice creates a practice of its file played
- * once as written. "drone" and "sample" voices need one (they take their bars and length from it).
- */
-
-struct etude_preset_env;
-
-/* [control] The practice config of a voice instantiated in env: cfg (NULL: the defaults) with the
- * instantiation's override (etude_preset_set_practice_override()) applied. */
-void etude_practice_config_for_env(const struct etude_preset_env *env, const etude_practice_config_t *cfg,
-                                   etude_practice_config_t *out);
-/* [control] The practice of the preset instantiation env belongs to, or NULL. Borrowed. */
-etude_practice_t *etude_practice_of_env(const struct etude_preset_env *env);
-/* [control] Make p the instantiation's practice (takes a reference, handed to the caller of
- * etude_preset_instantiate_practice()). ETUDE_ESTATE if it already has one. */
-int etude_practice_set_env(const struct etude_preset_env *env, etude_practice_t *p);
-
-/* [control] Helpers for the kinds' parse(): read an optional number field of obj into *out when
- * present, refusing a wrong type or a value outside [min, max] (integer: whole numbers only) with
- * etude_preset_error(). ctx and obj are the kind's parse() arguments; field may be "a.b" for a
- * member of a sub-object sub (then obj is the sub-object). */
-struct etude_preset_ctx;
-struct cJSON;
-int etude_practice_json_number(const struct etude_preset_ctx *ctx, const struct cJSON *obj, const char *name,
-                               const char *field, double min, double max, bool integer, double *out);
-int etude_practice_json_bool(const struct etude_preset_ctx *ctx, const struct cJSON *obj, const char *name,
-                             const char *field, bool *out);
-/* Whether a voice listed before the one being parsed creates the practice (kind "practice" or
- * "midi"), so a drone or sample voice can refuse at load time, with the file and line. */
-bool etude_practice_json_has_clock(const struct etude_preset_ctx *ctx);
-/* A file name field, resolved against the preset's folder; *out is malloc'd (NULL if absent). */
-int etude_practice_json_file(const struct etude_preset_ctx *ctx, const struct cJSON *obj, const char *name,
-                             const char *field, char **out);
 
 #ifdef __cplusplus
 }
