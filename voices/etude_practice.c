@@ -303,6 +303,7 @@ uint32_t etude_practice_passes(const etude_practice_t *p) { return p->endless ? 
 uint32_t etude_practice_pass_bars(const etude_practice_t *p) { return p->b - p->a + 1; }
 uint32_t etude_practice_bars(const etude_practice_t *p) { return p->nbars; }
 uint32_t etude_practice_beats_per_bar(const etude_practice_t *p) { return p->bar_beats[p->a]; }
+uint32_t etude_practice_bar_beats(const etude_practice_t *p, uint32_t i) { return i < p->nbars ? p->bar_beats[i] : 0; }
 
 double etude_practice_pass_scale(const etude_practice_t *p, uint32_t k)
 {
@@ -586,9 +587,24 @@ void *etude_practice_midi_source(etude_practice_t *p, size_t part)
     return s;
 }
 
+/* The click level of beat j of a bar of `beats` beats: the pattern's when it fits the bar, else an
+ * accent on the first beat and normal ones after; -1 for a silent beat. */
+static int click_level(const char *pattern, size_t plen, uint32_t beats, uint32_t j)
+{
+    if (plen == beats)
+        return pattern[j] == 'X' ? ETUDE_CLICK_ACCENT : pattern[j] == 'x' ? ETUDE_CLICK_NORMAL : -1;
+    return j == 0 ? ETUDE_CLICK_ACCENT : ETUDE_CLICK_NORMAL;
+}
+
 void *etude_practice_click_source(etude_practice_t *p, bool every_pass)
 {
-    if (!p)
+    return etude_practice_pattern_click_source(p, every_pass, NULL);
+}
+
+void *etude_practice_pattern_click_source(etude_practice_t *p, bool every_pass, const char *pattern)
+{
+    size_t plen = pattern ? strlen(pattern) : 0;
+    if (!p || strspn(pattern ? pattern : "", "Xx.") != plen)
         return NULL;
     psrc_t *s = psrc_new(p);
     if (!s)
@@ -600,7 +616,10 @@ void *etude_practice_click_source(etude_practice_t *p, bool every_pass)
     double beat_s = p->bar_beat_ticks[p->a] * p->spt_a;
     for (uint32_t bar = 0; bar < p->cin_bars; bar++)
         for (uint32_t j = 0; j < beats; j++) {
-            ev.u.click.level = j == 0 ? ETUDE_CLICK_ACCENT : ETUDE_CLICK_NORMAL;
+            int level = click_level(pattern, plen, beats, j);
+            if (level < 0)
+                continue;
+            ev.u.click.level = (uint8_t)level;
             if (push(&s->cin, &s->ncin, &ccin, ((double)bar * beats + j) * beat_s, &ev)) {
                 psrc_free(s);
                 return NULL;
@@ -608,7 +627,10 @@ void *etude_practice_click_source(etude_practice_t *p, bool every_pass)
         }
     for (uint32_t bar = p->a; every_pass && bar <= p->b; bar++)
         for (uint32_t j = 0; j < p->bar_beats[bar]; j++) {
-            ev.u.click.level = j == 0 ? ETUDE_CLICK_ACCENT : ETUDE_CLICK_NORMAL;
+            int level = click_level(pattern, plen, p->bar_beats[bar], j);
+            if (level < 0)
+                continue;
+            ev.u.click.level = (uint8_t)level;
             uint64_t tick = p->bar_tick[bar] + (uint64_t)j * p->bar_beat_ticks[bar];
             if (push(&s->reg, &s->nreg, &creg, seconds_at(p, tick) - p->sec_a, &ev)) {
                 psrc_free(s);

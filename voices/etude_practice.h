@@ -81,6 +81,8 @@ uint32_t etude_practice_pass_bars(const etude_practice_t *p);
 /* [control] Bars of the material in all, and beats per bar of bar A. */
 uint32_t etude_practice_bars(const etude_practice_t *p);
 uint32_t etude_practice_beats_per_bar(const etude_practice_t *p);
+/* [control] Beats of material bar i (0-based), or 0 past the last bar. */
+uint32_t etude_practice_bar_beats(const etude_practice_t *p, uint32_t i);
 
 /* [control] The i-th bar played, counting the count-in's bars first, then each pass's bars A..B in
  * turn (an endless practice has pass 0's only): its first material frame, its tempo (quarter notes
@@ -113,6 +115,11 @@ void *etude_practice_midi_source(etude_practice_t *p, size_t part);
 /* ETUDE_EV_CLICK on every beat of the count-in and, when every_pass is true, of every pass
  * (u.click.level ACCENT on each bar's first beat, gain 1). For the click voice of etude_click.h. */
 void *etude_practice_click_source(etude_practice_t *p, bool every_pass);
+/* The same with klick's beat pattern (one character per beat: 'X' accent, 'x' normal, '.' silent,
+ * e.g. "X..x.." to count 6/8 in two): every bar with as many beats as the pattern has characters,
+ * count-in included, sounds as the pattern says; other bars as above. pattern NULL or "": as
+ * etude_practice_click_source(). NULL for a pattern with other characters. */
+void *etude_practice_pattern_click_source(etude_practice_t *p, bool every_pass, const char *pattern);
 /* A copy of *ev at the first frame of every bar, count-in included, and ETUDE_EV_ALL_NOTES_OFF at
  * the end (used to keep a drone sounding: a note-on per bar survives loop jumps). */
 void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *ev);

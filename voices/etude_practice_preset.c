@@ -17,6 +17,7 @@ typedef struct practice_preset {
     uint32_t num, den, bars;
     etude_practice_config_t pc;
     char *sound;
+    char *pattern; /* klick's beat pattern for the click, or NULL */
     bool beats;
 } practice_preset_t;
 
@@ -27,6 +28,7 @@ static void practice_preset_free(void *config)
         return;
     free(c->midi);
     free(c->sound);
+    free(c->pattern);
     free(c);
 }
 
@@ -148,6 +150,15 @@ static int practice_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void 
         else if (!(c->sound = strdup(sound->valuestring)))
             rc = ETUDE_ENOMEM;
     }
+    const cJSON *pattern = cJSON_GetObjectItemCaseSensitive(obj, "pattern");
+    if (!rc && pattern) {
+        size_t n = cJSON_IsString(pattern) ? strlen(pattern->valuestring) : 0;
+        if (n == 0 || n > 256 || strspn(pattern->valuestring, "Xx.") != n)
+            rc = etude_preset_error(ctx, "pattern", -1, "expected klick's beat pattern: 1 to 256 characters, each X "
+                                    "(accent), x (normal) or . (silent), e.g. \"X..x..\" to count 6/8 in two");
+        else if (!(c->pattern = strdup(pattern->valuestring)))
+            rc = ETUDE_ENOMEM;
+    }
     if (!rc) {
         /* Build it once now, so a bad file, bar or tempo is refused before anything starts. */
         etude_practice_t *p = NULL;
@@ -162,6 +173,15 @@ static int practice_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void 
                                 : !strncmp(why, "tempo", 5)    ? (c->pc.trainer ? "trainer" : "tempo_scale")
                                                                : NULL;
             rc = etude_preset_error(ctx, field, -1, "%s", why);
+        }
+        if (!rc && c->pattern) {
+            uint32_t n = (uint32_t)strlen(c->pattern), fits = 0;
+            for (uint32_t i = 0; i < etude_practice_bars(p) && !fits; i++)
+                fits = etude_practice_bar_beats(p, i) == n;
+            if (!fits)
+                rc = etude_preset_error(ctx, "pattern", -1, "%u beats, but no bar of the %s has %u beats (the pattern "
+                                        "gives one character per beat: \"X..x..\" for a bar of 6/8)", n,
+                                        c->midi ? "MIDI file" : "meter", n);
         }
         etude_practice_unref(p);
     }
@@ -201,7 +221,7 @@ static int practice_instantiate(void *config, const etude_preset_env_t *env, etu
     }
     void *src = NULL;
     if (!rc) {
-        src = etude_practice_click_source(p, c->beats);
+        src = etude_practice_pattern_click_source(p, c->beats, c->pattern);
         rc = src ? etude_sequencer_add_source(env->seq, &etude_practice_source_class, src, *out, NULL) : ETUDE_ENOMEM;
         if (rc) {
             etude_practice_source_class.destroy(src);
@@ -217,7 +237,7 @@ static int practice_instantiate(void *config, const etude_preset_env_t *env, etu
 }
 
 static const char *const practice_fields[] = {"midi", "tempo", "meter", "bars", "tempo_scale", "count_in",
-                                              "loop", "trainer", "sound", "beats", NULL};
+                                              "loop", "trainer", "sound", "beats", "pattern", NULL};
 
 const etude_preset_kind_t etude_preset_kind_practice = {
     .kind = "practice",
