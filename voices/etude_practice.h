@@ -41,7 +41,10 @@ typedef struct etude_practice_config {
     double tempo_scale;  /* 0.1 .. 4 (e.g. 0.5 = half speed); ignored by the trainer */
     uint32_t from_bar;   /* A, 1-based; 0 = the first bar */
     uint32_t to_bar;     /* B, 1-based and included; 0 = the last bar */
-    uint32_t count_in;   /* bars of click before the first pass, 0..16 */
+    uint32_t count_in;   /* bars of click before the first pass, 0..16, at the tempo and meter of
+                            the first bar played */
+    uint32_t start_bar;  /* 1-based, A..B: the first pass starts at this bar (later ones at A);
+                            0 = at A */
     uint32_t times;      /* passes; 0 = endless (the sequencer's loop); ignored by the trainer */
     /* Speed trainer: start at start_bpm, add step_bpm every `every` passes, up to target_bpm,
      * which is then played `every` passes too. Tempi are quarter notes per minute of bar A (the
@@ -53,6 +56,19 @@ typedef struct etude_practice_config {
 
 /* [any] Defaults: scale 1, the whole material once, no count-in, no trainer. */
 void etude_practice_config_default(etude_practice_config_t *cfg);
+
+/* What a front end says over a preset's practice (etude play/render's --count-in, --loop, --loops,
+ * --start, --trainer): each field set replaces the preset's. times replaces the preset's trainer
+ * too (passes at one tempo); a trainer replaces the preset's times. */
+typedef struct etude_practice_override {
+    bool count_in_set, loop_set, times_set, start_set, trainer_set;
+    uint32_t count_in, from_bar, to_bar, times, start_bar;
+    double start_bpm, step_bpm, target_bpm;
+    uint32_t every;
+} etude_practice_override_t;
+
+/* [any] Apply o (NULL: nothing) over cfg. */
+void etude_practice_override_apply(const etude_practice_override_t *o, etude_practice_config_t *cfg);
 
 /* @startlifecycle practice
  * [control] Create a practice over a MIDI file (taken over: freed with the practice, also on

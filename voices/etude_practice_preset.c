@@ -33,8 +33,9 @@ static void practice_preset_free(void *config)
     free(c);
 }
 
-/* Builds the practice a config describes, at rate. err gets one line. */
-static int practice_build(const practice_preset_t *c, uint32_t rate, etude_practice_t **out, char *err, size_t errsize)
+/* Builds the practice a config describes (with pc for its practice config), at rate. err gets one line. */
+static int practice_build(const practice_preset_t *c, const etude_practice_config_t *pc, uint32_t rate,
+                          etude_practice_t **out, char *err, size_t errsize)
 {
     if (c->midi) {
         etude_midifile_t *mf = NULL;
@@ -44,9 +45,9 @@ static int practice_build(const practice_preset_t *c, uint32_t rate, etude_pract
             snprintf(err, errsize, "%s: %s", c->midi, me.message);
             return rc;
         }
-        return etude_practice_create_midi(mf, &c->pc, rate, out, err, errsize);
+        return etude_practice_create_midi(mf, pc, rate, out, err, errsize);
     }
-    return etude_practice_create_fixed(c->tempo, c->num, c->den, c->bars, &c->pc, rate, out, err, errsize);
+    return etude_practice_create_fixed(c->tempo, c->num, c->den, c->bars, pc, rate, out, err, errsize);
 }
 
 static int parse_meter(const etude_preset_ctx_t *ctx, const cJSON *obj, uint32_t *num, uint32_t *den)
@@ -164,7 +165,7 @@ static int practice_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void 
         /* Build it once now, so a bad file, bar or tempo is refused before anything starts. */
         etude_practice_t *p = NULL;
         char why[400];
-        rc = practice_build(c, 48000, &p, why, sizeof why);
+        rc = practice_build(c, &c->pc, 48000, &p, why, sizeof why);
         if (rc) {
             const char *field = c->midi && (rc == ETUDE_EIO || rc == ETUDE_EPARSE || rc == ETUDE_EUNSUPPORTED) ? "midi"
                                 : !strncmp(why, "from_bar", 8) ? "loop.from_bar"
@@ -206,7 +207,9 @@ static int practice_instantiate(void *config, const etude_preset_env_t *env, etu
         return ETUDE_ESTATE;
     }
     etude_practice_t *p = NULL;
-    int rc = practice_build(c, env->rate, &p, err, errsize);
+    etude_practice_config_t pc;
+    etude_preset_env_practice_config(env, &c->pc, &pc);
+    int rc = practice_build(c, &pc, env->rate, &p, err, errsize);
     if (rc)
         return rc;
     etude_click_config_t cc;

@@ -51,6 +51,8 @@ typedef struct etude_preset_env {
     /* The practice the preset's voices share in this instantiation (one per instantiation, NULL until
      * a voice sets it: etude_preset_kinds.h, etude_preset_env_practice()/_set_practice()). */
     struct etude_practice **practice;
+    /* What the front end says over the practice's config (count-in, loop, trainer), or NULL. */
+    const struct etude_practice_override *override;
 } etude_preset_env_t;
 
 typedef struct etude_preset_kind {
@@ -142,6 +144,12 @@ int etude_preset_instantiate(const etude_preset_t *preset, etude_engine_t *engin
 int etude_preset_instantiate_practice(const etude_preset_t *preset, etude_engine_t *engine, etude_sequencer_t *seq,
                                       etude_voice_id_t *ids, struct etude_practice **practice, char *err,
                                       size_t errsize);
+
+/* [control] Make later instantiations apply o (copied; NULL clears) over the practice config of
+ * the preset's practice or midi voice (etude_practice.h): how a front end's --loop, --count-in and
+ * --trainer override a preset. */
+struct etude_practice_override;
+int etude_preset_set_practice_override(etude_preset_t *preset, const struct etude_practice_override *o);
 
 /* [control] Whether every voice of the preset may play on a real-time thread (etude play, etude's
  * JACK callback): 0, or ETUDE_EINVAL with the first voice's reason in err ("p.json:9:
