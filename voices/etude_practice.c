@@ -725,8 +725,8 @@ void *etude_practice_bar_events_source(etude_practice_t *p, etude_practice_bar_e
         return NULL;
     size_t ccin = 0, creg = 0;
     etude_event_t ev[4];
-    double bar_s = (double)p->bar_beats[p->a] * p->bar_beat_ticks[p->a] * p->spt_a;
-    size_t n = fn(p->a, user, ev, 4);
+    double bar_s = (double)p->bar_beats[p->s] * p->bar_beat_ticks[p->s] * p->spt_s;
+    size_t n = fn(p->s, user, ev, 4);
     for (uint32_t bar = 0; bar < p->cin_bars; bar++)
         for (size_t i = 0; i < n && i < 4; i++)
             if (push(&s->cin, &s->ncin, &ccin, bar * bar_s, &ev[i])) {

@@ -140,7 +140,8 @@ void *etude_practice_pattern_click_source(etude_practice_t *p, bool every_pass, 
  * the end (used to keep a drone sounding: a note-on per bar survives loop jumps). */
 void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *ev);
 /* The same with events chosen per bar: at the first frame of every bar, the events fn writes for
- * that material bar (0-based; a count-in bar counts as bar A) into out (at most max = 4), in order;
+ * that material bar (0-based; a count-in bar counts as the first bar played) into out (at most
+ * max = 4), in order;
  * fn returns how many. fn is called only within this call. */
 typedef size_t (*etude_practice_bar_events_fn)(uint32_t bar, void *user, etude_event_t *out, size_t max);
 void *etude_practice_bar_events_source(etude_practice_t *p, etude_practice_bar_events_fn fn, void *user);
