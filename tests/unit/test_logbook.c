@@ -133,7 +133,12 @@ static void test_matches(void **state)
     assert_true(gf.has_id && etude_logbook_matches(&gf, s1) && !etude_logbook_matches(&gf, s2));
     etude_logbook_filter_goal(&gf, g2);
     assert_true(!gf.has_id && etude_logbook_matches(&gf, s1) && !etude_logbook_matches(&gf, s4));
-    cJSON *all[] = {s1, s2, s3, s4, s5, s6, g1, g2};
+    /* half an identity is none: the session falls back to its name */
+    snprintf(json, sizeof json, "{\"preset\":\"%s\",\"materialPath\":\"%s\"}", f.id.path, f.id.path);
+    cJSON *s7 = session(json), *s8 = session("{\"preset\":7,\"material\":null,\"materialHash\":3}");
+    assert_true(etude_logbook_matches(&f, s7));
+    assert_false(etude_logbook_matches(&f, s8) || etude_logbook_matches(&t, s8));
+    cJSON *all[] = {s1, s2, s3, s4, s5, s6, s7, s8, g1, g2};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cJSON_Delete(all[i]);
 }
@@ -151,6 +156,15 @@ static void test_accuracy(void **state)
     d = session("{\"timing\":null}");
     assert_int_equal(etude_logbook_accuracy(d, &b), 0);
     cJSON_Delete(d);
+    /* what another device synced may carry other types (unknown to the validator inside timing) */
+    d = session("{\"timing\":{\"notes\":\"9\",\"mean_ms\":1}}");
+    assert_int_equal(etude_logbook_accuracy(d, &b), 0);
+    cJSON_Delete(d);
+    d = session("{\"timing\":{\"notes\":2,\"mean_ms\":\"x\",\"sd_ms\":[1],\"within_25ms\":null}}");
+    assert_int_equal(etude_logbook_accuracy(d, &b), 1);
+    assert_true(b.notes == 2 && b.mean_ms == 0 && b.sd_ms == 0 && b.within_25ms == 0);
+    cJSON_Delete(d);
+    assert_int_equal(etude_logbook_accuracy(NULL, &b), 0);
     /* pooled: the figures of the union of the notes (values -> 4 ms, 5 ms, 0.9675, 400) */
     b = (etude_logbook_accuracy_t){300, 2, 3, 0.99};
     etude_logbook_accuracy_pool(&a, &b);
