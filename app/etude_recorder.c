@@ -58,6 +58,7 @@ struct etude_recorder {
     int64_t started_us, last_msg_us, last_ckpt_us;
     char *preset, *material;
     double rate, first_bpm;
+    double reached_lo, reached_hi; /* the tempo range the player reached (stop message), 0: unknown */
     cJSON *voices;
     int have_frame;
     uint64_t first_frame, last_frame, ckpt_frame, total_frames;
@@ -195,6 +196,10 @@ static char *build_record(etude_recorder_t *s, int interrupted, const char *reas
     }
     free(bpms);
     free(secs);
+    if (s->reached_hi > 0) { /* inside ramps the tempo goes beyond the bars' first beats */
+        lo = s->nsegs == 0 || s->reached_lo < lo ? s->reached_lo : lo;
+        hi = s->nsegs == 0 || s->reached_hi > hi ? s->reached_hi : hi;
+    }
     cJSON_AddNumberToObject(d, "tempoMinBpm", lo);
     cJSON_AddNumberToObject(d, "tempoMaxBpm", hi);
     cJSON_AddItemToObject(d, "tempoTime", tt);
@@ -300,6 +305,7 @@ static void reset_session(etude_recorder_t *s)
     s->first_frame = s->last_frame = s->ckpt_frame = s->total_frames = 0;
     s->bars = 0;
     s->loops = 0;
+    s->reached_lo = s->reached_hi = 0;
     s->active = 0;
 }
 
@@ -433,6 +439,8 @@ static void on_message(void *user, const etude_bus_msg_t *msg)
                     s->first_frame = 0;
                 }
             }
+            s->reached_lo = jnum(p, "bpm_min", 0);
+            s->reached_hi = jnum(p, "bpm_max", 0);
             const char *reason = jstr(p, "reason");
             end_session(s, reason ? reason : "stopped", now);
         }
