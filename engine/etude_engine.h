@@ -212,8 +212,11 @@ int etude_event_schedule_many(etude_engine_t *engine, const etude_event_t *evs, 
  * malformed, ETUDE_EDONE if it already fired or was already cancelled. O(1). */
 int etude_event_cancel(etude_engine_t *engine, etude_event_id_t id);
 
-/* Cancels (all four calls): the cancelling thread decides with one CAS, so a cancelled event can
- * no longer fire once the call returns. The audio thread applies the cancel records (freeing the
+/* Cancels (all four calls): the cancelling thread decides with one CAS on the slot's state, so a
+ * cancelled event can no longer fire once the call returns. Where membarrier(2) is available the
+ * audio thread fires without a locked instruction and a cancel pays instead: one membarrier per
+ * call (per 1024 cancelled events for the scans, a few microseconds each), and, when the CAS met
+ * the dispatch of that very event, a wait of a few instructions for the audio thread's decision. The audio thread applies the cancel records (freeing the
  * slots) at most work_per_frame x period of them per period, so after a large cancel the slots
  * return to the table over a few periods (a full 65536-event table: 16 periods by default). */
 

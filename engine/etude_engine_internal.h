@@ -70,7 +70,10 @@ struct ev_slot {
      * reads the whole event after its acquire of PENDING. */
     etude_event_t ev;
     uint64_t seq;                 /* arrival order */
-    uint32_t spare;
+    /* Written by the audio thread only: the generation of the incarnation it is about to fire,
+     * stored before its deciding load of state, and 0 again if that load found it cancelled (see
+     * fire() and cancel_resolve() in etude_event.c). */
+    _Atomic uint32_t fire_mark;
     _Atomic uint32_t cancel_next; /* next in the cancel stack */
 };
 _Static_assert(sizeof(struct ev_slot) == 64, "an event slot is one cache line");
@@ -128,6 +131,9 @@ struct etude_engine {
     _Alignas(64) _Atomic uint64_t claimed; /* free-ring positions taken: producers' CAS */
     _Alignas(64) _Atomic uint64_t freed;   /* free-ring positions filled: audio's release store */
     _Alignas(64) _Atomic uint32_t cancel_head; /* cancel stack: cancellers push, audio takes all */
+    /* Set once at create: the process is registered for private expedited membarrier(2), so the
+     * audio thread fires with plain stores and cancellers pay for the fence (see fire()). */
+    bool fire_asym;
 
     /* audio-only state of the table: a wheel of one bucket per frame for events due within
      * wheel_mask + 1 frames, each bucket a list in arrival order; a heap keyed by (frame, seq)

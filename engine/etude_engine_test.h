@@ -6,6 +6,7 @@
 #ifndef ETUDE_ENGINE_TEST_H
 #define ETUDE_ENGINE_TEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,18 @@ void etude_engine_work(const etude_engine_t *engine, etude_engine_work_t *out);
  * free-ring position. A test sets it before starting its producers; it may block to stall one. */
 typedef void (*etude_event_claim_hook_t)(etude_engine_t *engine, uint64_t arrival, size_t k);
 extern etude_event_claim_hook_t etude_event_claim_hook;
+
+/* Called on the audio thread by the dispatch of an event when the engine fires without a locked
+ * instruction (membarrier registered): stage 0 after it marked the slot and before its deciding
+ * load of the slot's state, stage 1 after that load found the event pending and before it frees
+ * the slot and delivers. id is the event's handle. A test may sleep in it to widen the window in
+ * which a cancel meets the dispatch. */
+typedef void (*etude_event_fire_hook_t)(etude_engine_t *engine, etude_event_id_t id, int stage);
+extern etude_event_fire_hook_t etude_event_fire_hook;
+
+/* Set before etude_engine_create(): the engine fires with a CAS per event and cancels without
+ * membarrier, as on a system without membarrier(2). */
+extern bool etude_event_force_cas;
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,38 @@
 /* etude_event.c - the scheduled-event table: lock-free scheduling and cancelling on the control
  * side; on the audio side the intake of new events, the wheel and the heap they wait in, and their
  * dispatch at exact frames (see docs/engine.md, "The scheduled-event table"). */
+#include <sched.h>
 #include <stdlib.h>
+#ifdef __linux__
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "etude_engine_internal.h"
+
+/* The asymmetric fence between cancellers and the audio thread: membarrier(2) makes every
+ * running thread of the process execute a full memory barrier before it returns. */
+#if defined(__linux__) && defined(SYS_membarrier)
+static bool membarrier_register(void)
+{
+    long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (q < 0 || !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+        return false;
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+static void membarrier_heavy(void)
+{
+    /* Registered at create, so this cannot fail with EPERM; were it to fail for another reason,
+     * abort rather than break the cancel promise. */
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        abort();
+}
+#else
+static bool membarrier_register(void) { return false; }
+static void membarrier_heavy(void) {}
+#endif
 
 int ev_table_init(etude_engine_t *e)
 {
@@ -45,6 +74,7 @@ int ev_table_init(etude_engine_t *e)
     e->cancel_local = NIL;
     e->hole_pos = UINT64_MAX;
     e->wheel_end = (uint64_t)e->wmask + 1;
+    e->fire_asym = !etude_event_force_cas && membarrier_register();
     return ETUDE_OK;
 }
 
@@ -67,6 +97,8 @@ void ev_table_fini(etude_engine_t *e)
 /* control side */
 
 etude_event_claim_hook_t etude_event_claim_hook = NULL;
+etude_event_fire_hook_t etude_event_fire_hook = NULL;
+bool etude_event_force_cas = false;
 
 static inline bool kind_ok(uint16_t k) { return (k >= ETUDE_EV_NOTE_ON && k <= ETUDE_EV_MARKER) || k >= ETUDE_EV_USER; }
 
@@ -195,14 +227,61 @@ int etude_event_schedule_many(etude_engine_t *e, const etude_event_t *evs, size_
     return ETUDE_OK;
 }
 
-/* PENDING -> CANCELLED for the incarnation in w, then hand the slot to the audio thread. */
-static bool cancel_slot(etude_engine_t *e, uint32_t idx, uint64_t w)
+/* Who won a cancel's CAS race with the audio thread's fire(), once the CAS PENDING -> CANCELLED
+ * has succeeded and a membarrier has run since. The audio thread fires without a locked
+ * instruction: it stores fire_mark = gen, then loads state again (program order kept by a
+ * compiler fence), and fires only if that load finds PENDING. The membarrier between our CAS and
+ * our load of fire_mark orders the two sides as a full fence on both would (asymmetric Dekker):
+ * either we see its mark, or its load sees our CANCELLED. So:
+ *   - mark != gen: it had not reached this incarnation; it will find CANCELLED: we won;
+ *   - mark == gen: it is deciding, or has decided; wait for the outcome: state leaves
+ *     CANCELLED(gen) (it fired with a plain store over our word: we lost, it delivers the event
+ *     and frees the slot), or mark goes back to 0 with state still CANCELLED(gen) (it saw our
+ *     cancel: we won). The wait lasts the few instructions between its mark and its decision
+ *     (longer only if the audio thread is preempted exactly there).
+ * Mark is loaded before state: a mark of a later incarnation implies state has left
+ * CANCELLED(gen) (the audio thread stored FREE before that mark, both with release). */
+static bool cancel_resolve(etude_engine_t *e, uint32_t idx, uint32_t gen)
 {
     struct ev_slot *s = &e->ev[idx];
-    if (!atomic_compare_exchange_strong_explicit(&s->state, &w, sw_make(SW_GEN(w), EV_CANCELLED),
-                                                 memory_order_acq_rel, memory_order_relaxed))
+    const uint64_t cancelled = sw_make(gen, EV_CANCELLED);
+    for (unsigned spin = 0;; spin++) {
+        uint32_t m = atomic_load_explicit(&s->fire_mark, memory_order_acquire);
+        uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (w != cancelled)
+            return false;
+        if (m != gen)
+            return true;
+        if (spin >= 64)
+            sched_yield();
+    }
+}
+
+/* PENDING -> CANCELLED for the incarnation in w: the CAS alone. */
+static inline bool cancel_cas(etude_engine_t *e, uint32_t idx, uint64_t w)
+{
+    return atomic_compare_exchange_strong_explicit(&e->ev[idx].state, &w,
+                                                   sw_make(SW_GEN(w), EV_CANCELLED),
+                                                   memory_order_seq_cst, memory_order_relaxed);
+}
+
+/* Hand a cancelled slot to the audio thread, which frees it. */
+static inline void cancel_push(etude_engine_t *e, uint32_t idx)
+{
+    stack_push(&e->cancel_head, &e->ev[idx].cancel_next, idx);
+}
+
+/* Cancel the incarnation in w: true if this call cancelled it (it will not fire). */
+static bool cancel_slot(etude_engine_t *e, uint32_t idx, uint64_t w)
+{
+    if (!cancel_cas(e, idx, w))
         return false;
-    stack_push(&e->cancel_head, &s->cancel_next, idx);
+    if (e->fire_asym) {
+        membarrier_heavy();
+        if (!cancel_resolve(e, idx, SW_GEN(w)))
+            return false;
+    }
+    cancel_push(e, idx);
     return true;
 }
 
@@ -237,9 +316,26 @@ int etude_event_cancel(etude_engine_t *e, etude_event_id_t id)
 
 enum { MATCH_ALL, MATCH_VOICE, MATCH_TAG };
 
-static uint32_t cancel_scan(etude_engine_t *e, int how, uint64_t key)
+/* Slots a scan cancels between two membarriers (one fence per chunk, not per slot). */
+#define SCAN_CHUNK 1024u
+
+static uint32_t scan_settle(etude_engine_t *e, const uint32_t *idx, const uint32_t *gen, uint32_t k)
 {
     uint32_t n = 0;
+    if (k && e->fire_asym)
+        membarrier_heavy();
+    for (uint32_t j = 0; j < k; j++)
+        if (!e->fire_asym || cancel_resolve(e, idx[j], gen[j])) {
+            cancel_push(e, idx[j]);
+            n++;
+        }
+    return n;
+}
+
+static uint32_t cancel_scan(etude_engine_t *e, int how, uint64_t key)
+{
+    uint32_t n = 0, k = 0;
+    uint32_t idx[SCAN_CHUNK], gen[SCAN_CHUNK];
     for (uint32_t i = 0; i < e->ev_cap; i++) {
         struct ev_slot *s = &e->ev[i];
         uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
@@ -250,9 +346,16 @@ static uint32_t cancel_scan(etude_engine_t *e, int how, uint64_t key)
             continue;
         if (how == MATCH_TAG && __atomic_load_n(&s->ev.tag, __ATOMIC_RELAXED) != (uint32_t)key)
             continue;
-        if (cancel_slot(e, i, w))
-            n++;
+        if (!cancel_cas(e, i, w))
+            continue;
+        idx[k] = i;
+        gen[k++] = SW_GEN(w);
+        if (k == SCAN_CHUNK) {
+            n += scan_settle(e, idx, gen, k);
+            k = 0;
+        }
     }
+    n += scan_settle(e, idx, gen, k);
     if (n)
         add_u64(&e->st_canc, n);
     return n;
@@ -591,16 +694,44 @@ static inline __attribute__((always_inline)) void deliver(etude_engine_t *e, con
         nt_post(e, ev, at, late);
 }
 
+/* Fire a slot's event unless it was cancelled. Either side's decision is final once made:
+ *   - fire_asym (membarrier registered): no locked instruction here. Store the mark, then load
+ *     state again; PENDING: fire with a plain release store of FREE (a canceller whose CAS came
+ *     after that load sees our mark and waits for this store, see cancel_resolve()); CANCELLED:
+ *     clear the mark, the cancel record is on its way.
+ *   - otherwise: one CAS PENDING -> FREE, which a cancelled slot fails. */
 static inline __attribute__((always_inline)) void fire(etude_engine_t *e, uint32_t idx, uint64_t at,
                                                        bool late, struct tally *t)
 {
     struct ev_slot *s = &e->ev[idx];
-    /* The expected word is PENDING under the slot's generation: a cancelled slot fails the CAS. */
     uint64_t w = atomic_load_explicit(&s->state, memory_order_relaxed);
-    uint64_t pending = sw_make(SW_GEN(w), EV_PENDING);
-    if (atomic_compare_exchange_strong_explicit(&s->state, &pending,
-                                                sw_make(gen_next(SW_GEN(w)), EV_FREE),
-                                                memory_order_acq_rel, memory_order_relaxed)) {
+    uint32_t gen = SW_GEN(w);
+    uint64_t pending = sw_make(gen, EV_PENDING);
+    bool won;
+    if (__builtin_expect(e->fire_asym, 1)) {
+        won = false;
+        if (w == pending) {
+            atomic_store_explicit(&s->fire_mark, gen, memory_order_relaxed);
+            /* The compiler keeps the store before the load; the canceller's membarrier orders
+             * them for the CPU. */
+            atomic_signal_fence(memory_order_seq_cst);
+            if (__builtin_expect(etude_event_fire_hook != NULL, 0))
+                etude_event_fire_hook(e, ((uint64_t)gen << 32) | idx, 0);
+            if (atomic_load_explicit(&s->state, memory_order_acquire) == pending) {
+                if (__builtin_expect(etude_event_fire_hook != NULL, 0))
+                    etude_event_fire_hook(e, ((uint64_t)gen << 32) | idx, 1);
+                atomic_store_explicit(&s->state, sw_make(gen_next(gen), EV_FREE), memory_order_release);
+                won = true;
+            } else {
+                atomic_store_explicit(&s->fire_mark, 0, memory_order_release);
+            }
+        }
+    } else {
+        won = atomic_compare_exchange_strong_explicit(&s->state, &pending,
+                                                      sw_make(gen_next(gen), EV_FREE),
+                                                      memory_order_acq_rel, memory_order_relaxed);
+    }
+    if (won) {
         e->rtst[idx] = RT_NONE;
         deliver(e, &s->ev, at, late, t);
         slot_chain(e, idx);

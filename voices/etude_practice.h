@@ -34,6 +34,9 @@ extern "C" {
 
 typedef struct etude_practice etude_practice_t;
 
+#define ETUDE_PRACTICE_MAX_BARS 100000u   /* bars of material, and the highest bar number A or B */
+#define ETUDE_PRACTICE_MAX_PASSES 10000u  /* passes laid out (a loop's times, the trainer's passes) */
+
 typedef struct etude_practice_config {
     double tempo_scale;  /* 0.1 .. 4 (e.g. 0.5 = half speed); ignored by the trainer */
     uint32_t from_bar;   /* A, 1-based; 0 = the first bar */
@@ -117,38 +120,6 @@ void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *ev);
  * velocity 127, 'x' velocity 90, '.' nothing. Notes use key. Not in the count-in. NULL for an
  * empty pattern or other characters. */
 void *etude_practice_pattern_source(etude_practice_t *p, const char *pattern, uint8_t key);
-
-/* ---------------------------------------------------------------------------------------------
- * Presets. The kinds "practice" (here), "midi" (etude_fluid.c), "drone" (etude_drone.c) and
- * "sample" (etude_sample.c) share one practice per sequencer: a "practice" voice creates it (it must
- * come before the others); without one, the first "midi" voice creates a practice of its file played
- * once as written. "drone" and "sample" voices need one (they take their bars and length from it).
- */
-
-struct etude_preset_env;
-
-/* [control] The practice of the preset instantiation env belongs to, or NULL. Borrowed. */
-etude_practice_t *etude_practice_of_env(const struct etude_preset_env *env);
-/* [control] Make p the instantiation's practice (takes a reference, handed to the caller of
- * etude_preset_instantiate_practice()). ETUDE_ESTATE if it already has one. */
-int etude_practice_set_env(const struct etude_preset_env *env, etude_practice_t *p);
-
-/* [control] Helpers for the kinds' parse(): read an optional number field of obj into *out when
- * present, refusing a wrong type or a value outside [min, max] (integer: whole numbers only) with
- * etude_preset_error(). ctx and obj are the kind's parse() arguments; field may be "a.b" for a
- * member of a sub-object sub (then obj is the sub-object). */
-struct etude_preset_ctx;
-struct cJSON;
-int etude_practice_json_number(const struct etude_preset_ctx *ctx, const struct cJSON *obj, const char *name,
-                               const char *field, double min, double max, bool integer, double *out);
-int etude_practice_json_bool(const struct etude_preset_ctx *ctx, const struct cJSON *obj, const char *name,
-                             const char *field, bool *out);
-/* Whether a voice listed before the one being parsed creates the practice (kind "practice" or
- * "midi"), so a drone or sample voice can refuse at load time, with the file and line. */
-bool etude_practice_json_has_clock(const struct etude_preset_ctx *ctx);
-/* A file name field, resolved against the preset's folder; *out is malloc'd (NULL if absent). */
-int etude_practice_json_file(const struct etude_preset_ctx *ctx, const struct cJSON *obj, const char *name,
-                             const char *field, char **out);
 
 #ifdef __cplusplus
 }

@@ -9,16 +9,12 @@
 #include <string.h>
 
 #include "etude_practice.h"
+#include "etude_preset_kinds.h"
 
 /* ------------------------------------------------------------------------------------------------
- * The table of voice kinds: the one place a new kind is listed. Each is defined in its own file.
+ * The table of voice kinds: the one place a new kind is listed (declared in etude_preset_kinds.h,
+ * each defined in its own etude_<kind>_preset.c).
  */
-extern const etude_preset_kind_t etude_preset_kind_click; /* etude_click.c */
-extern const etude_preset_kind_t etude_preset_kind_practice; /* etude_practice.c */
-extern const etude_preset_kind_t etude_preset_kind_midi;     /* etude_fluid.c */
-extern const etude_preset_kind_t etude_preset_kind_drone;    /* etude_drone.c */
-extern const etude_preset_kind_t etude_preset_kind_sample;   /* etude_sample.c */
-
 static const etude_preset_kind_t *const kinds[] = {
     &etude_preset_kind_click,
     &etude_preset_kind_practice,
@@ -686,6 +682,96 @@ int etude_preset_instantiate_practice(const etude_preset_t *p, etude_engine_t *e
         }
         if (ids)
             ids[i] = id;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * What the kinds share: the instantiation's practice and the JSON field helpers.
+ */
+
+etude_practice_t *etude_preset_env_practice(const etude_preset_env_t *env)
+{
+    return env && env->practice ? *env->practice : NULL;
+}
+
+int etude_preset_env_set_practice(const etude_preset_env_t *env, etude_practice_t *p)
+{
+    if (!env || !env->practice)
+        return ETUDE_EINVAL;
+    if (*env->practice)
+        return ETUDE_ESTATE;
+    *env->practice = etude_practice_ref(p);
+    return ETUDE_OK;
+}
+
+int etude_preset_json_number(const etude_preset_ctx_t *ctx, const cJSON *obj, const char *name,
+                             const char *field, double min, double max, bool integer, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!v)
+        return 0;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= min && v->valuedouble <= max) ||
+        (integer && v->valuedouble != floor(v->valuedouble)))
+        return etude_preset_error(ctx, field, -1, "expected %s from %g to %g", integer ? "an integer" : "a number",
+                                  min, max);
+    *out = v->valuedouble;
+    return 0;
+}
+
+int etude_preset_json_bool(const etude_preset_ctx_t *ctx, const cJSON *obj, const char *name,
+                           const char *field, bool *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!v)
+        return 0;
+    if (!cJSON_IsBool(v))
+        return etude_preset_error(ctx, field, -1, "expected true or false");
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+int etude_preset_json_file(const etude_preset_ctx_t *ctx, const cJSON *obj, const char *name,
+                           const char *field, char **out)
+{
+    *out = NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!v)
+        return 0;
+    if (!cJSON_IsString(v) || !v->valuestring[0])
+        return etude_preset_error(ctx, field, -1, "expected a file name");
+    *out = etude_preset_resolve(ctx, v->valuestring);
+    return *out ? 0 : ETUDE_ENOMEM;
+}
+
+bool etude_preset_json_has_clock(const etude_preset_ctx_t *ctx)
+{
+    if (strcmp(ctx->key, "voices") || ctx->index < 0)
+        return false;
+    cJSON *root = cJSON_Parse(ctx->text);
+    const cJSON *voices = root ? cJSON_GetObjectItemCaseSensitive(root, "voices") : NULL;
+    bool found = false;
+    for (int i = 0; i < ctx->index && !found; i++) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(voices, i), "kind");
+        found = cJSON_IsString(k) && (!strcmp(k->valuestring, "practice") || !strcmp(k->valuestring, "midi"));
+    }
+    cJSON_Delete(root);
+    return found;
+}
+
+int etude_preset_json_only(const etude_preset_ctx_t *ctx, const cJSON *obj, const char *field,
+                           const char *const *allowed, const char *list)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i]; i++)
+            ok = ok || !strcmp(allowed[i], it->string);
+        if (!ok) {
+            char f[96];
+            snprintf(f, sizeof f, "%s.%.40s", field, it->string);
+            return etude_preset_error(ctx, f, -1, "unknown field (expected %s)", list);
+        }
     }
     return 0;
 }

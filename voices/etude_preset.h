@@ -1,8 +1,9 @@
 /* etude_preset.h - practice presets: a JSON file (presets/README.md, presets/preset.schema.json)
  * naming a title, render defaults and a list of voices, each of a kind ("click", ...).
  *
- * Extension point. Each voice kind is an etude_preset_kind_t, defined in the kind's own file
- * (the click's in etude_click.c) and listed once, in the kind table at the top of etude_preset.c.
+ * Extension point. Each voice kind is an etude_preset_kind_t, declared in etude_preset_kinds.h,
+ * defined in its own etude_<kind>_preset.c (the JSON half of the kind; its DSP file holds no JSON)
+ * and listed once, in the kind table at the top of etude_preset.c.
  * The loader handles the fields every voice has (kind, name, volume, pan, mute, solo) and refuses
  * unknown fields; the kind parses the rest and later adds its voice (and sources) to an engine.
  *
@@ -47,7 +48,7 @@ typedef struct etude_preset_env {
     uint32_t rate;
     const char *name; /* the voice's name */
     /* The practice the preset's voices share in this instantiation (one per instantiation, NULL until
-     * a voice sets it: etude_practice.h, etude_practice_of_env()/etude_practice_set_env()). */
+     * a voice sets it: etude_preset_kinds.h, etude_preset_env_practice()/_set_practice()). */
     struct etude_practice **practice;
 } etude_preset_env_t;
 

@@ -23,13 +23,17 @@ if(ETUDE_CLANG AND ETUDE_SANITIZE STREQUAL "")
     set_tests_properties(fuzz.${name} PROPERTIES LABELS fuzz TIMEOUT 300)
   endfunction()
 
-  # The loader, the click kind and the tempo map are compiled (and instrumented) here; the other voice
-  # kinds of the kind table and the engine come from the project's libraries.
+  # The loader, every voice kind's preset parser (etude_*_preset.c) and the tempo map are compiled
+  # (and instrumented) here; the kinds' DSP and the engine come from the project's libraries.
+  # fuzz_preset_instruments covers the instrument kinds again with their material (seeds naming
+  # the generated MIDI files and samples).
   etude_fuzz_target(fuzz_preset
     CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus_preset
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_preset.c
-            ${PROJECT_SOURCE_DIR}/voices/etude_preset.c ${PROJECT_SOURCE_DIR}/voices/etude_click.c
-            ${PROJECT_SOURCE_DIR}/voices/etude_tempomap.c
+            ${PROJECT_SOURCE_DIR}/voices/etude_preset.c ${PROJECT_SOURCE_DIR}/voices/etude_click_preset.c
+            ${PROJECT_SOURCE_DIR}/voices/etude_practice_preset.c ${PROJECT_SOURCE_DIR}/voices/etude_midi_preset.c
+            ${PROJECT_SOURCE_DIR}/voices/etude_drone_preset.c ${PROJECT_SOURCE_DIR}/voices/etude_sample_preset.c
+            ${PROJECT_SOURCE_DIR}/voices/etude_click.c ${PROJECT_SOURCE_DIR}/voices/etude_tempomap.c
     LIBS $<TARGET_FILE:etude-voices> $<TARGET_FILE:etude-engine> ${FLUIDSYNTH_LDFLAGS} ${JACK_LDFLAGS}
          ${SNDFILE_LDFLAGS} ${SAMPLERATE_LDFLAGS} ${CJSON_LDFLAGS} -lm -lpthread
     DEPENDS etude-voices etude-engine)

@@ -13,11 +13,14 @@ if(ETUDE_CLANG AND ETUDE_SANITIZE STREQUAL "" AND TARGET etude-assets)
             -I${PROJECT_SOURCE_DIR}/engine -I${_v} ${ETUDE_COMMON_INC} ${FLUIDSYNTH_CFLAGS}
             ${ETUDE_TESTS_DIR}/fuzz/fuzz_preset_instruments.c ${_v}/etude_preset.c ${_v}/etude_practice.c
             ${_v}/etude_midifile.c ${_v}/etude_fluid.c ${_v}/etude_drone.c ${_v}/etude_sample.c
+            ${_v}/etude_practice_preset.c ${_v}/etude_midi_preset.c ${_v}/etude_drone_preset.c
+            ${_v}/etude_sample_preset.c
             $<TARGET_FILE:etude-voices> $<TARGET_FILE:etude-engine> $<TARGET_FILE:etude-common> ${FLUIDSYNTH_LDFLAGS} ${JACK_LDFLAGS}
             ${SNDFILE_LDFLAGS} ${SAMPLERATE_LDFLAGS} ${CJSON_LDFLAGS} -lm -lpthread -o ${_fpi}
     DEPENDS ${ETUDE_TESTS_DIR}/fuzz/fuzz_preset_instruments.c etude-voices etude-engine
             ${_v}/etude_preset.c ${_v}/etude_practice.c ${_v}/etude_midifile.c ${_v}/etude_fluid.c
-            ${_v}/etude_drone.c ${_v}/etude_sample.c
+            ${_v}/etude_drone.c ${_v}/etude_sample.c ${_v}/etude_practice_preset.c ${_v}/etude_midi_preset.c
+            ${_v}/etude_drone_preset.c ${_v}/etude_sample_preset.c
     COMMENT "Building the libFuzzer target fuzz_preset_instruments" VERBATIM)
   add_custom_target(fuzz_preset_instruments_bin ALL DEPENDS ${_fpi} etude-assets)
   add_test(NAME fuzz.preset_instruments

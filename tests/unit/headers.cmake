@@ -5,7 +5,7 @@ set(ETUDE_PUBLIC_HEADERS
   engine/etude_engine.h engine/etude_bus.h engine/etude_sequencer.h engine/etude_offline.h
   engine/etude_jack.h engine/etude_timing.h
   voices/etude_tempomap.h voices/etude_click.h voices/etude_preset.h voices/etude_midifile.h
-  voices/etude_fluid.h voices/etude_sample.h voices/etude_drone.h voices/etude_practice.h
+  voices/etude_fluid.h voices/etude_sample.h voices/etude_drone.h voices/etude_practice.h voices/etude_preset_kinds.h
   common/etude_error.h
   common/etude_canon.h common/etude_time.h common/etude_uuid.h common/etude_entity.h common/etude_gzip.h
   sync/etude_store.h sync/etude_syncclient.h
