@@ -15,6 +15,7 @@
 #include "etude_practice.h"
 #include "etude_presets.h"
 #include "etude_tempomap.h"
+#include "etude_timeline.h"
 
 #define MAX_VOICES 64
 #define MAX_GRID 1000000u      /* beats kept for timing analysis and the timebase master */
@@ -76,6 +77,13 @@ struct etude_player {
     /* follow mode under another timebase master: clicks on its beats, from a second sequencer */
     etude_sequencer_t *bbt_seq;
     bool ext_active;
+
+    /* the practice timeline (etude_player_set_timeline()) of click material: the map rewritten to
+     * play it, the bar where its endless loop starts (UINT64_MAX: none), and whether the trainer
+     * plans its tempi */
+    etude_tempomap_t *timeline_map;
+    uint64_t timeline_loop_bar;
+    bool timeline_trainer;
 
     /* live: tap tempo and the tempo reached (etude_player_tap(), etude_player_tempo_reached()) */
     double taps[ETUDE_PLAYER_TAPS];
@@ -190,6 +198,12 @@ static double map_tempo_at(const etude_player_t *p, uint64_t pos);
 static bool map_beat_at(const etude_player_t *p, uint64_t pos, etude_tempomap_beat_t *b);
 static void fold_reached(etude_player_t *p);
 static void reach(etude_player_t *p, double bpm);
+
+/* The click material's map as written, or as its timeline rewrote it (before any tempo scale). */
+static const etude_tempomap_t *base_map(const etude_player_t *p)
+{
+    return p->timeline_map ? p->timeline_map : p->preset ? etude_preset_tempomap(p->preset) : NULL;
+}
 
 /* Practice material (MIDI presets): the first bar played (etude_practice_bar_info()) at or after
  * material position pos, or UINT64_MAX. An endless practice's position stays inside pass 0. */
@@ -612,9 +626,19 @@ static etude_practice_t *practice(const etude_player_t *p)
  * JACK transport is located there (the old material stops at once, the new one is armed by the
  * slow-sync handshake like any relocation), and in master mode the published BBT and BPM follow
  * the scaled map. Under another client's timebase the tempo is the transport's: refused. */
+/* The sequencer loop of an endless timeline over click material, on seq playing map. */
+static int set_timeline_loop(const etude_player_t *p, etude_sequencer_t *seq, const etude_tempomap_t *map)
+{
+    if (p->timeline_loop_bar == UINT64_MAX)
+        return ETUDE_OK;
+    uint64_t a = etude_tempomap_beat_frame(map, etude_tempomap_bar_first_beat(map, p->timeline_loop_bar), p->rate);
+    uint64_t b = etude_tempomap_frames(map, p->rate);
+    return a < b && b != UINT64_MAX ? etude_sequencer_set_loop(seq, a, b) : ETUDE_EINVAL;
+}
+
 static int apply_scale(etude_player_t *p, const char *path, double scale, char *err, size_t len)
 {
-    const etude_tempomap_t *base = etude_preset_tempomap(p->preset);
+    const etude_tempomap_t *base = base_map(p);
     etude_practice_t *pr = practice(p);
     if (!(scale >= 0.1 && scale <= 4)) {
         seterr(err, len, "%s %g: expected a tempo scale of 0.1 .. 4", path, scale);
@@ -648,6 +672,10 @@ static int apply_scale(etude_player_t *p, const char *path, double scale, char *
         seterr(err, len, "%s: this material has no tempo map", path);
         return ETUDE_EUNSUPPORTED;
     }
+    if (p->timeline_trainer) {
+        seterr(err, len, "%s: the speed trainer plans its own tempi", path);
+        return ETUDE_ESTATE;
+    }
     for (size_t i = 0; i < p->nvoices; i++)
         if (strcmp(p->voices[i].kind, "click")) {
             seterr(err, len, "%s: voice '%s' (%s) has no tempo map to scale", path, p->voices[i].name,
@@ -673,6 +701,8 @@ static int apply_scale(etude_player_t *p, const char *path, double scale, char *
                                                                    p->voices[i].id, NULL)) < 0)
                 etude_click_source_free(src);
         }
+        if (rc == ETUDE_OK)
+            rc = set_timeline_loop(p, ns, nm);
         if (rc < 0) {
             etude_sequencer_destroy(ns);
             etude_tempomap_destroy(nm);
@@ -715,7 +745,7 @@ static int apply_scale(etude_player_t *p, const char *path, double scale, char *
 int etude_player_tempo(etude_player_t *p, double bpm, char *err, size_t len)
 {
     etude_tempomap_beat_t b;
-    const etude_tempomap_t *base = p->preset ? etude_preset_tempomap(p->preset) : NULL;
+    const etude_tempomap_t *base = base_map(p);
     etude_practice_t *pr = practice(p);
     if (!base && pr && etude_practice_pass_scale(pr, 0) > 0) {
         /* practice material: its tempo at bar A as written (quarter notes per minute) */
@@ -816,7 +846,8 @@ int etude_player_voice_gain_db(etude_player_t *p, const char *name, double db, c
     return etude_player_voice_gain(p, name, g, err, len);
 }
 
-static void remove_material(etude_player_t *p)
+/* Dispose of the material's voices and sequencers; wait up to wait_ms for the voices to be freed. */
+static void remove_material(etude_player_t *p, uint32_t wait_ms)
 {
     etude_sequencer_destroy(p->bbt_seq);
     p->bbt_seq = NULL;
@@ -828,6 +859,10 @@ static void remove_material(etude_player_t *p)
     p->scale = 1.0;
     etude_sequencer_destroy(p->seq); /* cancels its events, destroys its sources */
     p->seq = NULL;
+    etude_tempomap_destroy(p->timeline_map);
+    p->timeline_map = NULL;
+    p->timeline_loop_bar = UINT64_MAX;
+    p->timeline_trainer = false;
     etude_practice_unref(p->practice);
     p->practice = NULL;
     for (size_t i = 0; i < p->nvoices; i++) {
@@ -836,7 +871,7 @@ static void remove_material(etude_player_t *p)
         etude_voice_dispose(p->engine, p->voices[i].id);
     }
     p->nvoices = 0;
-    etude_engine_dispose_all(p->engine, 500);
+    etude_engine_dispose_all(p->engine, wait_ms);
 }
 
 int etude_player_load_preset(etude_player_t *p, etude_preset_t *np, const char *preset_path, const char *material,
@@ -855,7 +890,7 @@ int etude_player_load_preset(etude_player_t *p, etude_preset_t *np, const char *
         publish_stop(p, "stopped");
     bool reload = p->seq || p->nvoices;
     if (reload)
-        remove_material(p);
+        remove_material(p, 500);
     etude_preset_destroy(p->preset);
     p->preset = np;
     p->map = NULL;
@@ -942,6 +977,228 @@ int etude_player_load(etude_player_t *p, const etude_player_material_t *m, char 
     if (rc < 0)
         return rc;
     return etude_player_load_preset(p, np, rm.preset_path ? rm.preset_path : rm.map_path, NULL, err, len);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The practice timeline: count-in, loop, start bar, trainer. */
+
+/* Instantiate the preset again (its practice override changed), keeping the voices' mute, solo
+ * and gain as they were set. */
+static int reinstantiate(etude_player_t *p, char *err, size_t len)
+{
+    pvoice_t saved[MAX_VOICES];
+    size_t nsaved = p->nvoices;
+    memcpy(saved, p->voices, nsaved * sizeof *saved);
+    /* Offline, before the render, the old voices never sounded: the render's first periods fade
+     * them out (silently) and the engine frees them; nothing to wait for. */
+    remove_material(p, p->jack ? 500 : 0);
+    int rc = etude_sequencer_create(p->engine, p->rate / 1000u * LOOKAHEAD_MS, &p->seq);
+    if (rc == ETUDE_OK)
+        rc = add_material(p, err, len);
+    else
+        seterr(err, len, "%s: %s", p->material, etude_strerror(rc));
+    if (rc == ETUDE_OK && (rc = setup_bbt(p)) < 0)
+        seterr(err, len, "%s: cannot set up transport follow: %s", p->material, etude_strerror(rc));
+    for (size_t i = 0; rc == ETUDE_OK && i < p->nvoices; i++) {
+        pvoice_t *v = &p->voices[i];
+        for (size_t k = 0; k < nsaved; k++) {
+            if (strcmp(saved[k].name, v->name))
+                continue;
+            v->gain = saved[k].gain;
+            v->mute = saved[k].mute;
+            v->solo = saved[k].solo;
+            etude_voice_set_gain(p->engine, v->id, v->gain * p->volume);
+            etude_voice_set_mute(p->engine, v->id, v->mute);
+            etude_voice_set_solo(p->engine, v->id, v->solo);
+        }
+    }
+    return rc;
+}
+
+/* Practice material without a practice voice (a MIDI file) has no click for a count-in: add one,
+ * a voice "count-in" that clicks the count-in only. */
+static int add_count_in_voice(etude_player_t *p, char *err, size_t len)
+{
+    for (size_t i = 0; i < p->nvoices; i++)
+        if (!strcmp(p->voices[i].kind, "practice"))
+            return ETUDE_OK;
+    if (p->nvoices == MAX_VOICES) {
+        seterr(err, len, "--count-in: %s has %d voices already (no room for a count-in click)", p->material,
+               MAX_VOICES);
+        return ETUDE_EINVAL;
+    }
+    etude_click_config_t cc;
+    etude_click_config_default(&cc);
+    void *click = NULL;
+    etude_voice_id_t id = 0;
+    int rc = etude_click_create(&cc, p->rate, &click, err, len);
+    if (rc < 0)
+        return rc;
+    if ((rc = etude_voice_add(p->engine, &etude_click_voice_class, click, "count-in", &id)) < 0) {
+        etude_click_free(click);
+        seterr(err, len, "--count-in: cannot add its click: %s", etude_strerror(rc));
+        return rc;
+    }
+    pvoice_t *v = &p->voices[p->nvoices++];
+    memset(v, 0, sizeof *v);
+    v->id = id;
+    snprintf(v->name, sizeof v->name, "count-in");
+    snprintf(v->kind, sizeof v->kind, "click");
+    v->gain = 1.0f;
+    if (p->volume != 1.0f)
+        etude_voice_set_gain(p->engine, id, p->volume);
+    void *src = etude_practice_click_source(p->practice, false);
+    rc = src ? etude_sequencer_add_source(p->seq, &etude_practice_source_class, src, id, NULL) : ETUDE_ENOMEM;
+    if (rc < 0) {
+        if (src)
+            etude_practice_source_class.destroy(src);
+        seterr(err, len, "--count-in: cannot add its click: %s", etude_strerror(rc));
+        return rc;
+    }
+    if (p->jack && (rc = etude_jack_add_voice_port(p->jack, id, v->name, err, len)) < 0)
+        return rc;
+    return ETUDE_OK;
+}
+
+/* Practice material (MIDI files, practice presets): the preset's practice config overridden. */
+static int timeline_practice(etude_player_t *p, const etude_timeline_t *t, char *err, size_t len)
+{
+    etude_practice_t *pr = practice(p);
+    etude_timeline_bars_t b;
+    int rc = etude_timeline_resolve(t, NULL, etude_practice_bars(pr), &b, err, len);
+    if (rc < 0)
+        return rc;
+    etude_practice_override_t o;
+    memset(&o, 0, sizeof o);
+    o.count_in_set = t->count_in >= 0;
+    o.count_in = t->count_in > 0 ? (uint32_t)t->count_in : 0;
+    o.loop_set = b.loop;
+    o.from_bar = b.from;
+    o.to_bar = b.to;
+    o.start_set = t->start[0] != 0;
+    o.start_bar = b.start;
+    o.times_set = t->loops >= 0;
+    o.times = t->loops > 0 ? (uint32_t)t->loops : 0;
+    o.trainer_set = t->trainer;
+    o.start_bpm = t->start_bpm;
+    o.step_bpm = t->step_bpm;
+    o.target_bpm = t->target_bpm;
+    o.every = t->every;
+    if ((rc = etude_preset_set_practice_override(p->preset, &o)) < 0)
+        return rc;
+    char why[600];
+    rc = reinstantiate(p, why, sizeof why);
+    if (rc == ETUDE_OK && o.count_in > 0)
+        rc = add_count_in_voice(p, why, sizeof why);
+    if (rc == ETUDE_OK)
+        return rc;
+    /* the practice's own words name its config fields: name the flag instead */
+    const char *m = strstr(why, "start_bar ") ? "--start" : strstr(why, "trainer") || strstr(why, "BPM") ? "--trainer"
+                    : strstr(why, "from_bar") || strstr(why, "to_bar")                                 ? "--loop"
+                    : strstr(why, "count_in")                                                           ? "--count-in"
+                    : strstr(why, "times ")                                                             ? "--loops"
+                                                                                                        : NULL;
+    const char *at = strstr(why, "start_bar ");
+    if (at && !b.loop)
+        seterr(err, len, "--start '%s': bar %u is outside the preset's loop%s", t->start, b.start,
+               strstr(at, " (bars") ? strstr(at, " (bars") : "");
+    else if (m)
+        seterr(err, len, "%s: %s", m, why);
+    else
+        seterr(err, len, "%s", why);
+    /* leave the material as it was */
+    etude_preset_set_practice_override(p->preset, NULL);
+    char ignored[300];
+    reinstantiate(p, ignored, sizeof ignored);
+    return rc;
+}
+
+/* Click material: the map rewritten to play the timeline, on a sequencer of its own. */
+static int timeline_click(etude_player_t *p, const etude_timeline_t *t, char *err, size_t len)
+{
+    const etude_tempomap_t *base = p->preset ? etude_preset_tempomap(p->preset) : NULL;
+    if (!base || !p->nvoices) {
+        seterr(err, len, "%s: this material has no bars to count", p->material);
+        return ETUDE_EUNSUPPORTED;
+    }
+    for (size_t i = 0; i < p->nvoices; i++)
+        if (strcmp(p->voices[i].kind, "click")) {
+            seterr(err, len, "%s: voice '%s' (%s) does not follow the tempo map", p->material, p->voices[i].name,
+                   p->voices[i].kind);
+            return ETUDE_EUNSUPPORTED;
+        }
+    uint64_t nb = etude_tempomap_bar_count(base);
+    etude_timeline_bars_t b;
+    int rc = etude_timeline_resolve(t, base, nb >= UINT32_MAX ? UINT32_MAX : (uint32_t)nb, &b, err, len);
+    if (rc < 0)
+        return rc;
+    etude_tempomap_t *nm = NULL;
+    uint64_t loop_bar;
+    if ((rc = etude_timeline_map(base, t, &b, p->material, &nm, &loop_bar, err, len)) < 0)
+        return rc;
+    etude_sequencer_t *ns = NULL;
+    rc = etude_sequencer_create(p->engine, p->rate / 1000u * LOOKAHEAD_MS, &ns);
+    for (size_t i = 0; rc == ETUDE_OK && i < p->nvoices; i++) {
+        void *src = NULL;
+        rc = etude_click_source_create(nm, p->rate, &src);
+        if (rc == ETUDE_OK &&
+            (rc = etude_sequencer_add_source(ns, &etude_click_source_class, src, p->voices[i].id, NULL)) < 0)
+            etude_click_source_free(src);
+    }
+    uint64_t old_loop = p->timeline_loop_bar;
+    p->timeline_loop_bar = loop_bar;
+    if (rc == ETUDE_OK)
+        rc = set_timeline_loop(p, ns, nm);
+    if (rc < 0) {
+        p->timeline_loop_bar = old_loop;
+        etude_sequencer_destroy(ns);
+        etude_tempomap_destroy(nm);
+        seterr(err, len, "%s: %s", p->material, etude_strerror(rc));
+        return rc;
+    }
+    etude_sequencer_destroy(p->scaled_seq);
+    p->scaled_seq = NULL;
+    etude_tempomap_destroy(p->scaled_map);
+    p->scaled_map = NULL;
+    p->scale = 1.0;
+    etude_sequencer_destroy(p->seq);
+    p->seq = ns;
+    etude_tempomap_destroy(p->timeline_map);
+    p->timeline_map = nm;
+    p->timeline_trainer = t->trainer;
+    p->map = nm;
+    p->next_bar = 0;
+    return setup_grids(p);
+}
+
+int etude_player_set_timeline(etude_player_t *p, const etude_timeline_t *t, char *err, size_t len)
+{
+    if (!p->preset || !p->seq) {
+        seterr(err, len, "no material loaded");
+        return ETUDE_ESTATE;
+    }
+    int rc = etude_timeline_check(t, err, len);
+    if (rc < 0 || etude_timeline_empty(t))
+        return rc;
+    if (p->playing || etude_sequencer_rolling(active_seq(p))) {
+        seterr(err, len, "the timeline is set before playing (stop first)");
+        return ETUDE_ESTATE;
+    }
+    if (practice(p) && etude_preset_tempomap(p->preset)) {
+        seterr(err, len, "%s: this preset mixes a click tempo map with practice material; "
+                         "a count-in, loop, start or trainer needs one or the other", p->material);
+        return ETUDE_EUNSUPPORTED;
+    }
+    double scale = p->scale;
+    rc = practice(p) ? timeline_practice(p, t, err, len) : timeline_click(p, t, err, len);
+    if (rc == ETUDE_OK && fabs(scale - 1.0) > 1e-9)
+        rc = apply_scale(p, "--tempo-scale", scale, err, len);
+    return rc;
+}
+
+bool etude_player_endless(etude_player_t *p)
+{
+    return p->timeline_loop_bar != UINT64_MAX || etude_sequencer_length(active_seq(p)) == UINT64_MAX;
 }
 
 void etude_player_quit(etude_player_t *p, const char *reason)
@@ -1463,8 +1720,8 @@ void etude_player_report(etude_player_t *p)
         snprintf(json, sizeof json, "{\"count\":%llu}", (unsigned long long)loops);
         publish(p, "transport", "loop", json);
         p->loops_seen = loops;
-        if (!p->map) /* an endless practice loop jumped back: its bars come round again */
-            p->next_bar = bar_at(p, etude_sequencer_position(active_seq(p)));
+        /* an endless loop jumped back: its bars come round again */
+        p->next_bar = bar_at(p, etude_sequencer_position(active_seq(p)));
     }
 }
 
@@ -1569,6 +1826,7 @@ int etude_player_create(const etude_player_config_t *cfg, etude_player_t **out)
     p->scale = 1.0;
     p->reason = "stopped";
     p->last_pass = -1;
+    p->timeline_loop_bar = UINT64_MAX;
     p->last_timing_pub = now_s();
     int rc = etude_timing_create(p->rate, &p->timing);
     if (rc < 0) {
@@ -1587,6 +1845,7 @@ void etude_player_destroy(etude_player_t *p)
     etude_sequencer_destroy(p->scaled_seq);
     etude_sequencer_destroy(p->seq);
     etude_practice_unref(p->practice);
+    etude_tempomap_destroy(p->timeline_map);
     etude_tempomap_destroy(p->scaled_map);
     etude_preset_destroy(p->preset);
     etude_timing_destroy(p->timing);

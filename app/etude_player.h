@@ -78,6 +78,20 @@ int etude_player_material_preset(const etude_player_material_t *m, etude_preset_
 int etude_player_load_preset(etude_player_t *p, etude_preset_t *preset, const char *preset_path,
                              const char *material, char *err, size_t errlen);
 
+/* The practice timeline (etude_timeline.h): a count-in, a loop of bars played N times or for ever,
+ * the start bar and the speed trainer, over the loaded material, overriding what a preset says.
+ * Practice material (MIDI files, presets with practice or midi voices) is laid out again by its
+ * practice (a MIDI file without a practice voice gets a click voice "count-in" for the count-in);
+ * click material (tempo maps, click lines) plays its map rewritten to the timeline. Set it after
+ * load and before start (ETUDE_ESTATE while playing); a tempo scale set before is kept. Bars past
+ * the end, unknown labels and the like give ETUDE_EINVAL with err naming the flag
+ * ("--loop '5-12': bar 12 is past the end (the material has 8 bars)"); the material is then left
+ * as it was. An empty timeline changes nothing. */
+struct etude_timeline;
+int etude_player_set_timeline(etude_player_t *p, const struct etude_timeline *t, char *err, size_t errlen);
+/* Whether the material plays for ever (an endless loop or map): a renderer needs a duration. */
+bool etude_player_endless(etude_player_t *p);
+
 /* Transport. OFF: the player's own sequencer; FOLLOW/MASTER: the JACK transport (the player follows
  * it in etude_player_tick()). start publishes transport/start, stop transport/stop. */
 int etude_player_start(etude_player_t *p, char *err, size_t errlen);

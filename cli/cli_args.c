@@ -11,10 +11,12 @@
 int cli_practice_args(const char *cmd, int *argc, char **argv, cli_practice_t *pr)
 {
     memset(pr, 0, sizeof *pr);
+    etude_timeline_init(&pr->timeline);
     int out = 1;
     for (int i = 1; i < *argc; i++) {
         const char *a = argv[i], *eq = strchr(a, '=');
-        static const char *const flags[] = {"--tempo-scale", "--mute", "--solo", "--gain", NULL};
+        static const char *const flags[] = {"--tempo-scale", "--mute", "--solo", "--gain", "--count-in",
+                                            "--loops", "--loop", "--start", "--trainer", NULL};
         const char *flag = NULL;
         for (size_t k = 0; flags[k] && !flag; k++) {
             size_t l = strlen(flags[k]);
@@ -36,9 +38,32 @@ int cli_practice_args(const char *cmd, int *argc, char **argv, cli_practice_t *p
             fprintf(stderr, "etude %s: %s needs a value (%s)\n", cmd, flag,
                     !strcmp(flag, "--tempo-scale") ? "a factor from 0.1 to 4"
                     : !strcmp(flag, "--gain")      ? "PART=DB"
+                    : !strcmp(flag, "--count-in")  ? "bars of click, 0 to 16"
+                    : !strcmp(flag, "--loop")      ? "bars A-B, or tempo-map labels"
+                    : !strcmp(flag, "--loops")     ? "passes, or 0 for ever"
+                    : !strcmp(flag, "--start")     ? "a bar or a tempo-map label"
+                    : !strcmp(flag, "--trainer")   ? "START:STEP:EVERY:TARGET"
                                                    : "a part or voice name");
             return 2;
         }
+        char terr[512];
+        int trc = 1; /* not a timeline flag */
+        if (!strcmp(flag, "--count-in"))
+            trc = etude_timeline_set_count_in(&pr->timeline, v, terr, sizeof terr);
+        else if (!strcmp(flag, "--loop"))
+            trc = etude_timeline_set_loop(&pr->timeline, v, terr, sizeof terr);
+        else if (!strcmp(flag, "--loops"))
+            trc = etude_timeline_set_loops(&pr->timeline, v, terr, sizeof terr);
+        else if (!strcmp(flag, "--start"))
+            trc = etude_timeline_set_start(&pr->timeline, v, terr, sizeof terr);
+        else if (!strcmp(flag, "--trainer"))
+            trc = etude_timeline_set_trainer(&pr->timeline, v, terr, sizeof terr);
+        if (trc < 0) {
+            fprintf(stderr, "etude %s: %s\n", cmd, terr);
+            return 2;
+        }
+        if (trc == 0)
+            continue;
         if (!strcmp(flag, "--tempo-scale")) {
             char *end;
             double x = strtod(v, &end);
@@ -68,12 +93,22 @@ int cli_practice_args(const char *cmd, int *argc, char **argv, cli_practice_t *p
     }
     argv[out] = NULL;
     *argc = out;
+    etude_timeline_t *t = &pr->timeline;
+    char terr[512];
+    if (etude_timeline_check(t, terr, sizeof terr) < 0) {
+        fprintf(stderr, "etude %s: %s\n", cmd, terr);
+        return 2;
+    }
+    if (t->loop[0] && t->loops < 0 && !t->trainer) /* as in a DAW: play loops for ever, render once */
+        t->loops = !strcmp(cmd, "play") ? 0 : 1;
     return 0;
 }
 
 int cli_practice_apply(const char *cmd, const cli_practice_t *pr, struct etude_player *p)
 {
     char err[1024];
+    if (etude_player_set_timeline(p, &pr->timeline, err, sizeof err) < 0)
+        goto bad;
     for (size_t i = 0; i < pr->nmute; i++)
         if (etude_player_voice_check(p, "--mute", pr->mute[i], err, sizeof err) < 0 ||
             etude_player_voice_mute(p, pr->mute[i], true, err, sizeof err) < 0)

@@ -4,6 +4,7 @@
 #define CLI_ARGS_H
 
 #include "etude_recorder.h"
+#include "etude_timeline.h"
 
 /* [control] Remove the recorder's flags from argv (--plugin-path P, --plugin-path=P, --no-session)
  * and fill opts (its log prints to stderr). Returns 0, or -1 after printing a one-line error (a
@@ -21,10 +22,13 @@ typedef struct cli_practice {
     double tempo_scale; /* 0: not given */
     const char *mute[CLI_MAX_VOICE_FLAGS], *solo[CLI_MAX_VOICE_FLAGS], *gain[CLI_MAX_VOICE_FLAGS];
     size_t nmute, nsolo, ngain;
+    etude_timeline_t timeline; /* --count-in, --loop, --loops, --start, --trainer */
 } cli_practice_t;
 
 /* [control] Remove the practice flags from argv (--tempo-scale X, --mute PART, --solo PART,
- * --gain PART=DB; also as --flag=value) and fill pr. Returns 0, or 2 after printing a one-line error
+ * --gain PART=DB, --count-in BARS, --loop A-B, --loops N, --start BAR|LABEL,
+ * --trainer START:STEP:EVERY:TARGET; also as --flag=value) and fill pr. A --loop without --loops
+ * loops for ever on play and plays once on render. Returns 0, or 2 after printing a one-line error
  * naming the flag and what it accepts. */
 int cli_practice_args(const char *cmd, int *argc, char **argv, cli_practice_t *pr);
 

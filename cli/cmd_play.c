@@ -22,7 +22,8 @@
 const char etude_cmd_play_usage[] =
     "  play   (PRESET | FILE.mid | MAP | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
     "         [--name CLIENT] [--connect PORT...] [--transport follow|master|off] [--osc PORT]\n"
-    "         [--soundfont FILE.sf2] [--tempo-scale X] [--mute PART] [--solo PART] [--gain PART=DB]\n";
+    "         [--soundfont FILE.sf2] [--tempo-scale X] [--mute PART] [--solo PART] [--gain PART=DB]\n"
+    "         [--count-in BARS] [--loop A-B [--loops N]] [--start BAR|LABEL] [--trainer START:STEP:EVERY:TARGET]\n";
 
 #define MAX_CONNECT 16
 
@@ -91,8 +92,16 @@ static void help(FILE *f)
                "                  [--name CLIENT] [--connect PORT...] [--transport follow|master|off]\n"
                "                  [--osc PORT] [--soundfont FILE.sf2] [--plugin-path DIR] [--no-session]\n"
                "                  [--tempo-scale X] [--mute PART] [--solo PART] [--gain PART=DB]\n"
+               "                  [--count-in BARS] [--loop A-B [--loops N]] [--start BAR|LABEL]\n"
+               "                  [--trainer START:STEP:EVERY:TARGET]\n"
                "Practice flags apply over the material and override a preset: --tempo-scale plays every tempo\n"
-               "times X (0.1 .. 4, like klick -x), --mute/--solo a voice or part (repeatable), --gain PART=DB.\n"
+               "times X (0.1 .. 4, like klick -x), --mute/--solo a voice or part (repeatable), --gain PART=DB;\n"
+               "--count-in BARS (0 .. 16 bars of click at the tempo and meter of the first bar played);\n"
+               "--loop A-B (bars, 1-based, B included; or a tempo map's labels: 'chorus' is its section,\n"
+               "  'verse-chorus' from one to the other), played for ever unless --loops N passes;\n"
+               "--start BAR|LABEL (the first pass starts there, like klick -l);\n"
+               "--trainer START:STEP:EVERY:TARGET (from START bpm at the loop's first bar, STEP bpm faster every\n"
+               "  EVERY passes, up to TARGET, then stop: e.g. --loop 1-4 --trainer 60:5:2:80). See docs/practice.md.\n"
                "PRESET is a preset file or a name 'etude presets' lists; FILE.mid plays one FluidSynth voice\n"
                "per part (on the default SoundFont, or --soundfont); MAP is a klick tempo map file.\n"
                "Plays live as a JACK client (one output port per voice, mix_L/mix_R, midi_in).\n"

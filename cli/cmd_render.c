@@ -29,7 +29,8 @@
 const char etude_cmd_render_usage[] =
     "  render (PRESET | FILE.mid | MAP | --tempo-map FILE | --click \"BARS METER TEMPO[-TEMPO2] [PATTERN]\")\n"
     "         -o OUT.(wav|flac) [--rate HZ] [--duration SECONDS] [--format float|pcm24|pcm16]\n"
-    "         [--soundfont FILE.sf2] [--tempo-scale X] [--mute PART] [--solo PART] [--gain PART=DB]\n";
+    "         [--soundfont FILE.sf2] [--tempo-scale X] [--mute PART] [--solo PART] [--gain PART=DB]\n"
+    "         [--count-in BARS] [--loop A-B [--loops N]] [--start BAR|LABEL] [--trainer START:STEP:EVERY:TARGET]\n";
 
 #define RENDER_PERIOD 512
 #define DEFAULT_RATE 48000
@@ -188,7 +189,13 @@ int etude_cmd_render(int argc, char **argv)
                    ".wav is 32-bit float unless --format says otherwise; .flac is\n"
                    "24-bit. The file appears only when the render has succeeded.\n"
                    "Practice flags over any material (overriding a preset): --tempo-scale X (0.1 .. 4, like klick -x),\n"
-                   "--mute PART, --solo PART (repeatable), --gain PART=DB.\n"
+                   "--mute PART, --solo PART (repeatable), --gain PART=DB;\n"
+                   "--count-in BARS (0 .. 16 bars of click at the tempo and meter of the first bar played);\n"
+                   "--loop A-B (bars, 1-based, B included; or a tempo map's labels: 'chorus' is its section,\n"
+                   "  'verse-chorus' from one to the other) with --loops N passes (default 1 on render; 0 = for\n"
+                   "  ever, which needs --duration); --start BAR|LABEL (the first pass starts there, like klick -l);\n"
+                   "--trainer START:STEP:EVERY:TARGET (from START bpm at the loop's first bar, STEP bpm faster every\n"
+                   "  EVERY passes, up to TARGET: e.g. --loop 1-4 --trainer 60:5:2:80). See docs/practice.md.\n"
                    "Session recording: --no-session, --plugin-path DIR|FILE[:...] (docs/plugins.md).\n");
             return 0;
         }
@@ -363,7 +370,7 @@ int etude_cmd_render(int argc, char **argv)
         exit_code = 2;
         goto cleanup;
     }
-    if (duration == 0 && etude_sequencer_length(etude_player_sequencer(r.player)) == UINT64_MAX) {
+    if (duration == 0 && etude_player_endless(r.player)) {
         fprintf(stderr, "etude render: %s: the material never ends (an endless loop or map): "
                 "give --duration SECONDS\n",
                 click_line ? "--click" : preset_path ? preset_path : map_path);
@@ -382,8 +389,10 @@ int etude_cmd_render(int argc, char **argv)
     ocfg.write = write_period;
     ocfg.progress = progress;
     ocfg.user = &r;
+    uint64_t len = etude_sequencer_length(etude_player_sequencer(r.player)); /* the timeline's, if any */
     uint64_t expect = ocfg.total_frames ? ocfg.total_frames
-                                        : (map ? etude_tempomap_frames(map, rate) : 0) + ocfg.tail_frames;
+                                        : (len != UINT64_MAX ? len : map ? etude_tempomap_frames(map, rate) : 0) +
+                                              ocfg.tail_frames;
     r.show_progress = isatty(2) && expect > rate;
     rc = etude_player_start(r.player, err, sizeof err);
     if (rc == 0)

@@ -183,8 +183,11 @@ int etude_store_meta_set(etude_store_t *store, const char *key, const char *valu
 /* A stored time further ahead of corrected now than this is a wrong clock's (the server refuses
  * such times, common/etude_entity.h): an edit does not follow it. */
 #define ETUDE_STORE_MAX_AHEAD_MS INT64_C(600000)
-/* Offsets closer than this to the stored one are the same (the estimate's noise). */
+/* The first offset learned restamps queued changes only when it is at least this large. */
 #define ETUDE_STORE_CLOCK_NOISE_MS INT64_C(1000)
+/* How fast a kept offset's uncertainty grows with its age: 100 ppm (0.1 ms a second), ten times
+ * a quartz clock's usual drift. */
+#define ETUDE_STORE_CLOCK_DRIFT_PPM INT64_C(100)
 
 /* [any] The store's corrected wall clock in unix ms: etude_time_wall_ms() plus the learned offset
  * (0 until one is learned). Every createdAt, updatedAt, deletedAt, queue and audit time the store
@@ -195,11 +198,25 @@ int64_t etude_store_now_ms(etude_store_t *store);
  * returns 1 when one was learned, 0 when not (the offset is then 0). */
 int etude_store_clock_offset(etude_store_t *store, int64_t *offset_ms);
 
-/* [any] Keep offset_ms (sync_meta clock_offset_ms) so this and later handles stamp corrected time.
- * The first time an offset is learned, the times of every entity with queued changes (createdAt
- * too while it was never synced) and the queue times are shifted by it: they were stamped by this
- * clock alone. An offset within ETUDE_STORE_CLOCK_NOISE_MS of the stored one writes nothing. */
+/* [any] Offer one measurement of the offset to the server's clock: offset_ms with its
+ * uncertainty_ms (the true offset lies within offset_ms +- uncertainty_ms: half the round trip of
+ * the answer that carried the server's time). The store keeps the best one, as NTP's clock filter
+ * does: the new measurement replaces the kept one when its uncertainty is no larger than the kept
+ * one's grown with its age (ETUDE_STORE_CLOCK_DRIFT_PPM), or when the two disagree by more than
+ * their uncertainties together (this machine's clock, or the server's, was set). A measurement
+ * delayed on one way only (a slow request, a retransmission) thus never replaces a better one.
+ * Kept in sync_meta (clock_offset_ms, clock_uncertainty_ms, clock_at_ms) so this and later handles
+ * stamp corrected time. The first time an offset is learned, the times of every entity with
+ * queued changes (createdAt too while it was never synced) and the queue times are shifted by it
+ * (when at least ETUDE_STORE_CLOCK_NOISE_MS): they were stamped by this clock alone. Returns 0
+ * (also when the measurement was not kept) or an error of the store. */
+int etude_store_clock_sample(etude_store_t *store, int64_t offset_ms, int64_t uncertainty_ms);
+
+/* [any] etude_store_clock_sample(store, offset_ms, 0): set the offset as exact. */
 int etude_store_set_clock_offset(etude_store_t *store, int64_t offset_ms);
+
+/* [any] The kept offset's uncertainty now (ms, grown with its age), or -1 when none is known. */
+int64_t etude_store_clock_uncertainty(etude_store_t *store);
 
 /* [any] Bring the times of queued changes that lie ahead of corrected now down to the time the
  * change was queued (or now, if that is ahead too), keeping createdAt <= updatedAt and deletedAt

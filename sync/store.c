@@ -392,6 +392,13 @@ int etude_store_open(const char *path, etude_store_t **out)
     if (etude_store_meta_get(s, "clock_offset_ms", off, sizeof off) == 0) {
         s->clock_offset_ms = strtoll(off, NULL, 10);
         s->clock_known = 1;
+        /* Kept before the uncertainty was: as uncertain as the old filter's noise. */
+        s->clock_unc_ms = ETUDE_STORE_CLOCK_NOISE_MS;
+        s->clock_at_ms = etude_time_wall_ms();
+        if (etude_store_meta_get(s, "clock_uncertainty_ms", off, sizeof off) == 0)
+            s->clock_unc_ms = strtoll(off, NULL, 10);
+        if (etude_store_meta_get(s, "clock_at_ms", off, sizeof off) == 0)
+            s->clock_at_ms = strtoll(off, NULL, 10);
     }
     s->err[0] = 0;
     return 0;
@@ -532,28 +539,60 @@ static int restamp_queued(etude_store_t *s, int64_t ms)
     return 0;
 }
 
-int etude_store_set_clock_offset(etude_store_t *store, int64_t offset_ms)
+int64_t etude_store_clock_uncertainty(etude_store_t *store)
 {
+    if (!store->clock_known)
+        return -1;
+    int64_t age = etude_time_wall_ms() - store->clock_at_ms;
+    if (age < 0)
+        age = 0; /* this clock went back: the disagreement test below catches a real step */
+    return store->clock_unc_ms + age * ETUDE_STORE_CLOCK_DRIFT_PPM / 1000000;
+}
+
+int etude_store_clock_sample(etude_store_t *store, int64_t offset_ms, int64_t uncertainty_ms)
+{
+    if (uncertainty_ms < 0)
+        uncertainty_ms = 0;
+    int first = !store->clock_known;
+    int64_t kept = etude_store_clock_uncertainty(store);
     int64_t d = offset_ms - store->clock_offset_ms;
-    if (store->clock_known && d > -ETUDE_STORE_CLOCK_NOISE_MS && d < ETUDE_STORE_CLOCK_NOISE_MS)
-        return 0; /* the same offset within the estimate's noise: nothing to write */
+    int64_t ad = d < 0 ? -d : d;
+    if (!first && uncertainty_ms > kept && ad <= uncertainty_ms + kept)
+        return 0; /* consistent with the kept offset and less precise: keep that one */
+    /* Kept: write only what changes the stamps or the filter, not every answer. */
+    if (!first && ad < 2 && uncertainty_ms + 2 >= kept)
+        return 0;
     int rc = begin(store);
     if (rc)
         return rc;
     /* Changes stamped before any offset was known were stamped by this clock alone: they move
      * with it, so a device hours off neither wins nor loses a conflict because of its clock. */
-    if (!store->clock_known && (offset_ms <= -ETUDE_STORE_CLOCK_NOISE_MS || offset_ms >= ETUDE_STORE_CLOCK_NOISE_MS))
+    if (first && (offset_ms <= -ETUDE_STORE_CLOCK_NOISE_MS || offset_ms >= ETUDE_STORE_CLOCK_NOISE_MS))
         rc = restamp_queued(store, offset_ms);
-    char b[32];
+    int64_t now = etude_time_wall_ms();
+    char b[32], u[32], a[32];
     snprintf(b, sizeof b, "%lld", (long long)offset_ms);
+    snprintf(u, sizeof u, "%lld", (long long)uncertainty_ms);
+    snprintf(a, sizeof a, "%lld", (long long)now);
     if (!rc)
         rc = meta_set(store, "clock_offset_ms", b);
+    if (!rc)
+        rc = meta_set(store, "clock_uncertainty_ms", u);
+    if (!rc)
+        rc = meta_set(store, "clock_at_ms", a);
     rc = finish(store, rc);
     if (!rc) {
         store->clock_offset_ms = offset_ms;
+        store->clock_unc_ms = uncertainty_ms;
+        store->clock_at_ms = now;
         store->clock_known = 1;
     }
     return rc;
+}
+
+int etude_store_set_clock_offset(etude_store_t *store, int64_t offset_ms)
+{
+    return etude_store_clock_sample(store, offset_ms, 0);
 }
 
 int etude_store_clamp_queued_times(etude_store_t *store)

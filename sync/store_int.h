@@ -17,6 +17,9 @@ struct etude_store {
      * clock_offset_ms), added to every timestamp the store writes. */
     int64_t clock_offset_ms;
     int clock_known;
+    /* The offset's uncertainty (half the round trip of the answer it came from, ms) and this
+     * machine's wall clock when it was measured (sync_meta clock_uncertainty_ms, clock_at_ms). */
+    int64_t clock_unc_ms, clock_at_ms;
     /* The active account (sync_meta user_id): every row of entities, outbox, conflicts and
      * dead_letter carries one, and every statement filters on etude_account(), which returns this. */
     char account[128];

@@ -587,16 +587,21 @@ static int classify(etude_syncclient_t *c, const char *field, etude_sync_http_re
     return 0;
 }
 
-/* Every answer of etude-syncd carries extensions.serverTimeMs: the offset of its clock to ours is
- * estimated as serverTimeMs - (sent + received) / 2 and kept in the store, which stamps with it. */
+/* Every answer of etude-syncd carries extensions.serverTimeMs, stamped by the server between our
+ * send and our receipt: the offset of its clock to ours is serverTimeMs - (sent + received) / 2,
+ * within +- (received - sent) / 2 however the round trip splits between the two ways. The store
+ * keeps the most certain such measurement (etude_store_clock_sample()) and stamps with it. */
 static void learn_clock(etude_syncclient_t *c, const cJSON *root, int64_t sent_ms, int64_t recv_ms)
 {
     const cJSON *x = root ? cJSON_GetObjectItemCaseSensitive(root, "extensions") : NULL;
     const cJSON *t = x ? cJSON_GetObjectItemCaseSensitive(x, "serverTimeMs") : NULL;
     if (!cJSON_IsNumber(t) || t->valuedouble < 1e12 || t->valuedouble > (double)ETUDE_TIME_MAX_MS)
         return;
+    if (recv_ms < sent_ms)
+        return; /* this clock was set during the request: the measurement means nothing */
     int64_t offset = (int64_t)t->valuedouble - (sent_ms + recv_ms) / 2;
-    etude_store_set_clock_offset(c->store, offset); /* best effort: a failure keeps the old one */
+    int64_t uncertainty = (recv_ms - sent_ms + 1) / 2 + 1; /* + 1: the server's ms rounding */
+    etude_store_clock_sample(c->store, offset, uncertainty); /* best effort: a failure keeps the old one */
 }
 
 /* Sends op with variables (owned: deleted here). On 0, *out holds the answer. Retries transient

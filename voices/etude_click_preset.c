@@ -1,5 +1,6 @@
 /* etude_click_preset.c - the preset kind "click": a click voice playing a klick tempo map (inline
- * lines or a map file), with built-in or sampled sounds and accent levels. */
+ * lines or a map file), with a beat pattern for the map's lines, built-in or sampled sounds and
+ * accent levels. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,21 @@ static int preset_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void **
         else if (rc == ETUDE_EPARSE && ctx->err && ctx->errsize)
             snprintf(ctx->err, ctx->errsize, "%s", merr); /* names the map file and its line (one line) */
     }
+    const cJSON *pattern = cJSON_GetObjectItemCaseSensitive(obj, "pattern");
+    if (rc == 0 && pattern) {
+        if (!cJSON_IsString(pattern))
+            rc = etude_preset_error(ctx, "pattern", -1, "expected klick's beat pattern: X (accent), x (normal) or "
+                                    ". (silent) for each beat of a bar, e.g. \"X..x..\" to count 6/8 in two");
+        else if ((rc = etude_tempomap_apply_pattern(p->map, pattern->valuestring)) == ETUDE_EINVAL)
+            rc = etude_preset_error(ctx, "pattern", -1, "expected 1 to %u characters, each X (accent), x (normal) "
+                                    "or . (silent), e.g. \"X..x..\" to count 6/8 in two", ETUDE_TEMPOMAP_MAX_BEATS);
+        else if (rc == 0)
+            rc = etude_preset_error(ctx, "pattern", -1, "no line of the map has %zu beats without a pattern of its "
+                                    "own (the pattern gives one character per beat of a bar)",
+                                    strlen(pattern->valuestring));
+        else if (rc > 0)
+            rc = 0;
+    }
     if (rc == 0 && sound) {
         if (cJSON_IsString(sound)) {
             if (!etude_click_builtin_exists(sound->valuestring))
@@ -287,7 +303,7 @@ static const etude_tempomap_t *preset_tempomap(const void *config)
     return ((const click_preset_t *)config)->map;
 }
 
-static const char *const click_fields[] = {"map", "map_file", "sound", "accents", NULL};
+static const char *const click_fields[] = {"map", "map_file", "pattern", "sound", "accents", NULL};
 
 const etude_preset_kind_t etude_preset_kind_click = {
     .kind = "click",

@@ -162,10 +162,12 @@ static int midi_instantiate(void *config, const etude_preset_env_t *env, etude_v
         }
         etude_practice_ref(p);
     } else {
-        /* No practice voice: the file plays once, as written. */
-        if ((rc = etude_practice_create_midi(mf, NULL, env->rate, &p, err, errsize)))
+        /* No practice voice: the file plays once, as written (or as the front end's override says). */
+        etude_practice_config_t pc;
+        etude_preset_env_practice_config(env, NULL, &pc);
+        if ((rc = etude_practice_create_midi(mf, &pc, env->rate, &p, err, errsize)))
             return rc;
-        if ((rc = etude_preset_env_set_practice(env, p))) {
+        if ((rc = etude_preset_env_set_practice(env, p)) || (rc = etude_practice_attach(p, env->seq))) {
             etude_practice_unref(p);
             snprintf(err, errsize, "voice '%s': cannot register its practice: %s", env->name, etude_strerror(rc));
             return rc;

@@ -24,11 +24,15 @@ struct etude_practice {
     uint32_t a, b;        /* 0-based bars, b included */
     uint64_t ta, tb;      /* ticks: start of bar a, end of bar b */
     double sec_a, sec_b;  /* seconds at ta and tb */
-    double spt_a;         /* seconds per tick at ta (the count-in's tempo at scale 1) */
+    double spt_a;         /* seconds per tick at ta */
     double written_bpm;   /* quarter notes per minute at ta */
+    uint32_t s;           /* 0-based bar where the first pass starts (a..b) */
+    uint32_t lead;        /* bars s - a that the first pass leaves out */
+    double spt_s, bpm_s;  /* seconds per tick and quarter notes per minute at bar s (the count-in's) */
     uint32_t cin_bars;
     double cin_seconds;   /* at scale 1 */
-    bool endless;         /* the sequencer's loop over pass 0 */
+    bool endless;         /* the sequencer's loop over the last pass (pass 0, or pass 1 after a
+                             first pass that starts past A) */
     bool trainer;
     uint32_t npasses;
     double *scale;        /* per pass */
@@ -76,6 +80,31 @@ void etude_practice_config_default(etude_practice_config_t *cfg)
     cfg->every = 1;
 }
 
+void etude_practice_override_apply(const etude_practice_override_t *o, etude_practice_config_t *cfg)
+{
+    if (!o)
+        return;
+    if (o->count_in_set)
+        cfg->count_in = o->count_in;
+    if (o->loop_set) {
+        cfg->from_bar = o->from_bar;
+        cfg->to_bar = o->to_bar;
+    }
+    if (o->start_set)
+        cfg->start_bar = o->start_bar;
+    if (o->times_set) {
+        cfg->times = o->times;
+        cfg->trainer = false;
+    }
+    if (o->trainer_set) {
+        cfg->trainer = true;
+        cfg->start_bpm = o->start_bpm;
+        cfg->step_bpm = o->step_bpm;
+        cfg->target_bpm = o->target_bpm;
+        cfg->every = o->every;
+    }
+}
+
 static double seconds_at(const etude_practice_t *p, uint64_t tick)
 {
     if (p->mf)
@@ -121,6 +150,11 @@ static int layout(etude_practice_t *p, const etude_practice_config_t *cfg, char 
         return errf(err, errsize, "to_bar %u comes before from_bar %u", cfg->to_bar, cfg->from_bar);
     if (cfg->count_in > 16)
         return errf(err, errsize, "count_in %u is more than 16 bars", cfg->count_in);
+    if (cfg->start_bar && (cfg->start_bar - 1 < p->a || cfg->start_bar - 1 > p->b))
+        return errf(err, errsize, "start_bar %u is outside the loop (bars %u to %u)", cfg->start_bar, p->a + 1,
+                    p->b + 1);
+    p->s = cfg->start_bar ? cfg->start_bar - 1 : p->a;
+    p->lead = p->s - p->a;
     p->ta = p->bar_tick[p->a];
     p->tb = p->bar_tick[p->b + 1];
     p->sec_a = seconds_at(p, p->ta);
@@ -129,12 +163,15 @@ static int layout(etude_practice_t *p, const etude_practice_config_t *cfg, char 
         uint32_t usq = etude_midifile_tempo_at(p->mf, p->ta);
         p->spt_a = usq / 1e6 / p->ppq;
         p->written_bpm = 60e6 / usq;
+        usq = etude_midifile_tempo_at(p->mf, p->bar_tick[p->s]);
+        p->spt_s = usq / 1e6 / p->ppq;
+        p->bpm_s = 60e6 / usq;
     } else {
-        p->spt_a = 60.0 / p->fixed_bpm / p->ppq;
-        p->written_bpm = p->fixed_bpm;
+        p->spt_a = p->spt_s = 60.0 / p->fixed_bpm / p->ppq;
+        p->written_bpm = p->bpm_s = p->fixed_bpm;
     }
     p->cin_bars = cfg->count_in;
-    p->cin_seconds = (double)cfg->count_in * p->bar_beats[p->a] * p->bar_beat_ticks[p->a] * p->spt_a;
+    p->cin_seconds = (double)cfg->count_in * p->bar_beats[p->s] * p->bar_beat_ticks[p->s] * p->spt_s;
 
     uint32_t n;
     if (cfg->trainer) {
@@ -154,7 +191,7 @@ static int layout(etude_practice_t *p, const etude_practice_config_t *cfg, char 
         if (cfg->times > MAX_PASSES)
             return errf(err, errsize, "times %u is more than %u", cfg->times, MAX_PASSES);
         p->endless = cfg->times == 0;
-        n = p->endless ? 1 : cfg->times;
+        n = p->endless ? (p->lead ? 2 : 1) : cfg->times; /* endless: a first pass from s, then A..B */
     }
     p->npasses = n;
     p->trainer = cfg->trainer;
@@ -180,8 +217,10 @@ static int layout(etude_practice_t *p, const etude_practice_config_t *cfg, char 
     p->region_seconds = p->sec_b - p->sec_a;
     p->cin_scale = p->scale[0];
     p->start[0] = p->cin_seconds * p->rate / p->scale[0];
+    /* the first pass starts at bar s: anchored as if it had started at A, what lies before s left out */
+    p->r0[0] = seconds_at(p, p->bar_tick[p->s]) - p->sec_a;
     for (uint32_t k = 0; k < n; k++)
-        p->start[k + 1] = p->start[k] + L / p->scale[k];
+        p->start[k + 1] = p->start[k] + (L - p->r0[k] * p->rate) / p->scale[k];
     return 0;
 }
 
@@ -302,7 +341,8 @@ const etude_midifile_t *etude_practice_midifile(const etude_practice_t *p) { ret
 uint32_t etude_practice_passes(const etude_practice_t *p) { return p->endless ? UINT32_MAX : p->npasses; }
 uint32_t etude_practice_pass_bars(const etude_practice_t *p) { return p->b - p->a + 1; }
 uint32_t etude_practice_bars(const etude_practice_t *p) { return p->nbars; }
-uint32_t etude_practice_beats_per_bar(const etude_practice_t *p) { return p->bar_beats[p->a]; }
+uint32_t etude_practice_beats_per_bar(const etude_practice_t *p) { return p->bar_beats[p->s]; }
+uint32_t etude_practice_bar_beats(const etude_practice_t *p, uint32_t i) { return i < p->nbars ? p->bar_beats[i] : 0; }
 
 double etude_practice_pass_scale(const etude_practice_t *p, uint32_t k)
 {
@@ -324,18 +364,18 @@ uint64_t etude_practice_pass_start(const etude_practice_t *p, uint32_t k)
 int etude_practice_bar_info(const etude_practice_t *p, uint32_t i, uint64_t *frame, double *bpm, int *pass)
 {
     uint32_t nb = p->b - p->a + 1;
-    uint32_t passes = p->endless ? 1 : p->npasses;
+    uint32_t passes = p->npasses;
     if (i < p->cin_bars) {
-        double bar_s = (double)p->bar_beats[p->a] * p->bar_beat_ticks[p->a] * p->spt_a;
+        double bar_s = (double)p->bar_beats[p->s] * p->bar_beat_ticks[p->s] * p->spt_s;
         if (frame)
             *frame = (uint64_t)llround(p->cin_start + ((double)i * bar_s - p->cin_r0) * p->rate / p->cin_scale);
         if (bpm)
-            *bpm = p->written_bpm * p->cin_scale;
+            *bpm = p->bpm_s * p->cin_scale;
         if (pass)
             *pass = -1;
         return 0;
     }
-    uint64_t j = (uint64_t)i - p->cin_bars;
+    uint64_t j = (uint64_t)i - p->cin_bars + p->lead; /* the first pass starts at bar s */
     if (j >= (uint64_t)nb * passes)
         return ETUDE_EINVAL;
     uint32_t k = (uint32_t)(j / nb), bar = p->a + (uint32_t)(j % nb);
@@ -362,7 +402,8 @@ int etude_practice_attach(etude_practice_t *p, etude_sequencer_t *seq)
         return ETUDE_EINVAL;
     if (!p->endless)
         return 0;
-    return etude_sequencer_set_loop(seq, etude_practice_pass_start(p, 0), etude_practice_pass_start(p, 1));
+    return etude_sequencer_set_loop(seq, etude_practice_pass_start(p, p->npasses - 1),
+                                    etude_practice_pass_start(p, p->npasses));
 }
 
 int etude_practice_set_tempo_scale(etude_practice_t *p, etude_sequencer_t *seq, double scale)
@@ -374,7 +415,7 @@ int etude_practice_set_tempo_scale(etude_practice_t *p, etude_sequencer_t *seq, 
     double pos = (double)etude_sequencer_position(seq);
     double rate = p->rate;
     uint32_t n = p->npasses;
-    if (p->endless) {
+    if (p->endless && !p->lead) {
         /* The sequencer's loop replays pass 0 from its start: keep that start, stretch the pass,
          * and relocate to the same musical point. */
         if (pos < p->start[0]) {
@@ -394,6 +435,15 @@ int etude_practice_set_tempo_scale(etude_practice_t *p, etude_sequencer_t *seq, 
         return rc ? rc : etude_sequencer_locate(seq, (uint64_t)llround(pos));
     }
     uint32_t k = 0;
+    if (p->endless && pos >= p->start[1]) {
+        /* in the looped pass after a first pass from bar s: keep its start (the loop's), stretch it,
+         * and relocate to the same musical point */
+        double rel = (pos - p->start[1]) * p->scale[1] / rate;
+        p->scale[1] = scale;
+        p->start[2] = p->start[1] + p->region_seconds * rate / scale;
+        int rc = etude_sequencer_set_loop(seq, etude_practice_pass_start(p, 1), etude_practice_pass_start(p, 2));
+        return rc ? rc : etude_sequencer_locate(seq, (uint64_t)llround(p->start[1] + rel * rate / scale));
+    }
     if (pos < p->start[0]) { /* in the count-in: re-anchor it, every pass follows */
         p->cin_r0 += (pos - p->cin_start) * p->cin_scale / rate;
         p->cin_start = pos;
@@ -412,6 +462,11 @@ int etude_practice_set_tempo_scale(etude_practice_t *p, etude_sequencer_t *seq, 
         if (j > k)
             p->r0[j] = 0;
         p->start[j + 1] = p->start[j] + (p->region_seconds - p->r0[j]) * rate / scale;
+    }
+    if (p->endless) { /* the looped pass moved */
+        int rc = etude_sequencer_set_loop(seq, etude_practice_pass_start(p, 1), etude_practice_pass_start(p, 2));
+        if (rc)
+            return rc;
     }
     return etude_sequencer_invalidate(seq);
 }
@@ -586,9 +641,24 @@ void *etude_practice_midi_source(etude_practice_t *p, size_t part)
     return s;
 }
 
+/* The click level of beat j of a bar of `beats` beats: the pattern's when it fits the bar, else an
+ * accent on the first beat and normal ones after; -1 for a silent beat. */
+static int click_level(const char *pattern, size_t plen, uint32_t beats, uint32_t j)
+{
+    if (plen == beats)
+        return pattern[j] == 'X' ? ETUDE_CLICK_ACCENT : pattern[j] == 'x' ? ETUDE_CLICK_NORMAL : -1;
+    return j == 0 ? ETUDE_CLICK_ACCENT : ETUDE_CLICK_NORMAL;
+}
+
 void *etude_practice_click_source(etude_practice_t *p, bool every_pass)
 {
-    if (!p)
+    return etude_practice_pattern_click_source(p, every_pass, NULL);
+}
+
+void *etude_practice_pattern_click_source(etude_practice_t *p, bool every_pass, const char *pattern)
+{
+    size_t plen = pattern ? strlen(pattern) : 0;
+    if (!p || strspn(pattern ? pattern : "", "Xx.") != plen)
         return NULL;
     psrc_t *s = psrc_new(p);
     if (!s)
@@ -596,11 +666,14 @@ void *etude_practice_click_source(etude_practice_t *p, bool every_pass)
     size_t ccin = 0, creg = 0;
     etude_event_t ev = {.kind = ETUDE_EV_CLICK};
     ev.u.click.gain = 1.0f;
-    uint32_t beats = p->bar_beats[p->a];
-    double beat_s = p->bar_beat_ticks[p->a] * p->spt_a;
+    uint32_t beats = p->bar_beats[p->s];
+    double beat_s = p->bar_beat_ticks[p->s] * p->spt_s;
     for (uint32_t bar = 0; bar < p->cin_bars; bar++)
         for (uint32_t j = 0; j < beats; j++) {
-            ev.u.click.level = j == 0 ? ETUDE_CLICK_ACCENT : ETUDE_CLICK_NORMAL;
+            int level = click_level(pattern, plen, beats, j);
+            if (level < 0)
+                continue;
+            ev.u.click.level = (uint8_t)level;
             if (push(&s->cin, &s->ncin, &ccin, ((double)bar * beats + j) * beat_s, &ev)) {
                 psrc_free(s);
                 return NULL;
@@ -608,7 +681,10 @@ void *etude_practice_click_source(etude_practice_t *p, bool every_pass)
         }
     for (uint32_t bar = p->a; every_pass && bar <= p->b; bar++)
         for (uint32_t j = 0; j < p->bar_beats[bar]; j++) {
-            ev.u.click.level = j == 0 ? ETUDE_CLICK_ACCENT : ETUDE_CLICK_NORMAL;
+            int level = click_level(pattern, plen, p->bar_beats[bar], j);
+            if (level < 0)
+                continue;
+            ev.u.click.level = (uint8_t)level;
             uint64_t tick = p->bar_tick[bar] + (uint64_t)j * p->bar_beat_ticks[bar];
             if (push(&s->reg, &s->nreg, &creg, seconds_at(p, tick) - p->sec_a, &ev)) {
                 psrc_free(s);
@@ -626,7 +702,7 @@ void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *tmpl)
     if (!s)
         return NULL;
     size_t ccin = 0, creg = 0;
-    double bar_s = (double)p->bar_beats[p->a] * p->bar_beat_ticks[p->a] * p->spt_a;
+    double bar_s = (double)p->bar_beats[p->s] * p->bar_beat_ticks[p->s] * p->spt_s;
     for (uint32_t bar = 0; bar < p->cin_bars; bar++)
         if (push(&s->cin, &s->ncin, &ccin, bar * bar_s, tmpl)) {
             psrc_free(s);
@@ -637,6 +713,34 @@ void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *tmpl)
             psrc_free(s);
             return NULL;
         }
+    return s;
+}
+
+void *etude_practice_bar_events_source(etude_practice_t *p, etude_practice_bar_events_fn fn, void *user)
+{
+    if (!p || !fn)
+        return NULL;
+    psrc_t *s = psrc_new(p);
+    if (!s)
+        return NULL;
+    size_t ccin = 0, creg = 0;
+    etude_event_t ev[4];
+    double bar_s = (double)p->bar_beats[p->s] * p->bar_beat_ticks[p->s] * p->spt_s;
+    size_t n = fn(p->s, user, ev, 4);
+    for (uint32_t bar = 0; bar < p->cin_bars; bar++)
+        for (size_t i = 0; i < n && i < 4; i++)
+            if (push(&s->cin, &s->ncin, &ccin, bar * bar_s, &ev[i])) {
+                psrc_free(s);
+                return NULL;
+            }
+    for (uint32_t bar = p->a; bar <= p->b; bar++) {
+        n = fn(bar, user, ev, 4);
+        for (size_t i = 0; i < n && i < 4; i++)
+            if (push(&s->reg, &s->nreg, &creg, seconds_at(p, p->bar_tick[bar]) - p->sec_a, &ev[i])) {
+                psrc_free(s);
+                return NULL;
+            }
+    }
     return s;
 }
 

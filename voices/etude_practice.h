@@ -41,7 +41,10 @@ typedef struct etude_practice_config {
     double tempo_scale;  /* 0.1 .. 4 (e.g. 0.5 = half speed); ignored by the trainer */
     uint32_t from_bar;   /* A, 1-based; 0 = the first bar */
     uint32_t to_bar;     /* B, 1-based and included; 0 = the last bar */
-    uint32_t count_in;   /* bars of click before the first pass, 0..16 */
+    uint32_t count_in;   /* bars of click before the first pass, 0..16, at the tempo and meter of
+                            the first bar played */
+    uint32_t start_bar;  /* 1-based, A..B: the first pass starts at this bar (later ones at A);
+                            0 = at A */
     uint32_t times;      /* passes; 0 = endless (the sequencer's loop); ignored by the trainer */
     /* Speed trainer: start at start_bpm, add step_bpm every `every` passes, up to target_bpm,
      * which is then played `every` passes too. Tempi are quarter notes per minute of bar A (the
@@ -53,6 +56,19 @@ typedef struct etude_practice_config {
 
 /* [any] Defaults: scale 1, the whole material once, no count-in, no trainer. */
 void etude_practice_config_default(etude_practice_config_t *cfg);
+
+/* What a front end says over a preset's practice (etude play/render's --count-in, --loop, --loops,
+ * --start, --trainer): each field set replaces the preset's. times replaces the preset's trainer
+ * too (passes at one tempo); a trainer replaces the preset's times. */
+typedef struct etude_practice_override {
+    bool count_in_set, loop_set, times_set, start_set, trainer_set;
+    uint32_t count_in, from_bar, to_bar, times, start_bar;
+    double start_bpm, step_bpm, target_bpm;
+    uint32_t every;
+} etude_practice_override_t;
+
+/* [any] Apply o (NULL: nothing) over cfg. */
+void etude_practice_override_apply(const etude_practice_override_t *o, etude_practice_config_t *cfg);
 
 /* @startlifecycle practice
  * [control] Create a practice over a MIDI file (taken over: freed with the practice, also on
@@ -81,6 +97,8 @@ uint32_t etude_practice_pass_bars(const etude_practice_t *p);
 /* [control] Bars of the material in all, and beats per bar of bar A. */
 uint32_t etude_practice_bars(const etude_practice_t *p);
 uint32_t etude_practice_beats_per_bar(const etude_practice_t *p);
+/* [control] Beats of material bar i (0-based), or 0 past the last bar. */
+uint32_t etude_practice_bar_beats(const etude_practice_t *p, uint32_t i);
 
 /* [control] The i-th bar played, counting the count-in's bars first, then each pass's bars A..B in
  * turn (an endless practice has pass 0's only): its first material frame, its tempo (quarter notes
@@ -113,9 +131,20 @@ void *etude_practice_midi_source(etude_practice_t *p, size_t part);
 /* ETUDE_EV_CLICK on every beat of the count-in and, when every_pass is true, of every pass
  * (u.click.level ACCENT on each bar's first beat, gain 1). For the click voice of etude_click.h. */
 void *etude_practice_click_source(etude_practice_t *p, bool every_pass);
+/* The same with klick's beat pattern (one character per beat: 'X' accent, 'x' normal, '.' silent,
+ * e.g. "X..x.." to count 6/8 in two): every bar with as many beats as the pattern has characters,
+ * count-in included, sounds as the pattern says; other bars as above. pattern NULL or "": as
+ * etude_practice_click_source(). NULL for a pattern with other characters. */
+void *etude_practice_pattern_click_source(etude_practice_t *p, bool every_pass, const char *pattern);
 /* A copy of *ev at the first frame of every bar, count-in included, and ETUDE_EV_ALL_NOTES_OFF at
  * the end (used to keep a drone sounding: a note-on per bar survives loop jumps). */
 void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *ev);
+/* The same with events chosen per bar: at the first frame of every bar, the events fn writes for
+ * that material bar (0-based; a count-in bar counts as the first bar played) into out (at most
+ * max = 4), in order;
+ * fn returns how many. fn is called only within this call. */
+typedef size_t (*etude_practice_bar_events_fn)(uint32_t bar, void *user, etude_event_t *out, size_t max);
+void *etude_practice_bar_events_source(etude_practice_t *p, etude_practice_bar_events_fn fn, void *user);
 /* A step pattern per bar: one character per step, steps evenly spread over the bar: 'X' note-on
  * velocity 127, 'x' velocity 90, '.' nothing. Notes use key. Not in the count-in. NULL for an
  * empty pattern or other characters. */

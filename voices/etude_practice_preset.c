@@ -17,7 +17,9 @@ typedef struct practice_preset {
     uint32_t num, den, bars;
     etude_practice_config_t pc;
     char *sound;
+    char *pattern; /* klick's beat pattern for the click, or NULL */
     bool beats;
+    uint32_t bars_known; /* the material's bars, found when the practice was built at load */
 } practice_preset_t;
 
 static void practice_preset_free(void *config)
@@ -27,11 +29,13 @@ static void practice_preset_free(void *config)
         return;
     free(c->midi);
     free(c->sound);
+    free(c->pattern);
     free(c);
 }
 
-/* Builds the practice a config describes, at rate. err gets one line. */
-static int practice_build(const practice_preset_t *c, uint32_t rate, etude_practice_t **out, char *err, size_t errsize)
+/* Builds the practice a config describes (with pc for its practice config), at rate. err gets one line. */
+static int practice_build(const practice_preset_t *c, const etude_practice_config_t *pc, uint32_t rate,
+                          etude_practice_t **out, char *err, size_t errsize)
 {
     if (c->midi) {
         etude_midifile_t *mf = NULL;
@@ -41,9 +45,9 @@ static int practice_build(const practice_preset_t *c, uint32_t rate, etude_pract
             snprintf(err, errsize, "%s: %s", c->midi, me.message);
             return rc;
         }
-        return etude_practice_create_midi(mf, &c->pc, rate, out, err, errsize);
+        return etude_practice_create_midi(mf, pc, rate, out, err, errsize);
     }
-    return etude_practice_create_fixed(c->tempo, c->num, c->den, c->bars, &c->pc, rate, out, err, errsize);
+    return etude_practice_create_fixed(c->tempo, c->num, c->den, c->bars, pc, rate, out, err, errsize);
 }
 
 static int parse_meter(const etude_preset_ctx_t *ctx, const cJSON *obj, uint32_t *num, uint32_t *den)
@@ -148,11 +152,20 @@ static int practice_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void 
         else if (!(c->sound = strdup(sound->valuestring)))
             rc = ETUDE_ENOMEM;
     }
+    const cJSON *pattern = cJSON_GetObjectItemCaseSensitive(obj, "pattern");
+    if (!rc && pattern) {
+        size_t n = cJSON_IsString(pattern) ? strlen(pattern->valuestring) : 0;
+        if (n == 0 || n > 256 || strspn(pattern->valuestring, "Xx.") != n)
+            rc = etude_preset_error(ctx, "pattern", -1, "expected klick's beat pattern: 1 to 256 characters, each X "
+                                    "(accent), x (normal) or . (silent), e.g. \"X..x..\" to count 6/8 in two");
+        else if (!(c->pattern = strdup(pattern->valuestring)))
+            rc = ETUDE_ENOMEM;
+    }
     if (!rc) {
         /* Build it once now, so a bad file, bar or tempo is refused before anything starts. */
         etude_practice_t *p = NULL;
         char why[400];
-        rc = practice_build(c, 48000, &p, why, sizeof why);
+        rc = practice_build(c, &c->pc, 48000, &p, why, sizeof why);
         if (rc) {
             const char *field = c->midi && (rc == ETUDE_EIO || rc == ETUDE_EPARSE || rc == ETUDE_EUNSUPPORTED) ? "midi"
                                 : !strncmp(why, "from_bar", 8) ? "loop.from_bar"
@@ -162,6 +175,17 @@ static int practice_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void 
                                 : !strncmp(why, "tempo", 5)    ? (c->pc.trainer ? "trainer" : "tempo_scale")
                                                                : NULL;
             rc = etude_preset_error(ctx, field, -1, "%s", why);
+        }
+        if (!rc)
+            c->bars_known = etude_practice_bars(p);
+        if (!rc && c->pattern) {
+            uint32_t n = (uint32_t)strlen(c->pattern), fits = 0;
+            for (uint32_t i = 0; i < etude_practice_bars(p) && !fits; i++)
+                fits = etude_practice_bar_beats(p, i) == n;
+            if (!fits)
+                rc = etude_preset_error(ctx, "pattern", -1, "%u beats, but no bar of the %s has %u beats (the pattern "
+                                        "gives one character per beat: \"X..x..\" for a bar of 6/8)", n,
+                                        c->midi ? "MIDI file" : "meter", n);
         }
         etude_practice_unref(p);
     }
@@ -183,7 +207,9 @@ static int practice_instantiate(void *config, const etude_preset_env_t *env, etu
         return ETUDE_ESTATE;
     }
     etude_practice_t *p = NULL;
-    int rc = practice_build(c, env->rate, &p, err, errsize);
+    etude_practice_config_t pc;
+    etude_preset_env_practice_config(env, &c->pc, &pc);
+    int rc = practice_build(c, &pc, env->rate, &p, err, errsize);
     if (rc)
         return rc;
     etude_click_config_t cc;
@@ -201,7 +227,7 @@ static int practice_instantiate(void *config, const etude_preset_env_t *env, etu
     }
     void *src = NULL;
     if (!rc) {
-        src = etude_practice_click_source(p, c->beats);
+        src = etude_practice_pattern_click_source(p, c->beats, c->pattern);
         rc = src ? etude_sequencer_add_source(env->seq, &etude_practice_source_class, src, *out, NULL) : ETUDE_ENOMEM;
         if (rc) {
             etude_practice_source_class.destroy(src);
@@ -216,8 +242,13 @@ static int practice_instantiate(void *config, const etude_preset_env_t *env, etu
     return rc;
 }
 
+static uint64_t practice_bars(const void *config)
+{
+    return ((const practice_preset_t *)config)->bars_known;
+}
+
 static const char *const practice_fields[] = {"midi", "tempo", "meter", "bars", "tempo_scale", "count_in",
-                                              "loop", "trainer", "sound", "beats", NULL};
+                                              "loop", "trainer", "sound", "beats", "pattern", NULL};
 
 const etude_preset_kind_t etude_preset_kind_practice = {
     .kind = "practice",
@@ -226,4 +257,5 @@ const etude_preset_kind_t etude_preset_kind_practice = {
     .instantiate = practice_instantiate,
     .tempomap = NULL,
     .free = practice_preset_free,
+    .bars = practice_bars,
 };

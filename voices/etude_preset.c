@@ -228,6 +228,7 @@ struct etude_preset {
     etude_preset_render_t render;
     etude_preset_voice_t *voices;
     size_t nvoices;
+    etude_practice_override_t *override; /* NULL: none */
 };
 
 void etude_preset_destroy(etude_preset_t *p)
@@ -238,6 +239,7 @@ void etude_preset_destroy(etude_preset_t *p)
         if (p->voices[i].kind && p->voices[i].config)
             p->voices[i].kind->free(p->voices[i].config);
     free(p->voices);
+    free(p->override);
     free(p->title);
     free(p);
 }
@@ -478,7 +480,7 @@ static int parse_text(const char *text, size_t len, const char *path, etude_pres
         cJSON_Delete(root);
         return ETUDE_ENOMEM;
     }
-    etude_preset_ctx_t top = {path, dir, text, "", -1, err, errsize};
+    etude_preset_ctx_t top = {path, dir, text, "", -1, err, errsize, p};
     const char *fpath[1];
     int rc = 0;
     if (!cJSON_IsObject(root)) {
@@ -645,6 +647,19 @@ int etude_preset_check_realtime(const etude_preset_t *p, char *err, size_t errsi
     return 0;
 }
 
+int etude_preset_set_practice_override(etude_preset_t *p, const etude_practice_override_t *o)
+{
+    if (!o) {
+        free(p->override);
+        p->override = NULL;
+        return 0;
+    }
+    if (!p->override && !(p->override = malloc(sizeof *p->override)))
+        return ETUDE_ENOMEM;
+    *p->override = *o;
+    return 0;
+}
+
 int etude_preset_instantiate(const etude_preset_t *p, etude_engine_t *engine, etude_sequencer_t *seq,
                              etude_voice_id_t *ids, char *err, size_t errsize)
 {
@@ -664,7 +679,7 @@ int etude_preset_instantiate_practice(const etude_preset_t *p, etude_engine_t *e
         err[0] = 0;
     for (size_t i = 0; i < p->nvoices; i++) {
         const etude_preset_voice_t *v = &p->voices[i];
-        etude_preset_env_t env = {engine, seq, rate, v->name, practice};
+        etude_preset_env_t env = {engine, seq, rate, v->name, practice, p->override};
         etude_voice_id_t id = 0;
         int rc = v->kind->instantiate(v->config, &env, &id, err, errsize);
         if (rc == 0)
@@ -693,6 +708,16 @@ int etude_preset_instantiate_practice(const etude_preset_t *p, etude_engine_t *e
 etude_practice_t *etude_preset_env_practice(const etude_preset_env_t *env)
 {
     return env && env->practice ? *env->practice : NULL;
+}
+
+void etude_preset_env_practice_config(const etude_preset_env_t *env, const etude_practice_config_t *cfg,
+                                      etude_practice_config_t *out)
+{
+    if (cfg)
+        *out = *cfg;
+    else
+        etude_practice_config_default(out);
+    etude_practice_override_apply(env ? env->override : NULL, out);
 }
 
 int etude_preset_env_set_practice(const etude_preset_env_t *env, etude_practice_t *p)

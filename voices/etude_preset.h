@@ -37,6 +37,7 @@ typedef struct etude_preset_ctx {
     int index;          /* index in "voices", or -1 for "click" */
     char *err;
     size_t errsize;
+    const etude_preset_t *preset; /* the voices parsed before this one (etude_preset_voice()) */
 } etude_preset_ctx_t;
 
 /* What instantiate() adds voices to. */
@@ -50,6 +51,8 @@ typedef struct etude_preset_env {
     /* The practice the preset's voices share in this instantiation (one per instantiation, NULL until
      * a voice sets it: etude_preset_kinds.h, etude_preset_env_practice()/_set_practice()). */
     struct etude_practice **practice;
+    /* What the front end says over the practice's config (count-in, loop, trainer), or NULL. */
+    const struct etude_practice_override *override;
 } etude_preset_env_t;
 
 typedef struct etude_preset_kind {
@@ -74,6 +77,9 @@ typedef struct etude_preset_kind {
     /* [control] Optional. A config of this kind that plays map (taken on success), for
      * etude_preset_from_tempomap(); NULL when out of memory. Only the "click" kind has it. */
     void *(*config_from_tempomap)(etude_tempomap_t *map);
+    /* [control] Optional. How many bars the voice's material has, as known at load (0: not known
+     * until instantiated), so a voice that follows it can check bar numbers with the line at fault. */
+    uint64_t (*bars)(const void *config);
 } etude_preset_kind_t;
 
 /* [control] Write "PATH:LINE: KEY[INDEX].FIELD: message" to ctx->err, the line being where the field's value
@@ -138,6 +144,12 @@ int etude_preset_instantiate(const etude_preset_t *preset, etude_engine_t *engin
 int etude_preset_instantiate_practice(const etude_preset_t *preset, etude_engine_t *engine, etude_sequencer_t *seq,
                                       etude_voice_id_t *ids, struct etude_practice **practice, char *err,
                                       size_t errsize);
+
+/* [control] Make later instantiations apply o (copied; NULL clears) over the practice config of
+ * the preset's practice or midi voice (etude_practice.h): how a front end's --loop, --count-in and
+ * --trainer override a preset. */
+struct etude_practice_override;
+int etude_preset_set_practice_override(etude_preset_t *preset, const struct etude_practice_override *o);
 
 /* [control] Whether every voice of the preset may play on a real-time thread (etude play, etude's
  * JACK callback): 0, or ETUDE_EINVAL with the first voice's reason in err ("p.json:9:

@@ -34,6 +34,11 @@ extern const etude_preset_kind_t etude_preset_kind_sample;   /* etude_sample_pre
 
 /* [control] The instantiation's practice, or NULL. Borrowed. */
 struct etude_practice *etude_preset_env_practice(const etude_preset_env_t *env);
+/* [control] The practice config of a voice instantiated in env: cfg (NULL: the defaults) with the
+ * instantiation's override (etude_preset_set_practice_override()) applied. */
+struct etude_practice_config;
+void etude_preset_env_practice_config(const etude_preset_env_t *env, const struct etude_practice_config *cfg,
+                                      struct etude_practice_config *out);
 /* [control] Make p the instantiation's practice (takes a reference, handed to the caller of
  * etude_preset_instantiate_practice()). ETUDE_ESTATE if it already has one. */
 int etude_preset_env_set_practice(const etude_preset_env_t *env, struct etude_practice *p);

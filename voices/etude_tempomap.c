@@ -103,6 +103,28 @@ const etude_tempomap_entry_t *etude_tempomap_entry(const etude_tempomap_t *map, 
     return i < map->n ? &map->e[i].pub : NULL;
 }
 
+int etude_tempomap_apply_pattern(etude_tempomap_t *map, const char *pattern)
+{
+    size_t len = pattern ? strlen(pattern) : 0;
+    if (!map || len == 0 || len > ETUDE_TEMPOMAP_MAX_BEATS || strspn(pattern, "Xx.") != len)
+        return ETUDE_EINVAL;
+    int applied = 0;
+    for (size_t i = 0; i < map->n; i++) {
+        entry_t *e = &map->e[i];
+        if (e->pattern || e->pub.beats != len)
+            continue;
+        if (!(e->pattern = malloc(len)))
+            return ETUDE_ENOMEM;
+        for (size_t k = 0; k < len; k++)
+            e->pattern[k] = pattern[k] == 'X'   ? ETUDE_BEAT_ACCENT
+                            : pattern[k] == 'x' ? ETUDE_BEAT_NORMAL
+                                                : ETUDE_BEAT_SILENT;
+        e->pub.pattern = e->pattern;
+        applied++;
+    }
+    return applied;
+}
+
 bool etude_tempomap_endless(const etude_tempomap_t *map) { return map->endless; }
 uint64_t etude_tempomap_beat_count(const etude_tempomap_t *map) { return map->beats; }
 uint64_t etude_tempomap_bar_count(const etude_tempomap_t *map) { return map->bars; }

@@ -91,6 +91,14 @@ int etude_tempomap_parse_line(const char *line, const char *name, etude_tempomap
 void etude_tempomap_destroy(etude_tempomap_t *map);
 /* @endlifecycle */
 
+/* [control] Give pattern (klick's notation: one character per beat, X accent, x normal, . silent,
+ * e.g. "X..x.." to count 6/8 in two) to every entry whose meter has as many beats as the pattern
+ * has characters and that has no pattern of its own (an entry's own pattern wins). Only before the
+ * map is shared with other threads (a source, the audio thread). Returns how many entries took it
+ * (0: no entry has that many beats without a pattern of its own), ETUDE_EINVAL for an empty pattern,
+ * one longer than ETUDE_TEMPOMAP_MAX_BEATS or one with other characters, ETUDE_ENOMEM. */
+int etude_tempomap_apply_pattern(etude_tempomap_t *map, const char *pattern);
+
 /* [any] Entries, in order. */
 size_t etude_tempomap_entry_count(const etude_tempomap_t *map);
 const etude_tempomap_entry_t *etude_tempomap_entry(const etude_tempomap_t *map, size_t i);

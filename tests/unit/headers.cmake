@@ -10,7 +10,8 @@ set(ETUDE_PUBLIC_HEADERS
   common/etude_canon.h common/etude_time.h common/etude_uuid.h common/etude_entity.h common/etude_gzip.h
   sync/etude_store.h sync/etude_syncclient.h
   plugins/etude_plugin.h
-  app/etude_app.h app/etude_material.h app/etude_player.h app/etude_presets.h app/etude_recorder.h app/etude_plugins.h)
+  app/etude_app.h app/etude_material.h app/etude_player.h app/etude_presets.h app/etude_recorder.h app/etude_plugins.h
+  app/etude_timeline.h)
 set(hdr_srcs "")
 set(hdr_calls "")
 set(hdr_decls "")

@@ -432,6 +432,58 @@ static void test_tempo_change_endless_loop(void **state)
     rig_close(&r);
 }
 
+static int collect(void *ctx, uint64_t pos, const etude_event_t *ev)
+{
+    capture_t *c = ctx; /* l[] holds position, level pairs */
+    if (c->n + 2 > c->cap)
+        return ETUDE_EFULL;
+    c->l[c->n++] = (float)pos;
+    c->l[c->n++] = ev->kind == ETUDE_EV_CLICK ? ev->u.click.level : -1;
+    return 0;
+}
+
+/* A beat pattern on the practice click, klick's notation: 6/8 counted in two (beats 1 and 4 only,
+ * accent then normal), count-in included; bars of another length keep an accent and normal beats;
+ * a bad pattern gives no source. Fails without etude_practice_pattern_click_source() (e50f8ca has
+ * every beat of every bar). */
+static void test_pattern_click(void **state)
+{
+    (void)state;
+    etude_practice_config_t pc;
+    etude_practice_config_default(&pc);
+    pc.count_in = 1;
+    etude_practice_t *p = NULL;
+    char err[200];
+    assert_int_equal(etude_practice_create_fixed(120, 6, 8, 2, &pc, RATE, &p, err, sizeof err), 0);
+    assert_int_equal(etude_practice_bar_beats(p, 1), 6);
+    assert_int_equal(etude_practice_bar_beats(p, 2), 0);
+    assert_null(etude_practice_pattern_click_source(p, true, "X..y.."));
+    float buf[64];
+    capture_t c = {.l = buf, .cap = 64};
+    void *src = etude_practice_pattern_click_source(p, true, "X..x..");
+    assert_non_null(src);
+    assert_int_equal(etude_practice_source_class.expand(src, 0, 10 * RATE, collect, &c), 0);
+    /* an eighth at 120 quarter notes a minute: 12000 frames; beat 4 is 36000 frames into the bar */
+    static const float want[] = {0, ETUDE_CLICK_ACCENT, 36000, ETUDE_CLICK_NORMAL,     /* count-in */
+                                 72000, ETUDE_CLICK_ACCENT, 108000, ETUDE_CLICK_NORMAL,
+                                 144000, ETUDE_CLICK_ACCENT, 180000, ETUDE_CLICK_NORMAL,
+                                 216000, -1 /* ALL_NOTES_OFF at the end */};
+    assert_int_equal(c.n, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < c.n; i++)
+        assert_true(c.l[i] == want[i]);
+    etude_practice_source_class.destroy(src);
+
+    /* a pattern of another length leaves the bars as they were: six clicks a bar, accent first */
+    c.n = 0;
+    src = etude_practice_pattern_click_source(p, true, "X.x.");
+    assert_non_null(src);
+    assert_int_equal(etude_practice_source_class.expand(src, 0, 10 * RATE, collect, &c), 0);
+    assert_int_equal(c.n, 2 * (18 + 1));
+    assert_true(c.l[1] == ETUDE_CLICK_ACCENT && c.l[3] == ETUDE_CLICK_NORMAL && c.l[13] == ETUDE_CLICK_ACCENT);
+    etude_practice_source_class.destroy(src);
+    etude_practice_unref(p);
+}
+
 static void test_bad_configs(void **state)
 {
     (void)state;
@@ -469,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_tempo_change_while_playing),
         cmocka_unit_test(test_tempo_change_endless_loop),
         cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_pattern_click),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -185,7 +185,7 @@ static void test_errors(void **state)
               " {\"kind\": \"click\", \"map\": [\"1 120\"],\n  \"tempo\": 120}]}",
               ETUDE_EPARSE,
               "{P}:3: voices[1].tempo: unknown field (a click voice has: kind, name, volume, pan, mute, "
-              "solo, map, map_file, sound, accents)");
+              "solo, map, map_file, pattern, sound, accents)");
     parse_err("{\"voices\": [{\"kind\": \"click\", \"map\": [\"1 120\"]},\n"
               " {\"kind\": \"click\", \"map\": [\"1 120\"]}]}",
               ETUDE_EPARSE,
@@ -299,6 +299,100 @@ static int measure(void *user, const float *const mix[2], uint32_t n)
     return 0;
 }
 
+/* "pattern" (klick's notation) on the click kind goes to the map's lines of as many beats that have
+ * none of their own; on the practice kind it must fit a bar. Fails without the field (it was refused
+ * as unknown on e50f8ca). */
+static void test_pattern(void **state)
+{
+    (void)state;
+    etude_preset_t *p = parse_ok("{\"click\": {\"pattern\": \"X..x..\",\n"
+                                 " \"map\": [\"2 6/8 120\", \"1 4/4 120\", \"1 6/8 120 XxxXxx\", \"1 12/8 60\"]}}");
+    const etude_tempomap_t *m = etude_preset_tempomap(p);
+    static const uint8_t two[6] = {ETUDE_BEAT_ACCENT, ETUDE_BEAT_SILENT, ETUDE_BEAT_SILENT,
+                                   ETUDE_BEAT_NORMAL, ETUDE_BEAT_SILENT, ETUDE_BEAT_SILENT};
+    assert_non_null(etude_tempomap_entry(m, 0)->pattern);
+    assert_memory_equal(etude_tempomap_entry(m, 0)->pattern, two, 6);
+    assert_null(etude_tempomap_entry(m, 1)->pattern);                         /* 4 beats */
+    assert_int_equal(etude_tempomap_entry(m, 2)->pattern[1], ETUDE_BEAT_NORMAL); /* its own */
+    assert_null(etude_tempomap_entry(m, 3)->pattern);                         /* 12 beats */
+    etude_tempomap_beat_t b;
+    assert_int_equal(etude_tempomap_beat(m, 9, &b), 0); /* bar 2, beat 4 */
+    assert_int_equal(b.type, ETUDE_BEAT_NORMAL);
+    assert_int_equal(etude_tempomap_beat(m, 10, &b), 0);
+    assert_int_equal(b.type, ETUDE_BEAT_SILENT);
+    etude_preset_destroy(p);
+
+    p = parse_ok("{\"voices\": [{\"kind\": \"practice\", \"tempo\": 120, \"meter\": \"6/8\", \"bars\": 2,"
+                 " \"pattern\": \"X..x..\"}]}");
+    etude_preset_destroy(p);
+
+    parse_err("{\"click\": {\"map\": [\"2 6/8 120\"],\n \"pattern\": \"X..x\"}}", ETUDE_EPARSE,
+              "{P}:2: click.pattern: no line of the map has 4 beats without a pattern of its own (the pattern gives "
+              "one character per beat of a bar)");
+    parse_err("{\"click\": {\"map\": [\"2 6/8 120\"], \"pattern\": \"X--x--\"}}", ETUDE_EPARSE,
+              "{P}:1: click.pattern: expected 1 to 256 characters, each X (accent), x (normal) or . (silent), "
+              "e.g. \"X..x..\" to count 6/8 in two");
+    parse_err("{\"click\": {\"map\": [\"2 6/8 120\"], \"pattern\": 6}}", ETUDE_EPARSE,
+              "{P}:1: click.pattern: expected klick's beat pattern: X (accent), x (normal) or . (silent) for each "
+              "beat of a bar, e.g. \"X..x..\" to count 6/8 in two");
+    parse_err("{\"voices\": [{\"kind\": \"practice\", \"tempo\": 120, \"meter\": \"6/8\", \"bars\": 2,\n"
+              " \"pattern\": \"X.x.\"}]}", ETUDE_EPARSE,
+              "{P}:2: voices[0].pattern: 4 beats, but no bar of the meter has 4 beats (the pattern gives one "
+              "character per beat: \"X..x..\" for a bar of 6/8)");
+    parse_err("{\"voices\": [{\"kind\": \"practice\", \"tempo\": 120, \"bars\": 2, \"pattern\": \"\"}]}",
+              ETUDE_EPARSE,
+              "{P}:1: voices[0].pattern: expected klick's beat pattern: 1 to 256 characters, each X (accent), x "
+              "(normal) or . (silent), e.g. \"X..x..\" to count 6/8 in two");
+}
+
+/* A drone follows the first voice before it that has bars: a click voice's tempo map too, where its
+ * "changes" name bars or the map's labels. Fails on c5885a7 (a drone needed a practice voice and had
+ * no "changes"). */
+static void test_drone_changes(void **state)
+{
+    (void)state;
+    const char *map = "{\"voices\": [{\"kind\": \"click\", \"map\": [\"intro: 1 4/4 120\", \"verse: 4 4/4 120\"]},\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s {\"kind\": \"drone\", \"changes\": [{\"at\": \"verse\", \"note\": \"D3\"},"
+             " {\"at\": 4, \"note\": \"off\"}, {\"at\": 5, \"note\": 50}]}]}", map);
+    etude_preset_t *p = parse_ok(text);
+    assert_int_equal(etude_preset_voice_count(p), 2);
+    etude_preset_destroy(p);
+    /* the "click" shorthand is listed before the voices */
+    p = parse_ok("{\"click\": {\"map\": [\"2 120\"]}, \"voices\": [{\"kind\": \"drone\", \"note\": \"A2\"}]}");
+    etude_preset_destroy(p);
+
+    struct { const char *change, *want; } bad[] = {
+        {"{\"at\": \"bridge\", \"note\": \"D3\"}", "{P}:2: voices[1].changes[0]: at: no line of the tempo map is labelled 'bridge'"},
+        {"{\"at\": 6, \"note\": \"D3\"}", "{P}:2: voices[1].changes[0]: at: expected a bar number from 1 to 5 (the bars of the click voice's map)"},
+        {"{\"at\": 1.5, \"note\": \"D3\"}", "{P}:2: voices[1].changes[0]: at: expected a bar number from 1 to 5 (the bars of the click voice's map)"},
+        {"{\"at\": true, \"note\": \"D3\"}", "{P}:2: voices[1].changes[0]: at: expected a bar number (1 is the map's first bar) or a label of the tempo map"},
+        {"{\"at\": 3, \"note\": \"D3\"}, {\"at\": \"verse\", \"note\": \"E3\"}", "{P}:2: voices[1].changes[1]: at: bar 2 does not come after the previous change's bar 3 (list changes in the order they are played)"},
+        {"{\"at\": 3, \"note\": \"H3\"}", "{P}:2: voices[1].changes[0]: note: expected a note name such as \"A3\" or \"F#2\", a MIDI key 0..127, or \"off\" (silent until the next change)"},
+        {"{\"at\": 3}", "{P}:2: voices[1].changes[0]: missing 'note' (a change has: at, note)"},
+        {"{\"at\": 3, \"note\": \"D3\", \"cents\": 5}", "{P}:2: voices[1].changes[0]: unknown field 'cents' (a change has: at, note)"},
+        {"3", "{P}:2: voices[1].changes[0]: expected {\"at\": BAR or \"LABEL\", \"note\": NOTE or \"off\"}"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "%s {\"kind\": \"drone\", \"changes\": [%s]}]}", map, bad[i].change);
+        parse_err(text, ETUDE_EPARSE, bad[i].want);
+    }
+    snprintf(text, sizeof text, "%s {\"kind\": \"drone\", \"changes\": []}]}", map);
+    parse_err(text, ETUDE_EPARSE, "{P}:2: voices[1].changes: expected an array of 1 to 10000 changes {\"at\": BAR or "
+              "\"LABEL\", \"note\": NOTE or \"off\"}");
+    /* under a practice, bars are the practice's, and labels belong to maps */
+    parse_err("{\"voices\": [{\"kind\": \"practice\", \"tempo\": 90, \"bars\": 4},\n"
+              " {\"kind\": \"drone\", \"changes\": [{\"at\": 5, \"note\": \"D3\"}]}]}", ETUDE_EPARSE,
+              "{P}:2: voices[1].changes[0]: at: expected a bar number from 1 to 4 (the practice's bars)");
+    parse_err("{\"voices\": [{\"kind\": \"practice\", \"tempo\": 90, \"bars\": 4},\n"
+              " {\"kind\": \"drone\", \"changes\": [{\"at\": \"verse\", \"note\": \"D3\"}]}]}", ETUDE_EPARSE,
+              "{P}:2: voices[1].changes[0]: at: expected a bar number (1 is the first bar; labels name the lines of a "
+              "click voice's tempo map)");
+    parse_err("{\"voices\": [{\"kind\": \"drone\"}]}", ETUDE_EPARSE,
+              "{P}:1: voices[0]: a drone follows the bars of a practice (or midi) voice, or a click voice's tempo map: "
+              "list one before it");
+}
+
 /* instantiate(): voices with their volume, pan and mute in a real engine. */
 static void test_instantiate(void **state)
 {
@@ -361,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_shipped),  cmocka_unit_test(test_fields),
         cmocka_unit_test(test_json_line), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_map_file), cmocka_unit_test(test_instantiate),
+        cmocka_unit_test(test_pattern), cmocka_unit_test(test_drone_changes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
