@@ -88,7 +88,7 @@ done
 
 # 5. log list / show over these sessions
 "$E" log list | grep -q "8 4/4 120" || fail "log list lacks the click session"
-"$E" log show "$(echo "$B" | cut -c1-8)" >"$T/show.json" || fail "log show"
+"$E" log show "$(echo "$B" | cut -c1-8)" --json >"$T/show.json" || fail "log show --json"
 grep -q '"section":	"chorus"' "$T/show.json" || fail "log show lacks the segments: $(cat "$T/show.json")"
 
 # 6. plugin refusals stop the render with a clear message and write nothing
