@@ -61,6 +61,7 @@ struct etude_recorder {
     char *preset, *material;
     etude_material_id_t *ident; /* the material file's identity, NULL for a click line */
     double rate, first_bpm;
+    double reached_lo, reached_hi; /* the tempo range the player reached (stop message), 0: unknown */
     cJSON *voices;
     int have_frame;
     uint64_t first_frame, last_frame, ckpt_frame, total_frames;
@@ -202,6 +203,10 @@ static char *build_record(etude_recorder_t *s, int interrupted, const char *reas
     }
     free(bpms);
     free(secs);
+    if (s->reached_hi > 0) { /* inside ramps the tempo goes beyond the bars' first beats */
+        lo = s->nsegs == 0 || s->reached_lo < lo ? s->reached_lo : lo;
+        hi = s->nsegs == 0 || s->reached_hi > hi ? s->reached_hi : hi;
+    }
     cJSON_AddNumberToObject(d, "tempoMinBpm", lo);
     cJSON_AddNumberToObject(d, "tempoMaxBpm", hi);
     cJSON_AddItemToObject(d, "tempoTime", tt);
@@ -308,6 +313,7 @@ static void reset_session(etude_recorder_t *s)
     s->first_frame = s->last_frame = s->ckpt_frame = s->total_frames = 0;
     s->bars = 0;
     s->loops = 0;
+    s->reached_lo = s->reached_hi = 0;
     s->active = 0;
 }
 
@@ -454,6 +460,8 @@ static void on_message(void *user, const etude_bus_msg_t *msg)
                     s->first_frame = 0;
                 }
             }
+            s->reached_lo = jnum(p, "bpm_min", 0);
+            s->reached_hi = jnum(p, "bpm_max", 0);
             const char *reason = jstr(p, "reason");
             end_session(s, reason ? reason : "stopped", now);
         }

@@ -1,5 +1,5 @@
 /* cli_osc.h - the OSC control of `etude play`: a liblo UDP server polled on the control thread,
- * which checks every message against the address space of docs/jack.md and calls the player's API
+ * which checks every message against the address space of docs/osc.md and calls the player's API
  * (app/etude_player.h). A malformed, unknown or mistyped message gets an /etude/error reply, never a crash.
  *
  * Threads: [control]. The server has no thread of its own: etude_osc_poll() receives and handles
