@@ -277,6 +277,32 @@ void etude_osc_destroy(etude_osc_t *o)
 
 int etude_osc_port(const etude_osc_t *o) { return lo_server_get_port(o->server); }
 
+/* One datagram: a malformed one gets an error, a good one goes to liblo's dispatcher. liblo may
+ * write into the buffer while it deserialises, so it is ours (o->buf). */
+static void handle(etude_osc_t *o, unsigned char *buf, size_t n)
+{
+    if (n >= 8 && !memcmp(buf, "#bundle", 8)) {
+        if (lo_server_dispatch_data(o->server, buf, n) < 0) {
+            o->handled_now++;
+            o->handled++;
+            reply_error(o, NULL, "", "malformed OSC bundle");
+        }
+    } else {
+        int result = 0;
+        lo_message m = lo_message_deserialise(buf, n, &result);
+        if (!m) {
+            o->handled_now++;
+            o->handled++;
+            char what[128];
+            snprintf(what, sizeof what, "malformed OSC message (%zu bytes, liblo error %d)", n, result);
+            reply_error(o, NULL, "", what);
+        } else {
+            lo_message_free(m);
+            lo_server_dispatch_data(o->server, buf, n);
+        }
+    }
+}
+
 /* Receive one datagram ourselves (liblo's receive path drops malformed packets without telling the
  * sender), answer a malformed one with an error, hand a good one to liblo's dispatcher. */
 static int recv_one(etude_osc_t *o, int timeout_ms)
@@ -295,30 +321,22 @@ static int recv_one(etude_osc_t *o, int timeout_ms)
     if (getnameinfo((struct sockaddr *)&sa, salen, host, sizeof host, serv, sizeof serv,
                     NI_NUMERICHOST | NI_NUMERICSERV) == 0)
         o->cur_src = lo_address_new(host, serv);
-    if (n >= 8 && !memcmp(o->buf, "#bundle", 8)) {
-        if (lo_server_dispatch_data(o->server, o->buf, (size_t)n) < 0) {
-            o->handled_now++;
-            o->handled++;
-            reply_error(o, NULL, "", "malformed OSC bundle");
-        }
-    } else {
-        int result = 0;
-        lo_message m = lo_message_deserialise(o->buf, (size_t)n, &result);
-        if (!m) {
-            o->handled_now++;
-            o->handled++;
-            char what[128];
-            snprintf(what, sizeof what, "malformed OSC message (%zd bytes, liblo error %d)", n, result);
-            reply_error(o, NULL, "", what);
-        } else {
-            lo_message_free(m);
-            lo_server_dispatch_data(o->server, o->buf, (size_t)n);
-        }
-    }
+    handle(o, o->buf, (size_t)n);
     if (o->cur_src)
         lo_address_free(o->cur_src);
     o->cur_src = NULL;
     return 1;
+}
+
+int etude_osc_handle(etude_osc_t *o, const void *data, size_t n)
+{
+    int before = o->handled_now;
+    if (n > sizeof o->buf)
+        n = sizeof o->buf;
+    if (data != o->buf)
+        memcpy(o->buf, data, n);
+    handle(o, o->buf, n);
+    return o->handled_now - before;
 }
 
 int etude_osc_poll(etude_osc_t *o, int timeout_ms)

@@ -31,6 +31,10 @@ int etude_osc_port(const etude_osc_t *osc);
  * Returns the number handled. */
 int etude_osc_poll(etude_osc_t *osc, int timeout_ms);
 
+/* [control] Handle one datagram of n bytes (copied; at most 64 KiB) as if it had arrived, with no
+ * sender to reply to (errors are counted). Returns the number of messages handled. For tests. */
+int etude_osc_handle(etude_osc_t *osc, const void *data, size_t n);
+
 /* [control] Counters for status and tests: messages handled, and error replies sent. */
 unsigned long etude_osc_handled(const etude_osc_t *osc);
 unsigned long etude_osc_errors(const etude_osc_t *osc);

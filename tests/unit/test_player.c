@@ -474,6 +474,46 @@ static void test_ramp_reached(void **state)
     rig_close(&r);
 }
 
+/* Practice material (no tempo map): bars as played, 3/4 at 120 from a practice voice. Locating
+ * to bar 2 beat 3 lands on frame 72000 + 48000; taps 0.4 s apart make it 150 bpm. Fails without
+ * etude_player_locate_bar/_tap (they did not exist). */
+static void test_practice_live(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r);
+    char path[] = "/tmp/etude-test-player-XXXXXX.json";
+    int fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    const char *json = "{\"title\": \"Waltz\", \"voices\": [{\"kind\": \"practice\", \"name\": \"click\", "
+                       "\"tempo\": 120, \"meter\": \"3/4\", \"bars\": 4}]}";
+    assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    close(fd);
+    char err[512] = "";
+    etude_player_material_t m = {.preset_path = path};
+    int rc = etude_player_load(r.player, &m, err, sizeof err);
+    unlink(path);
+    if (rc < 0)
+        fail_msg("load: %s", err);
+    assert_int_equal(etude_player_locate_bar(r.player, 2, 3, err, sizeof err), 0);
+    expect_at(&r, 120000, 2, 3, "");
+    assert_int_equal(etude_player_locate_bar(r.player, 5, 1, err, sizeof err), ETUDE_EINVAL);
+    assert_non_null(strstr(err, "no bar 5 (the material has bars 1 .. 4)"));
+    assert_int_equal(etude_player_locate_mark(r.player, "coda", err, sizeof err), ETUDE_EINVAL);
+    assert_non_null(strstr(err, "the material has no labels"));
+    assert_int_equal(etude_player_locate_mark(r.player, "3", err, sizeof err), 0);
+    expect_at(&r, 144000, 3, 1, "");
+    double bpm;
+    assert_int_equal(etude_player_tap(r.player, 5.0, &bpm, err, sizeof err), 0);
+    if (etude_player_tap(r.player, 5.4, &bpm, err, sizeof err) < 0)
+        fail_msg("tap: %s", err);
+    etude_player_position_t pos;
+    etude_player_position(r.player, &pos);
+    assert_float_equal(pos.bpm, 150, 1e-6);
+    assert_string_equal(pos.title, "Waltz");
+    rig_close(&r);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -498,7 +538,7 @@ int main(void)
         cmocka_unit_test(test_mute_solo_gain),     cmocka_unit_test(test_locate),
         cmocka_unit_test(test_status_json),        cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_locate_bar_label),   cmocka_unit_test(test_tap),
-        cmocka_unit_test(test_ramp_reached),
+        cmocka_unit_test(test_ramp_reached),       cmocka_unit_test(test_practice_live),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
