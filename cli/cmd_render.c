@@ -360,7 +360,7 @@ int etude_cmd_render(int argc, char **argv)
         fprintf(stderr, "etude render: cannot start the engine: %s\n", etude_strerror(rc));
         goto cleanup;
     }
-    rc = etude_player_load_preset(r.player, preset, preset_path, click_line ? click_line : map_path, err, sizeof err);
+    rc = etude_player_load_preset(r.player, preset, preset_path ? preset_path : map_path, NULL, err, sizeof err);
     preset = NULL; /* the player's now */
     if (rc) {
         fprintf(stderr, "etude render: %s\n", err);
