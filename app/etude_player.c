@@ -84,6 +84,7 @@ struct etude_player {
     etude_tempomap_t *timeline_map;
     uint64_t timeline_loop_bar;
     bool timeline_trainer;
+    bool timeline_endless; /* it plays an endless map's last entry (written out as 900 hours) */
 
     /* live: tap tempo and the tempo reached (etude_player_tap(), etude_player_tempo_reached()) */
     double taps[ETUDE_PLAYER_TAPS];
@@ -863,6 +864,7 @@ static void remove_material(etude_player_t *p, uint32_t wait_ms)
     p->timeline_map = NULL;
     p->timeline_loop_bar = UINT64_MAX;
     p->timeline_trainer = false;
+    p->timeline_endless = false;
     etude_practice_unref(p->practice);
     p->practice = NULL;
     for (size_t i = 0; i < p->nvoices; i++) {
@@ -1166,6 +1168,7 @@ static int timeline_click(etude_player_t *p, const etude_timeline_t *t, char *er
     etude_tempomap_destroy(p->timeline_map);
     p->timeline_map = nm;
     p->timeline_trainer = t->trainer;
+    p->timeline_endless = b.to == UINT32_MAX;
     p->map = nm;
     p->next_bar = 0;
     return setup_grids(p);
@@ -1198,7 +1201,8 @@ int etude_player_set_timeline(etude_player_t *p, const etude_timeline_t *t, char
 
 bool etude_player_endless(etude_player_t *p)
 {
-    return p->timeline_loop_bar != UINT64_MAX || etude_sequencer_length(active_seq(p)) == UINT64_MAX;
+    return p->timeline_loop_bar != UINT64_MAX || p->timeline_endless ||
+           etude_sequencer_length(active_seq(p)) == UINT64_MAX;
 }
 
 void etude_player_quit(etude_player_t *p, const char *reason)

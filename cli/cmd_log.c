@@ -300,16 +300,29 @@ static int cmd_show(etude_store_t *st, const char *ref, int json)
             printf("text:      %s\n", jstr(d, "text") ? jstr(d, "text") : "");
             if (jstr(d, "sessionId"))
                 printf("session:   %s\n", jstr(d, "sessionId"));
+        } else if (!strcmp(e.entity_type, "goal") && d) {
+            const char *kind = jstr(d, "kind"), *what = jstr(d, "preset") ? jstr(d, "preset") : jstr(d, "material");
+            printf("goal %s%s\n", e.id, e.deleted_at[0] ? "  [deleted]" : "");
+            printf("date:      %s UTC\n", when);
+            if (kind && !strcmp(kind, "minutes"))
+                printf("target:    %g minutes per %s\n", jnum(d, "target"), jstr(d, "period") ? jstr(d, "period") : "day");
+            else
+                printf("target:    %g bpm\n", jnum(d, "target"));
+            if (what)
+                printf("material:  %s\n", what);
+            if (jstr(d, "materialPath"))
+                printf("file:      %s (BLAKE2b-256 %.16s...)\n", jstr(d, "materialPath"),
+                       jstr(d, "materialHash") ? jstr(d, "materialHash") : "?");
+            printf("progress:  etude goal progress %.8s\n", e.id);
         } else {
-            /* goals and segments: their fields as they are */
+            /* segments: their fields as they are */
             printf("%s %s%s\n", e.entity_type, e.id, e.deleted_at[0] ? "  [deleted]" : "");
             printf("date:      %s UTC\n", when);
             const cJSON *f;
             cJSON_ArrayForEach(f, d)
             {
                 char *v = cJSON_IsString(f) ? NULL : cJSON_PrintUnformatted(f);
-                printf("%s: %*s%s\n", f->string, (int)(strlen(f->string) < 9 ? 9 - strlen(f->string) : 0), "",
-                       v ? v : f->valuestring);
+                printf("%-14s %s\n", f->string, v ? v : f->valuestring);
                 free(v);
             }
         }

@@ -31,6 +31,9 @@ G2=$("$E" goal add minutes 30 --per day --preset "$T/a/tune.map") || fail "goal 
 G3=$("$E" goal add tempo 1000 --material ./b/tune.map) || fail "goal add --material ./b/tune.map"
 eq "$(db "select json_extract(data,'\$.materialPath') || ' ' || json_extract(data,'\$.materialHash') from entities where id='$G1'")" \
    "$(cd a && pwd -P)/tune.map $hash_a" "goal identity"
+"$E" log show "$G1" >"$T/g1.txt" || fail "log show of a goal"
+grep -qx "file: *$(cd a && pwd -P)/tune.map (BLAKE2b-256 $(echo "$hash_a" | cut -c1-16)...)" "$T/g1.txt" ||
+    fail "log show of the goal: $(cat "$T/g1.txt")"
 if "$E" goal add tempo 90 --preset c/tune.map 2>"$T/err"; then fail "a goal on a missing preset file was accepted"; fi
 eq "$(cat "$T/err")" "etude goal add: --preset c/tune.map: no such file or preset" "missing preset message"
 
