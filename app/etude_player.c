@@ -2,6 +2,7 @@
  * following, MIDI timing, and the bus messages of docs/bus-topics.md. */
 #include "etude_player.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,6 +84,14 @@ struct etude_player {
     etude_tempomap_t *timeline_map;
     uint64_t timeline_loop_bar;
     bool timeline_trainer;
+    bool timeline_endless; /* it plays an endless map's last entry (written out as 900 hours) */
+
+    /* live: tap tempo and the tempo reached (etude_player_tap(), etude_player_tempo_reached()) */
+    double taps[ETUDE_PLAYER_TAPS];
+    int ntaps;
+    bool span_valid;  /* the audio played on continuously from span_pos, folded so far */
+    uint64_t span_pos;
+    double reached_lo, reached_hi;
 };
 
 static double now_s(void)
@@ -186,6 +195,10 @@ static etude_sequencer_t *active_seq(const etude_player_t *p)
 }
 
 static etude_practice_t *practice(const etude_player_t *p);
+static double map_tempo_at(const etude_player_t *p, uint64_t pos);
+static bool map_beat_at(const etude_player_t *p, uint64_t pos, etude_tempomap_beat_t *b);
+static void fold_reached(etude_player_t *p);
+static void reach(etude_player_t *p, double bpm);
 
 /* The click material's map as written, or as its timeline rewrote it (before any tempo scale). */
 static const etude_tempomap_t *base_map(const etude_player_t *p)
@@ -408,6 +421,11 @@ static void publish_start(etude_player_t *p)
     free(json);
     p->playing = true;
     p->start_engine_frame = etude_engine_now(p->engine);
+    p->reached_lo = p->reached_hi = 0;
+    p->span_pos = etude_sequencer_position(active_seq(p)); /* the tempo reached is folded from here */
+    p->span_valid = etude_sequencer_rolling(active_seq(p));
+    if (p->span_valid)
+        reach(p, map_tempo_at(p, p->span_pos));
 }
 
 static void publish_stop(etude_player_t *p, const char *reason)
@@ -415,9 +433,11 @@ static void publish_stop(etude_player_t *p, const char *reason)
     if (!p->playing)
         return;
     p->frames_played += etude_engine_now(p->engine) - p->start_engine_frame;
-    char json[128];
-    snprintf(json, sizeof json, "{\"frames\":%llu,\"reason\":\"%s\"}",
-             (unsigned long long)(etude_engine_now(p->engine) - p->start_engine_frame), reason);
+    fold_reached(p);
+    char json[192];
+    snprintf(json, sizeof json, "{\"frames\":%llu,\"reason\":\"%s\",\"bpm_min\":%.6g,\"bpm_max\":%.6g}",
+             (unsigned long long)(etude_engine_now(p->engine) - p->start_engine_frame), reason, p->reached_lo,
+             p->reached_hi);
     publish(p, "transport", "stop", json);
     p->playing = false;
 }
@@ -428,6 +448,7 @@ static void publish_locate(etude_player_t *p, uint64_t pos)
     snprintf(json, sizeof json, "{\"pos\":%llu}", (unsigned long long)pos);
     publish(p, "transport", "locate", json);
     p->next_bar = bar_at(p, pos);
+    p->span_valid = false; /* the tempo reached goes on from the new position */
 }
 
 static void publish_timing(etude_player_t *p)
@@ -690,6 +711,7 @@ static int apply_scale(etude_player_t *p, const char *path, double scale, char *
             return rc;
         }
     }
+    fold_reached(p); /* up to the change, on the old map */
     etude_sequencer_t *cur = active_seq(p);
     const etude_tempomap_t *cur_map = p->map;
     bool was = etude_sequencer_rolling(cur);
@@ -709,6 +731,7 @@ static int apply_scale(etude_player_t *p, const char *path, double scale, char *
     p->scaled_map = nm;
     p->map = nm ? nm : base;
     p->scale = scale;
+    p->span_valid = false;
     p->next_bar = bar_at(p, pos);
     int g = setup_grids(p);
     if (rc == ETUDE_OK)
@@ -841,6 +864,7 @@ static void remove_material(etude_player_t *p, uint32_t wait_ms)
     p->timeline_map = NULL;
     p->timeline_loop_bar = UINT64_MAX;
     p->timeline_trainer = false;
+    p->timeline_endless = false;
     etude_practice_unref(p->practice);
     p->practice = NULL;
     for (size_t i = 0; i < p->nvoices; i++) {
@@ -890,6 +914,8 @@ int etude_player_load_preset(etude_player_t *p, etude_preset_t *np, const char *
     p->last_pass = -1;
     p->loops_seen = 0;
     p->end_at = 0;
+    p->ntaps = 0;
+    p->span_valid = false;
     return ETUDE_OK;
 }
 
@@ -929,7 +955,8 @@ int etude_player_material_preset(const etude_player_material_t *m, etude_preset_
     if (rc < 0)
         return rc;
     const char *name = map_path ? map_path : m->click_line;
-    rc = etude_preset_from_tempomap(map, name, out);
+    const char *base = map_path ? strrchr(map_path, '/') : NULL; /* a map file is titled by its name */
+    rc = etude_preset_from_tempomap(map, base && base[1] ? base + 1 : name, out);
     if (rc < 0) {
         etude_tempomap_destroy(map);
         seterr(err, len, "%s: %s", name, etude_strerror(rc));
@@ -951,8 +978,7 @@ int etude_player_load(etude_player_t *p, const etude_player_material_t *m, char 
     int rc = etude_player_material_preset(&rm, &np, err, len);
     if (rc < 0)
         return rc;
-    return etude_player_load_preset(p, np, rm.preset_path,
-                                    rm.preset_path ? NULL : rm.map_path ? rm.map_path : rm.click_line, err, len);
+    return etude_player_load_preset(p, np, rm.preset_path ? rm.preset_path : rm.map_path, NULL, err, len);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1142,6 +1168,7 @@ static int timeline_click(etude_player_t *p, const etude_timeline_t *t, char *er
     etude_tempomap_destroy(p->timeline_map);
     p->timeline_map = nm;
     p->timeline_trainer = t->trainer;
+    p->timeline_endless = b.to == UINT32_MAX;
     p->map = nm;
     p->next_bar = 0;
     return setup_grids(p);
@@ -1174,7 +1201,8 @@ int etude_player_set_timeline(etude_player_t *p, const etude_timeline_t *t, char
 
 bool etude_player_endless(etude_player_t *p)
 {
-    return p->timeline_loop_bar != UINT64_MAX || etude_sequencer_length(active_seq(p)) == UINT64_MAX;
+    return p->timeline_loop_bar != UINT64_MAX || p->timeline_endless ||
+           etude_sequencer_length(active_seq(p)) == UINT64_MAX;
 }
 
 void etude_player_quit(etude_player_t *p, const char *reason)
@@ -1236,7 +1264,7 @@ static void where(etude_player_t *p, uint64_t pos, uint64_t *bar, uint32_t *beat
         if (k != UINT64_MAX && etude_tempomap_beat(p->map, k, &b) == 0) {
             *bar = b.bar + 1;
             *beat = b.beat_in_bar + 1;
-            *bpm = b.bpm;
+            *bpm = map_tempo_at(p, pos);
         }
         return;
     }
@@ -1273,16 +1301,20 @@ int etude_player_status_json(etude_player_t *p, char *json, size_t len)
     uint32_t beat;
     double bpm;
     where(p, pos, &bar, &beat, &bpm);
+    char sec[160] = "\"\"";
+    etude_tempomap_beat_t sb;
+    if (p->map && map_beat_at(p, pos, &sb) && sb.section)
+        json_str(sec, sizeof sec, sb.section);
     static char big[MAX_VOICES * 200 + 2048]; /* [control] only: one caller at a time */
     size_t cap = sizeof big;
     size_t o = (size_t)snprintf(
         big, cap,
         "{\"client\":\"%s\",\"rate\":%u,\"period\":%u,\"transport\":\"%s\",\"rolling\":%s,"
-        "\"position\":%llu,\"seconds\":%.3f,\"bar\":%llu,\"beat\":%u,\"bpm\":%.6g,\"material\":%s,"
-        "\"tempo_scale\":%.6g,\"xruns\":%llu,\"volume\":%.4g,\"voices\":[",
+        "\"position\":%llu,\"seconds\":%.3f,\"bar\":%llu,\"beat\":%u,\"bpm\":%.6g,\"section\":%s,"
+        "\"material\":%s,\"tempo_scale\":%.6g,\"xruns\":%llu,\"volume\":%.4g,\"voices\":[",
         p->jack ? etude_jack_client_name(p->jack) : "offline", p->rate, st.buffer_size, mode_name(p->mode),
         etude_sequencer_rolling(active_seq(p)) ? "true" : "false", (unsigned long long)pos,
-        (double)pos / p->rate, (unsigned long long)bar, beat, bpm, mat, p->scale, (unsigned long long)st.xruns,
+        (double)pos / p->rate, (unsigned long long)bar, beat, bpm, sec, mat, p->scale, (unsigned long long)st.xruns,
         p->volume);
     for (size_t i = 0; i < p->nvoices && o < cap; i++) {
         char nm[160];
@@ -1294,6 +1326,246 @@ int etude_player_status_json(etude_player_t *p, char *json, size_t len)
     if (o < cap)
         snprintf(big + o, cap - o, "]}");
     return snprintf(json, len, "%s", big);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Live position, locating by bar or label, tap tempo, the tempo reached. */
+
+/* The beat of the map that frame pos lies in (the last one at or before it; past the end, the last
+ * beat). False when the map has no beat there. */
+static bool map_beat_at(const etude_player_t *p, uint64_t pos, etude_tempomap_beat_t *b)
+{
+    uint64_t nb = etude_tempomap_beat_count(p->map);
+    uint64_t k = etude_tempomap_beat_at_frame(p->map, pos, p->rate);
+    if (k >= nb)
+        k = nb ? nb - 1 : 0;
+    else if (k > 0 && etude_tempomap_beat_frame(p->map, k, p->rate) > pos)
+        k--;
+    return nb && etude_tempomap_beat(p->map, k, b) == 0;
+}
+
+/* The tempo at the end of beat b: the next beat's start tempo within a ramp, else its own. The
+ * arithmetic is the map's (etude_tempomap.c): single-precision tempo difference, linear in beats. */
+static double beat_end_bpm(const etude_tempomap_t *m, const etude_tempomap_beat_t *b)
+{
+    const etude_tempomap_entry_t *e = etude_tempomap_entry(m, b->entry);
+    if (!e || e->tempi || e->tempo2 == 0 || !e->bars)
+        return b->bpm;
+    double n = (double)e->bars * e->beats;
+    double tdiff = (double)(float)(e->tempo2 - e->tempo);
+    return e->tempo + tdiff * ((double)(b->index - e->first_beat + 1) / n);
+}
+
+/* The tempo reached at frame pos. Inside a ramp the tempo is linear in beats, so within a beat it
+ * goes from T0 to T1 as T0 * (T1 / T0)^f at the fraction f of the beat's time. */
+static double map_tempo_at(const etude_player_t *p, uint64_t pos)
+{
+    etude_tempomap_beat_t b;
+    if (!p->map || !map_beat_at(p, pos, &b))
+        return 0;
+    double t1 = beat_end_bpm(p->map, &b);
+    if (t1 == b.bpm || !(b.bpm > 0))
+        return b.bpm;
+    uint64_t f0 = etude_tempomap_beat_frame(p->map, b.index, p->rate);
+    uint64_t f1 = etude_tempomap_beat_frame(p->map, b.index + 1, p->rate);
+    double f = f1 != UINT64_MAX && f1 > f0 ? (double)(pos > f0 ? pos - f0 : 0) / (double)(f1 - f0) : 1.0;
+    return b.bpm * pow(t1 / b.bpm, f < 1.0 ? f : 1.0);
+}
+
+static void reach(etude_player_t *p, double bpm)
+{
+    if (!(bpm > 0))
+        return;
+    if (p->reached_lo == 0 || bpm < p->reached_lo)
+        p->reached_lo = bpm;
+    if (bpm > p->reached_hi)
+        p->reached_hi = bpm;
+}
+
+/* Fold the tempi of the frames played since the last fold into the range reached: the two ends,
+ * and both sides of every beat start between them (a ramp's extremes lie at its ends). A jump
+ * (locate, loop, tempo change) restarts from the new position. */
+static void fold_reached(etude_player_t *p)
+{
+    etude_sequencer_t *s = active_seq(p);
+    if (!p->map || !p->playing || p->ext_active || !s) {
+        p->span_valid = false;
+        return;
+    }
+    bool rolling = etude_sequencer_rolling(s);
+    if (!rolling && !p->span_valid)
+        return;
+    uint64_t b = etude_sequencer_position(s); /* stopped: where it stopped */
+    if (!p->span_valid || b < p->span_pos) {
+        reach(p, map_tempo_at(p, b));
+    } else {
+        uint64_t a = p->span_pos, nb = etude_tempomap_beat_count(p->map);
+        reach(p, map_tempo_at(p, a));
+        reach(p, map_tempo_at(p, b));
+        uint64_t k = etude_tempomap_beat_at_frame(p->map, a + 1, p->rate);
+        for (int guard = 0; guard < 4096 && k < nb; guard++, k++) {
+            etude_tempomap_beat_t bt, prev;
+            if (etude_tempomap_beat_frame(p->map, k, p->rate) > b || etude_tempomap_beat(p->map, k, &bt) < 0)
+                break;
+            reach(p, bt.bpm);
+            if (k > 0 && etude_tempomap_beat(p->map, k - 1, &prev) == 0)
+                reach(p, beat_end_bpm(p->map, &prev));
+        }
+    }
+    p->span_pos = b;
+    p->span_valid = rolling;
+}
+
+void etude_player_tempo_reached(const etude_player_t *p, double *lo, double *hi)
+{
+    *lo = p->reached_lo;
+    *hi = p->reached_hi;
+}
+
+void etude_player_position(etude_player_t *p, etude_player_position_t *out)
+{
+    memset(out, 0, sizeof *out);
+    etude_sequencer_t *s = active_seq(p);
+    out->frame = etude_sequencer_position(s);
+    out->seconds = (double)out->frame / p->rate;
+    out->rolling = etude_sequencer_rolling(s);
+    where(p, out->frame, &out->bar, &out->beat, &out->bpm);
+    out->title = p->material;
+    etude_tempomap_beat_t b;
+    out->section = p->map && map_beat_at(p, out->frame, &b) && b.section ? b.section : "";
+}
+
+int etude_player_locate_bar(etude_player_t *p, uint64_t bar, uint32_t beat, char *err, size_t len)
+{
+    const etude_practice_t *pr = practice(p);
+    uint64_t frame;
+    if (p->map) {
+        uint64_t bars = etude_tempomap_bar_count(p->map);
+        uint64_t first = bar >= 1 ? etude_tempomap_bar_first_beat(p->map, bar - 1) : UINT64_MAX;
+        etude_tempomap_beat_t b;
+        if (first == UINT64_MAX || etude_tempomap_beat(p->map, first, &b) < 0) {
+            seterr(err, len, "/etude/locate: no bar %llu (the material has bars 1 .. %llu)", (unsigned long long)bar,
+                   (unsigned long long)bars);
+            return ETUDE_EINVAL;
+        }
+        const etude_tempomap_entry_t *e = etude_tempomap_entry(p->map, b.entry);
+        if (beat < 1 || beat > e->beats) {
+            seterr(err, len, "/etude/locate: no beat %u in bar %llu (it has beats 1 .. %u)", beat,
+                   (unsigned long long)bar, e->beats);
+            return ETUDE_EINVAL;
+        }
+        frame = etude_tempomap_beat_frame(p->map, first + beat - 1, p->rate);
+    } else if (pr) {
+        uint64_t f, next;
+        double bpm;
+        uint32_t n = 0, bpb = etude_practice_beats_per_bar(pr);
+        while (n < UINT32_MAX && etude_practice_bar_info(pr, n, NULL, NULL, NULL) == 0)
+            n++;
+        if (bar < 1 || bar > n || etude_practice_bar_info(pr, (uint32_t)(bar - 1), &f, &bpm, NULL) < 0) {
+            seterr(err, len, "/etude/locate: no bar %llu (the material has bars 1 .. %u)", (unsigned long long)bar, n);
+            return ETUDE_EINVAL;
+        }
+        if (beat < 1 || beat > (bpb ? bpb : 1)) {
+            seterr(err, len, "/etude/locate: no beat %u in bar %llu (it has beats 1 .. %u)", beat,
+                   (unsigned long long)bar, bpb ? bpb : 1);
+            return ETUDE_EINVAL;
+        }
+        double bar_frames = etude_practice_bar_info(pr, (uint32_t)bar, &next, NULL, NULL) == 0 && next > f
+                                ? (double)(next - f)
+                                : 60.0 * p->rate / bpm * (bpb ? bpb : 1);
+        frame = f + (uint64_t)llround(bar_frames * (beat - 1) / (bpb ? bpb : 1));
+    } else {
+        seterr(err, len, "/etude/locate: this material has no bars");
+        return ETUDE_EUNSUPPORTED;
+    }
+    return etude_player_locate(p, (double)frame / p->rate, err, len);
+}
+
+int etude_player_locate_mark(etude_player_t *p, const char *mark, char *err, size_t len)
+{
+    for (size_t i = 0; p->map && i < etude_tempomap_entry_count(p->map); i++) {
+        const etude_tempomap_entry_t *e = etude_tempomap_entry(p->map, i);
+        if (e->label[0] && !strcmp(e->label, mark))
+            return etude_player_locate_bar(p, e->first_bar + 1, 1, err, len);
+    }
+    char *end;
+    errno = 0;
+    unsigned long long bar = mark[0] >= '0' && mark[0] <= '9' ? strtoull(mark, &end, 10) : 0;
+    unsigned long beat = 1;
+    if (bar && !errno && *end == '.' && end[1] >= '0' && end[1] <= '9')
+        beat = strtoul(end + 1, &end, 10);
+    if (bar && !errno && !*end && beat <= UINT32_MAX)
+        return etude_player_locate_bar(p, bar, (uint32_t)beat, err, len);
+    size_t o = (size_t)snprintf(err, len, "/etude/locate '%s': no such label (expected a label, BAR or BAR.BEAT; ",
+                                mark);
+    bool any = false;
+    for (size_t i = 0; p->map && i < etude_tempomap_entry_count(p->map) && o < len; i++) {
+        const etude_tempomap_entry_t *e = etude_tempomap_entry(p->map, i);
+        if (e->label[0]) {
+            o += (size_t)snprintf(err + o, len - o, "%s%s", any ? " " : "labels: ", e->label);
+            any = true;
+        }
+    }
+    if (o < len)
+        snprintf(err + o, len - o, "%s)", any ? "" : "the material has no labels");
+    return ETUDE_EINVAL;
+}
+
+int etude_player_tap(etude_player_t *p, double t, double *bpm, char *err, size_t len)
+{
+    if (bpm)
+        *bpm = 0;
+    if (!isfinite(t)) {
+        seterr(err, len, "/etude/tap: the tap's time is not a number");
+        return ETUDE_EINVAL;
+    }
+    int n = 0;
+    if (p->ntaps && t >= p->taps[p->ntaps - 1]) /* a clock going back starts afresh */
+        for (int i = 0; i < p->ntaps; i++)
+            if (p->taps[i] >= t - ETUDE_PLAYER_TAP_AGE)
+                p->taps[n++] = p->taps[i];
+    if (n == ETUDE_PLAYER_TAPS) {
+        memmove(p->taps, p->taps + 1, (ETUDE_PLAYER_TAPS - 1) * sizeof *p->taps);
+        n--;
+    }
+    p->taps[n++] = t;
+    p->ntaps = n;
+    if (n < 2)
+        return ETUDE_OK;
+    double span = p->taps[n - 1] - p->taps[0];
+    if (!(span > 0)) {
+        p->taps[0] = t;
+        p->ntaps = 1;
+        seterr(err, len, "/etude/tap: taps at the same time (%g s)", t);
+        return ETUDE_EINVAL;
+    }
+    double tapped = 60.0 * (n - 1) / span;
+    /* the rate of the beat playing now, in beats of its meter per minute */
+    uint64_t pos = etude_sequencer_position(active_seq(p)), bar;
+    uint32_t beat;
+    double q;
+    where(p, pos, &bar, &beat, &q);
+    double per_quarter = 1.0;
+    etude_tempomap_beat_t b;
+    if (p->map && map_beat_at(p, pos, &b)) {
+        const etude_tempomap_entry_t *e = etude_tempomap_entry(p->map, b.entry);
+        per_quarter = e ? e->denom / 4.0 : 1.0;
+    }
+    if (!(q > 0)) {
+        seterr(err, len, "/etude/tap: this material has no tempo");
+        return ETUDE_EUNSUPPORTED;
+    }
+    double scale = p->scale * tapped / (q * per_quarter);
+    if (!(scale >= 0.1 && scale <= 4)) {
+        seterr(err, len, "/etude/tap: %.4g taps per minute would be a tempo scale of %.3g (expected 0.1 .. 4: "
+                         "%.4g .. %.4g taps per minute here)",
+               tapped, scale, tapped * 0.1 / scale, tapped * 4 / scale);
+        return ETUDE_EINVAL;
+    }
+    int rc = apply_scale(p, "/etude/tap", scale, err, len);
+    if (rc == ETUDE_OK && bpm)
+        *bpm = tapped;
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1443,6 +1715,10 @@ void etude_player_report(etude_player_t *p)
 {
     announce_bars(p);
     uint64_t loops = etude_sequencer_loops(active_seq(p));
+    if (loops == p->loops_seen)
+        fold_reached(p);
+    else
+        p->span_valid = false;
     if (loops != p->loops_seen) {
         char json[64];
         snprintf(json, sizeof json, "{\"count\":%llu}", (unsigned long long)loops);

@@ -124,6 +124,50 @@ int etude_player_status_json(etude_player_t *p, char *json, size_t len);
 /* A JSON object: callback statistics (zero without JACK) and the MIDI timing figures. */
 int etude_player_timing_json(etude_player_t *p, char *json, size_t len);
 
+/* ---- Live position, locating by bar or label, tap tempo -------------------------------------
+ * What a live front end (OSC, a GUI) shows and sets while playing. The tempo reported is the one
+ * reached at that very frame as played: inside a ramp of a tempo map (klick's T1-T2) it lies
+ * between the beat's start and end tempo (geometrically in time, as the ramp's beats are laid
+ * out), never the ramp's nominal end; with the tempo scale applied; in quarter notes per minute. */
+
+/* Where the material is now. title and section stay valid until the next load or tempo change. */
+typedef struct etude_player_position {
+    uint64_t frame;      /* material frame of the playing sequencer */
+    double seconds;      /* frame / rate */
+    uint64_t bar;        /* 1-based; 0 when the material has no bars */
+    uint32_t beat;       /* 1-based within the bar; 0 when the material has no bars */
+    double bpm;          /* the tempo reached at frame (see above); 0 when the material has none */
+    bool rolling;
+    const char *title;   /* the material's title (a preset's title, a file's base name, a click line) */
+    const char *section; /* the tempo map's label in force there, or "" */
+} etude_player_position_t;
+void etude_player_position(etude_player_t *p, etude_player_position_t *out);
+
+/* Relocate to beat (1-based) of bar (1-based) of the material: the bar numbers of the status (a
+ * tempo map's bars; practice material's bars as played, its count-in first). ETUDE_EINVAL with err
+ * naming the bar and the bars there are when bar or beat is outside the material. Follow/master:
+ * locates the JACK transport there. */
+int etude_player_locate_bar(etude_player_t *p, uint64_t bar, uint32_t beat, char *err, size_t errlen);
+/* Relocate to where: the label of a tempo map entry (its first bar), else "BAR" or "BAR.BEAT".
+ * ETUDE_EINVAL with err naming where and the labels there are when nothing matches. */
+int etude_player_locate_mark(etude_player_t *p, const char *where, char *err, size_t errlen);
+
+/* Tap tempo, as klick's: the taps of the last ETUDE_PLAYER_TAP_AGE seconds count, at most
+ * ETUDE_PLAYER_TAPS of them (an older one, or a tap earlier than the last, starts afresh); from the
+ * second on, the taps per minute, 60 * (n - 1) / (last - first), become the tempo of the beat
+ * playing now (the beat of its meter: in 6/8 a tap is an eighth note), through the tempo scale
+ * (etude_player_tempo_scale(), its range and refusals). t is the tap's time in seconds on any
+ * steady clock (the same for all taps). *bpm (may be NULL) gets the tapped taps per minute, 0 after
+ * a first tap. */
+#define ETUDE_PLAYER_TAPS 5
+#define ETUDE_PLAYER_TAP_AGE 3.0
+int etude_player_tap(etude_player_t *p, double t, double *bpm, char *err, size_t errlen);
+
+/* The lowest and highest tempo reached in the frames played since the last start (0 and 0 before
+ * anything played; tempo maps only, practice material reports its bars' tempi). The transport
+ * stop message carries them as bpm_min and bpm_max. */
+void etude_player_tempo_reached(const etude_player_t *p, double *lo, double *hi);
+
 /* Live work between waits: JACK status and transport following, sequencer and engine tick, notes
  * from MIDI input, bar/loop/timing publication, and the end of the material (OFF: END_TAIL after
  * it). Returns how many ms the caller may wait before the next tick (an OSC datagram or a signal

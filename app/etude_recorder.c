@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "etude_error.h"
+#include "etude_logbook.h"
 #include "etude_plugins.h"
 #include "etude_store.h"
 
@@ -46,6 +47,7 @@ struct etude_recorder {
     char (*pending)[37]; /* journals to remove once the plugins have flushed */
     size_t npending, cappending;
     int64_t pace_us, idle_us;
+    etude_material_id_t ident_buf;
     int64_t xrun_total;
     char last_id[37];
     /* publications collected under the lock, published after it */
@@ -57,7 +59,9 @@ struct etude_recorder {
     char id[37];
     int64_t started_us, last_msg_us, last_ckpt_us;
     char *preset, *material;
+    etude_material_id_t *ident; /* the material file's identity, NULL for a click line */
     double rate, first_bpm;
+    double reached_lo, reached_hi; /* the tempo range the player reached (stop message), 0: unknown */
     cJSON *voices;
     int have_frame;
     uint64_t first_frame, last_frame, ckpt_frame, total_frames;
@@ -139,6 +143,10 @@ static char *build_record(etude_recorder_t *s, int interrupted, const char *reas
     else
         cJSON_AddNullToObject(d, "preset");
     cJSON_AddStringToObject(d, "material", s->material ? s->material : "");
+    if (s->ident) {
+        cJSON_AddStringToObject(d, "materialPath", s->ident->path);
+        cJSON_AddStringToObject(d, "materialHash", s->ident->hash);
+    }
     cJSON_AddNumberToObject(d, "rate", s->rate);
     cJSON_AddNumberToObject(d, "activeSeconds", round3(s->rate > 0 ? (double)played_frames(s) / s->rate : 0));
     double lo = s->first_bpm, hi = s->first_bpm;
@@ -195,6 +203,10 @@ static char *build_record(etude_recorder_t *s, int interrupted, const char *reas
     }
     free(bpms);
     free(secs);
+    if (s->reached_hi > 0) { /* inside ramps the tempo goes beyond the bars' first beats */
+        lo = s->nsegs == 0 || s->reached_lo < lo ? s->reached_lo : lo;
+        hi = s->nsegs == 0 || s->reached_hi > hi ? s->reached_hi : hi;
+    }
     cJSON_AddNumberToObject(d, "tempoMinBpm", lo);
     cJSON_AddNumberToObject(d, "tempoMaxBpm", hi);
     cJSON_AddItemToObject(d, "tempoTime", tt);
@@ -289,6 +301,7 @@ static void reset_session(etude_recorder_t *s)
 {
     free(s->preset);
     free(s->material);
+    s->ident = NULL;
     cJSON_Delete(s->voices);
     cJSON_Delete(s->timing);
     free(s->segs);
@@ -300,6 +313,7 @@ static void reset_session(etude_recorder_t *s)
     s->first_frame = s->last_frame = s->ckpt_frame = s->total_frames = 0;
     s->bars = 0;
     s->loops = 0;
+    s->reached_lo = s->reached_hi = 0;
     s->active = 0;
 }
 
@@ -332,6 +346,18 @@ static double jnum(const cJSON *o, const char *k, double dflt)
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
+/* What the session played, by what it is (etude_logbook.h): the preset, MIDI file or tempo map the
+ * player loaded, resolved and hashed, so that goals count it however it was named. A click line
+ * names no file and gets no identity. Read at every start: the file may have been edited and
+ * loaded again since the last session. */
+static void identify(etude_recorder_t *s, const char *file)
+{
+    char err[256];
+    s->ident = NULL;
+    if (file && *file && etude_material_identify(file, &s->ident_buf, err, sizeof err) == 0)
+        s->ident = &s->ident_buf;
+}
+
 static void start_session(etude_recorder_t *s, const cJSON *p, int64_t now_us)
 {
     if (s->active)
@@ -345,6 +371,7 @@ static void start_session(etude_recorder_t *s, const cJSON *p, int64_t now_us)
     const char *preset = jstr(p, "preset"), *material = jstr(p, "material");
     s->preset = preset ? strdup(preset) : NULL;
     s->material = strdup(material ? material : "");
+    identify(s, preset ? preset : material);
     s->rate = jnum(p, "rate", 48000);
     s->first_bpm = jnum(p, "tempo_bpm", 0);
     const cJSON *voices = cJSON_GetObjectItemCaseSensitive(p, "voices");
@@ -433,6 +460,8 @@ static void on_message(void *user, const etude_bus_msg_t *msg)
                     s->first_frame = 0;
                 }
             }
+            s->reached_lo = jnum(p, "bpm_min", 0);
+            s->reached_hi = jnum(p, "bpm_max", 0);
             const char *reason = jstr(p, "reason");
             end_session(s, reason ? reason : "stopped", now);
         }

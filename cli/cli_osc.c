@@ -1,4 +1,4 @@
-/* cli_osc.c - the OSC control of `etude play` (liblo); the address space is in docs/jack.md. */
+/* cli_osc.c - the OSC control of `etude play` (liblo); the address space is in docs/osc.md. */
 #include "cli_osc.h"
 
 #include <lo/lo.h>
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "etude_engine.h"
 #include "etude_player.h"
@@ -27,6 +28,13 @@ struct etude_osc {
     unsigned char buf[65536];
     char bind_err[256];
 };
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 /* Where replies go: the sender of the datagram being handled (also inside bundles). */
 static lo_address reply_to(etude_osc_t *o, lo_message msg)
@@ -70,7 +78,7 @@ static bool num_arg(char type, const lo_arg *a, double *out)
     }
 }
 
-typedef enum { A_NONE, A_NUM, A_STR, A_STR_NUM } argspec_t;
+typedef enum { A_NONE, A_NUM, A_STR, A_STR_NUM, A_LOCATE, A_OPT_NUM } argspec_t;
 
 static const struct route {
     const char *path;
@@ -79,7 +87,10 @@ static const struct route {
 } routes[] = {
     {"/etude/start", A_NONE, "no arguments"},
     {"/etude/stop", A_NONE, "no arguments"},
-    {"/etude/locate", A_NUM, "one number: seconds from the start of the material, >= 0"},
+    {"/etude/locate", A_LOCATE, "seconds from the start of the material (one number >= 0), a bar and a beat "
+                                "(two whole numbers >= 1), or a label of the tempo map, BAR or BAR.BEAT (a string)"},
+    {"/etude/tap", A_OPT_NUM, "nothing (the tap is when it arrives) or one number: the tap's time in seconds on "
+                              "the sender's clock"},
     {"/etude/tempo", A_NUM, "one number: beats per minute, > 0"},
     {"/etude/tempo_scale", A_NUM, "one number: the tempo factor, 0.1 .. 4"},
     {"/etude/volume", A_NUM, "one number: linear gain, 0 .. 4"},
@@ -104,15 +115,25 @@ static int dispatch(const char *path, const char *types, lo_arg **argv, int argc
             r = &routes[i];
     char err[256] = "";
     if (!r) {
-        snprintf(err, sizeof err, "unknown address '%s' (see docs/jack.md)", path ? path : "");
+        snprintf(err, sizeof err, "unknown address '%s' (see docs/osc.md)", path ? path : "");
         reply_error(o, msg, path, err);
         return 0;
     }
-    double num = 0;
+    double num = 0, num2 = 0;
     const char *str = NULL;
     bool ok;
     switch (r->args) {
     case A_NONE: ok = argc == 0; break;
+    case A_OPT_NUM: ok = argc == 0 || (argc == 1 && num_arg(types[0], argv[0], &num) && isfinite(num)); break;
+    case A_LOCATE:
+        if (argc == 1 && (types[0] == LO_STRING || types[0] == LO_SYMBOL)) {
+            ok = true;
+            str = (const char *)argv[0];
+        } else {
+            ok = (argc == 1 || argc == 2) && num_arg(types[0], argv[0], &num) && isfinite(num) &&
+                 (argc == 1 || (num_arg(types[1], argv[1], &num2) && isfinite(num2)));
+        }
+        break;
     case A_NUM: ok = argc == 1 && num_arg(types[0], argv[0], &num) && isfinite(num); break;
     case A_STR: ok = argc == 1 && (types[0] == LO_STRING || types[0] == LO_SYMBOL); break;
     case A_STR_NUM:
@@ -149,8 +170,19 @@ static int dispatch(const char *path, const char *types, lo_arg **argv, int argc
     else if (!strcmp(path, "/etude/quit")) {
         etude_player_quit(pl, "stopped");
         rc = ETUDE_OK;
+    } else if (!strcmp(path, "/etude/locate") && str) {
+        rc = etude_player_locate_mark(pl, str, err, sizeof err);
+    } else if (!strcmp(path, "/etude/locate") && argc == 2) {
+        if (num >= 1 && num2 >= 1 && num == floor(num) && num2 == floor(num2) && num < 1e15 && num2 <= UINT32_MAX) {
+            rc = etude_player_locate_bar(pl, (uint64_t)num, (uint32_t)num2, err, sizeof err);
+        } else {
+            snprintf(err, sizeof err, "/etude/locate %g %g: expected a bar and a beat, whole numbers >= 1", num, num2);
+            rc = ETUDE_EINVAL;
+        }
     } else if (!strcmp(path, "/etude/locate"))
         rc = num >= 0 ? etude_player_locate(pl, num, err, sizeof err) : ETUDE_EINVAL;
+    else if (!strcmp(path, "/etude/tap"))
+        rc = etude_player_tap(pl, argc ? num : now_s(), NULL, err, sizeof err);
     else if (!strcmp(path, "/etude/tempo"))
         rc = num > 0 ? etude_player_tempo(pl, num, err, sizeof err) : ETUDE_EINVAL;
     else if (!strcmp(path, "/etude/tempo_scale"))
@@ -245,6 +277,32 @@ void etude_osc_destroy(etude_osc_t *o)
 
 int etude_osc_port(const etude_osc_t *o) { return lo_server_get_port(o->server); }
 
+/* One datagram: a malformed one gets an error, a good one goes to liblo's dispatcher. liblo may
+ * write into the buffer while it deserialises, so it is ours (o->buf). */
+static void handle(etude_osc_t *o, unsigned char *buf, size_t n)
+{
+    if (n >= 8 && !memcmp(buf, "#bundle", 8)) {
+        if (lo_server_dispatch_data(o->server, buf, n) < 0) {
+            o->handled_now++;
+            o->handled++;
+            reply_error(o, NULL, "", "malformed OSC bundle");
+        }
+    } else {
+        int result = 0;
+        lo_message m = lo_message_deserialise(buf, n, &result);
+        if (!m) {
+            o->handled_now++;
+            o->handled++;
+            char what[128];
+            snprintf(what, sizeof what, "malformed OSC message (%zu bytes, liblo error %d)", n, result);
+            reply_error(o, NULL, "", what);
+        } else {
+            lo_message_free(m);
+            lo_server_dispatch_data(o->server, buf, n);
+        }
+    }
+}
+
 /* Receive one datagram ourselves (liblo's receive path drops malformed packets without telling the
  * sender), answer a malformed one with an error, hand a good one to liblo's dispatcher. */
 static int recv_one(etude_osc_t *o, int timeout_ms)
@@ -263,30 +321,22 @@ static int recv_one(etude_osc_t *o, int timeout_ms)
     if (getnameinfo((struct sockaddr *)&sa, salen, host, sizeof host, serv, sizeof serv,
                     NI_NUMERICHOST | NI_NUMERICSERV) == 0)
         o->cur_src = lo_address_new(host, serv);
-    if (n >= 8 && !memcmp(o->buf, "#bundle", 8)) {
-        if (lo_server_dispatch_data(o->server, o->buf, (size_t)n) < 0) {
-            o->handled_now++;
-            o->handled++;
-            reply_error(o, NULL, "", "malformed OSC bundle");
-        }
-    } else {
-        int result = 0;
-        lo_message m = lo_message_deserialise(o->buf, (size_t)n, &result);
-        if (!m) {
-            o->handled_now++;
-            o->handled++;
-            char what[128];
-            snprintf(what, sizeof what, "malformed OSC message (%zd bytes, liblo error %d)", n, result);
-            reply_error(o, NULL, "", what);
-        } else {
-            lo_message_free(m);
-            lo_server_dispatch_data(o->server, o->buf, (size_t)n);
-        }
-    }
+    handle(o, o->buf, (size_t)n);
     if (o->cur_src)
         lo_address_free(o->cur_src);
     o->cur_src = NULL;
     return 1;
+}
+
+int etude_osc_handle(etude_osc_t *o, const void *data, size_t n)
+{
+    int before = o->handled_now;
+    if (n > sizeof o->buf)
+        n = sizeof o->buf;
+    if (data != o->buf)
+        memcpy(o->buf, data, n);
+    handle(o, o->buf, n);
+    return o->handled_now - before;
 }
 
 int etude_osc_poll(etude_osc_t *o, int timeout_ms)

@@ -1,5 +1,5 @@
 /* cli_osc.h - the OSC control of `etude play`: a liblo UDP server polled on the control thread,
- * which checks every message against the address space of docs/jack.md and calls the player's API
+ * which checks every message against the address space of docs/osc.md and calls the player's API
  * (app/etude_player.h). A malformed, unknown or mistyped message gets an /etude/error reply, never a crash.
  *
  * Threads: [control]. The server has no thread of its own: etude_osc_poll() receives and handles
@@ -30,6 +30,10 @@ int etude_osc_port(const etude_osc_t *osc);
 /* [control] Handle every pending message, waiting at most timeout_ms for the first one.
  * Returns the number handled. */
 int etude_osc_poll(etude_osc_t *osc, int timeout_ms);
+
+/* [control] Handle one datagram of n bytes (copied; at most 64 KiB) as if it had arrived, with no
+ * sender to reply to (errors are counted). Returns the number of messages handled. For tests. */
+int etude_osc_handle(etude_osc_t *osc, const void *data, size_t n);
 
 /* [control] Counters for status and tests: messages handled, and error replies sent. */
 unsigned long etude_osc_handled(const etude_osc_t *osc);

@@ -9,12 +9,15 @@
 
 #include "etude_canon.h"
 #include "cli_store.h"
+#include "etude_logbook.h"
 #include "etude_store.h"
 
 const char etude_cmd_goal_usage[] =
     "  goal add minutes N --per day|week [--preset P]   practise N minutes per UTC day or week\n"
     "  goal add tempo BPM --preset P | --material M     reach BPM with a preset or material\n"
-    "  goal list [--json] | goal progress [ID] [--json] | goal delete ID\n";
+    "  goal list [--json] | goal progress [ID] [--json] | goal delete ID\n"
+    "                                            a file (preset, MIDI file, tempo map) counts by what it is,\n"
+    "                                            however it is named; renders never count\n";
 
 static int bad(const char *msg)
 {
@@ -85,6 +88,21 @@ static int cmd_add(etude_store_t *st, int argc, char **argv)
         cJSON_AddStringToObject(d, "preset", preset);
     if (material)
         cJSON_AddStringToObject(d, "material", material);
+    /* The material by what it is: the file --preset names (it must exist), else the file --material
+     * names if it is one (a title or a click line is matched as typed). */
+    etude_logbook_filter_t f;
+    char err[4400];
+    int frc = etude_logbook_filter_typed(&f, preset ? preset : material, err, sizeof err);
+    if (frc < 0 || (preset && !f.has_id)) {
+        cJSON_Delete(d);
+        fprintf(stderr, "etude goal add: --%s %s: %s\n", preset ? "preset" : "material", preset ? preset : material,
+                frc < 0 ? err : "no such file or preset");
+        return 2;
+    }
+    if (f.has_id) {
+        cJSON_AddStringToObject(d, "materialPath", f.id.path);
+        cJSON_AddStringToObject(d, "materialHash", f.id.hash);
+    }
     char *json = etude_canon_print(d);
     cJSON_Delete(d);
     char id[37];
@@ -100,56 +118,14 @@ static int cmd_add(etude_store_t *st, int argc, char **argv)
 
 /* ---- progress ------------------------------------------------------------------------------ */
 
-typedef struct progress {
-    const cJSON *goal;
-    char since[32]; /* sessions started at or after this count (minutes goals) */
-    double value;   /* minutes practised, or best tempo */
-} progress_t;
-
 static const char *jstr(const cJSON *o, const char *k)
 {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-static int add_session(void *user, const etude_entity_t *e)
-{
-    progress_t *p = user;
-    cJSON *d = cJSON_Parse(e->data);
-    if (!d)
-        return 0;
-    const char *kind = jstr(p->goal, "kind"), *preset = jstr(p->goal, "preset"), *material = jstr(p->goal, "material");
-    const char *sp = jstr(d, "preset"), *sm = jstr(d, "material"), *started = jstr(d, "startedAt");
-    const char *cmd = jstr(d, "command");
-    /* a render is not practice: it counts towards no goal */
-    int match = !(cmd && !strcmp(cmd, "render")) && (!preset || (sp && !strcmp(sp, preset))) &&
-                (!material || (sm && !strcmp(sm, material)));
-    if (match && !strcmp(kind, "minutes")) {
-        if (started && strcmp(started, p->since) >= 0)
-            p->value += cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "activeSeconds")) / 60.0;
-    } else if (match) {
-        double hi = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "tempoMaxBpm"));
-        if (hi > p->value)
-            p->value = hi;
-    }
-    cJSON_Delete(d);
-    return 0;
-}
-
-static void period_start(const char *period, char out[32])
-{
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    time_t t = timegm(&tm);
-    if (!strcmp(period, "week"))
-        t -= (time_t)((tm.tm_wday + 6) % 7) * 86400; /* weeks start on Monday */
-    etude_time_iso((int64_t)t * 1000000, out);
-}
-
 typedef struct goal_ctx {
     etude_store_t *st;
-    int json, progress, n;
+    int json, progress, n, failed;
     cJSON *array;
 } goal_ctx_t;
 
@@ -162,10 +138,16 @@ static int goal_one(void *user, const etude_entity_t *e)
     x->n++;
     const char *kind = jstr(d, "kind"), *period = jstr(d, "period");
     double target = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "target"));
-    progress_t p = {.goal = d};
-    if (x->progress && kind) {
-        period_start(period ? period : "day", p.since);
-        etude_store_list(x->st, "practiceSession", NULL, 0, add_session, &p);
+    struct {
+        char since[32];
+        double value;
+    } p = {{0}, 0};
+    if (x->progress && kind &&
+        etude_logbook_goal_progress(x->st, d, etude_time_wall_ms(), &p.value, p.since) < 0) {
+        fprintf(stderr, "etude goal progress: %s\n", etude_store_errmsg(x->st));
+        x->failed = 1;
+        cJSON_Delete(d);
+        return 1;
     }
     const char *preset = jstr(d, "preset"), *material = jstr(d, "material");
     if (x->json) {
@@ -235,8 +217,9 @@ static int cmd_list(etude_store_t *st, int argc, char **argv, int progress)
     } else {
         rc = etude_store_list(st, "goal", NULL, 0, goal_one, &x);
     }
-    if (rc) {
-        fprintf(stderr, "etude goal: %s\n", etude_store_errmsg(st));
+    if (rc || x.failed) {
+        if (!x.failed)
+            fprintf(stderr, "etude goal: %s\n", etude_store_errmsg(st));
         cJSON_Delete(x.array);
         return 1;
     }

@@ -265,7 +265,7 @@ int etude_cmd_play(int argc, char **argv)
         etude_preset_destroy(preset);
         goto out;
     }
-    rc = etude_player_load_preset(pl, preset, args.preset_path, args.map_path ? args.map_path : args.click_line, err,
+    rc = etude_player_load_preset(pl, preset, args.preset_path ? args.preset_path : args.map_path, NULL, err,
                                   sizeof err);
     if (rc < 0) {
         fprintf(stderr, "etude: %s\n", err);

@@ -271,7 +271,7 @@ int etude_cmd_render(int argc, char **argv)
     if (!dur_arg)
         duration = defaults->duration;
     const etude_tempomap_t *map = etude_preset_tempomap(preset);
-    if (duration == 0 && map && etude_tempomap_endless(map)) {
+    if (duration == 0 && map && etude_tempomap_endless(map) && etude_timeline_empty(&practice.timeline)) {
         fprintf(stderr, "etude render: %s: the map never ends (no bar count): give --duration SECONDS\n",
                 click_line ? "--click" : preset_path ? preset_path : map_path);
         etude_preset_destroy(preset);
@@ -360,7 +360,7 @@ int etude_cmd_render(int argc, char **argv)
         fprintf(stderr, "etude render: cannot start the engine: %s\n", etude_strerror(rc));
         goto cleanup;
     }
-    rc = etude_player_load_preset(r.player, preset, preset_path, click_line ? click_line : map_path, err, sizeof err);
+    rc = etude_player_load_preset(r.player, preset, preset_path ? preset_path : map_path, NULL, err, sizeof err);
     preset = NULL; /* the player's now */
     if (rc) {
         fprintf(stderr, "etude render: %s\n", err);

@@ -75,7 +75,7 @@ static int walk(const cJSON *v, int depth, const char *path, etude_entity_fault_
 /* ---- known fields ---- */
 
 enum kind { K_STRING, K_STRING_OR_NULL, K_BOOL, K_TIME, K_UUID, K_NUMBER, K_NUMBER_OR_NULL, K_INTEGER, K_ARRAY,
-            K_OBJECT_OR_NULL };
+            K_OBJECT_OR_NULL, K_HASH };
 
 typedef struct field_rule {
     const char *type, *name;
@@ -89,6 +89,8 @@ static const field_rule_t rules[] = {
     {"practiceSession", "endedAt", K_TIME, 0, 0, 0},
     {"practiceSession", "command", K_STRING, 0, 0, 0},
     {"practiceSession", "material", K_STRING, 0, 0, 0},
+    {"practiceSession", "materialPath", K_STRING, 0, 0, 0},
+    {"practiceSession", "materialHash", K_HASH, 0, 0, 0},
     {"practiceSession", "endReason", K_STRING, 0, 0, 0},
     {"practiceSession", "note", K_STRING, 0, 0, 0},
     {"practiceSession", "preset", K_STRING_OR_NULL, 0, 0, 0},
@@ -119,6 +121,8 @@ static const field_rule_t rules[] = {
     {"goal", "period", K_STRING, 0, 0, 0},
     {"goal", "preset", K_STRING, 0, 0, 0},
     {"goal", "material", K_STRING, 0, 0, 0},
+    {"goal", "materialPath", K_STRING, 0, 0, 0},
+    {"goal", "materialHash", K_HASH, 0, 0, 0},
     {"goal", "target", K_NUMBER, 0, HUGE_VAL, 1},
     {"logbookEntry", "text", K_STRING, 0, 0, 0},
     {"logbookEntry", "sessionId", K_UUID, 0, 0, 0},
@@ -145,6 +149,12 @@ static int check_rule(const field_rule_t *r, const cJSON *v, etude_entity_fault_
         return cJSON_IsString(v) && etude_uuid_valid(v->valuestring) ? 0 : refuse(f, field, "must be a lowercase UUID");
     case K_ARRAY:
         return cJSON_IsArray(v) ? 0 : refuse(f, field, "must be an array");
+    case K_HASH: {
+        int ok = cJSON_IsString(v) && strlen(v->valuestring) == 64;
+        for (const char *c = ok ? v->valuestring : ""; ok && *c; c++)
+            ok = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
+        return ok ? 0 : refuse(f, field, "must be 64 lowercase hex digits (a BLAKE2b-256 hash)");
+    }
     case K_OBJECT_OR_NULL:
         return cJSON_IsObject(v) || cJSON_IsNull(v) ? 0 : refuse(f, field, "must be an object or null");
     case K_NUMBER_OR_NULL:

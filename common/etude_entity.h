@@ -16,14 +16,18 @@
  *
  * Known data fields (a field that is absent is fine; JSON null only where "or null"):
  *   practiceSession: startedAt, endedAt: timestamps (not compared: a wall clock stepped back
- *     during a session must not lose it); command, material, endReason, note: strings; preset:
+ *     during a session must not lose it); command, material, materialPath, endReason, note:
+ *     strings; materialHash: 64 lowercase hex digits; preset:
  *     string or null; interrupted: boolean; rate: number in [0, 10000000]; activeSeconds, bars, segments, loops, xruns: numbers in
  *     [0, 2^53]; tempoMinBpm, tempoMaxBpm: numbers in [0, 100000]; notes: number >= 0 or null;
  *     tempoTime, voices: arrays; timing: object or null.
  *   practiceLog: sessionId: UUID; index: integer in [0, 2^53]; startedAt: timestamp;
  *     startBar, endBar, bars: integers (a loop may run backwards); bpm: number in [0, 100000];
  *     startSeconds, seconds: numbers in [0, 2^53]; section: string.
- *   goal: kind, period, preset, material: strings; target: number > 0.
+ *   goal: kind, period, preset, material, materialPath: strings; materialHash: 64 lowercase hex
+ *     digits; target: number > 0. (materialPath and materialHash identify material by what it is:
+ *     the resolved path and the BLAKE2b-256 hash of its content, app/etude_logbook.h; entities
+ *     written before them lack both.)
  *   logbookEntry: text: string; sessionId: UUID.
  *
  * Duplicates (etude_entity_same_thing): identity is always the UUID; two different ids denote the

@@ -5,12 +5,17 @@
  * while it sounds changes nothing, so a source may re-send it at every bar to survive loop jumps);
  * ETUDE_EV_NOTE_OFF and ETUDE_EV_ALL_NOTES_OFF end it. Starts and ends are 30 ms ramps, so no
  * clicks. ETUDE_EV_PARAM with u.param.id ETUDE_DRONE_PARAM_HZ sets the pitch in Hz from the next
- * frame (the phase stays continuous).
+ * frame (the phase stays continuous). The drone map source plays it through a tempo map's bars.
  */
 #ifndef ETUDE_DRONE_H
 #define ETUDE_DRONE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "etude_engine.h"
+#include "etude_sequencer.h"
+#include "etude_tempomap.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,6 +50,28 @@ void etude_drone_free(etude_drone_t *d);
 /* @endlifecycle */
 
 extern const etude_voice_class_t etude_drone_class;
+
+/* A change of the drone at a bar: from bar on (0-based), it sounds at hz, or is silent if hz is 0. */
+typedef struct etude_drone_change {
+    uint64_t bar;
+    double hz;
+} etude_drone_change_t;
+
+/* @startlifecycle drone map source
+ * [control] A sequencer source that sounds a drone through the bars of a klick tempo map: at the
+ * first frame of every bar, the state of the last change at or before that bar (ETUDE_EV_PARAM
+ * ETUDE_DRONE_PARAM_HZ then ETUDE_EV_NOTE_ON, or ETUDE_EV_NOTE_OFF for a silent change), so the
+ * drone starts with the map, changes at its bars and survives loop jumps; after a jump into the
+ * middle of a bar (a locate) that bar's state is sent at once; ETUDE_EV_ALL_NOTES_OFF at the map's
+ * end. changes: n entries in strictly ascending bars, the first at bar 0 (copied). map is borrowed:
+ * it must outlive the source. The sequencer owns the source once added (the class's destroy frees
+ * it); otherwise free it with etude_drone_map_source_free(). ETUDE_EINVAL for bad arguments. */
+int etude_drone_map_source_create(const etude_tempomap_t *map, uint32_t rate, const etude_drone_change_t *changes,
+                                  size_t n, void **out);
+void etude_drone_map_source_free(void *source);
+/* @endlifecycle */
+
+extern const etude_source_class_t etude_drone_map_source_class;
 
 #ifdef __cplusplus
 }

@@ -716,6 +716,34 @@ void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *tmpl)
     return s;
 }
 
+void *etude_practice_bar_events_source(etude_practice_t *p, etude_practice_bar_events_fn fn, void *user)
+{
+    if (!p || !fn)
+        return NULL;
+    psrc_t *s = psrc_new(p);
+    if (!s)
+        return NULL;
+    size_t ccin = 0, creg = 0;
+    etude_event_t ev[4];
+    double bar_s = (double)p->bar_beats[p->s] * p->bar_beat_ticks[p->s] * p->spt_s;
+    size_t n = fn(p->s, user, ev, 4);
+    for (uint32_t bar = 0; bar < p->cin_bars; bar++)
+        for (size_t i = 0; i < n && i < 4; i++)
+            if (push(&s->cin, &s->ncin, &ccin, bar * bar_s, &ev[i])) {
+                psrc_free(s);
+                return NULL;
+            }
+    for (uint32_t bar = p->a; bar <= p->b; bar++) {
+        n = fn(bar, user, ev, 4);
+        for (size_t i = 0; i < n && i < 4; i++)
+            if (push(&s->reg, &s->nreg, &creg, seconds_at(p, p->bar_tick[bar]) - p->sec_a, &ev[i])) {
+                psrc_free(s);
+                return NULL;
+            }
+    }
+    return s;
+}
+
 void *etude_practice_pattern_source(etude_practice_t *p, const char *pattern, uint8_t key)
 {
     if (!p || !pattern || !pattern[0])

@@ -139,6 +139,12 @@ void *etude_practice_pattern_click_source(etude_practice_t *p, bool every_pass, 
 /* A copy of *ev at the first frame of every bar, count-in included, and ETUDE_EV_ALL_NOTES_OFF at
  * the end (used to keep a drone sounding: a note-on per bar survives loop jumps). */
 void *etude_practice_bar_source(etude_practice_t *p, const etude_event_t *ev);
+/* The same with events chosen per bar: at the first frame of every bar, the events fn writes for
+ * that material bar (0-based; a count-in bar counts as the first bar played) into out (at most
+ * max = 4), in order;
+ * fn returns how many. fn is called only within this call. */
+typedef size_t (*etude_practice_bar_events_fn)(uint32_t bar, void *user, etude_event_t *out, size_t max);
+void *etude_practice_bar_events_source(etude_practice_t *p, etude_practice_bar_events_fn fn, void *user);
 /* A step pattern per bar: one character per step, steps evenly spread over the bar: 'X' note-on
  * velocity 127, 'x' velocity 90, '.' nothing. Notes use key. Not in the count-in. NULL for an
  * empty pattern or other characters. */

@@ -19,6 +19,7 @@ typedef struct practice_preset {
     char *sound;
     char *pattern; /* klick's beat pattern for the click, or NULL */
     bool beats;
+    uint32_t bars_known; /* the material's bars, found when the practice was built at load */
 } practice_preset_t;
 
 static void practice_preset_free(void *config)
@@ -175,6 +176,8 @@ static int practice_parse(const etude_preset_ctx_t *ctx, const cJSON *obj, void 
                                                                : NULL;
             rc = etude_preset_error(ctx, field, -1, "%s", why);
         }
+        if (!rc)
+            c->bars_known = etude_practice_bars(p);
         if (!rc && c->pattern) {
             uint32_t n = (uint32_t)strlen(c->pattern), fits = 0;
             for (uint32_t i = 0; i < etude_practice_bars(p) && !fits; i++)
@@ -239,6 +242,11 @@ static int practice_instantiate(void *config, const etude_preset_env_t *env, etu
     return rc;
 }
 
+static uint64_t practice_bars(const void *config)
+{
+    return ((const practice_preset_t *)config)->bars_known;
+}
+
 static const char *const practice_fields[] = {"midi", "tempo", "meter", "bars", "tempo_scale", "count_in",
                                               "loop", "trainer", "sound", "beats", "pattern", NULL};
 
@@ -249,4 +257,5 @@ const etude_preset_kind_t etude_preset_kind_practice = {
     .instantiate = practice_instantiate,
     .tempomap = NULL,
     .free = practice_preset_free,
+    .bars = practice_bars,
 };

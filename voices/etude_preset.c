@@ -480,7 +480,7 @@ static int parse_text(const char *text, size_t len, const char *path, etude_pres
         cJSON_Delete(root);
         return ETUDE_ENOMEM;
     }
-    etude_preset_ctx_t top = {path, dir, text, "", -1, err, errsize};
+    etude_preset_ctx_t top = {path, dir, text, "", -1, err, errsize, p};
     const char *fpath[1];
     int rc = 0;
     if (!cJSON_IsObject(root)) {

@@ -37,6 +37,7 @@ typedef struct etude_preset_ctx {
     int index;          /* index in "voices", or -1 for "click" */
     char *err;
     size_t errsize;
+    const etude_preset_t *preset; /* the voices parsed before this one (etude_preset_voice()) */
 } etude_preset_ctx_t;
 
 /* What instantiate() adds voices to. */
@@ -76,6 +77,9 @@ typedef struct etude_preset_kind {
     /* [control] Optional. A config of this kind that plays map (taken on success), for
      * etude_preset_from_tempomap(); NULL when out of memory. Only the "click" kind has it. */
     void *(*config_from_tempomap)(etude_tempomap_t *map);
+    /* [control] Optional. How many bars the voice's material has, as known at load (0: not known
+     * until instantiated), so a voice that follows it can check bar numbers with the line at fault. */
+    uint64_t (*bars)(const void *config);
 } etude_preset_kind_t;
 
 /* [control] Write "PATH:LINE: KEY[INDEX].FIELD: message" to ctx->err, the line being where the field's value

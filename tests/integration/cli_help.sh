@@ -26,13 +26,14 @@ cmds=$("$E" --help | sed -n 's/^  \([a-z][a-z]*\) .*/\1/p' | sort -u)
 for c in $cmds; do
     for h in --help -h; do check "$c" "$h"; done
 done
-for sub in "log list" "log show" "log note" "log edit" "log delete" "goal add" "goal list" "goal progress" \
+for sub in "log list" "log show" "log summary" "log note" "log edit" "log delete" "goal add" "goal list" "goal progress" \
            "goal delete" "sync login" "sync now" "sync status" "sync conflicts" "sync resolve" "sync logout"; do
     for h in --help -h; do check $sub "$h"; done
 done
 # with other arguments around the flag
 check log note "left hand" --help
 check log edit 1234 -h
+check log summary --since 2026-01-01 --material Chorale --help
 check goal add minutes 5 --per day --help
 check render --click "4 4/4 120" -o out.wav -h
 [ -e out.wav ] && fail "render -h wrote out.wav"

@@ -69,6 +69,13 @@ expect_frames trainer.wav 608000
 render --click "2 4/4 120" --count-in 1 --loop 2 --loops 2 --tempo-scale 0.5 -o line.wav
 expect_onsets line.wav 0 $(beats 0 48000 12)
 expect_frames line.wav $(( 12 * 48000 ))
+# an endless click line (no bar count): a loop makes it finite; a start bar alone does not, and a
+# render never runs for ever (this one rendered 900 hours before it was refused)
+render --click "4/4 120" --loop 2-3 -o endless.wav
+expect_onsets endless.wav 0 $(beats 0 24000 8)
+expect_frames endless.wav 192000
+timeout 20 "$etude" render --click "4/4 120" --start 3 -o never.wav --no-session 2>err.txt && fail "--start on an endless line rendered"
+grep -q 'never ends.*--duration' err.txt || fail "--start on an endless line: '$(cat err.txt)'"
 
 # A MIDI file (4 bars of 4/4 at 120: a bar is 96000 frames) with its own count-in click.
 node "$src/tests/integration/practice_timeline_mid.js" bars.mid 120 4 || { echo "FAIL: writing bars.mid"; exit 1; }

@@ -28,11 +28,13 @@ wait "$(jack_pid play)" || fail "etude play exited non-zero"
 cat "$T/onsets.out"
 n=$(sed -n 's/^onsets \([0-9]*\),.*/\1/p' "$T/onsets.out")
 [ "$n" = 15 ] || fail "$n clicks, expected 15 (4 count-in, 4 chorus, 3 verse, 4 chorus)"
-secs=$(sed -n 's/.*"name":"bar".*"section":"\([^"]*\)".*/\1/p' "$T/bus.jsonl" | tr '\n' ' ')
-[ "$secs" = " chorus verse chorus " ] || fail "bar sections '$secs', expected ' chorus verse chorus '"
+# (the count-in's bar has no section; following the transport, the bar under way when etude sees
+# the transport roll is not announced, and that may be the count-in's)
+secs=$(sed -n 's/.*"name":"bar".*"section":"\([^"]*\)".*/\1/p' "$T/bus.jsonl" | grep . | tr '\n' ' ')
+[ "$secs" = "chorus verse chorus " ] || fail "bar sections '$secs', expected 'chorus verse chorus '"
 
 # a label the map does not have
 "$ETUDE_BIN" play "$T/song.map" --name tl2 --loop bridge --no-session >"$T/bad.out" 2>"$T/bad.err"; rc=$?
 [ $rc -eq 2 ] && [ "$(cat "$T/bad.err")" = "etude play: --loop 'bridge': no label 'bridge' in the tempo map (labels: intro verse chorus)" ] \
     || fail "play --loop bridge: exit $rc, '$(cat "$T/bad.err")'"
-echo "PASS (15 clicks on the timeline's beats, sections$secs)"
+echo "PASS (15 clicks on the timeline's beats, sections $secs)"

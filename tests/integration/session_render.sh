@@ -66,7 +66,8 @@ last=$(echo "$n" | awk '{ printf "%.3f", $1 / 48000 - 14.4 }')
 eq "$(db "$L" | tr '\n' ' ')" "intro,100,0,2,4.8 verse,100,2,6,9.6 chorus,140,6,8,$last " "segments of b"
 eq "$(db "select json_extract(data,'\$.tempoMinBpm') || '-' || json_extract(data,'\$.tempoMaxBpm') || ' ' || json_extract(data,'\$.tempoTime') from entities where id='$B'")" \
    "100-140 [{\"bpm\":100,\"seconds\":14.4},{\"bpm\":140,\"seconds\":$last}]" "tempo range and time at each tempo of b"
-eq "$(db "select json_extract(data,'\$.material') from entities where id='$B'")" "$T/map.txt" "material of b"
+eq "$(db "select json_extract(data,'\$.material') from entities where id='$B'")" "map.txt" "material of b (its title)"
+eq "$(db "select json_extract(data,'\$.preset') from entities where id='$B'")" "$T/map.txt" "file of b"
 
 # 3. a preset: preset path and its title
 "$E" render "$PRESETS/metronome-accented.json" -o "$T/c.wav" || fail "render c"
@@ -87,7 +88,7 @@ done
 
 # 5. log list / show over these sessions
 "$E" log list | grep -q "8 4/4 120" || fail "log list lacks the click session"
-"$E" log show "$(echo "$B" | cut -c1-8)" >"$T/show.json" || fail "log show"
+"$E" log show "$(echo "$B" | cut -c1-8)" --json >"$T/show.json" || fail "log show --json"
 grep -q '"section":	"chorus"' "$T/show.json" || fail "log show lacks the segments: $(cat "$T/show.json")"
 
 # 6. plugin refusals stop the render with a clear message and write nothing

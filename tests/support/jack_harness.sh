@@ -6,6 +6,7 @@
 #                              until jack_lsp answers; exports JACK_DEFAULT_SERVER
 #   jack_bg NAME CMD...        run CMD in the background (output in $T/NAME.out / .err), pid in
 #                              $NAME_pid via jack_pid NAME; killed at exit if still running
+#   jack_wait NAME SECONDS     the exit status of background job NAME, failing if it runs on longer
 #   jack_stop                  stop jackd now (the "server goes away" case)
 #   fail MESSAGE               print "FAIL: MESSAGE" and exit 1 (cleanup runs)
 # $T is a fresh temp directory, removed at exit unless ETUDE_TEST_KEEP=1.
@@ -93,6 +94,20 @@ jack_bg() {
 
 jack_pid() {
     eval "echo \$${1}_pid"
+}
+
+# A bounded `wait`: an exited child stays a zombie until waited for, and kill -0 still finds a
+# zombie, so the state letter in /proc/PID/stat tells whether it has exited.
+jack_wait() {
+    pid=$(jack_pid "$1")
+    n=0
+    max=$(awk "BEGIN{print int($2*20)}")
+    while [ -d "/proc/$pid" ] && [ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)" != Z ]; do
+        n=$((n + 1))
+        [ $n -gt "$max" ] && fail "$1 (pid $pid) still running after $2 s"
+        sleep 0.05
+    done
+    wait "$pid"
 }
 
 # wait_for SECONDS CMD...: retry CMD every 50 ms until it succeeds

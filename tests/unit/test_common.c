@@ -511,6 +511,18 @@ static void test_entity_data(void **state)
     check(ID, "practiceSession", T0, T0, NULL, "{\"interrupted\":1}", 0, "data.interrupted: must be true or false");
     check(ID, "practiceSession", T0, T0, NULL, "{\"preset\":3}", 0, "data.preset: must be a string or null");
     check(ID, "practiceSession", T0, T0, NULL, "{\"timing\":[]}", 0, "data.timing: must be an object or null");
+    /* material identity: a resolved path and a BLAKE2b-256 hash in lowercase hex, on sessions and goals */
+#define H64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    check(ID, "practiceSession", T0, T0, NULL, "{\"materialPath\":\"/m/tune.mid\",\"materialHash\":\"" H64 "\"}", 0, NULL);
+    check(ID, "goal", T0, T0, NULL, "{\"kind\":\"tempo\",\"target\":90,\"materialPath\":\"/m/t.map\",\"materialHash\":\"" H64 "\"}",
+          0, NULL);
+    check(ID, "practiceSession", T0, T0, NULL, "{\"materialHash\":\"" H64 "0\"}", 0,
+          "data.materialHash: must be 64 lowercase hex digits");
+    check(ID, "goal", T0, T0, NULL, "{\"materialHash\":\"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\"}",
+          0, "data.materialHash: must be 64 lowercase hex digits");
+    check(ID, "goal", T0, T0, NULL, "{\"materialHash\":null}", 0, "data.materialHash: must be 64 lowercase hex digits");
+    check(ID, "practiceSession", T0, T0, NULL, "{\"materialPath\":7}", 0, "data.materialPath: must be a string");
+#undef H64
     /* the same field names mean nothing for other types */
     check(ID, "goal", T0, T0, NULL, "{\"rate\":0,\"index\":-1}", 0, NULL);
     assert_true(etude_entity_type_known("practiceSession") && etude_entity_type_known("practiceLog") &&

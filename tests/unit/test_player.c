@@ -315,6 +315,205 @@ static void test_status_json(void **state)
     rig_close(&r);
 }
 
+/* A map file with labels: intro 2 bars 4/4 at 120 (4 s), verse 2 bars 3/4 at 90 (a beat is
+ * 32000 frames), loaded by path. */
+static void load_labelled(rig_t *r)
+{
+    char path[] = "/tmp/etude-test-player-XXXXXX.txt";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    const char *map = "intro: 2 4/4 120\nverse: 2 3/4 90\n";
+    assert_int_equal(write(fd, map, strlen(map)), (ssize_t)strlen(map));
+    close(fd);
+    char err[512] = "";
+    etude_player_material_t m = {.map_path = path};
+    int rc = etude_player_load(r->player, &m, err, sizeof err);
+    unlink(path);
+    if (rc < 0)
+        fail_msg("load: %s", err);
+}
+
+static void expect_at(rig_t *r, uint64_t frame, uint64_t bar, uint32_t beat, const char *section)
+{
+    etude_player_position_t pos;
+    etude_player_position(r->player, &pos);
+    if (pos.frame != frame || pos.bar != bar || pos.beat != beat || strcmp(pos.section, section))
+        fail_msg("at frame %llu bar %llu beat %u section '%s', expected %llu %llu %u '%s'",
+                 (unsigned long long)pos.frame, (unsigned long long)pos.bar, pos.beat, pos.section,
+                 (unsigned long long)frame, (unsigned long long)bar, beat, section);
+}
+
+/* Locating by bar and beat, by label and by "BAR.BEAT" lands on that beat's frame; the next onset
+ * is there; the map is titled by its file name. Fails without etude_player_locate_bar/_mark (they
+ * did not exist: /etude/locate took seconds only) and, on the title, before maps were titled by
+ * their file name (the title was the whole path). */
+static void test_locate_bar_label(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r);
+    load_labelled(&r);
+    char err[256] = "";
+    etude_player_position_t pos;
+    etude_player_position(r.player, &pos); /* a map file is named by its file name, not its path */
+    assert_non_null(pos.title);
+    assert_int_equal(strncmp(pos.title, "etude-test-player-", 18), 0);
+    assert_int_equal(etude_player_locate_bar(r.player, 3, 2, err, sizeof err), 0);
+    expect_at(&r, 192000 + 32000, 3, 2, "verse");
+    assert_int_equal(etude_player_locate_mark(r.player, "4.3", err, sizeof err), 0);
+    expect_at(&r, 192000 + 5 * 32000, 4, 3, "verse");
+    assert_int_equal(etude_player_locate_mark(r.player, "2", err, sizeof err), 0);
+    expect_at(&r, 96000, 2, 1, "intro");
+    /* bad places: named, nothing moves */
+    assert_int_equal(etude_player_locate_bar(r.player, 5, 1, err, sizeof err), ETUDE_EINVAL);
+    assert_non_null(strstr(err, "no bar 5 (the material has bars 1 .. 4)"));
+    assert_int_equal(etude_player_locate_bar(r.player, 3, 4, err, sizeof err), ETUDE_EINVAL);
+    assert_non_null(strstr(err, "no beat 4 in bar 3 (it has beats 1 .. 3)"));
+    assert_int_equal(etude_player_locate_mark(r.player, "chorus", err, sizeof err), ETUDE_EINVAL);
+    assert_non_null(strstr(err, "'chorus'"));
+    assert_non_null(strstr(err, "labels: intro verse"));
+    expect_at(&r, 96000, 2, 1, "intro");
+    /* by label, then play: the first click sounds at once, then the verse's 90 bpm beats */
+    assert_int_equal(etude_player_locate_mark(r.player, "verse", err, sizeof err), 0);
+    expect_at(&r, 192000, 3, 1, "verse");
+    start(&r);
+    render(&r, 0);
+    uint64_t want[6] = {0, 32000, 64000, 96000, 128000, 160000};
+    expect_onsets(&r, want, 6);
+    assert_int_equal(r.bars, 2);
+    rig_close(&r);
+}
+
+/* Tap tempo: taps 0.5 s apart on a 100 bpm click make it 120 bpm (scale 1.2) and the clicks follow;
+ * a pause of more than 3 s starts afresh; at most the last 5 taps count; in 6/8 a tap is an eighth.
+ * Fails without etude_player_tap (it did not exist). */
+static void test_tap(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r);
+    load_click(&r, "2 4/4 100");
+    char err[256] = "";
+    double bpm = -1;
+    assert_int_equal(etude_player_tap(r.player, 10.0, &bpm, err, sizeof err), 0);
+    assert_float_equal(bpm, 0, 0); /* one tap: nothing to measure */
+    assert_int_equal(etude_player_tap(r.player, 10.5, &bpm, err, sizeof err), 0);
+    assert_float_equal(bpm, 120, 1e-9);
+    etude_player_position_t pos;
+    etude_player_position(r.player, &pos);
+    assert_float_equal(pos.bpm, 120, 1e-6);
+    start(&r);
+    render(&r, RATE * 2);
+    uint64_t want[4] = {0, 24000, 48000, 72000};
+    expect_onsets(&r, want, 4);
+    /* later taps average the last five: 11, 11.4, 11.8, 12.2, 12.6 after 10.5 */
+    double t[5] = {11.0, 11.4, 11.8, 12.2, 12.6};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(etude_player_tap(r.player, t[i], &bpm, err, sizeof err), 0);
+    assert_float_equal(bpm, 150, 1e-9);
+    /* a pause: one tap, nothing changes; the next sets 100 again */
+    assert_int_equal(etude_player_tap(r.player, 16.0, &bpm, err, sizeof err), 0);
+    assert_float_equal(bpm, 0, 0);
+    assert_int_equal(etude_player_tap(r.player, 16.6, &bpm, err, sizeof err), 0);
+    etude_player_position(r.player, &pos);
+    assert_float_equal(pos.bpm, 100, 1e-6);
+    /* too fast for the tempo scale (600 taps a minute): refused with the range, nothing changes */
+    assert_int_equal(etude_player_tap(r.player, 30.0, &bpm, err, sizeof err), 0);
+    assert_int_equal(etude_player_tap(r.player, 30.1, &bpm, err, sizeof err), ETUDE_EINVAL);
+    assert_non_null(strstr(err, "expected 0.1 .. 4"));
+    etude_player_position(r.player, &pos);
+    assert_float_equal(pos.bpm, 100, 1e-6);
+    rig_close(&r);
+
+    rig_open(&r);
+    load_click(&r, "2 6/8 120"); /* eighth notes at 240 a minute */
+    assert_int_equal(etude_player_tap(r.player, 1.0, &bpm, err, sizeof err), 0);
+    assert_int_equal(etude_player_tap(r.player, 1.5, &bpm, err, sizeof err), 0);
+    etude_player_position(r.player, &pos);
+    assert_float_equal(pos.bpm, 60, 1e-6); /* eighths at 120: quarters at 60 */
+    rig_close(&r);
+}
+
+static void on_stop(void *user, const etude_bus_msg_t *m)
+{
+    if (!strcmp(m->name, "stop"))
+        snprintf(user, 256, "%s", m->json);
+}
+
+/* A ramp reports the tempo reached: mid-beat in the status (the beat's start and end tempo's
+ * geometric mean at half its time), and its end tempo in the stop message once played through.
+ * Fails on the code before: the status gave the beat's start tempo and the stop message no range. */
+static void test_ramp_reached(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r);
+    char stop[256] = "";
+    assert_non_null(etude_bus_subscribe(r.bus, "transport", on_stop, stop, stop));
+    load_click(&r, "2 4/4 100-140"); /* beat k starts at 100 + 40 * k / 8 */
+    char err[256] = "";
+    assert_int_equal(etude_player_locate_bar(r.player, 2, 1, err, sizeof err), 0); /* beat 4: 120 */
+    etude_player_position_t a, b;
+    etude_player_position(r.player, &a);
+    assert_float_equal(a.bpm, 120, 1e-9);
+    assert_int_equal(etude_player_locate_bar(r.player, 2, 2, err, sizeof err), 0); /* beat 5: 125 */
+    etude_player_position(r.player, &b);
+    assert_float_equal(b.bpm, 125, 1e-9);
+    assert_int_equal(etude_player_locate(r.player, (double)(a.frame + b.frame) / 2 / RATE, err, sizeof err), 0);
+    etude_player_position(r.player, &b);
+    assert_float_equal(b.bpm, sqrt(120.0 * 125.0), 0.01);
+    assert_int_equal(etude_player_locate(r.player, 0, err, sizeof err), 0);
+    start(&r);
+    render(&r, 0);
+    etude_player_finish(r.player, "end");
+    double lo, hi;
+    etude_player_tempo_reached(r.player, &lo, &hi);
+    assert_float_equal(lo, 100, 1e-9);
+    assert_float_equal(hi, 140, 1e-9);
+    assert_non_null(strstr(stop, "\"bpm_min\":100,\"bpm_max\":140}"));
+    rig_close(&r);
+}
+
+/* Practice material (no tempo map): bars as played, 3/4 at 120 from a practice voice. Locating
+ * to bar 2 beat 3 lands on frame 72000 + 48000; taps 0.4 s apart make it 150 bpm. Fails without
+ * etude_player_locate_bar/_tap (they did not exist). */
+static void test_practice_live(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r);
+    char path[] = "/tmp/etude-test-player-XXXXXX.json";
+    int fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    const char *json = "{\"title\": \"Waltz\", \"voices\": [{\"kind\": \"practice\", \"name\": \"click\", "
+                       "\"tempo\": 120, \"meter\": \"3/4\", \"bars\": 4}]}";
+    assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    close(fd);
+    char err[512] = "";
+    etude_player_material_t m = {.preset_path = path};
+    int rc = etude_player_load(r.player, &m, err, sizeof err);
+    unlink(path);
+    if (rc < 0)
+        fail_msg("load: %s", err);
+    assert_int_equal(etude_player_locate_bar(r.player, 2, 3, err, sizeof err), 0);
+    expect_at(&r, 120000, 2, 3, "");
+    assert_int_equal(etude_player_locate_bar(r.player, 5, 1, err, sizeof err), ETUDE_EINVAL);
+    assert_non_null(strstr(err, "no bar 5 (the material has bars 1 .. 4)"));
+    assert_int_equal(etude_player_locate_mark(r.player, "coda", err, sizeof err), ETUDE_EINVAL);
+    assert_non_null(strstr(err, "the material has no labels"));
+    assert_int_equal(etude_player_locate_mark(r.player, "3", err, sizeof err), 0);
+    expect_at(&r, 144000, 3, 1, "");
+    double bpm;
+    assert_int_equal(etude_player_tap(r.player, 5.0, &bpm, err, sizeof err), 0);
+    if (etude_player_tap(r.player, 5.4, &bpm, err, sizeof err) < 0)
+        fail_msg("tap: %s", err);
+    etude_player_position_t pos;
+    etude_player_position(r.player, &pos);
+    assert_float_equal(pos.bpm, 150, 1e-6);
+    assert_string_equal(pos.title, "Waltz");
+    rig_close(&r);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -338,6 +537,8 @@ int main(void)
         cmocka_unit_test(test_plain_and_messages), cmocka_unit_test(test_tempo_scale),
         cmocka_unit_test(test_mute_solo_gain),     cmocka_unit_test(test_locate),
         cmocka_unit_test(test_status_json),        cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_locate_bar_label),   cmocka_unit_test(test_tap),
+        cmocka_unit_test(test_ramp_reached),       cmocka_unit_test(test_practice_live),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -345,6 +345,54 @@ static void test_pattern(void **state)
               "(normal) or . (silent), e.g. \"X..x..\" to count 6/8 in two");
 }
 
+/* A drone follows the first voice before it that has bars: a click voice's tempo map too, where its
+ * "changes" name bars or the map's labels. Fails on c5885a7 (a drone needed a practice voice and had
+ * no "changes"). */
+static void test_drone_changes(void **state)
+{
+    (void)state;
+    const char *map = "{\"voices\": [{\"kind\": \"click\", \"map\": [\"intro: 1 4/4 120\", \"verse: 4 4/4 120\"]},\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s {\"kind\": \"drone\", \"changes\": [{\"at\": \"verse\", \"note\": \"D3\"},"
+             " {\"at\": 4, \"note\": \"off\"}, {\"at\": 5, \"note\": 50}]}]}", map);
+    etude_preset_t *p = parse_ok(text);
+    assert_int_equal(etude_preset_voice_count(p), 2);
+    etude_preset_destroy(p);
+    /* the "click" shorthand is listed before the voices */
+    p = parse_ok("{\"click\": {\"map\": [\"2 120\"]}, \"voices\": [{\"kind\": \"drone\", \"note\": \"A2\"}]}");
+    etude_preset_destroy(p);
+
+    struct { const char *change, *want; } bad[] = {
+        {"{\"at\": \"bridge\", \"note\": \"D3\"}", "{P}:2: voices[1].changes[0]: at: no line of the tempo map is labelled 'bridge'"},
+        {"{\"at\": 6, \"note\": \"D3\"}", "{P}:2: voices[1].changes[0]: at: expected a bar number from 1 to 5 (the bars of the click voice's map)"},
+        {"{\"at\": 1.5, \"note\": \"D3\"}", "{P}:2: voices[1].changes[0]: at: expected a bar number from 1 to 5 (the bars of the click voice's map)"},
+        {"{\"at\": true, \"note\": \"D3\"}", "{P}:2: voices[1].changes[0]: at: expected a bar number (1 is the map's first bar) or a label of the tempo map"},
+        {"{\"at\": 3, \"note\": \"D3\"}, {\"at\": \"verse\", \"note\": \"E3\"}", "{P}:2: voices[1].changes[1]: at: bar 2 does not come after the previous change's bar 3 (list changes in the order they are played)"},
+        {"{\"at\": 3, \"note\": \"H3\"}", "{P}:2: voices[1].changes[0]: note: expected a note name such as \"A3\" or \"F#2\", a MIDI key 0..127, or \"off\" (silent until the next change)"},
+        {"{\"at\": 3}", "{P}:2: voices[1].changes[0]: missing 'note' (a change has: at, note)"},
+        {"{\"at\": 3, \"note\": \"D3\", \"cents\": 5}", "{P}:2: voices[1].changes[0]: unknown field 'cents' (a change has: at, note)"},
+        {"3", "{P}:2: voices[1].changes[0]: expected {\"at\": BAR or \"LABEL\", \"note\": NOTE or \"off\"}"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "%s {\"kind\": \"drone\", \"changes\": [%s]}]}", map, bad[i].change);
+        parse_err(text, ETUDE_EPARSE, bad[i].want);
+    }
+    snprintf(text, sizeof text, "%s {\"kind\": \"drone\", \"changes\": []}]}", map);
+    parse_err(text, ETUDE_EPARSE, "{P}:2: voices[1].changes: expected an array of 1 to 10000 changes {\"at\": BAR or "
+              "\"LABEL\", \"note\": NOTE or \"off\"}");
+    /* under a practice, bars are the practice's, and labels belong to maps */
+    parse_err("{\"voices\": [{\"kind\": \"practice\", \"tempo\": 90, \"bars\": 4},\n"
+              " {\"kind\": \"drone\", \"changes\": [{\"at\": 5, \"note\": \"D3\"}]}]}", ETUDE_EPARSE,
+              "{P}:2: voices[1].changes[0]: at: expected a bar number from 1 to 4 (the practice's bars)");
+    parse_err("{\"voices\": [{\"kind\": \"practice\", \"tempo\": 90, \"bars\": 4},\n"
+              " {\"kind\": \"drone\", \"changes\": [{\"at\": \"verse\", \"note\": \"D3\"}]}]}", ETUDE_EPARSE,
+              "{P}:2: voices[1].changes[0]: at: expected a bar number (1 is the first bar; labels name the lines of a "
+              "click voice's tempo map)");
+    parse_err("{\"voices\": [{\"kind\": \"drone\"}]}", ETUDE_EPARSE,
+              "{P}:1: voices[0]: a drone follows the bars of a practice (or midi) voice, or a click voice's tempo map: "
+              "list one before it");
+}
+
 /* instantiate(): voices with their volume, pan and mute in a real engine. */
 static void test_instantiate(void **state)
 {
@@ -407,7 +455,7 @@ int main(void)
         cmocka_unit_test(test_shipped),  cmocka_unit_test(test_fields),
         cmocka_unit_test(test_json_line), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_map_file), cmocka_unit_test(test_instantiate),
-        cmocka_unit_test(test_pattern),
+        cmocka_unit_test(test_pattern), cmocka_unit_test(test_drone_changes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

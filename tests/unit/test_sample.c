@@ -18,6 +18,7 @@
 #include "etude_engine.h"
 #include "etude_offline.h"
 #include "etude_sample.h"
+#include "etude_tempomap.h"
 
 #define RATE 48000u
 
@@ -241,6 +242,80 @@ static void test_drone_pitch_and_stop(void **state)
     assert_null(etude_drone_create(&dc));
 }
 
+typedef struct evlog {
+    uint64_t pos[16];
+    etude_event_t ev[16];
+    size_t n;
+} evlog_t;
+
+static int log_event(void *ctx, uint64_t pos, const etude_event_t *ev)
+{
+    evlog_t *l = ctx;
+    if (l->n == 16)
+        return ETUDE_EFULL;
+    l->pos[l->n] = pos;
+    l->ev[l->n++] = *ev;
+    return 0;
+}
+
+static void want_event(const evlog_t *l, size_t i, uint64_t pos, int kind, double hz)
+{
+    assert_true(i < l->n);
+    assert_int_equal(l->pos[i], pos);
+    assert_int_equal(l->ev[i].kind, kind);
+    if (kind == ETUDE_EV_PARAM) {
+        assert_int_equal(l->ev[i].u.param.id, ETUDE_DRONE_PARAM_HZ);
+        assert_float_equal(l->ev[i].u.param.value, hz, 1e-3);
+    }
+}
+
+/* The drone through a tempo map's bars (240 quarter notes a minute at 48 kHz: a 4/4 bar is 48000
+ * frames, a 3/4 bar 36000): its pitch and a note-on at each bar, a note-off in a silent bar, the
+ * same events whatever the windows, the state of the bar at once after a jump into its middle,
+ * all-notes-off at the map's end. Fails without etude_drone_map_source (c5885a7 has no such source). */
+static void test_drone_map_source(void **state)
+{
+    (void)state;
+    etude_tempomap_t *m = NULL;
+    const char *text = "intro: 1 4/4 240\nverse: 2 3/4 240\n";
+    assert_int_equal(etude_tempomap_parse(text, strlen(text), "m", &m, NULL, 0), 0);
+    const etude_drone_change_t ch[] = {{0, 220.0}, {1, 0.0}, {2, 330.0}};
+    void *src = NULL;
+    const etude_drone_change_t late[] = {{1, 220.0}}, back[] = {{0, 220.0}, {2, 330.0}, {1, 0.0}};
+    assert_int_equal(etude_drone_map_source_create(m, RATE, late, 1, &src), ETUDE_EINVAL);
+    assert_int_equal(etude_drone_map_source_create(m, RATE, back, 3, &src), ETUDE_EINVAL);
+    assert_null(src);
+    assert_int_equal(etude_drone_map_source_create(m, RATE, ch, 3, &src), 0);
+    assert_int_equal(etude_drone_map_source_class.length(src), 120000);
+    evlog_t l = {0};
+    assert_int_equal(etude_drone_map_source_class.expand(src, 0, 50000, log_event, &l), 0);
+    assert_int_equal(etude_drone_map_source_class.expand(src, 50000, 84000, log_event, &l), 0);
+    assert_int_equal(etude_drone_map_source_class.expand(src, 84000, 200000, log_event, &l), 0);
+    assert_int_equal(l.n, 6);
+    want_event(&l, 0, 0, ETUDE_EV_PARAM, 220.0);
+    want_event(&l, 1, 0, ETUDE_EV_NOTE_ON, 0);
+    want_event(&l, 2, 48000, ETUDE_EV_NOTE_OFF, 0);
+    want_event(&l, 3, 84000, ETUDE_EV_PARAM, 330.0);
+    want_event(&l, 4, 84000, ETUDE_EV_NOTE_ON, 0);
+    want_event(&l, 5, 120000, ETUDE_EV_ALL_NOTES_OFF, 0);
+    /* a jump into the middle of bar 3, then into the silent bar 2 */
+    l.n = 0;
+    assert_int_equal(etude_drone_map_source_class.expand(src, 90000, 100000, log_event, &l), 0);
+    assert_int_equal(l.n, 2);
+    want_event(&l, 0, 90000, ETUDE_EV_PARAM, 330.0);
+    want_event(&l, 1, 90000, ETUDE_EV_NOTE_ON, 0);
+    l.n = 0;
+    assert_int_equal(etude_drone_map_source_class.expand(src, 60000, 70000, log_event, &l), 0);
+    assert_int_equal(l.n, 1);
+    want_event(&l, 0, 60000, ETUDE_EV_NOTE_OFF, 0);
+    /* past the end: nothing */
+    l.n = 0;
+    assert_int_equal(etude_drone_map_source_class.expand(src, 130000, 140000, log_event, &l), 0);
+    assert_int_equal(l.n, 0);
+    etude_drone_map_source_class.destroy(src);
+    etude_tempomap_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_loop_until_note_off),
         cmocka_unit_test(test_missing_and_bad_files),
         cmocka_unit_test(test_drone_pitch_and_stop),
+        cmocka_unit_test(test_drone_map_source),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
