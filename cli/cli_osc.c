@@ -153,14 +153,24 @@ static int dispatch(const char *path, const char *types, lo_arg **argv, int argc
     etude_player_t *pl = o->player;
     int rc = ETUDE_EUNSUPPORTED;
     if (!strcmp(path, "/etude/status") || !strcmp(path, "/etude/timing")) {
-        char json[2048];
-        if (!strcmp(path, "/etude/status"))
-            etude_player_status_json(pl, json, sizeof json);
-        else
-            etude_player_timing_json(pl, json, sizeof json);
+        /* the status grows with the voices: measured first, so the reply is never cut */
+        bool status = !strcmp(path, "/etude/status");
+        char small[2048], *json = small;
+        int n = status ? etude_player_status_json(pl, small, sizeof small)
+                       : etude_player_timing_json(pl, small, sizeof small);
+        if (n >= (int)sizeof small && (json = malloc((size_t)n + 1)) != NULL) {
+            if (status)
+                etude_player_status_json(pl, json, (size_t)n + 1);
+            else
+                etude_player_timing_json(pl, json, (size_t)n + 1);
+        }
         lo_address to = reply_to(o, msg);
-        if (to)
+        if (to && json)
             lo_send_from(to, o->server, LO_TT_IMMEDIATE, path, "s", json);
+        else if (to)
+            reply_error(o, msg, path, "out of memory");
+        if (json != small)
+            free(json);
         return 0;
     }
     if (!strcmp(path, "/etude/start"))

@@ -6,7 +6,7 @@
 # The click is muted (it still drives the bars); each window's pitch and level are measured on the
 # render (drone_pitch). The same changes by bar number under a practice voice's bars, and a change
 # past the last bar refused. Fails without the drone's "changes" and its following a click voice's map
-# (checked on c5885a7: "voices[1]: a drone follows the bars of a practice (or midi) voice").
+# (checked on c5885a7: "drone.json:4: voices[1].changes: unknown field").
 # usage: drone_map.sh ETUDE DRONE_PITCH ONSETS_TOOL
 set -eu
 etude=$1 pitch=$2 onsets=$3

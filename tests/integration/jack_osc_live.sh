@@ -4,7 +4,8 @@
 # rolling (the transport/locate message's frame); /etude/tap sets the tempo from the taps' times;
 # the status names the material by its title; a ramp's status gives the tempo reached mid-beat, and
 # a session that plays a ramp through logs the tempo range reached (its end tempo included); bad
-# places and arguments get one /etude/error naming them and etude plays on.
+# places and arguments get one /etude/error naming them and etude plays on; a long status comes
+# whole (it was cut at 2 KiB: fails on 076de23).
 # Every wait is bounded (timeout, jack_wait, jack_oscq's own 3 s).
 #
 # Fails before the player's locate-by-bar/label and tap (a string or two numbers to /etude/locate
@@ -91,6 +92,22 @@ db() { sqlite3 -batch "$ETUDE_HOME/etude.db" "$1"; }
 S="from entities where entity_type='practiceSession'"
 [ "$(db "select distinct json_extract(data,'\$.material') || ' ' || json_extract(data,'\$.preset') $S")" = "song.txt $T/song.txt" ] \
     || fail "session material/preset: $(db "select json_extract(data,'\$.material'), json_extract(data,'\$.preset') $S")"
+
+# a status longer than 2 KiB (24 voices with long names) comes whole: it was cut at 2047 bytes
+{
+    printf '{"title": "Many voices", "voices": ['
+    for i in $(seq 1 24); do
+        [ "$i" = 1 ] || printf ','
+        printf '{"kind": "click", "name": "a-click-voice-with-a-long-name-%02d", "map": "64 4/4 120"}' "$i"
+    done
+    printf ']}\n'
+} >"$T/many.json"
+jack_bg many "$ETUDE_BIN" play "$T/many.json" --name many --osc 0 --no-session
+wait_for 10 grep -q "OSC on UDP port" "$T/many.err" || fail "etude (many voices) did not report its OSC port"
+port=$(sed -n 's/^etude: OSC on UDP port \([0-9]*\)$/\1/p' "$T/many.err")
+expect '"name":"a-click-voice-with-a-long-name-24","kind":"click","gain":1,"mute":false,"solo":false}\]}$' /etude/status
+expect '^/etude/ok /etude/quit$' /etude/quit
+jack_wait many 20 || fail "etude play (many voices) exited non-zero after /etude/quit"
 
 # a ramp played through: the session's tempo range is the range reached, its end tempo included
 timeout 30 "$ETUDE_BIN" play --click "1 4/4 200-240" --name ramp >"$T/ramp.out" 2>"$T/ramp.err" \
