@@ -108,6 +108,18 @@ int64_t etude_time_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void etude_time_boot_id(char out[64])
+{
+    out[0] = 0;
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (!fgets(out, 64, f))
+            out[0] = 0;
+        fclose(f);
+    }
+    out[strcspn(out, "\r\n")] = 0;
+}
+
 void etude_time_iso(int64_t epoch_us, char out[32])
 {
     int64_t ms = epoch_us / 1000 - (epoch_us < 0 && epoch_us % 1000 ? 1 : 0); /* floor */

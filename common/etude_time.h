@@ -43,6 +43,11 @@ int64_t etude_time_wall_ms(void);
 /* [any] Monotonic milliseconds (CLOCK_MONOTONIC): for deadlines and intervals, never stored. */
 int64_t etude_time_mono_ms(void);
 
+/* [any] This boot's id (Linux: /proc/sys/kernel/random/boot_id) into out, "" when unknown.
+ * CLOCK_MONOTONIC is system-wide but restarts at boot: a stored monotonic time means something
+ * only together with the boot it was read in. */
+void etude_time_boot_id(char out[64]);
+
 /* The microsecond forms the store and the command line use (same format, same strictness). */
 
 /* [any] Format microseconds since the epoch (truncated to ms; clamped as above) into out. */

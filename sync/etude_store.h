@@ -190,7 +190,8 @@ int etude_store_meta_set(etude_store_t *store, const char *key, const char *valu
 #define ETUDE_STORE_CLOCK_DRIFT_PPM INT64_C(100)
 
 /* [any] The store's corrected wall clock in unix ms: etude_time_wall_ms() plus the learned offset
- * (0 until one is learned). Every createdAt, updatedAt, deletedAt, queue and audit time the store
+ * (0 until one is learned); within the boot of the kept measurement, the server's time then plus
+ * the monotonic time since (setting the wall clock does not move it). Every createdAt, updatedAt, deletedAt, queue and audit time the store
  * writes is this clock's. */
 int64_t etude_store_now_ms(etude_store_t *store);
 

@@ -388,6 +388,7 @@ int etude_store_open(const char *path, etude_store_t **out)
         return rc;
     if ((rc = etude_store_reload_account(s)))
         return rc;
+    etude_time_boot_id(s->boot);
     char off[32];
     if (etude_store_meta_get(s, "clock_offset_ms", off, sizeof off) == 0) {
         s->clock_offset_ms = strtoll(off, NULL, 10);
@@ -399,6 +400,10 @@ int etude_store_open(const char *path, etude_store_t **out)
             s->clock_unc_ms = strtoll(off, NULL, 10);
         if (etude_store_meta_get(s, "clock_at_ms", off, sizeof off) == 0)
             s->clock_at_ms = strtoll(off, NULL, 10);
+        if (etude_store_meta_get(s, "clock_mono_ms", off, sizeof off) == 0)
+            s->clock_mono_ms = strtoll(off, NULL, 10);
+        if (etude_store_meta_get(s, "clock_boot_id", s->clock_boot, sizeof s->clock_boot) != 0)
+            s->clock_boot[0] = 0;
     }
     s->err[0] = 0;
     return 0;
@@ -493,9 +498,29 @@ static int finish(etude_store_t *s, int rc);
 
 /* ---- clock ---------------------------------------------------------------------------------- */
 
+/* The kept measurement was taken in this boot, so the monotonic clock can carry it. */
+static int clock_same_boot(const etude_store_t *s)
+{
+    return s->clock_known && s->boot[0] && !strcmp(s->clock_boot, s->boot);
+}
+
+/* The offset of the server's clock to this machine's wall clock now, from the kept measurement:
+ * within its boot, the server's time then plus the monotonic time since, minus the wall clock now
+ * (so a wall clock set since then is accounted for); across boots, the kept offset as it is. */
+static int64_t offset_now(const etude_store_t *s, int64_t wall_now)
+{
+    if (!clock_same_boot(s))
+        return s->clock_offset_ms;
+    int64_t carried = s->clock_at_ms + s->clock_offset_ms + (etude_time_mono_ms() - s->clock_mono_ms) - wall_now;
+    int64_t moved = carried - s->clock_offset_ms;
+    /* Within 50 ms: the two clocks read a moment apart, not a wall clock that was set. */
+    return moved > -50 && moved < 50 ? s->clock_offset_ms : carried;
+}
+
 int64_t etude_store_now_ms(etude_store_t *store)
 {
-    return etude_time_wall_ms() + store->clock_offset_ms;
+    int64_t wall = etude_time_wall_ms();
+    return wall + offset_now(store, wall);
 }
 
 void etude_store_i_now(etude_store_t *s, char out[32])
@@ -506,7 +531,7 @@ void etude_store_i_now(etude_store_t *s, char out[32])
 int etude_store_clock_offset(etude_store_t *store, int64_t *offset_ms)
 {
     if (offset_ms)
-        *offset_ms = store->clock_offset_ms;
+        *offset_ms = store->clock_known ? offset_now(store, etude_time_wall_ms()) : 0;
     return store->clock_known;
 }
 
@@ -543,25 +568,16 @@ int64_t etude_store_clock_uncertainty(etude_store_t *store)
 {
     if (!store->clock_known)
         return -1;
-    int64_t age = etude_time_wall_ms() - store->clock_at_ms;
+    int64_t age = clock_same_boot(store) ? etude_time_mono_ms() - store->clock_mono_ms
+                                         : etude_time_wall_ms() - store->clock_at_ms;
     if (age < 0)
-        age = 0; /* this clock went back: the disagreement test below catches a real step */
+        age = 0; /* the wall clock went back across a reboot: the disagreement test catches a step */
     return store->clock_unc_ms + age * ETUDE_STORE_CLOCK_DRIFT_PPM / 1000000;
 }
 
-int etude_store_clock_sample(etude_store_t *store, int64_t offset_ms, int64_t uncertainty_ms)
+/* Keep offset_ms +- unc_ms as measured now (a transaction of its own, or within restamp's). */
+static int clock_keep(etude_store_t *store, int first, int64_t offset_ms, int64_t unc_ms)
 {
-    if (uncertainty_ms < 0)
-        uncertainty_ms = 0;
-    int first = !store->clock_known;
-    int64_t kept = etude_store_clock_uncertainty(store);
-    int64_t d = offset_ms - store->clock_offset_ms;
-    int64_t ad = d < 0 ? -d : d;
-    if (!first && uncertainty_ms > kept && ad <= uncertainty_ms + kept)
-        return 0; /* consistent with the kept offset and less precise: keep that one */
-    /* Kept: write only what changes the stamps or the filter, not every answer. */
-    if (!first && ad < 2 && uncertainty_ms + 2 >= kept)
-        return 0;
     int rc = begin(store);
     if (rc)
         return rc;
@@ -569,25 +585,58 @@ int etude_store_clock_sample(etude_store_t *store, int64_t offset_ms, int64_t un
      * with it, so a device hours off neither wins nor loses a conflict because of its clock. */
     if (first && (offset_ms <= -ETUDE_STORE_CLOCK_NOISE_MS || offset_ms >= ETUDE_STORE_CLOCK_NOISE_MS))
         rc = restamp_queued(store, offset_ms);
-    int64_t now = etude_time_wall_ms();
-    char b[32], u[32], a[32];
+    int64_t wall = etude_time_wall_ms(), mono = etude_time_mono_ms();
+    char b[32], u[32], a[32], m[32];
     snprintf(b, sizeof b, "%lld", (long long)offset_ms);
-    snprintf(u, sizeof u, "%lld", (long long)uncertainty_ms);
-    snprintf(a, sizeof a, "%lld", (long long)now);
+    snprintf(u, sizeof u, "%lld", (long long)unc_ms);
+    snprintf(a, sizeof a, "%lld", (long long)wall);
+    snprintf(m, sizeof m, "%lld", (long long)mono);
     if (!rc)
         rc = meta_set(store, "clock_offset_ms", b);
     if (!rc)
         rc = meta_set(store, "clock_uncertainty_ms", u);
     if (!rc)
         rc = meta_set(store, "clock_at_ms", a);
+    if (!rc)
+        rc = meta_set(store, "clock_mono_ms", m);
+    if (!rc)
+        rc = meta_set(store, "clock_boot_id", store->boot[0] ? store->boot : NULL);
     rc = finish(store, rc);
     if (!rc) {
         store->clock_offset_ms = offset_ms;
-        store->clock_unc_ms = uncertainty_ms;
-        store->clock_at_ms = now;
+        store->clock_unc_ms = unc_ms;
+        store->clock_at_ms = wall;
+        store->clock_mono_ms = mono;
+        snprintf(store->clock_boot, sizeof store->clock_boot, "%s", store->boot);
         store->clock_known = 1;
     }
     return rc;
+}
+
+int etude_store_clock_sample(etude_store_t *store, int64_t offset_ms, int64_t uncertainty_ms)
+{
+    if (uncertainty_ms < 0)
+        uncertainty_ms = 0;
+    if (!store->clock_known)
+        return clock_keep(store, 1, offset_ms, uncertainty_ms);
+    int64_t wall = etude_time_wall_ms();
+    int64_t kept = etude_store_clock_uncertainty(store);
+    int64_t kept_off = offset_now(store, wall); /* the kept measurement, carried to now */
+    int64_t d = offset_ms - kept_off;
+    int64_t ad = d < 0 ? -d : d;
+    if (uncertainty_ms > kept && ad <= uncertainty_ms + kept) {
+        /* Consistent with the kept offset and less precise: keep that one. If this machine's wall
+         * clock was set since it was measured, store it carried to now, so the next boot (which
+         * cannot carry it on the monotonic clock) starts from the right offset. */
+        int64_t moved = kept_off - store->clock_offset_ms;
+        if (moved >= 1000 || moved <= -1000)
+            return clock_keep(store, 0, kept_off, kept);
+        return 0;
+    }
+    /* Kept: write only what changes the stamps or the filter, not every answer. */
+    if (ad < 2 && uncertainty_ms + 2 >= kept)
+        return 0;
+    return clock_keep(store, 0, offset_ms, uncertainty_ms);
 }
 
 int etude_store_set_clock_offset(etude_store_t *store, int64_t offset_ms)

@@ -20,6 +20,11 @@ struct etude_store {
     /* The offset's uncertainty (half the round trip of the answer it came from, ms) and this
      * machine's wall clock when it was measured (sync_meta clock_uncertainty_ms, clock_at_ms). */
     int64_t clock_unc_ms, clock_at_ms;
+    /* The monotonic clock at that moment and the boot it was read in (clock_mono_ms,
+     * clock_boot_id): within one boot, corrected time runs on the monotonic clock from the
+     * measurement, so setting this machine's wall clock does not move it. */
+    int64_t clock_mono_ms;
+    char clock_boot[64], boot[64];
     /* The active account (sync_meta user_id): every row of entities, outbox, conflicts and
      * dead_letter carries one, and every statement filters on etude_account(), which returns this. */
     char account[128];

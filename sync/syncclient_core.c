@@ -298,27 +298,13 @@ static void publish(etude_syncclient_t *c, const char *name, cJSON *o)
  * days. */
 #define RETRY_AFTER_CAP_MS INT64_C(3600000)
 
-/* This boot's id: CLOCK_MONOTONIC is system-wide but restarts at boot, so a stored monotonic
- * deadline is only meaningful with the boot it was taken in. */
-static void boot_id(char out[64])
-{
-    out[0] = 0;
-    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
-    if (f) {
-        if (!fgets(out, 64, f))
-            out[0] = 0;
-        fclose(f);
-    }
-    out[strcspn(out, "\r\n")] = 0;
-}
-
 static void retry_after_store(etude_syncclient_t *c, long seconds)
 {
     int64_t ms = (int64_t)seconds * 1000;
     if (ms > RETRY_AFTER_CAP_MS)
         ms = RETRY_AFTER_CAP_MS;
     char boot[64];
-    boot_id(boot);
+    etude_time_boot_id(boot);
     meta_set_int(c, "retry_not_before_mono_ms", etude_time_mono_ms() + ms);
     meta_set(c, "retry_boot_id", boot);
 }
@@ -332,7 +318,7 @@ static int64_t retry_after_left(etude_syncclient_t *c)
         return 0;
     char stored[64] = "", boot[64];
     meta_get(c, "retry_boot_id", stored, sizeof stored);
-    boot_id(boot);
+    etude_time_boot_id(boot);
     if (strcmp(stored, boot))
         return 0;
     int64_t left = deadline - etude_time_mono_ms();

@@ -501,14 +501,60 @@ static void test_clock_filter(void **state)
     assert_int_equal(etude_store_clock_sample(f->st, -5000, 40), 0);
     assert_int_equal(etude_store_clock_offset(f->st, &off), 1);
     assert_true(off == -5000);
-    /* An hour later (this machine's clock an hour on) the kept 40 ms has grown by 360 ms. */
+    /* This machine's wall clock is set 3 s back: within the boot the corrected clock runs on the
+     * monotonic clock from the measurement and does not move; the offset now says +3 s more. */
+    int64_t before = etude_store_now_ms(f->st);
+    setenv("ETUDE_TEST_CLOCK_SKEW_MS", "-3000", 1);
+    assert_true(llabs(etude_store_now_ms(f->st) - before) < 1000);
+    assert_int_equal(etude_store_clock_offset(f->st, &off), 1);
+    assert_true(llabs(off - (-5000 + 3000)) < 1000);
+    /* A measurement consistent with that, but less precise, is not kept, and the carried offset
+     * is written so a later boot starts from it. */
+    assert_int_equal(etude_store_clock_sample(f->st, -2000 + 200, 300), 0);
+    assert_int_equal(etude_store_clock_offset(f->st, &off), 1);
+    assert_true(llabs(off - (-2000)) < 1000);
+    char b[64] = "";
+    assert_int_equal(etude_store_meta_get(f->st, "clock_offset_ms", b, sizeof b), 0);
+    assert_true(llabs(strtoll(b, NULL, 10) - (-2000)) < 1000);
+    unsetenv("ETUDE_TEST_CLOCK_SKEW_MS");
+    assert_int_equal(etude_store_clock_sample(f->st, -5000, 40), 0);
+    /* After a reboot (another boot id) the wall clock carries it, and an hour later (this
+     * machine's clock an hour on) the kept 40 ms has grown by 360 ms. */
+    assert_int_equal(etude_store_meta_set(f->st, "clock_boot_id", "another-boot"), 0);
+    etude_store_close(f->st);
+    assert_int_equal(etude_store_open(f->path, &f->st), 0);
     setenv("ETUDE_TEST_CLOCK_SKEW_MS", "3600000", 1);
     u = etude_store_clock_uncertainty(f->st);
     assert_true(u >= 400 && u < 420);
     assert_int_equal(etude_store_clock_sample(f->st, -5300, 350), 0);
-    unsetenv("ETUDE_TEST_CLOCK_SKEW_MS");
     assert_int_equal(etude_store_clock_offset(f->st, &off), 1);
     assert_true(off == -5300);
+    unsetenv("ETUDE_TEST_CLOCK_SKEW_MS");
+}
+
+/* A queued change made before this machine's wall clock was set back, and synced before any
+ * answer told the client so, keeps its time: the clamp of times ahead of corrected now (which
+ * keeps a wrong clock's year 9999 from winning) measures "now" on the monotonic clock from the
+ * last measurement, which setting the wall clock does not move. Fails on 4995e43, where corrected
+ * now was wall + offset: the change's time was pulled 4 s back, below an earlier edit it then lost
+ * to (the model-based test's seed 401013). */
+static void test_clock_step_clamp(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(etude_store_clock_sample(f->st, 0, 2), 0);
+    char a[37];
+    assert_int_equal(etude_store_create(f->st, "logbookEntry", NULL, "{\"text\":\"before the step\"}", a), 0);
+    etude_entity_t e;
+    assert_int_equal(etude_store_get(f->st, a, &e), 0);
+    char stamped[40];
+    snprintf(stamped, sizeof stamped, "%s", e.updated_at);
+    etude_entity_clear(&e);
+    setenv("ETUDE_TEST_CLOCK_SKEW_MS", "-4000", 1);
+    assert_int_equal(etude_store_clamp_queued_times(f->st), 0);
+    unsetenv("ETUDE_TEST_CLOCK_SKEW_MS");
+    assert_int_equal(etude_store_get(f->st, a, &e), 0);
+    assert_string_equal(e.updated_at, stamped);
+    etude_entity_clear(&e);
 }
 
 /* Clocks: the store stamps corrected time. Changes stamped before any offset was known move with the
@@ -617,6 +663,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_step_clamp, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
