@@ -237,12 +237,19 @@ typedef struct rig {
     float *mix;
     uint64_t n;
     int bars;
+    char sections[256]; /* the bar messages' sections, each followed by a space */
 } rig_t;
 
 static void on_bar(void *user, const etude_bus_msg_t *m)
 {
     rig_t *r = user;
-    r->bars += !strcmp(m->name, "bar");
+    if (strcmp(m->name, "bar"))
+        return;
+    r->bars++;
+    const char *s = strstr(m->json, "\"section\":\"");
+    size_t o = strlen(r->sections);
+    if (s && o < sizeof r->sections - 64)
+        snprintf(r->sections + o, sizeof r->sections - o, "%.*s ", (int)strcspn(s + 11, "\""), s + 11);
 }
 
 static int capture(void *user, const float *const mix[2], uint32_t n)
@@ -323,6 +330,7 @@ static void player_api(void **state)
     assert_int_equal(k, 9);
     assert_int_equal(r.n, 9 * 32000);
     assert_int_equal(r.bars, 3);
+    assert_string_equal(r.sections, "count-in verse verse ");
     etude_player_finish(r.player, "end");
 
     etude_player_destroy(r.player);
