@@ -468,8 +468,8 @@ int etude_timeline_map(const etude_tempomap_t *map, const etude_timeline_t *t, c
     uint64_t bars_out = 0;
     if (cin) {
         put(&tx, "%u %u/%u %.9g ", cin, es->beats, es->denom, bpm_s * f0);
-        for (uint32_t k = 0; k < es->beats; k++)
-            put(&tx, "%c", k ? 'x' : 'X');
+        for (uint32_t k = 0; k < es->beats; k++) /* the first bar's beat pattern, as its click plays it */
+            put(&tx, "%c", es->pattern ? ".xX"[es->pattern[k] % 3] : k ? 'x' : 'X');
         put(&tx, " 1\n");
         bars_out += cin;
     }

@@ -69,6 +69,9 @@ expect_frames trainer.wav 608000
 render --click "2 4/4 120" --count-in 1 --loop 2 --loops 2 --tempo-scale 0.5 -o line.wav
 expect_onsets line.wav 0 $(beats 0 48000 12)
 expect_frames line.wav $(( 12 * 48000 ))
+# the count-in follows the first bar's beat pattern: 6/8 counted in two (an eighth is 12000 frames)
+render --click "2 6/8 120 X..x.." --count-in 1 -o sixeight.wav
+expect_onsets sixeight.wav 0 $(beats 0 36000 6)
 # an endless click line (no bar count): a loop makes it finite; a start bar alone does not, and a
 # render never runs for ever (this one rendered 900 hours before it was refused)
 render --click "4/4 120" --loop 2-3 -o endless.wav
