@@ -85,6 +85,7 @@ struct etude_player {
     uint64_t timeline_loop_bar;
     bool timeline_trainer;
     bool timeline_endless; /* it plays an endless map's last entry (written out as 900 hours) */
+    uint32_t timeline_cin_bars; /* the rewritten map's count-in bars, first */
 
     /* live: tap tempo and the tempo reached (etude_player_tap(), etude_player_tempo_reached()) */
     double taps[ETUDE_PLAYER_TAPS];
@@ -283,7 +284,8 @@ static void announce_bars(etude_player_t *p)
         if (etude_tempomap_beat(p->map, first, &b) < 0)
             return;
         char sec[160], json[400];
-        json_str(sec, sizeof sec, b.section ? b.section : "");
+        /* a timeline's count-in bars are named as practice material names them */
+        json_str(sec, sizeof sec, p->next_bar < p->timeline_cin_bars ? "count-in" : b.section ? b.section : "");
         uint64_t eng = etude_engine_now(p->engine) - (pos - f);
         snprintf(json, sizeof json, "{\"bar\":%llu,\"bpm\":%.6g,\"section\":%s,\"frame\":%llu}",
                  (unsigned long long)p->next_bar, b.bpm, sec, (unsigned long long)eng);
@@ -865,6 +867,7 @@ static void remove_material(etude_player_t *p, uint32_t wait_ms)
     p->timeline_loop_bar = UINT64_MAX;
     p->timeline_trainer = false;
     p->timeline_endless = false;
+    p->timeline_cin_bars = 0;
     etude_practice_unref(p->practice);
     p->practice = NULL;
     for (size_t i = 0; i < p->nvoices; i++) {
@@ -1169,6 +1172,7 @@ static int timeline_click(etude_player_t *p, const etude_timeline_t *t, char *er
     p->timeline_map = nm;
     p->timeline_trainer = t->trainer;
     p->timeline_endless = b.to == UINT32_MAX;
+    p->timeline_cin_bars = t->count_in > 0 ? (uint32_t)t->count_in : 0;
     p->map = nm;
     p->next_bar = 0;
     return setup_grids(p);

@@ -28,10 +28,13 @@ wait "$(jack_pid play)" || fail "etude play exited non-zero"
 cat "$T/onsets.out"
 n=$(sed -n 's/^onsets \([0-9]*\),.*/\1/p' "$T/onsets.out")
 [ "$n" = 15 ] || fail "$n clicks, expected 15 (4 count-in, 4 chorus, 3 verse, 4 chorus)"
-# (the count-in's bar has no section; following the transport, the bar under way when etude sees
-# the transport roll is not announced, and that may be the count-in's)
-secs=$(sed -n 's/.*"name":"bar".*"section":"\([^"]*\)".*/\1/p' "$T/bus.jsonl" | grep . | tr '\n' ' ')
-[ "$secs" = "chorus verse chorus " ] || fail "bar sections '$secs', expected 'chorus verse chorus '"
+# (following the transport, the bar under way when etude sees the transport roll is not
+# announced, and that may be the count-in's)
+secs=$(sed -n 's/.*"name":"bar".*"section":"\([^"]*\)".*/\1/p' "$T/bus.jsonl" | tr '\n' ' ')
+case "$secs" in
+"count-in chorus verse chorus " | "chorus verse chorus ") ;;
+*) fail "bar sections '$secs', expected 'count-in chorus verse chorus '" ;;
+esac
 
 # a label the map does not have
 "$ETUDE_BIN" play "$T/song.map" --name tl2 --loop bridge --no-session >"$T/bad.out" 2>"$T/bad.err"; rc=$?

@@ -1,6 +1,8 @@
 /* test_timeline.c - unit tests of the practice timeline: the --count-in, --loop, --loops, --start
  * and --trainer parsers (a table of bad inputs, each refused with one line naming its flag), bars
- * and labels resolved against material, and the tempo map rewritten to play a timeline. */
+ * and labels resolved against material, the tempo map rewritten to play a timeline, and the player's
+ * etude_player_set_timeline() as a front end other than the command line calls it (offline driver,
+ * no jackd). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,9 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <cmocka.h>
 
+#include "etude_bus.h"
+#include "etude_engine.h"
 #include "etude_error.h"
+#include "etude_offline.h"
+#include "etude_player.h"
 #include "etude_tempomap.h"
 #include "etude_timeline.h"
 
@@ -219,6 +227,119 @@ static void rewritten_map(void **state)
     etude_tempomap_destroy(m);
 }
 
+/* ---- the player ---------------------------------------------------------------------------- */
+
+#define RATE 48000u
+#define MAX_FRAMES (RATE * 8u)
+
+typedef struct rig {
+    etude_player_t *player;
+    float *mix;
+    uint64_t n;
+    int bars;
+    char sections[256]; /* the bar messages' sections, each followed by a space */
+} rig_t;
+
+static void on_bar(void *user, const etude_bus_msg_t *m)
+{
+    rig_t *r = user;
+    if (strcmp(m->name, "bar"))
+        return;
+    r->bars++;
+    const char *s = strstr(m->json, "\"section\":\"");
+    size_t o = strlen(r->sections);
+    if (s && o < sizeof r->sections - 64)
+        snprintf(r->sections + o, sizeof r->sections - o, "%.*s ", (int)strcspn(s + 11, "\""), s + 11);
+}
+
+static int capture(void *user, const float *const mix[2], uint32_t n)
+{
+    rig_t *r = user;
+    for (uint32_t i = 0; i < n && r->n < MAX_FRAMES; i++)
+        r->mix[r->n++] = mix[0][i];
+    etude_player_report(r->player);
+    return 0;
+}
+
+static void player_api(void **state)
+{
+    (void)state;
+    etude_engine_config_t cfg;
+    etude_engine_config_default(&cfg, RATE);
+    etude_engine_t *engine = NULL;
+    assert_int_equal(etude_engine_create(&cfg, &engine), 0);
+    etude_bus_t *bus = etude_bus_create();
+    assert_non_null(bus);
+    etude_engine_set_bus(engine, bus);
+    rig_t r = {0};
+    assert_non_null(etude_bus_subscribe(bus, "transport", on_bar, &r, &r));
+    etude_player_config_t pc = {.engine = engine, .bus = bus, .command = "render"};
+    assert_int_equal(etude_player_create(&pc, &r.player), 0);
+    r.mix = calloc(MAX_FRAMES, sizeof *r.mix);
+    assert_non_null(r.mix);
+
+    char path[] = "/tmp/etude-test-timeline-XXXXXX.map";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    const char *map = "intro: 1 4/4 120\nverse: 1 3/4 90\n";
+    assert_int_equal(write(fd, map, strlen(map)), (ssize_t)strlen(map));
+    close(fd);
+    char err[512] = "";
+    etude_player_material_t m = {.preset_path = path};
+    int rc = etude_player_load(r.player, &m, err, sizeof err);
+    unlink(path);
+    if (rc < 0)
+        fail_msg("load: %s", err);
+
+    etude_timeline_t t;
+    etude_timeline_init(&t);
+    assert_int_equal(etude_player_set_timeline(r.player, &t, err, sizeof err), 0); /* empty: nothing */
+    /* a label the map lacks: refused, the material left as it was */
+    assert_int_equal(etude_timeline_set_loop(&t, "bridge", err, sizeof err), 0);
+    assert_int_equal(etude_player_set_timeline(r.player, &t, err, sizeof err), ETUDE_EINVAL);
+    assert_string_equal(err, "--loop 'bridge': no label 'bridge' in the tempo map (labels: intro verse)");
+    /* for ever, then twice: the later call replaces the earlier */
+    assert_int_equal(etude_timeline_set_loop(&t, "verse", err, sizeof err), 0);
+    assert_int_equal(etude_timeline_set_loops(&t, "0", err, sizeof err), 0);
+    assert_int_equal(etude_player_set_timeline(r.player, &t, err, sizeof err), 0);
+    assert_true(etude_player_endless(r.player));
+    assert_int_equal(etude_timeline_set_loops(&t, "2", err, sizeof err), 0);
+    assert_int_equal(etude_timeline_set_count_in(&t, "1", err, sizeof err), 0);
+    assert_int_equal(etude_player_set_timeline(r.player, &t, err, sizeof err), 0);
+    assert_false(etude_player_endless(r.player));
+
+    assert_int_equal(etude_player_start(r.player, err, sizeof err), 0);
+    assert_int_equal(etude_player_set_timeline(r.player, &t, err, sizeof err), ETUDE_ESTATE);
+    etude_offline_config_t oc = {.period = 256, .write = capture, .user = &r};
+    assert_int_equal(etude_offline_run(engine, etude_player_sequencer(r.player), &oc), 0);
+    /* a count-in bar in the verse's 3/4 at 90, then the verse twice: 9 beats 32000 frames apart */
+    uint64_t quiet = RATE, k = 0;
+    for (uint64_t i = 0; i < r.n; i++) {
+        if (fabsf(r.mix[i]) > 0.01f) {
+            if (quiet >= RATE / 20) {
+                if (i != k * 32000)
+                    fail_msg("onset %llu at frame %llu, expected %llu", (unsigned long long)k,
+                             (unsigned long long)i, (unsigned long long)(k * 32000));
+                k++;
+            }
+            quiet = 0;
+        } else {
+            quiet++;
+        }
+    }
+    assert_int_equal(k, 9);
+    assert_int_equal(r.n, 9 * 32000);
+    assert_int_equal(r.bars, 3);
+    assert_string_equal(r.sections, "count-in verse verse ");
+    etude_player_finish(r.player, "end");
+
+    etude_player_destroy(r.player);
+    etude_engine_destroy(engine);
+    etude_bus_unsubscribe_owner(bus, &r);
+    etude_bus_destroy(bus);
+    free(r.mix);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +347,7 @@ int main(void)
         cmocka_unit_test(good_inputs),
         cmocka_unit_test(resolve),
         cmocka_unit_test(rewritten_map),
+        cmocka_unit_test(player_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
