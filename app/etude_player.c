@@ -1459,6 +1459,10 @@ int etude_player_locate_bar(etude_player_t *p, uint64_t bar, uint32_t beat, char
             return ETUDE_EINVAL;
         }
         frame = etude_tempomap_beat_frame(p->map, first + beat - 1, p->rate);
+        if (frame >= (1ull << 53)) { /* an endless map's bar beyond any frame count */
+            seterr(err, len, "/etude/locate: bar %llu is too far to play", (unsigned long long)bar);
+            return ETUDE_EINVAL;
+        }
     } else if (pr) {
         uint64_t f, next;
         double bpm;

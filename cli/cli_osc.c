@@ -87,7 +87,7 @@ static const struct route {
 } routes[] = {
     {"/etude/start", A_NONE, "no arguments"},
     {"/etude/stop", A_NONE, "no arguments"},
-    {"/etude/locate", A_LOCATE, "seconds from the start of the material (one number >= 0), a bar and a beat "
+    {"/etude/locate", A_LOCATE, "seconds from the start of the material (one number, 0 .. 1e9), a bar and a beat "
                                 "(two whole numbers >= 1), or a label of the tempo map, BAR or BAR.BEAT (a string)"},
     {"/etude/tap", A_OPT_NUM, "nothing (the tap is when it arrives) or one number: the tap's time in seconds on "
                               "the sender's clock"},
@@ -190,7 +190,7 @@ static int dispatch(const char *path, const char *types, lo_arg **argv, int argc
             rc = ETUDE_EINVAL;
         }
     } else if (!strcmp(path, "/etude/locate"))
-        rc = num >= 0 ? etude_player_locate(pl, num, err, sizeof err) : ETUDE_EINVAL;
+        rc = num >= 0 && num <= 1e9 ? etude_player_locate(pl, num, err, sizeof err) : ETUDE_EINVAL;
     else if (!strcmp(path, "/etude/tap"))
         rc = etude_player_tap(pl, argc ? num : now_s(), NULL, err, sizeof err);
     else if (!strcmp(path, "/etude/tempo"))

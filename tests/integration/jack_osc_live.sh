@@ -79,6 +79,7 @@ expect "^/etude/error /etude/locate /etude/locate: no bar 9 (the material has ba
 expect "^/etude/error /etude/locate /etude/locate: no beat 4 in bar 5 (it has beats 1 .. 3)" /etude/locate ii 5 4
 expect "^/etude/error /etude/locate /etude/locate 'chorus': no such label .*labels: intro ramp verse" /etude/locate s chorus
 expect '^/etude/error /etude/locate /etude/locate 2.5 1: expected a bar and a beat, whole numbers' /etude/locate fi 2.5 1
+expect '^/etude/error /etude/locate /etude/locate: value 1e+300 out of range' /etude/locate d 1e300
 expect '^/etude/error /etude/tap .*bad arguments .s.' /etude/tap s now
 
 # tap tempo at the intro (100 bpm): taps 0.5 s apart on the sender's clock make it 120

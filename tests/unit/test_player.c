@@ -373,6 +373,19 @@ static void test_locate_bar_label(void **state)
     assert_non_null(strstr(err, "'chorus'"));
     assert_non_null(strstr(err, "labels: intro verse"));
     expect_at(&r, 96000, 2, 1, "intro");
+    rig_close(&r);
+
+    /* an endless map: a bar beyond any frame count is refused (it was located to a wrapped frame) */
+    rig_open(&r);
+    load_click(&r, "4/4 120");
+    assert_int_equal(etude_player_locate_bar(r.player, 1000000000000000ull, 1, err, sizeof err), ETUDE_EINVAL);
+    assert_non_null(strstr(err, "too far"));
+    expect_at(&r, 0, 1, 1, "");
+    rig_close(&r);
+
+    rig_open(&r);
+    load_labelled(&r);
+    assert_int_equal(etude_player_locate_mark(r.player, "2", err, sizeof err), 0);
     /* by label, then play: the first click sounds at once, then the verse's 90 bpm beats */
     assert_int_equal(etude_player_locate_mark(r.player, "verse", err, sizeof err), 0);
     expect_at(&r, 192000, 3, 1, "verse");
