@@ -3,7 +3,7 @@
 add_test(NAME integration.practice_timeline
   COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/practice_timeline.sh $<TARGET_FILE:etude>
           $<TARGET_FILE:click_vs_klick_onsets> ${PROJECT_SOURCE_DIR})
-set_tests_properties(integration.practice_timeline PROPERTIES LABELS integration TIMEOUT 120
+set_tests_properties(integration.practice_timeline PROPERTIES LABELS integration TIMEOUT 300
   ENVIRONMENT OMP_NUM_THREADS=1)
 # The same live: etude play following the JACK transport (private jackd; labels as the jack_*.sh tests).
 add_test(NAME integration.practice_timeline_play COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/practice_timeline_play.sh)
