@@ -71,7 +71,9 @@ int etude_material_midi_preset(const char *path, const char *soundfont, etude_pr
     if (!realpath(path, abs))
         snprintf(abs, sizeof abs, "%s", path);
     cJSON *root = cJSON_CreateObject(), *voices = cJSON_AddArrayToObject(root, "voices");
-    cJSON_AddStringToObject(root, "title", base_name(path));
+    /* titled by the file's sequence name, else by its file name */
+    const char *title = etude_midifile_title(mf);
+    cJSON_AddStringToObject(root, "title", title[0] ? title : base_name(path));
     for (size_t i = 0; i < parts; i++) {
         cJSON *v = cJSON_CreateObject();
         const char *pn = etude_midifile_part_name(mf, i);
@@ -151,6 +153,8 @@ static void describe_midi(buf_t *b, const char *path, etude_midifile_t *mf)
     double secs = etude_midifile_seconds(mf, len);
     put(b, "%s: Standard MIDI File, format %d, %zu tracks, %u ticks per %s\n", path, etude_midifile_format(mf),
         etude_midifile_tracks(mf), div, smpte ? "second" : "quarter note");
+    if (etude_midifile_title(mf)[0])
+        put(b, "title: %s\n", etude_midifile_title(mf));
     /* bars: walk the meters from tick 0 */
     uint64_t bars = 0;
     double lo = 0, hi = 0;

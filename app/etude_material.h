@@ -25,8 +25,8 @@ typedef enum etude_material_kind {
  * file ("PATH: cannot read: ..."). */
 int etude_material_kind(const char *path, etude_material_kind_t *kind, char *err, size_t errlen);
 
-/* A MIDI file as a preset titled by its file name: one "midi" voice per part, named after the part
- * (or "part N"), on soundfont (NULL: the default SoundFont, etude_fluid_default_soundfont()).
+/* A MIDI file as a preset titled by its sequence name (etude_midifile_title()), else by its file
+ * name: one "midi" voice per part, named after the part (or "part N"), on soundfont (NULL: the default SoundFont, etude_fluid_default_soundfont()).
  * Returns 0 and *out (etude_preset_destroy()), or a negative ETUDE_E* with err naming the file. */
 int etude_material_midi_preset(const char *path, const char *soundfont, etude_preset_t **out, char *err,
                                size_t errlen);

@@ -40,6 +40,7 @@ struct etude_midifile {
     size_t nmeters;
     part_t *parts;
     size_t nparts;
+    char title[128]; /* the first track's name, sanitised UTF-8; "" when it has none */
 };
 
 /* A growable array of the messages of one track while parsing. */
@@ -52,6 +53,7 @@ typedef struct track_buf {
 } track_buf_t;
 
 typedef struct parser {
+    char title[128]; /* the first track's first non-empty name (see sanitise_text()) */
     const uint8_t *d;
     size_t len;
     etude_midifile_error_t *err;
@@ -113,6 +115,56 @@ static int read_vlq(parser_t *p, size_t *pos, size_t end, uint32_t *out, const c
     return fail(p, start, ETUDE_EPARSE, "track %zu: %s is longer than 4 bytes", tracknum, what);
 }
 
+/* Text of a meta event as a printable UTF-8 string in out (cap bytes, cap >= 1): valid UTF-8 is
+ * kept whole; a byte that starts no valid sequence is read as Latin-1 (the older files' usual
+ * encoding) when printable (0xA0..0xFF), else dropped; control characters (C0, DEL, C1) become a
+ * space; runs of spaces become one, and the ends are trimmed. A character that does not fit is
+ * dropped with all that follows, so the result is never cut inside a sequence. */
+static void sanitise_text(const uint8_t *m, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        uint8_t c[4];
+        size_t cl = 0, used = 1;
+        uint8_t b = m[i];
+        if (b < 0x80) {
+            c[0] = b < 0x20 || b == 0x7f ? ' ' : b;
+            cl = 1;
+        } else {
+            size_t need = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+            int ok = need && i + need <= n;
+            for (size_t j = 1; ok && j < need; j++)
+                ok = (m[i + j] & 0xc0) == 0x80;
+            if (ok && need == 3) /* no overlong forms, no surrogates */
+                ok = !(b == 0xe0 && m[i + 1] < 0xa0) && !(b == 0xed && m[i + 1] >= 0xa0);
+            if (ok && need == 4) /* no overlong forms, nothing past U+10FFFF */
+                ok = !(b == 0xf0 && m[i + 1] < 0x90) && !(b == 0xf4 && m[i + 1] >= 0x90);
+            if (ok && need == 2 && b == 0xc2 && m[i + 1] < 0xa0) { /* C1 control */
+                c[0] = ' ';
+                cl = 1;
+                used = 2;
+            } else if (ok) {
+                memcpy(c, m + i, need);
+                cl = used = need;
+            } else if (b >= 0xa0) { /* Latin-1 */
+                c[0] = (uint8_t)(0xc0 | b >> 6);
+                c[1] = (uint8_t)(0x80 | (b & 0x3f));
+                cl = 2;
+            }
+        }
+        i += used;
+        if (cl == 1 && c[0] == ' ' && (k == 0 || out[k - 1] == ' '))
+            continue;
+        if (k + cl >= cap)
+            break;
+        memcpy(out + k, c, cl);
+        k += cl;
+    }
+    while (k > 0 && out[k - 1] == ' ')
+        k--;
+    out[k] = 0;
+}
+
 static int parse_track(parser_t *p, size_t start, size_t end, size_t tracknum, track_buf_t *tb)
 {
     size_t pos = start;
@@ -154,6 +206,9 @@ static int parse_track(parser_t *p, size_t start, size_t end, size_t tracknum, t
                 while (k > 0 && tb->name[k - 1] == ' ')
                     tb->name[--k] = 0;
                 tb->named = k > 0;
+            }
+            if (type == 0x03 && tracknum == 1 && !p->title[0]) {
+                sanitise_text(m, mlen, p->title, sizeof p->title);
             } else if (type == 0x51) {
                 if (mlen != 3)
                     return fail(p, evpos, ETUDE_EPARSE, "track %zu: tempo event has length %u, expected 3", tracknum, mlen);
@@ -359,6 +414,7 @@ int etude_midifile_parse(const uint8_t *data, size_t len, etude_midifile_t **out
     }
     mf->format = format;
     mf->ntracks = ntracks;
+    memcpy(mf->title, p.title, sizeof mf->title);
     mf->smpte = smpte;
     mf->smpte_tps = smpte_tps;
     mf->division = smpte ? (uint32_t)(smpte_tps + 0.5) : division;
@@ -566,6 +622,8 @@ const char *etude_midifile_part_name(const etude_midifile_t *mf, size_t part)
 {
     return part < mf->nparts ? mf->parts[part].name : NULL;
 }
+
+const char *etude_midifile_title(const etude_midifile_t *mf) { return mf->title; }
 
 const etude_midi_msg_t *etude_midifile_part_msgs(const etude_midifile_t *mf, size_t part, size_t *count)
 {

@@ -74,6 +74,12 @@ uint32_t etude_midifile_tempo_at(const etude_midifile_t *mf, uint64_t tick);
 void etude_midifile_meter_at(const etude_midifile_t *mf, uint64_t tick, uint32_t *num,
                              uint32_t *den, uint64_t *since);
 
+/* [control] The file's title: the name (meta event 0x03) of its first track, which is the
+ * sequence name in a type 0 or 1 file, as UTF-8 without control characters (bytes that are not
+ * UTF-8 are read as Latin-1), at most 127 bytes; "" when the first track has none. Valid until the
+ * file is freed. */
+const char *etude_midifile_title(const etude_midifile_t *mf);
+
 /* [control] Parts (see the top of the file). Pointers stay valid until the file is freed. */
 size_t etude_midifile_parts(const etude_midifile_t *mf);
 const char *etude_midifile_part_name(const etude_midifile_t *mf, size_t part);
