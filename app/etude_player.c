@@ -1651,6 +1651,8 @@ static void handle_follow(etude_player_t *p)
         publish_start(p);
         break;
     case ETUDE_JACK_FOLLOW_STOP:
+        if (p->playing) /* the notes played up to the stop belong to the session that ends */
+            publish_timing(p);
         publish_stop(p, "stopped");
         p->next_bar = bar_at(p, ev.pos);
         break;
