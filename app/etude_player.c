@@ -94,6 +94,7 @@ struct etude_player {
     int ntaps;
     bool span_valid;  /* the audio played on continuously from span_pos, folded so far */
     uint64_t span_pos;
+    uint64_t fold_next; /* the first beat start after the last fold (0: fold on the next call) */
     double reached_lo, reached_hi;
 };
 
@@ -428,6 +429,7 @@ static void publish_start(etude_player_t *p)
     p->reached_lo = p->reached_hi = 0;
     p->span_pos = etude_sequencer_position(active_seq(p)); /* the tempo reached is folded from here */
     p->span_valid = etude_sequencer_rolling(active_seq(p));
+    p->fold_next = 0;
     if (p->span_valid)
         reach(p, map_tempo_at(p, p->span_pos));
 }
@@ -1466,6 +1468,11 @@ static void fold_reached(etude_player_t *p)
     if (!rolling && !p->span_valid)
         return;
     uint64_t b = etude_sequencer_position(s); /* stopped: where it stopped */
+    /* Rolling on inside the beat folded last: nothing new until its end (a beat's extremes lie at
+     * its ends, and the stop folds the position it stopped at), so a render's every period does
+     * not search the map. */
+    if (rolling && p->span_valid && b >= p->span_pos && b < p->fold_next)
+        return;
     if (!p->span_valid || b < p->span_pos) {
         reach(p, map_tempo_at(p, b));
     } else {
@@ -1484,6 +1491,12 @@ static void fold_reached(etude_player_t *p)
     }
     p->span_pos = b;
     p->span_valid = rolling;
+    p->fold_next = 0;
+    if (rolling) {
+        uint64_t nb = etude_tempomap_beat_count(p->map);
+        uint64_t k = etude_tempomap_beat_at_frame(p->map, b + 1, p->rate); /* first beat start after b */
+        p->fold_next = k < nb ? etude_tempomap_beat_frame(p->map, k, p->rate) : UINT64_MAX;
+    }
 }
 
 void etude_player_tempo_reached(const etude_player_t *p, double *lo, double *hi)
