@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "etude_click.h"
+#include "etude_drone.h"
 #include "etude_material.h"
 #include "etude_practice.h"
 #include "etude_presets.h"
@@ -86,12 +87,14 @@ struct etude_player {
     bool timeline_trainer;
     bool timeline_endless; /* it plays an endless map's last entry (written out as 900 hours) */
     uint32_t timeline_cin_bars; /* the rewritten map's count-in bars, first */
+    etude_timeline_layout_t timeline_layout; /* the material's bar of each bar of timeline_map */
 
     /* live: tap tempo and the tempo reached (etude_player_tap(), etude_player_tempo_reached()) */
     double taps[ETUDE_PLAYER_TAPS];
     int ntaps;
     bool span_valid;  /* the audio played on continuously from span_pos, folded so far */
     uint64_t span_pos;
+    uint64_t fold_next; /* the first beat start after the last fold (0: fold on the next call) */
     double reached_lo, reached_hi;
 };
 
@@ -426,6 +429,7 @@ static void publish_start(etude_player_t *p)
     p->reached_lo = p->reached_hi = 0;
     p->span_pos = etude_sequencer_position(active_seq(p)); /* the tempo reached is folded from here */
     p->span_valid = etude_sequencer_rolling(active_seq(p));
+    p->fold_next = 0;
     if (p->span_valid)
         reach(p, map_tempo_at(p, p->span_pos));
 }
@@ -629,6 +633,78 @@ static etude_practice_t *practice(const etude_player_t *p)
  * JACK transport is located there (the old material stops at once, the new one is armed by the
  * slow-sync handshake like any relocation), and in master mode the published BBT and BPM follow
  * the scaled map. Under another client's timebase the tempo is the transport's: refused. */
+static uint64_t same_bar(const void *ctx, uint64_t bar)
+{
+    (void)ctx;
+    return bar;
+}
+
+/* How the bars of map, a rewrite of the preset's tempo map (a tempo scale over the timeline's map,
+ * if any), are the preset map's bars. */
+static etude_drone_bar_map_t rewritten_bars(const etude_player_t *p)
+{
+    etude_drone_bar_map_t m = {same_bar, NULL, 0};
+    if (p->timeline_map)
+        m = (etude_drone_bar_map_t){etude_timeline_bar_of, &p->timeline_layout, sizeof p->timeline_layout};
+    return m;
+}
+
+/* The source of voice i of click material over map, a rewrite of the preset's tempo map whose bars
+ * are the preset map's by bars: a click plays map, a drone following the preset map changes note at
+ * the bars its changes name. ETUDE_EUNSUPPORTED for a voice that does not follow that map. */
+static int map_voice_source(const etude_player_t *p, size_t i, const etude_tempomap_t *map,
+                            const etude_drone_bar_map_t *bars, const etude_source_class_t **cls, void **src)
+{
+    *src = NULL;
+    if (!strcmp(p->voices[i].kind, "click")) {
+        *cls = &etude_click_source_class;
+        return etude_click_source_create(map, p->rate, src);
+    }
+    const etude_tempomap_t *base = etude_preset_tempomap(p->preset);
+    const etude_preset_voice_t *v = i < etude_preset_voice_count(p->preset) ? etude_preset_voice(p->preset, i) : NULL;
+    if (!base || !v || strcmp(v->name, p->voices[i].name) || !v->kind->map_source)
+        return ETUDE_EUNSUPPORTED;
+    return v->kind->map_source(v->config, base, map, bars, p->rate, cls, src);
+}
+
+/* Whether every voice follows the preset's tempo map (rewritten), or which does not. */
+static const pvoice_t *map_voice_astray(const etude_player_t *p)
+{
+    const etude_tempomap_t *base = etude_preset_tempomap(p->preset);
+    etude_drone_bar_map_t same = {same_bar, NULL, 0};
+    for (size_t i = 0; i < p->nvoices; i++) {
+        const etude_source_class_t *cls = NULL;
+        void *src = NULL;
+        int rc = base ? map_voice_source(p, i, base, &same, &cls, &src) : ETUDE_EUNSUPPORTED;
+        if (src)
+            cls->destroy(src);
+        if (rc == ETUDE_EUNSUPPORTED)
+            return &p->voices[i];
+    }
+    return NULL;
+}
+
+/* A sequencer playing every voice over map (map_voice_source()). */
+static int map_sequencer(const etude_player_t *p, const etude_tempomap_t *map, etude_sequencer_t **out)
+{
+    etude_drone_bar_map_t bars = rewritten_bars(p);
+    etude_sequencer_t *ns = NULL;
+    int rc = etude_sequencer_create(p->engine, p->rate / 1000u * LOOKAHEAD_MS, &ns);
+    for (size_t i = 0; rc == ETUDE_OK && i < p->nvoices; i++) {
+        const etude_source_class_t *cls = NULL;
+        void *src = NULL;
+        rc = map_voice_source(p, i, map, &bars, &cls, &src);
+        if (rc == ETUDE_OK && (rc = etude_sequencer_add_source(ns, cls, src, p->voices[i].id, NULL)) < 0)
+            cls->destroy(src);
+    }
+    if (rc < 0) {
+        etude_sequencer_destroy(ns);
+        ns = NULL;
+    }
+    *out = ns;
+    return rc;
+}
+
 /* The sequencer loop of an endless timeline over click material, on seq playing map. */
 static int set_timeline_loop(const etude_player_t *p, etude_sequencer_t *seq, const etude_tempomap_t *map)
 {
@@ -679,12 +755,11 @@ static int apply_scale(etude_player_t *p, const char *path, double scale, char *
         seterr(err, len, "%s: the speed trainer plans its own tempi", path);
         return ETUDE_ESTATE;
     }
-    for (size_t i = 0; i < p->nvoices; i++)
-        if (strcmp(p->voices[i].kind, "click")) {
-            seterr(err, len, "%s: voice '%s' (%s) has no tempo map to scale", path, p->voices[i].name,
-                   p->voices[i].kind);
-            return ETUDE_EUNSUPPORTED;
-        }
+    const pvoice_t *astray = map_voice_astray(p);
+    if (astray) {
+        seterr(err, len, "%s: voice '%s' (%s) has no tempo map to scale", path, astray->name, astray->kind);
+        return ETUDE_EUNSUPPORTED;
+    }
     etude_tempomap_t *nm = NULL;
     etude_sequencer_t *ns = NULL;
     int rc = ETUDE_OK;
@@ -696,14 +771,7 @@ static int apply_scale(etude_player_t *p, const char *path, double scale, char *
         free(text);
         if (rc < 0)
             return rc;
-        rc = etude_sequencer_create(p->engine, p->rate / 1000u * LOOKAHEAD_MS, &ns);
-        for (size_t i = 0; rc == ETUDE_OK && i < p->nvoices; i++) {
-            void *src = NULL;
-            rc = etude_click_source_create(nm, p->rate, &src);
-            if (rc == ETUDE_OK && (rc = etude_sequencer_add_source(ns, &etude_click_source_class, src,
-                                                                   p->voices[i].id, NULL)) < 0)
-                etude_click_source_free(src);
-        }
+        rc = map_sequencer(p, nm, &ns);
         if (rc == ETUDE_OK)
             rc = set_timeline_loop(p, ns, nm);
         if (rc < 0) {
@@ -1126,12 +1194,12 @@ static int timeline_click(etude_player_t *p, const etude_timeline_t *t, char *er
         seterr(err, len, "%s: this material has no bars to count", p->material);
         return ETUDE_EUNSUPPORTED;
     }
-    for (size_t i = 0; i < p->nvoices; i++)
-        if (strcmp(p->voices[i].kind, "click")) {
-            seterr(err, len, "%s: voice '%s' (%s) does not follow the tempo map", p->material, p->voices[i].name,
-                   p->voices[i].kind);
-            return ETUDE_EUNSUPPORTED;
-        }
+    const pvoice_t *astray = map_voice_astray(p);
+    if (astray) {
+        seterr(err, len, "%s: voice '%s' (%s) does not follow the tempo map", p->material, astray->name,
+               astray->kind);
+        return ETUDE_EUNSUPPORTED;
+    }
     uint64_t nb = etude_tempomap_bar_count(base);
     etude_timeline_bars_t b;
     int rc = etude_timeline_resolve(t, base, nb >= UINT32_MAX ? UINT32_MAX : (uint32_t)nb, &b, err, len);
@@ -1142,20 +1210,20 @@ static int timeline_click(etude_player_t *p, const etude_timeline_t *t, char *er
     if ((rc = etude_timeline_map(base, t, &b, p->material, &nm, &loop_bar, err, len)) < 0)
         return rc;
     etude_sequencer_t *ns = NULL;
-    rc = etude_sequencer_create(p->engine, p->rate / 1000u * LOOKAHEAD_MS, &ns);
-    for (size_t i = 0; rc == ETUDE_OK && i < p->nvoices; i++) {
-        void *src = NULL;
-        rc = etude_click_source_create(nm, p->rate, &src);
-        if (rc == ETUDE_OK &&
-            (rc = etude_sequencer_add_source(ns, &etude_click_source_class, src, p->voices[i].id, NULL)) < 0)
-            etude_click_source_free(src);
-    }
+    /* the drone's bars are those of the timeline's map (the one set before stays until this one is) */
+    etude_tempomap_t *old_map = p->timeline_map;
+    etude_timeline_layout_t old_layout = p->timeline_layout;
+    p->timeline_map = nm;
+    etude_timeline_layout(t, &b, &p->timeline_layout);
+    rc = map_sequencer(p, nm, &ns);
+    p->timeline_map = old_map;
     uint64_t old_loop = p->timeline_loop_bar;
     p->timeline_loop_bar = loop_bar;
     if (rc == ETUDE_OK)
         rc = set_timeline_loop(p, ns, nm);
     if (rc < 0) {
         p->timeline_loop_bar = old_loop;
+        p->timeline_layout = old_layout;
         etude_sequencer_destroy(ns);
         etude_tempomap_destroy(nm);
         seterr(err, len, "%s: %s", p->material, etude_strerror(rc));
@@ -1400,6 +1468,11 @@ static void fold_reached(etude_player_t *p)
     if (!rolling && !p->span_valid)
         return;
     uint64_t b = etude_sequencer_position(s); /* stopped: where it stopped */
+    /* Rolling on inside the beat folded last: nothing new until its end (a beat's extremes lie at
+     * its ends, and the stop folds the position it stopped at), so a render's every period does
+     * not search the map. */
+    if (rolling && p->span_valid && b >= p->span_pos && b < p->fold_next)
+        return;
     if (!p->span_valid || b < p->span_pos) {
         reach(p, map_tempo_at(p, b));
     } else {
@@ -1418,6 +1491,12 @@ static void fold_reached(etude_player_t *p)
     }
     p->span_pos = b;
     p->span_valid = rolling;
+    p->fold_next = 0;
+    if (rolling) {
+        uint64_t nb = etude_tempomap_beat_count(p->map);
+        uint64_t k = etude_tempomap_beat_at_frame(p->map, b + 1, p->rate); /* first beat start after b */
+        p->fold_next = k < nb ? etude_tempomap_beat_frame(p->map, k, p->rate) : UINT64_MAX;
+    }
 }
 
 void etude_player_tempo_reached(const etude_player_t *p, double *lo, double *hi)

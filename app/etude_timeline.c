@@ -490,3 +490,23 @@ int etude_timeline_map(const etude_tempomap_t *map, const etude_timeline_t *t, c
     free(tx.s);
     return rc;
 }
+
+void etude_timeline_layout(const etude_timeline_t *t, const etude_timeline_bars_t *b, etude_timeline_layout_t *out)
+{
+    out->count_in = t->count_in > 0 ? (uint32_t)t->count_in : 0;
+    out->start = b->start;
+    out->from = b->from;
+    out->to = b->to;
+}
+
+uint64_t etude_timeline_bar_of(const void *layout, uint64_t bar)
+{
+    const etude_timeline_layout_t *l = layout;
+    if (bar < l->count_in)
+        return l->start - 1u;
+    bar -= l->count_in;
+    if (l->to == UINT32_MAX || bar <= (uint64_t)(l->to - l->start)) /* the first pass, from start */
+        return l->start - 1u + bar;
+    bar -= (uint64_t)(l->to - l->start) + 1;
+    return l->from - 1u + bar % ((uint64_t)(l->to - l->from) + 1); /* later passes, from `from` */
+}

@@ -79,6 +79,17 @@ double etude_timeline_pass_bpm(const etude_timeline_t *t, uint32_t k);
 int etude_timeline_map(const etude_tempomap_t *map, const etude_timeline_t *t, const etude_timeline_bars_t *b,
                        const char *name, etude_tempomap_t **out, uint64_t *loop_bar, char *err, size_t len);
 
+/* Where the bars of etude_timeline_map()'s map come from, for voices keyed by the material's bars
+ * (a drone's changes): etude_timeline_bar_of(layout, k) is the 0-based bar of the material that bar
+ * k (0-based) of the rewritten map plays. Count-in bars play the first bar played (b->start). */
+typedef struct etude_timeline_layout {
+    uint32_t count_in;       /* count-in bars, first */
+    uint32_t start, from, to; /* as etude_timeline_bars_t (to == UINT32_MAX: endless) */
+} etude_timeline_layout_t;
+void etude_timeline_layout(const etude_timeline_t *t, const etude_timeline_bars_t *b, etude_timeline_layout_t *out);
+/* layout points to an etude_timeline_layout_t (void: a drone source's bar map, etude_drone.h). */
+uint64_t etude_timeline_bar_of(const void *layout, uint64_t bar);
+
 #ifdef __cplusplus
 }
 #endif

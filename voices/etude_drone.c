@@ -136,6 +136,8 @@ typedef struct map_source {
     size_t n;
     bool cached; /* the next expand most likely starts where the last one ended */
     uint64_t next_from;
+    uint64_t (*bar_of)(const void *ctx, uint64_t bar); /* NULL: the changes count map's bars */
+    unsigned char bar_ctx[ETUDE_DRONE_BAR_MAP_CTX];
 } map_source_t;
 
 int etude_drone_map_source_create(const etude_tempomap_t *map, uint32_t rate, const etude_drone_change_t *changes,
@@ -168,9 +170,25 @@ void etude_drone_map_source_free(void *self)
     free(s);
 }
 
-/* The change in force at bar. */
+int etude_drone_map_source_remap(void *self, const etude_tempomap_t *map, const etude_drone_bar_map_t *bars)
+{
+    map_source_t *s = self;
+    if (!s || !map || !bars || !bars->fn || bars->ctx_size > sizeof s->bar_ctx || (bars->ctx_size && !bars->ctx))
+        return ETUDE_EINVAL;
+    s->map = map;
+    s->bar_of = bars->fn;
+    memset(s->bar_ctx, 0, sizeof s->bar_ctx);
+    if (bars->ctx_size)
+        memcpy(s->bar_ctx, bars->ctx, bars->ctx_size);
+    s->cached = false;
+    return 0;
+}
+
+/* The change in force at bar (of the map played). */
 static const etude_drone_change_t *change_at(const map_source_t *s, uint64_t bar)
 {
+    if (s->bar_of)
+        bar = s->bar_of(s->bar_ctx, bar);
     size_t lo = 0, hi = s->n; /* the first change after bar */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

@@ -71,6 +71,21 @@ int etude_drone_map_source_create(const etude_tempomap_t *map, uint32_t rate, co
 void etude_drone_map_source_free(void *source);
 /* @endlifecycle */
 
+/* Which bar of the changes' map a bar of a rewritten map is (other tempi, count-in bars, a loop
+ * unrolled, a later start): fn(ctx, bar) (0-based both), a pure function, called on the thread that
+ * expands the source; ctx is copied (at most ETUDE_DRONE_BAR_MAP_CTX bytes). */
+#define ETUDE_DRONE_BAR_MAP_CTX 64u
+typedef struct etude_drone_bar_map {
+    uint64_t (*fn)(const void *ctx, uint64_t bar);
+    const void *ctx;
+    size_t ctx_size;
+} etude_drone_bar_map_t;
+
+/* [control] Make the source play map (borrowed, as above) in place of its own, its bar k sounding
+ * the change in force at bar bars->fn(ctx, k) of the changes; before the source is added to a
+ * sequencer. ETUDE_EINVAL for bad arguments. */
+int etude_drone_map_source_remap(void *source, const etude_tempomap_t *map, const etude_drone_bar_map_t *bars);
+
 extern const etude_source_class_t etude_drone_map_source_class;
 
 #ifdef __cplusplus

@@ -217,6 +217,44 @@ static size_t practice_bar_events(uint32_t bar, void *user, etude_event_t *out, 
     return 2;
 }
 
+/* The source of a drone under its click voice's map: the starting note at bar 0, then the changes
+ * (one at bar 1 replaces it). */
+static int map_source_create(const drone_preset_t *c, uint32_t rate, void **src)
+{
+    etude_drone_change_t *ch = calloc(c->nchanges + 1, sizeof *ch);
+    if (!ch)
+        return ETUDE_ENOMEM;
+    size_t n = 0;
+    ch[n++] = (etude_drone_change_t){0, key_hz(c, c->dc.key)};
+    for (size_t i = 0; i < c->nchanges; i++) {
+        if (c->changes[i].bar == 0)
+            n = 0;
+        ch[n++] = (etude_drone_change_t){c->changes[i].bar, key_hz(c, c->changes[i].key)};
+    }
+    int rc = etude_drone_map_source_create(c->map, rate, ch, n, src);
+    free(ch);
+    return rc;
+}
+
+/* The same source over a rewrite of the map it follows (etude_preset_kind_t.map_source). */
+static int drone_map_source(const void *config, const etude_tempomap_t *base, const etude_tempomap_t *map,
+                            const struct etude_drone_bar_map *bars, uint32_t rate, const etude_source_class_t **cls,
+                            void **src)
+{
+    const drone_preset_t *c = config;
+    *src = NULL;
+    if (!c->map || c->map != base)
+        return ETUDE_EUNSUPPORTED;
+    int rc = map_source_create(c, rate, src);
+    if (rc == 0 && (rc = etude_drone_map_source_remap(*src, map, bars)) < 0) {
+        etude_drone_map_source_free(*src);
+        *src = NULL;
+    }
+    if (rc == 0)
+        *cls = &etude_drone_map_source_class;
+    return rc;
+}
+
 static int drone_instantiate(void *config, const etude_preset_env_t *env, etude_voice_id_t *out, char *err,
                              size_t errsize)
 {
@@ -239,20 +277,8 @@ static int drone_instantiate(void *config, const etude_preset_env_t *env, etude_
         return rc;
     }
     if (c->map) {
-        /* the starting note at bar 0, then the changes (one at bar 1 replaces it) */
-        etude_drone_change_t *ch = calloc(c->nchanges + 1, sizeof *ch);
-        if (!ch)
-            return ETUDE_ENOMEM;
-        size_t n = 0;
-        ch[n++] = (etude_drone_change_t){0, key_hz(c, c->dc.key)};
-        for (size_t i = 0; i < c->nchanges; i++) {
-            if (c->changes[i].bar == 0)
-                n = 0;
-            ch[n++] = (etude_drone_change_t){c->changes[i].bar, key_hz(c, c->changes[i].key)};
-        }
         void *src = NULL;
-        rc = etude_drone_map_source_create(c->map, env->rate, ch, n, &src);
-        free(ch);
+        rc = map_source_create(c, env->rate, &src);
         if (rc == 0 && (rc = etude_sequencer_add_source(env->seq, &etude_drone_map_source_class, src, *out, NULL)))
             etude_drone_map_source_free(src);
         if (rc)
@@ -284,4 +310,5 @@ const etude_preset_kind_t etude_preset_kind_drone = {
     .instantiate = drone_instantiate,
     .tempomap = NULL,
     .free = drone_preset_free,
+    .map_source = drone_map_source,
 };

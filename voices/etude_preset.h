@@ -55,6 +55,8 @@ typedef struct etude_preset_env {
     const struct etude_practice_override *override;
 } etude_preset_env_t;
 
+struct etude_drone_bar_map; /* etude_drone.h */
+
 typedef struct etude_preset_kind {
     const char *kind;
     /* The kind's own fields (NULL-terminated); any other field besides the common ones is refused. */
@@ -80,6 +82,14 @@ typedef struct etude_preset_kind {
     /* [control] Optional. How many bars the voice's material has, as known at load (0: not known
      * until instantiated), so a voice that follows it can check bar numbers with the line at fault. */
     uint64_t (*bars)(const void *config);
+    /* [control] Optional. The voice's sequencer source over map, a rewrite of base (the preset's first
+     * tempo map: other tempi, count-in bars, a loop unrolled) whose bar k is base's bar
+     * bars->fn(bars->ctx, k); both maps are borrowed and must outlive the source. *cls gets its class:
+     * the caller adds it to a sequencer for the voice or frees it with (*cls)->destroy.
+     * ETUDE_EUNSUPPORTED when the voice does not follow base. Only the "drone" kind has it. */
+    int (*map_source)(const void *config, const etude_tempomap_t *base, const etude_tempomap_t *map,
+                      const struct etude_drone_bar_map *bars, uint32_t rate, const etude_source_class_t **cls,
+                      void **src);
 } etude_preset_kind_t;
 
 /* [control] Write "PATH:LINE: KEY[INDEX].FIELD: message" to ctx->err, the line being where the field's value
