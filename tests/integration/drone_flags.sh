@@ -5,7 +5,8 @@
 # quarter notes a minute, 4/4 (1 s a bar, 48000 frames):
 #   one: bar 1 A3   two: bar 2 D3   three: bar 3 E3   four: bar 4 G3
 # The click is muted (it still drives the bars); each window's pitch and level are measured on the
-# render (drone_pitch), the render's length by soxi. Fails before the drone followed a rewritten map
+# render (drone_pitch), the render's length by soxi. Flags: --count-in with --loop/--loops, --tempo-scale,
+# --start LABEL with a tempo scale, --trainer. Fails before the drone followed a rewritten map
 # (checked on 55e3764: "voice 'drone' (drone) does not follow the tempo map" and "... has no tempo
 # map to scale", and no render).
 # usage: drone_flags.sh ETUDE DRONE_PITCH
@@ -85,6 +86,14 @@ if render start 216000 --start three --tempo-scale 0.5; then
 0.05-1.95 164.81 bar 3: E3
 2.05-3.95 196.00 bar 4: G3
 4.05-4.45 0 after the map's end
+EOF2
+fi
+# The trainer over bar 4: a pass at 120, then one at 240 (2 s, then 1 s), both G3.
+if render trainer 168000 --loop four --trainer 120:120:1:240; then
+    check trainer <<'EOF2'
+0.05-1.95 196.00 pass 1 at 120: bar 4's G3
+2.05-2.95 196.00 pass 2 at 240: G3
+3.05-3.45 0 after the map's end
 EOF2
 fi
 exit $failed

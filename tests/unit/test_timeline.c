@@ -201,6 +201,21 @@ static void rewritten_map(void **state)
     /* the count-in: 3 beats at 90 (bar 5's start tempo, its meter) */
     assert_true(fabs(etude_tempomap_beat_seconds(out, 3) - 3 * 60.0 / 90) < 1e-9);
     etude_tempomap_destroy(out);
+    /* which written bar each rewritten bar plays (a drone's changes): the count-in plays bar 5 */
+    etude_timeline_layout_t lay;
+    etude_timeline_layout(&t, &b, &lay);
+    static const uint64_t written[] = {4, 4, 5, 3, 4, 5, 3, 4, 5}; /* 0-based; a third pass too */
+    for (uint64_t k = 0; k < sizeof written / sizeof *written; k++)
+        if (etude_timeline_bar_of(&lay, k) != written[k])
+            fail_msg("rewritten bar %llu plays bar %llu, want %llu", (unsigned long long)k,
+                     (unsigned long long)etude_timeline_bar_of(&lay, k), (unsigned long long)written[k]);
+    /* an endless map played from its start: bar k is bar k */
+    etude_timeline_bars_t all = {.loop = false, .from = 1, .to = UINT32_MAX, .start = 1};
+    etude_timeline_t none;
+    etude_timeline_init(&none);
+    etude_timeline_layout(&none, &all, &lay);
+    assert_int_equal(etude_timeline_bar_of(&lay, 0), 0);
+    assert_int_equal(etude_timeline_bar_of(&lay, 4000000000ull), 4000000000ull);
 
     /* for ever: the first pass from bar 5, then one pass from bar 4 to loop over */
     t.loops = 0;
@@ -216,6 +231,9 @@ static void rewritten_map(void **state)
     assert_int_equal(etude_timeline_resolve(&t, m, 7, &b, err, sizeof err), 0);
     assert_int_equal(etude_timeline_map(m, &t, &b, "song.map", &out, &loop_bar, err, sizeof err), 0);
     assert_int_equal(etude_tempomap_bar_count(out), 3);
+    etude_timeline_layout(&t, &b, &lay);
+    for (uint64_t k = 0; k < 3; k++)
+        assert_int_equal(etude_timeline_bar_of(&lay, k), 6); /* each pass plays bar 7 */
     static const double bpm[] = {100, 125, 150};
     for (uint64_t k = 0; k < 12; k++) {
         etude_tempomap_beat_t beat;
