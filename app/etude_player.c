@@ -542,10 +542,13 @@ int etude_player_stop(etude_player_t *p, char *err, size_t len)
     if (p->mode != ETUDE_JACK_TRANSPORT_OFF)
         return etude_jack_transport_stop(p->jack);
     int rc = etude_sequencer_stop(active_seq(p));
-    if (rc < 0)
+    if (rc < 0) {
         seterr(err, len, "/etude/stop: %s", etude_strerror(rc));
-    else
+    } else {
+        if (p->playing) /* the notes played up to the stop belong to the session that ends */
+            publish_timing(p);
         publish_stop(p, "stopped");
+    }
     return rc;
 }
 
