@@ -507,14 +507,17 @@ static int clock_same_boot(const etude_store_t *s)
 /* The offset of the server's clock to this machine's wall clock now, from the kept measurement:
  * within its boot, the server's time then plus the monotonic time since, minus the wall clock now
  * (so a wall clock set since then is accounted for); across boots, the kept offset as it is. */
+/* Two clocks read a moment apart (each to the millisecond) disagree by this much at most. */
+#define CLOCK_READ_SLACK_MS 50
+
 static int64_t offset_now(const etude_store_t *s, int64_t wall_now)
 {
     if (!clock_same_boot(s))
         return s->clock_offset_ms;
     int64_t carried = s->clock_at_ms + s->clock_offset_ms + (etude_time_mono_ms() - s->clock_mono_ms) - wall_now;
     int64_t moved = carried - s->clock_offset_ms;
-    /* Within 50 ms: the two clocks read a moment apart, not a wall clock that was set. */
-    return moved > -50 && moved < 50 ? s->clock_offset_ms : carried;
+    /* Within the slack: the two clocks read a moment apart, not a wall clock that was set. */
+    return moved > -CLOCK_READ_SLACK_MS && moved < CLOCK_READ_SLACK_MS ? s->clock_offset_ms : carried;
 }
 
 int64_t etude_store_now_ms(etude_store_t *store)
@@ -648,12 +651,16 @@ int etude_store_clamp_queued_times(etude_store_t *store)
 {
     /* A queued change stamped ahead of corrected now (a clock that was wrong, a hand-made import,
      * a year 9999) takes the time it was queued, or now if that is ahead too. */
-    char now[32];
-    etude_store_i_now(store, now);
+    /* Only what lies ahead by more than the clocks' reading slack: corrected now read on the
+     * monotonic clock can be a millisecond behind a stamp just made from the wall clock. */
+    char now[32], ahead[32];
+    int64_t now_ms = etude_store_now_ms(store);
+    etude_time_format_ms(now_ms, now);
+    etude_time_format_ms(now_ms + CLOCK_READ_SLACK_MS, ahead);
     sqlite3_stmt *st;
     static const char *const sqls[] = {
         "UPDATE entities SET updated_at = min(?1, (SELECT max(o.created_at) FROM outbox o WHERE o.entity_id = entities.id))"
-        " WHERE (updated_at > ?1 OR created_at > ?1 OR deleted_at > ?1) AND id IN (SELECT entity_id FROM outbox WHERE account = etude_account())",
+        " WHERE (updated_at > ?2 OR created_at > ?2 OR deleted_at > ?2) AND id IN (SELECT entity_id FROM outbox WHERE account = etude_account())",
         "UPDATE entities SET created_at = min(created_at, updated_at),"
         " deleted_at = CASE WHEN deleted_at IS NULL THEN NULL ELSE min(deleted_at, updated_at) END"
         " WHERE (created_at > updated_at OR deleted_at > updated_at) AND id IN (SELECT entity_id FROM outbox"
@@ -663,8 +670,10 @@ int etude_store_clamp_queued_times(etude_store_t *store)
     for (size_t i = 0; !rc && i < sizeof sqls / sizeof *sqls; i++) {
         if (sqlite3_prepare_v2(store->db, sqls[i], -1, &st, NULL) != SQLITE_OK)
             return finish(store, dbfail(store, "clock"));
-        if (sqlite3_bind_parameter_count(st) >= 1)
+        if (sqlite3_bind_parameter_count(st) >= 2) {
             sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 2, ahead, -1, SQLITE_TRANSIENT);
+        }
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dbfail(store, "clock");
         sqlite3_finalize(st);
     }

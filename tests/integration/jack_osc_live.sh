@@ -6,7 +6,8 @@
 # a session that plays a ramp through logs the tempo range reached (its end tempo included); bad
 # places and arguments get one /etude/error naming them and etude plays on; a long status comes
 # whole (it was cut at 2 KiB: fails on 076de23).
-# Every wait is bounded (timeout, jack_wait, jack_oscq's own 3 s).
+# Every wait is bounded (timeout, jack_wait, jack_oscq's own 3 s). The replies go to a file the
+# harness shows after a failure, so the FAIL line comes first in a cut log.
 #
 # Fails before the player's locate-by-bar/label and tap (a string or two numbers to /etude/locate
 # and any /etude/tap were refused), before the tempo reached inside a ramp (the status gave the
@@ -43,7 +44,7 @@ expect() { # pattern path [types args...]
     pat=$1
     shift
     out=$("$Q" "$port" "$@") || fail "no reply to $*"
-    echo "$* -> $out"
+    echo "$* -> $out" >>"$T/replies.out" # shown after a failure; the failure comes first
     echo "$out" | grep -q -- "$pat" || fail "reply to $* was '$out', expected '$pat'"
 }
 expect '"material":"song.txt"' /etude/status
