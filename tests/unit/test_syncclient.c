@@ -76,6 +76,10 @@ static void test_op_hashes_match_manifest(void **state)
         char hash[65], name[256];
         if (sscanf(line, "%64s operations/%255[^.].graphql", hash, name) != 2)
             continue;
+        /* the dashboard's reads, which no device sends */
+        if (!strcmp(name, "AdminMetrics") || !strcmp(name, "DashboardEntities") || !strcmp(name, "DeviceSyncStatus") ||
+            !strcmp(name, "ReportSyncStatus"))
+            continue;
         const char *mine = etude_sync_op_hash(name);
         if (!mine)
             fail_msg("no hash for operation %s", name);

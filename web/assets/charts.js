@@ -1,0 +1,2 @@
+/* charts.js - practice charts (SVG), shared by the dashboard and etude report. */
+"use strict";
