@@ -256,8 +256,8 @@
 
     /* ---- device status ------------------------------------------------------------------------ */
 
-    function cell(tr, text, cls) {
-        var td = C.h(document, "td", cls ? { class: cls } : {}, text);
+    function cell(tr, text, cls, label) {
+        var td = C.h(document, "td", { class: cls || null, "data-label": label || null }, text);
         tr.appendChild(td);
         return td;
     }
@@ -279,12 +279,12 @@
                 th.setAttribute("title", d.deviceId);
             tr.appendChild(th);
             var when = Date.parse(d.lastSyncAt);
-            var td = cell(tr, "", "last-sync");
+            var td = cell(tr, "", "last-sync", "Last sync");
             td.appendChild(C.h(document, "time", { datetime: d.lastSyncAt }, isFinite(when) ? C.localDateTime(when) : d.lastSyncAt));
-            cell(tr, String(d.pending), "pending" + (d.pending ? " warn" : ""));
-            cell(tr, String(d.conflicts), "conflicts" + (d.conflicts ? " warn" : ""));
+            cell(tr, String(d.pending), "pending" + (d.pending ? " warn" : ""), "Pending");
+            cell(tr, String(d.conflicts), "conflicts" + (d.conflicts ? " warn" : ""), "Conflicts");
             var dl = d.deadLetters || [];
-            td = cell(tr, "", "dead-letters" + (dl.length ? " warn" : ""));
+            td = cell(tr, "", "dead-letters" + (dl.length ? " warn" : ""), "Dead letters");
             td.setAttribute("data-count", String(dl.length));
             if (!dl.length) {
                 td.textContent = "0";
