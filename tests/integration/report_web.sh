@@ -47,7 +47,7 @@ done
 for hook in '"chart-days"' '"chart-weeks"' '"chart-tempo"' '"chart-timing"' 'id: "goals"' 'id: "sessions"' \
     'id: "notes"' 'id: "renders"' 'class: "bar"' '"data-key": it.key' '"data-minutes"' '"data-material"' '"data-bpm"' \
     '"data-ms"' '"data-progress"' 'class: "goal"' 'class: "session"' 'class: "note"'; do
-    grep -q -F "$hook" "$A/charts.js" || fail "charts.js lacks $hook"
+    grep -q -F -- "$hook" "$A/charts.js" || fail "charts.js lacks $hook"
 done
 grep -q -F '"tr", { class: "device", "data-device"' "$A/app.js" || fail "app.js lacks tr.device[data-device]"
 [ $failed = 0 ] && echo "report_web: ok"

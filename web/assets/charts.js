@@ -161,7 +161,7 @@
             m.lastBpm = bpm;
             if (bpm > m.bestBpm)
                 m.bestBpm = bpm;
-            m.points.push({ id: r.id, at: r.at, bpm: bpm });
+            m.points.push({ id: r.id, at: r.at, bpm: bpm, material: str(r.data.material) || m.name });
         });
         return out;
     };
@@ -334,18 +334,26 @@
             node.removeChild(node.firstChild);
     }
 
-    /* An empty <svg> with its id, class and accessible name; drawn into later. */
+    /* A chart: <div id=ID class="chart-box"> holding an empty <svg class="chart"> with its
+     * accessible name, drawn into later (C.chartSvg gives the svg). */
     C.svg = function (doc, id, label) {
+        var box = h(doc, "div", { id: id, class: "chart-box" });
         var e = doc.createElementNS(NS, "svg");
-        e.setAttribute("id", id);
         e.setAttribute("class", "chart");
         e.setAttribute("role", "img");
         e.setAttribute("aria-label", label);
-        return e;
+        box.appendChild(e);
+        return box;
+    };
+
+    /* The <svg> of a chart box (or the svg itself). */
+    C.chartSvg = function (el) {
+        return el && el.namespaceURI === NS ? el : el.querySelector("svg");
     };
 
     /* Size the drawing to the width the svg is laid out at (1 unit = 1 CSS pixel). */
     function frame(svg, height) {
+        svg = C.chartSvg(svg);
         var w = 0;
         try {
             w = Math.round(svg.getBoundingClientRect().width);
@@ -391,6 +399,7 @@
     /* Bars on a continuous axis of days (step 1) or weeks (step 7): items [{key, minutes,
      * sessions}] sorted by key; one <rect class="bar" data-key data-minutes> per item. */
     C.drawBars = function (svg, items, step, what) {
+        svg = C.chartSvg(svg);
         var f = frame(svg, 200);
         if (!items.length)
             return empty(svg, f, "No practice yet");
@@ -438,6 +447,7 @@
     /* Tempo per material: one <path class="series" data-material> per material and one
      * <circle class="point" data-material data-bpm> per session; legend items into legend (a <ul>). */
     C.drawTempo = function (svg, materials, legend) {
+        svg = C.chartSvg(svg);
         var f = frame(svg, 220);
         if (legend)
             clear(legend);
@@ -463,7 +473,7 @@
             s(svg, "path", { d: d, class: "series" + c, "data-material": m.name });
             m.points.forEach(function (p) {
                 var pt = s(svg, "circle", { cx: tx.x(p.at), cy: y(p.bpm), r: 4, class: "point" + c,
-                                            "data-material": m.name, "data-bpm": C.attrNumber(p.bpm) });
+                                            "data-material": p.material, "data-bpm": C.attrNumber(p.bpm) });
                 s(pt, "title", {}, m.name + ": " + p.bpm + " bpm, " + C.localDateTime(p.at));
             });
             if (legend) {
@@ -482,6 +492,7 @@
     /* The timing trend: a <circle class="point" data-ms> per session where MIDI was played (its
      * mean offset against the beat, ms, positive: late), its sd as a line, and a trend path. */
     C.drawTiming = function (svg, points) {
+        svg = C.chartSvg(svg);
         var f = frame(svg, 200);
         if (!points.length)
             return empty(svg, f, "No MIDI played yet");
@@ -514,6 +525,7 @@
     /* Lines over time: times (unix ms) and series [{name, values (null: a gap)}]; one
      * <path class="series" data-series> per series. */
     C.drawLines = function (svg, times, series, unit, legend) {
+        svg = C.chartSvg(svg);
         var f = frame(svg, 180);
         if (legend)
             clear(legend);
@@ -608,7 +620,8 @@
             var p = g.progress || C.goalProgress(d, sessions, nowMs);
             var target = num(d.target), ratio = num(p.ratio);
             var li = h(doc, "li", { class: "goal" + (p.reached ? " reached" : ""), "data-goal": g.id,
-                                    "data-progress": String(ratio), "data-value": C.attrNumber(p.value) });
+                                    "data-progress": String(Math.min(1, Math.max(0, ratio))), "data-ratio": String(ratio),
+                                    "data-value": C.attrNumber(p.value) });
             li.appendChild(h(doc, "span", { class: "goal-text" }, C.goalText(d)));
             var unit = d.kind === "minutes" ? " min" : " bpm";
             var prog = h(doc, "progress", { max: "1", value: String(Math.min(1, ratio)) });
