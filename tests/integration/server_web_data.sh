@@ -7,7 +7,7 @@
 # version 3 migration of a version 2 database.
 #   usage: ETUDE_SYNCD=... ETUDE_SOURCE_DIR=... server_web_data.sh
 #
-# Shown to fail: see the comment of each check marked "fails if".
+# How the checks fail without the defence: see the comments marked "fails if".
 here=$(dirname "$0")
 . "$here/server_web_lib.sh"
 

@@ -6,7 +6,8 @@
 #   usage: ETUDE_SYNCD=... ETUDE_SOURCE_DIR=... server_web_session.sh [basics|limits]
 #   (ctest runs the two parts as two tests, each a few seconds)
 #
-# Shown to fail (each check below was run against a server with the defence removed):
+# How each defence's check fails without it (to be confirmed by running it on the code with the
+# defence removed; the result is noted here):
 #  - the headers: with security_headers() emptied, "/: Content-Security-Policy" fails;
 #  - CSRF on /graphql: with the csrf_ok test removed from etude_syncd_execute_req, "graphql without
 #    X-CSRF-Token" fails; with foreign_origin() returning 0, "login from another origin" fails;
