@@ -4,7 +4,8 @@
 # sync/schema/operations.sha256 (a document edited without app.js would answer
 # PERSISTED_QUERY_NOT_FOUND), nothing breaks the Content-Security-Policy (no inline script, style
 # attribute, event handler attribute, eval or innerHTML), nothing is fetched from another origin,
-# the scripts parse, and the page holds the hooks the browser tests use. Checked to fail with one
+# the scripts parse, the page holds the hooks the browser tests use, and charts.js's model takes
+# entities of any shape without an exception and with figures that agree (report_fuzz.js). Checked to fail with one
 # digit of the AdminMetrics hash in app.js changed, and with style="" added to index.html.
 #   usage: report_web.sh SOURCE_DIR
 set -eu
@@ -50,5 +51,9 @@ for hook in '"chart-days"' '"chart-weeks"' '"chart-tempo"' '"chart-timing"' 'id:
     grep -q -F -- "$hook" "$A/charts.js" || fail "charts.js lacks $hook"
 done
 grep -q -F '"tr", { class: "device", "data-device"' "$A/app.js" || fail "app.js lacks tr.device[data-device]"
+# the model on entities of any shape, in zones with daylight saving (half an hour in Lord Howe)
+for tz in America/New_York Australia/Lord_Howe; do
+    TZ=$tz node "$(cd "$(dirname "$0")" && pwd)/report_fuzz.js" "$A/charts.js" 300 || fail "report_fuzz.js in $tz"
+done
 [ $failed = 0 ] && echo "report_web: ok"
 exit $failed

@@ -25,7 +25,7 @@
     }
     function round(x, digits) {
         var f = Math.pow(10, digits);
-        return Math.round(x * f) / f;
+        return isFinite(x * f) ? Math.round(x * f) / f : x;
     }
     C.round = round;
 
@@ -587,7 +587,9 @@
      * progress (the report's, computed by libetude-app) is shown with it; else it is computed. */
     C.renderPractice = function (container, data, nowMs) {
         var doc = container.ownerDocument;
-        var sessions = data.sessions || [], notes = data.notes || [], goals = data.goals || [];
+        var isObj = function (e) { return e && typeof e === "object" && e.data && typeof e.data === "object"; };
+        var sessions = (data.sessions || []).filter(isObj), notes = (data.notes || []).filter(isObj);
+        var goals = (data.goals || []).filter(isObj);
         clear(container);
         var t = C.totals(sessions);
 
