@@ -40,6 +40,7 @@ typedef struct etude_syncd_config {
     int login_fail_user;          /* failed logins per user within login_window before 429 */
     int login_fail_ip;            /* failed logins per client address within login_window before 429 */
     long login_window;            /* seconds the failed-login counters look back */
+    long session_ttl;             /* dashboard (cookie) session lifetime, seconds */
 } etude_syncd_config_t;
 
 /* [any] Fill *cfg with the documented defaults (docs/server.md). */
@@ -65,13 +66,22 @@ uint64_t etude_syncd_store_epoch(const etude_syncd_store_t *st);
 
 /* [any] Add a user with an argon2id hash of password. ETUDE_SYNCD_EEXIST if the name is taken. */
 int etude_syncd_store_user_add(etude_syncd_store_t *st, const char *name, const char *password);
+/* [any] etude_syncd_store_user_add, with the operator (admin) flag when admin is non-zero. */
+int etude_syncd_store_user_add_admin(etude_syncd_store_t *st, const char *name, const char *password,
+                                     int admin);
 
 typedef struct etude_syncd_user {
     int64_t id;
     char uuid[40];
     char name[128];
     int64_t session_id;
+    int admin;          /* users.admin: may read adminMetrics */
+    int64_t expires_ms; /* when the session's access (or dashboard) token stops working */
 } etude_syncd_user_t;
+
+/* Session kinds: a device's Bearer token pair, or a dashboard's cookie. A token of one kind is
+ * never accepted as the other. */
+enum { ETUDE_SYNCD_SESSION_DEVICE = 0, ETUDE_SYNCD_SESSION_WEB = 1 };
 
 typedef struct etude_syncd_tokens {
     char access[64];
@@ -89,6 +99,17 @@ int etude_syncd_store_refresh(etude_syncd_store_t *st, const char *refresh,
 /* [any] Resolve an access token. ETUDE_SYNCD_EAUTH with *why = "unknown", "expired" or "revoked". */
 int etude_syncd_store_auth(etude_syncd_store_t *st, const char *access, etude_syncd_user_t *user,
                            const char **why);
+/* [any] Open a dashboard session for a user whose password was verified (etude_syncd_store_login's
+ * check): token[64] gets the cookie value (43 base64url characters; only its SHA-256 is stored),
+ * user->expires_ms its end (now + ttl_s). ETUDE_SYNCD_EAUTH for wrong credentials. */
+int etude_syncd_store_login_web(etude_syncd_store_t *st, const char *name, const char *password,
+                                long ttl_s, char token[64], etude_syncd_user_t *user);
+/* [any] Resolve a dashboard session cookie (like etude_syncd_store_auth, web sessions only). */
+int etude_syncd_store_auth_web(etude_syncd_store_t *st, const char *token, etude_syncd_user_t *user,
+                               const char **why);
+/* [any] The database's 32-byte secret key named name (meta table), created at random on first
+ * use; the same for every process over the same database and across restarts. */
+int etude_syncd_store_secret(etude_syncd_store_t *st, const char *name, unsigned char key[32]);
 /* [any] Revoke the session of user->session_id. */
 int etude_syncd_store_logout(etude_syncd_store_t *st, const etude_syncd_user_t *user);
 
@@ -119,6 +140,20 @@ int etude_syncd_store_changes(etude_syncd_store_t *st, const etude_syncd_user_t 
 /* [any] The SyncMetadata object (caller deletes). */
 int etude_syncd_store_metadata(etude_syncd_store_t *st, const etude_syncd_user_t *user,
                                cJSON **meta);
+/* [any] One page of the user's current (non-deleted) entities of type in server order, after the
+ * opaque position after (NULL: from the start), at most limit: fills *page (DashboardPage object,
+ * caller deletes). ETUDE_SYNCD_EINVAL with *why (static) when after is not a position of this
+ * database's epoch. */
+int etude_syncd_store_dashboard(etude_syncd_store_t *st, const etude_syncd_user_t *user, const char *type,
+                                const char *after, int limit, cJSON **page, const char **why);
+/* [any] Replace the sync status device_id of the user last reported; status is a validated
+ * SyncStatusInput (fields as in sync.graphql). */
+int etude_syncd_store_report_status(etude_syncd_store_t *st, const etude_syncd_user_t *user,
+                                    const cJSON *status);
+/* [any] The user's devices' last reports, a [DeviceSyncStatus] array (caller deletes). */
+int etude_syncd_store_device_status(etude_syncd_store_t *st, const etude_syncd_user_t *user, cJSON **list);
+/* [any] Bytes of the database file and its WAL (0 for ":memory:"). */
+int64_t etude_syncd_store_bytes(etude_syncd_store_t *st);
 /* [any] The latest cursor of a user into buf (at least ETUDE_SYNCD_CURSOR_LEN bytes). */
 int etude_syncd_store_latest_cursor(etude_syncd_store_t *st, int64_t user_id, char *buf, size_t len);
 
@@ -160,8 +195,30 @@ void etude_syncd_metrics_upload(etude_syncd_metrics_t *m, const etude_syncd_uplo
 /* [any] Move a gauge (ETUDE_SYNCD_GAUGE_*) by delta. */
 void etude_syncd_metrics_gauge_add(etude_syncd_metrics_t *m, int which, int delta);
 enum { ETUDE_SYNCD_GAUGE_IN_FLIGHT = 0, ETUDE_SYNCD_GAUGE_SSE = 1 };
+/* [any] Set the database size gauge (bytes of the database files). */
+void etude_syncd_metrics_db_bytes(etude_syncd_metrics_t *m, int64_t bytes);
 /* [any] Prometheus text exposition; caller frees. */
 char *etude_syncd_metrics_render(etude_syncd_metrics_t *m);
+
+/* The ring of the last ETUDE_SYNCD_RING_MINUTES minutes, one slot per wall-clock minute, filled by
+ * the calls above (no thread of its own: a call in a new minute closes the slots before it). */
+#define ETUDE_SYNCD_RING_MINUTES 360
+typedef struct etude_syncd_metrics_point {
+    int64_t at_ms;               /* start of the minute, unix ms */
+    unsigned long long requests; /* HTTP requests finished in the minute */
+    unsigned long long errors;   /* of which answered with a status >= 400 */
+    unsigned long long uploads;  /* uploadBatch operations */
+    unsigned long long pulls;    /* syncChanges operations */
+    unsigned long long graphql;  /* /graphql requests timed (latency sample count) */
+    double p50_ms, p99_ms;       /* latency quantiles of the /graphql requests; < 0: none */
+    long sse_streams;            /* open event streams at the end of the minute (or now) */
+    int64_t db_bytes;            /* database bytes at the end of the minute (or now) */
+} etude_syncd_metrics_point_t;
+/* [any] Copy the last minutes (1..ETUDE_SYNCD_RING_MINUTES, current minute included, none from
+ * before the counters were created) into out, oldest first; returns how many. */
+int etude_syncd_metrics_points(etude_syncd_metrics_t *m, int minutes, etude_syncd_metrics_point_t *out);
+/* [control] Tests only: read the wall clock from fn (unix ms) instead of etude_syncd_now_ms(). */
+void etude_syncd_metrics_set_clock(etude_syncd_metrics_t *m, int64_t (*fn)(void));
 
 /* ---- event hub: Server-Sent Events fan-out ---- */
 
@@ -171,6 +228,9 @@ typedef struct etude_syncd_stream etude_syncd_stream_t;
 etude_syncd_hub_t *etude_syncd_hub_create(void);
 /* [control] Free the hub; every stream must be closed. NULL is a no-op. */
 void etude_syncd_hub_destroy(etude_syncd_hub_t *h);
+/* [any] Tell every stream of user_id (other than device_id's) that device_id reported a new
+ * sync status (event `status`). */
+void etude_syncd_hub_publish_status(etude_syncd_hub_t *h, int64_t user_id, const char *device_id);
 /* [any] Tell every stream of user_id (other than origin_device's) that changes up to seq
  * (whose cursor text is cursor) exist. */
 void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *origin_device,
@@ -227,6 +287,50 @@ void etude_syncd_execute(etude_syncd_t *s, const char *body, size_t len, const c
  * Login answers 429 (RATE_LIMITED) with retry_after until the window ends. */
 void etude_syncd_execute_from(etude_syncd_t *s, const char *body, size_t len, const char *authorization,
                               int media, const char *client, etude_syncd_reply_t *reply);
+
+/* Who sent a request, as the HTTP layer saw it. */
+typedef struct etude_syncd_request {
+    const char *authorization; /* the raw Authorization header, or NULL */
+    const char *session;       /* the etude_session cookie's value, or NULL */
+    const char *csrf;          /* the X-CSRF-Token header, or NULL */
+    const char *client;        /* the peer's address as text, or NULL (login throttling) */
+    int foreign_origin;        /* an Origin header was sent and is not this server's origin */
+} etude_syncd_request_t;
+
+/* [any] etude_syncd_execute_from with the dashboard's credentials: without an Authorization
+ * header, a session cookie authenticates DashboardEntities, DeviceSyncStatus, AdminMetrics and
+ * SyncMetadata only (other documents: 401), and only with csrf equal to the session's token and no
+ * foreign Origin (else 403, code CSRF). */
+void etude_syncd_execute_req(etude_syncd_t *s, const char *body, size_t len, const etude_syncd_request_t *rq,
+                             int media, etude_syncd_reply_t *reply);
+
+/* ---- dashboard sessions (cookie) ---- */
+
+/* Name of the session cookie. */
+#define ETUDE_SYNCD_COOKIE "etude_session"
+/* [any] Parse a login body {"username": "...", "password": "..."} (nothing else required; other
+ * members ignored). Returns 0 with *name and *password pointing into *doc (caller deletes *doc),
+ * or ETUDE_SYNCD_EINVAL with a static one-line reason naming the field in *why. */
+int etude_syncd_parse_login_body(const char *body, size_t len, cJSON **doc, const char **name,
+                                 const char **password, const char **why);
+/* [any] The value of cookie name in a Cookie header into out (at most len - 1 bytes). 0 when
+ * present and made only of base64url characters (a token this server could have issued), else
+ * ETUDE_SYNCD_ENOENT (absent) or ETUDE_SYNCD_EINVAL (malformed or too long). */
+int etude_syncd_cookie_find(const char *header, const char *name, char *out, size_t len);
+/* [any] Log in for the dashboard, throttled by the same counters as the Login operation. 0 with
+ * token[64] (the cookie) and *user; ETUDE_SYNCD_EAUTH for wrong credentials; ETUDE_SYNCD_ELIMIT
+ * when throttled (*retry_after seconds); ETUDE_SYNCD_EDB. */
+int etude_syncd_web_login(etude_syncd_t *s, const char *name, const char *password, const char *client,
+                          char token[64], etude_syncd_user_t *user, int *retry_after);
+/* [any] Resolve a session cookie; 0 or ETUDE_SYNCD_EAUTH (*why: "unknown", "expired", "revoked"). */
+int etude_syncd_web_session(etude_syncd_t *s, const char *token, etude_syncd_user_t *user, const char **why);
+/* [any] The CSRF token of session token (base64url of a keyed BLAKE2b of it under the database's
+ * secret) into out[64]. */
+void etude_syncd_csrf_token(etude_syncd_t *s, const char *token, char out[64]);
+/* [any] Whether header (may be NULL) is the CSRF token of session token, compared in constant time. */
+int etude_syncd_csrf_ok(etude_syncd_t *s, const char *token, const char *header);
+/* [any] Revoke the dashboard session of user (resolved from its cookie). */
+int etude_syncd_web_logout(etude_syncd_t *s, const etude_syncd_user_t *user);
 
 /* [any] Add "extensions": {"serverTimeMs": <unix ms>} to a response object (kept if it has one). */
 void etude_syncd_add_server_time(cJSON *root);

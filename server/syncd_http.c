@@ -1,5 +1,9 @@
-/* syncd_http.c - etude-syncd HTTP front end: /graphql, /events (SSE), /healthz, /metrics on libmicrohttpd. */
+/* syncd_http.c - etude-syncd HTTP front end on libmicrohttpd: /graphql, /events (SSE), /healthz,
+ * /metrics, and the dashboard: its page and assets (/, /static/NAME) and its cookie sessions
+ * (/session, /session/logout). */
 #include "syncd_http.h"
+
+#include "etude_web.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +18,7 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <sodium.h>
 
 /* One open connection, for the header and body deadlines (the sweeper cuts late ones). */
 enum { PHASE_HEADERS = 0, PHASE_BODY = 1, PHASE_SERVING = 2 };
@@ -45,7 +50,16 @@ struct etude_syncd_http {
     pthread_cond_t idle;
     int in_flight;
     int stopping;
+    int64_t db_checked_ms; /* monotonic time the database size gauge was last read (under lock) */
 };
+
+/* Sent with every answer: the dashboard's page runs only its own scripts and styles, is never
+ * framed, never sniffed, and sends no Referer. */
+static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+                          " connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/* The largest POST /session body (a user name and a password). */
+#define SESSION_MAX_BODY 8192
 
 typedef struct req {
     etude_syncd_http_t *h;
@@ -58,6 +72,8 @@ typedef struct req {
     int retry_after;
     const char *path;
     struct timespec t0;
+    size_t max_body;      /* body limit of this route */
+    char set_cookie[200]; /* a Set-Cookie header to send, or "" */
 } req_t;
 
 static int64_t mono_ms(void)
@@ -178,8 +194,18 @@ static const char *route_name(const char *url)
         return "/healthz";
     if (strcmp(url, "/metrics") == 0)
         return "/metrics";
+    if (strcmp(url, "/") == 0)
+        return "/";
+    if (strncmp(url, "/static/", 8) == 0)
+        return "/static";
+    if (strcmp(url, "/session") == 0)
+        return "/session";
+    if (strcmp(url, "/session/logout") == 0)
+        return "/session/logout";
     return "other";
 }
+
+static enum MHD_Result queue(req_t *r, struct MHD_Connection *c, int status, struct MHD_Response *resp);
 
 /* Queues body (taking ownership of the malloc'd text) with the usual headers. */
 static enum MHD_Result send_body(req_t *r, struct MHD_Connection *c, int status, const char *ctype,
@@ -208,14 +234,34 @@ static enum MHD_Result send_body(req_t *r, struct MHD_Connection *c, int status,
         MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
     if (gz)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    return queue(r, c, status, resp);
+}
+
+static void security_headers(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "Content-Security-Policy", csp);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+}
+
+/* Adds the headers every answer carries and queues resp (which it releases). */
+static enum MHD_Result queue(req_t *r, struct MHD_Connection *c, int status, struct MHD_Response *resp)
+{
+    security_headers(resp);
+    if (r->set_cookie[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
     pthread_mutex_lock(&r->h->lock);
     int stopping = r->h->stopping;
     pthread_mutex_unlock(&r->h->lock);
     if (stopping)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (status == 405)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, strcmp(r->path, "/graphql") == 0 ? "POST" : "GET");
-    if (status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                strcmp(r->path, "/graphql") == 0 || strcmp(r->path, "/session/logout") == 0 ? "POST"
+                                : strcmp(r->path, "/session") == 0                                          ? "GET, POST"
+                                                                                                             : "GET");
+    if (status == 401 && (strcmp(r->path, "/graphql") == 0 || strcmp(r->path, "/events") == 0))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"etude-syncd\", error=\"invalid_token\"");
     if (r->retry_after > 0) {
@@ -250,6 +296,42 @@ static enum MHD_Result send_error(req_t *r, struct MHD_Connection *c, int status
         return MHD_NO;
     etude_syncd_metrics_error(r->h->m, code);
     return send_body(r, c, status, "application/json; charset=utf-8", text, strlen(text), 0);
+}
+
+/* The peer's address as text into buf ("" when unknown). */
+static void client_address(struct MHD_Connection *c, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, (socklen_t)len);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, (socklen_t)len);
+    }
+}
+
+/* The session cookie's value into buf, or NULL when the request has none (or a malformed one). */
+static const char *session_cookie(struct MHD_Connection *c, char *buf, size_t len)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE);
+    return etude_syncd_cookie_find(h, ETUDE_SYNCD_COOKIE, buf, len) == 0 ? buf : NULL;
+}
+
+/* Whether the request carries an Origin header naming another origin than this server's (the
+ * scheme it serves and the Host the browser addressed). "null" (an opaque origin) is foreign. */
+static int foreign_origin(etude_syncd_http_t *h, struct MHD_Connection *c)
+{
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (!origin)
+        return 0;
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!host || !host[0])
+        return 1;
+    char self[320];
+    int n = snprintf(self, sizeof self, "%s://%s", h->hc.tls_cert ? "https" : "http", host);
+    return n < 0 || (size_t)n >= sizeof self || strcasecmp(origin, self) != 0;
 }
 
 static int media_of(struct MHD_Connection *c)
@@ -320,18 +402,17 @@ static enum MHD_Result graphql_complete(req_t *r, struct MHD_Connection *c)
     }
     int media = media_of(c);
     etude_syncd_reply_t rep;
-    char client[INET6_ADDRSTRLEN] = "";
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, client, sizeof client);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, client, sizeof client);
-    }
-    etude_syncd_execute_from(h->core, body, len,
-                             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-                             media, client[0] ? client : NULL, &rep);
+    char client[INET6_ADDRSTRLEN] = "", cookie[128];
+    client_address(c, client, sizeof client);
+    etude_syncd_request_t rq = {
+        .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        .session = session_cookie(c, cookie, sizeof cookie),
+        .csrf = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token"),
+        .client = client[0] ? client : NULL,
+        .foreign_origin = foreign_origin(h, c),
+    };
+    etude_syncd_execute_req(h->core, body, len, &rq, media, &rep);
+    sodium_memzero(cookie, sizeof cookie);
     free(inflated);
     if (!rep.body)
         return MHD_NO;
@@ -384,12 +465,21 @@ static enum MHD_Result events(req_t *r, struct MHD_Connection *c)
     etude_syncd_http_t *h = r->h;
     etude_syncd_user_t user;
     const char *why = NULL;
-    if (etude_syncd_authenticate(h->core,
-                                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-                                 &user, &why) != 0) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "Authorization: %s access token (send 'Authorization: Bearer <accessToken>')",
-                 why ? why : "invalid");
+    const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    char cookie[128];
+    const char *session = authz ? NULL : session_cookie(c, cookie, sizeof cookie);
+    /* A browser's EventSource cannot send headers: the dashboard's session cookie opens the same
+     * stream of the same user. (Reading a stream changes nothing, so no CSRF token is asked.) */
+    int rc = session ? etude_syncd_web_session(h->core, session, &user, &why)
+                     : etude_syncd_authenticate(h->core, authz, &user, &why);
+    sodium_memzero(cookie, sizeof cookie);
+    if (rc != 0) {
+        char msg[200];
+        if (session)
+            snprintf(msg, sizeof msg, "Cookie: %s dashboard session (log in again: POST /session)", why ? why : "invalid");
+        else
+            snprintf(msg, sizeof msg, "Authorization: %s access token (send 'Authorization: Bearer <accessToken>')",
+                     why ? why : "invalid");
         return send_error(r, c, 401, "UNAUTHENTICATED", msg);
     }
     const char *dev = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "deviceId");
@@ -431,6 +521,7 @@ static enum MHD_Result events(req_t *r, struct MHD_Connection *c)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    security_headers(resp);
     /* Parked streams send keep-alives; the idle timeout is not theirs. */
     MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)0);
     conn_phase(h, c, PHASE_SERVING);
@@ -438,6 +529,189 @@ static enum MHD_Result events(req_t *r, struct MHD_Connection *c)
     MHD_destroy_response(resp);
     r->responded = 1;
     r->status = 200;
+    return ok;
+}
+
+/* ---- the dashboard: page, assets, cookie sessions ---- */
+
+static enum MHD_Result send_static(req_t *r, struct MHD_Connection *c, const char *url)
+{
+    char path[128];
+    const char *name = strcmp(url, "/") == 0 ? "index.html" : url + 8; /* after "/static/" */
+    const etude_web_asset_t *a = NULL;
+    if (name[0] && !strchr(name, '/') && snprintf(path, sizeof path, "/%s", name) < (int)sizeof path)
+        a = etude_web_asset_find(path);
+    if (!a)
+        return send_error(r, c, 404, "NOT_FOUND", "path: no such asset (the page is at /, its files under /static/)");
+    struct MHD_Response *resp = MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+    /* Built into the binary: a new server may bring new files, so the browser asks each time. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    return queue(r, c, 200, resp);
+}
+
+/* {"error": msg} with status. */
+static enum MHD_Result send_session_error(req_t *r, struct MHD_Connection *c, int status, const char *code,
+                                          const char *msg)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", msg);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!text)
+        return MHD_NO;
+    etude_syncd_metrics_error(r->h->m, code);
+    return send_body(r, c, status, "application/json; charset=utf-8", text, strlen(text), 0);
+}
+
+/* The session's description: {"user": {"id", "name"}, "admin", "csrfToken", "expiresAt"}. */
+static enum MHD_Result send_session(req_t *r, struct MHD_Connection *c, const char *token,
+                                    const etude_syncd_user_t *u)
+{
+    char csrf[64], at[48];
+    etude_syncd_csrf_token(r->h->core, token, csrf);
+    etude_syncd_format_time(u->expires_ms, at, sizeof at);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *uo = cJSON_AddObjectToObject(o, "user");
+    cJSON_AddStringToObject(uo, "id", u->uuid);
+    cJSON_AddStringToObject(uo, "name", u->name);
+    cJSON_AddBoolToObject(o, "admin", u->admin != 0);
+    cJSON_AddStringToObject(o, "csrfToken", csrf);
+    cJSON_AddStringToObject(o, "expiresAt", at);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    sodium_memzero(csrf, sizeof csrf);
+    return text ? send_body(r, c, 200, "application/json; charset=utf-8", text, strlen(text), 0) : MHD_NO;
+}
+
+static void set_cookie(req_t *r, const char *value, long max_age)
+{
+    snprintf(r->set_cookie, sizeof r->set_cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s",
+             ETUDE_SYNCD_COOKIE, value, max_age, r->h->hc.tls_cert ? "; Secure" : "");
+}
+
+/* Checks a /session request can be served before its body is read; responds and returns 1 if not. */
+static int session_precheck(req_t *r, struct MHD_Connection *c, const char *method)
+{
+    int logout = strcmp(r->path, "/session/logout") == 0;
+    int post = strcmp(method, "POST") == 0;
+    if (!post && (logout || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))) {
+        send_session_error(r, c, 405, "METHOD_NOT_ALLOWED",
+                           logout ? "method: /session/logout accepts POST only" : "method: /session accepts GET and POST");
+        return 1;
+    }
+    if (!post)
+        return 0;
+    /* A login or logout sent by another site's page (login CSRF): the browser names that page's
+     * origin. Requests without Origin (curl, devices) are not from a page. */
+    if (foreign_origin(r->h, c)) {
+        send_session_error(r, c, 403, "CSRF", "Origin: not this server's origin");
+        return 1;
+    }
+    if (logout)
+        return 0;
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+        send_session_error(r, c, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type: expected application/json");
+        return 1;
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno || *end || n > SESSION_MAX_BODY) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "body: more than %d bytes", SESSION_MAX_BODY);
+            send_session_error(r, c, 413, "PAYLOAD_TOO_LARGE", msg);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static enum MHD_Result session_login(req_t *r, struct MHD_Connection *c)
+{
+    etude_syncd_http_t *h = r->h;
+    if (r->too_large) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "body: more than %d bytes", SESSION_MAX_BODY);
+        return send_session_error(r, c, 413, "PAYLOAD_TOO_LARGE", msg);
+    }
+    cJSON *doc = NULL;
+    const char *name = NULL, *password = NULL, *why = NULL;
+    if (etude_syncd_parse_login_body(r->buf, r->len, &doc, &name, &password, &why) != 0)
+        return send_session_error(r, c, 400, "BAD_REQUEST", why);
+    char client[INET6_ADDRSTRLEN], token[64];
+    client_address(c, client, sizeof client);
+    etude_syncd_user_t user;
+    int wait = 0;
+    int rc = etude_syncd_web_login(h->core, name, password, client[0] ? client : NULL, token, &user, &wait);
+    if (password)
+        sodium_memzero((void *)password, strlen(password));
+    cJSON_Delete(doc);
+    if (r->buf)
+        sodium_memzero(r->buf, r->len);
+    if (rc == ETUDE_SYNCD_ELIMIT) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "login: too many failed logins; retry in %d s", wait);
+        r->retry_after = wait;
+        return send_session_error(r, c, 429, "RATE_LIMITED", msg);
+    }
+    if (rc == ETUDE_SYNCD_EAUTH)
+        return send_session_error(r, c, 401, "INVALID_CREDENTIALS", "login: unknown username or wrong password");
+    if (rc)
+        return send_session_error(r, c, 500, "INTERNAL_SERVER_ERROR", "login: the database failed");
+    int64_t left = (user.expires_ms - etude_syncd_now_ms() + 999) / 1000;
+    set_cookie(r, token, left > 0 ? (long)left : 0);
+    enum MHD_Result ok = send_session(r, c, token, &user);
+    sodium_memzero(token, sizeof token);
+    return ok;
+}
+
+static enum MHD_Result session_get(req_t *r, struct MHD_Connection *c)
+{
+    char cookie[128];
+    const char *token = session_cookie(c, cookie, sizeof cookie);
+    etude_syncd_user_t user;
+    const char *why = NULL;
+    enum MHD_Result ok;
+    if (etude_syncd_web_session(r->h->core, token, &user, &why) != 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "Cookie: %s dashboard session (log in: POST /session)", why ? why : "invalid");
+        ok = send_session_error(r, c, 401, "UNAUTHENTICATED", msg);
+    } else {
+        ok = send_session(r, c, token, &user);
+    }
+    sodium_memzero(cookie, sizeof cookie);
+    return ok;
+}
+
+static enum MHD_Result session_logout(req_t *r, struct MHD_Connection *c)
+{
+    char cookie[128];
+    const char *token = session_cookie(c, cookie, sizeof cookie);
+    etude_syncd_user_t user;
+    const char *why = NULL;
+    enum MHD_Result ok;
+    const char *csrf = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
+    if (etude_syncd_web_session(r->h->core, token, &user, &why) != 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "Cookie: %s dashboard session", why ? why : "invalid");
+        ok = send_session_error(r, c, 401, "UNAUTHENTICATED", msg);
+    } else if (!etude_syncd_csrf_ok(r->h->core, token, csrf)) {
+        ok = send_session_error(r, c, 403, "CSRF",
+                                csrf ? "X-CSRF-Token: not this session's token" : "X-CSRF-Token: missing");
+    } else if (etude_syncd_web_logout(r->h->core, &user) != 0) {
+        ok = send_session_error(r, c, 500, "INTERNAL_SERVER_ERROR", "logout: the database failed");
+    } else {
+        set_cookie(r, "", 0);
+        char *b = strdup("{\"ok\":true}");
+        ok = b ? send_body(r, c, 200, "application/json; charset=utf-8", b, strlen(b), 0) : MHD_NO;
+    }
+    sodium_memzero(cookie, sizeof cookie);
     return ok;
 }
 
@@ -461,8 +735,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         h->in_flight++;
         pthread_mutex_unlock(&h->lock);
         etude_syncd_metrics_gauge_add(h->m, ETUDE_SYNCD_GAUGE_IN_FLIGHT, 1);
+        r->max_body = h->cfg.max_body;
         if (strcmp(r->path, "/graphql") == 0)
             graphql_precheck(r, c, method);
+        else if (strcmp(r->path, "/session") == 0 || strcmp(r->path, "/session/logout") == 0) {
+            r->max_body = SESSION_MAX_BODY;
+            session_precheck(r, c, method);
+        }
         return MHD_YES;
     }
     if (r->responded) {
@@ -471,21 +750,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_data_size = 0;
         return r->discarded > 4 * h->cfg.max_body + 65536 ? MHD_NO : MHD_YES;
     }
-    if (strcmp(r->path, "/graphql") == 0) {
+    int is_session = strcmp(r->path, "/session") == 0;
+    if (strcmp(r->path, "/graphql") == 0 || is_session) {
         if (*upload_data_size) {
             size_t n = *upload_data_size;
             if (since(&r->t0) > h->hc.body_timeout) /* a trickled body: the sweeper's check, sooner */
                 return MHD_NO;
             *upload_data_size = 0;
-            if (r->too_large || r->len + n > h->cfg.max_body) {
+            if (r->too_large || r->len + n > r->max_body) {
                 r->too_large = 1;
                 r->discarded += n;
                 return r->discarded > 4 * h->cfg.max_body + 65536 ? MHD_NO : MHD_YES;
             }
             if (r->len + n + 1 > r->cap) {
                 size_t ncap = (r->len + n + 1) * 2;
-                if (ncap > h->cfg.max_body + 1)
-                    ncap = h->cfg.max_body + 1;
+                if (ncap > r->max_body + 1)
+                    ncap = r->max_body + 1;
                 char *nb = realloc(r->buf, ncap);
                 if (!nb)
                     return MHD_NO;
@@ -497,12 +777,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             r->buf[r->len] = '\0';
             return MHD_YES;
         }
+        if (is_session)
+            return strcmp(method, "POST") == 0 ? session_login(r, c) : session_get(r, c);
         return graphql_complete(r, c);
     }
     if (*upload_data_size) { /* bodies on other routes are ignored */
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (strcmp(r->path, "/session/logout") == 0)
+        return session_logout(r, c);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_error(r, c, 405, "METHOD_NOT_ALLOWED", "method: this path accepts GET only");
     if (strcmp(r->path, "/healthz") == 0) {
@@ -510,12 +794,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return b ? send_body(r, c, 200, "application/json", b, strlen(b), 0) : MHD_NO;
     }
     if (strcmp(r->path, "/metrics") == 0) {
+        etude_syncd_metrics_db_bytes(h->m, etude_syncd_store_bytes(h->st));
         char *b = etude_syncd_metrics_render(h->m);
         return b ? send_body(r, c, 200, "text/plain; version=0.0.4; charset=utf-8", b, strlen(b), 1) : MHD_NO;
     }
     if (strcmp(r->path, "/events") == 0)
         return events(r, c);
-    return send_error(r, c, 404, "NOT_FOUND", "path: not found (served: /graphql, /events, /healthz, /metrics)");
+    if (strcmp(r->path, "/") == 0 || strcmp(r->path, "/static") == 0)
+        return send_static(r, c, url);
+    return send_error(r, c, 404, "NOT_FOUND",
+                      "path: not found (served: /, /static/NAME, /session, /graphql, /events, /healthz, /metrics)");
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -527,6 +815,15 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r)
         return;
     etude_syncd_metrics_request(h->m, r->path, r->responded ? r->status : 499, since(&r->t0));
+    /* The database size gauge, read at most once a second. */
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&h->lock);
+    int due = now - h->db_checked_ms >= 1000;
+    if (due)
+        h->db_checked_ms = now;
+    pthread_mutex_unlock(&h->lock);
+    if (due)
+        etude_syncd_metrics_db_bytes(h->m, etude_syncd_store_bytes(h->st));
     conn_phase(h, c, PHASE_HEADERS); /* keep-alive: the next request's headers are due in time */
     etude_syncd_metrics_gauge_add(h->m, ETUDE_SYNCD_GAUGE_IN_FLIGHT, -1);
     free(r->buf);

@@ -25,6 +25,8 @@ struct etude_syncd_stream {
     char cursor[ETUDE_SYNCD_CURSOR_LEN];
     int count;
     char origin[80];
+    int status_pending; /* a device reported its sync status (event `status`) */
+    char status_device[80];
     int64_t last_sent_ms; /* monotonic */
     int keepalive_due;
     int parked;
@@ -157,6 +159,23 @@ void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *
     pthread_mutex_unlock(&h->lock);
 }
 
+void etude_syncd_hub_publish_status(etude_syncd_hub_t *h, int64_t user_id, const char *device_id)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    for (etude_syncd_stream_t *s = h->streams; s; s = s->next) {
+        if (s->user_id != user_id)
+            continue;
+        if (s->device[0] && device_id && strcmp(s->device, device_id) == 0)
+            continue;
+        s->status_pending = 1; /* coalesced: the page reads every device's status anyway */
+        snprintf(s->status_device, sizeof s->status_device, "%s", device_id ? device_id : "");
+        unpark(s);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
 void etude_syncd_hub_shutdown(etude_syncd_hub_t *h)
 {
     if (!h)
@@ -241,6 +260,15 @@ long etude_syncd_stream_next(etude_syncd_stream_t *s, char *buf, size_t max, etu
         n = snprintf(buf, max,
                      "id: %lld\nevent: changes\ndata: {\"cursor\":\"%s\",\"count\":%d,\"deviceId\":%s}\n\n",
                      (long long)seq, cursor, count, origin);
+        return n < 0 || (size_t)n >= max ? -1 : n;
+    }
+    if (s->status_pending) {
+        json_escape(s->status_device, origin, sizeof origin);
+        s->status_pending = 0;
+        s->keepalive_due = 0;
+        s->last_sent_ms = mono_ms();
+        pthread_mutex_unlock(&h->lock);
+        n = snprintf(buf, max, "event: status\ndata: {\"deviceId\":%s}\n\n", origin);
         return n < 0 || (size_t)n >= max ? -1 : n;
     }
     if (s->keepalive_due || mono_ms() - s->last_sent_ms >= h->keepalive_ms) {

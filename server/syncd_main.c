@@ -24,9 +24,9 @@ static const char usage[] =
     "                   [--refresh-grace SECONDS] [--threads N] [--max-connections N]\n"
     "                   [--max-connections-per-ip N] [--idle-timeout SECONDS] [--header-timeout SECONDS]\n"
     "                   [--body-timeout SECONDS] [--max-streams-per-user N] [--login-failures-per-user N]\n"
-    "                   [--login-failures-per-ip N] [--login-window SECONDS]\n"
+    "                   [--login-failures-per-ip N] [--login-window SECONDS] [--session-ttl SECONDS]\n"
     "                   [--ready-file PATH] [--exit-with-parent]\n"
-    "       etude-syncd user add NAME [--password-stdin] [--db PATH]\n"
+    "       etude-syncd user add NAME [--admin] [--password-stdin] [--db PATH]\n"
     "       etude-syncd db new-epoch [--db PATH]\n";
 
 static int fail(const char *fmt, const char *a, const char *b)
@@ -145,12 +145,14 @@ static int cmd_user(int argc, char **argv)
     etude_syncd_config_t cfg;
     etude_syncd_config_defaults(&cfg);
     if (argc < 3 || strcmp(argv[1], "add") != 0)
-        return fail("user: expected 'user add NAME [--password-stdin] [--db PATH]'%s%s", "", "");
+        return fail("user: expected 'user add NAME [--admin] [--password-stdin] [--db PATH]'%s%s", "", "");
     const char *name = argv[2];
-    int from_stdin = 0;
+    int from_stdin = 0, admin = 0;
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--password-stdin") == 0)
             from_stdin = 1;
+        else if (strcmp(argv[i], "--admin") == 0)
+            admin = 1;
         else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             cfg.db_path = argv[++i];
         else
@@ -190,16 +192,16 @@ static int cmd_user(int argc, char **argv)
         sodium_memzero(pw, sizeof pw);
         return fail("%s%s", err, "");
     }
-    int rc = etude_syncd_store_user_add(st, name, pw);
+    int rc = etude_syncd_store_user_add_admin(st, name, pw, admin);
     sodium_memzero(pw, sizeof pw);
     if (rc == 0)
-        etude_syncd_store_audit(st, 0, "userAdd", name, "ok");
+        etude_syncd_store_audit(st, 0, admin ? "userAddAdmin" : "userAdd", name, "ok");
     etude_syncd_store_close(st);
     if (rc == ETUDE_SYNCD_EEXIST)
         return fail("user add: NAME '%s' already exists in %s", name, cfg.db_path);
     if (rc)
         return fail("user add: %s: %s", cfg.db_path, etude_syncd_strerror(rc));
-    fprintf(stderr, "etude-syncd: user %s added to %s\n", name, cfg.db_path);
+    fprintf(stderr, "etude-syncd: %s %s added to %s\n", admin ? "operator (admin)" : "user", name, cfg.db_path);
     return 0;
 }
 
@@ -325,6 +327,10 @@ int main(int argc, char **argv)
             if (num_flag(f, val, 1, 86400, &v))
                 return 2;
             cfg.login_window = (long)v;
+        } else if (strcmp(f, "--session-ttl") == 0) {
+            if (num_flag(f, val, 1, 365LL * 24 * 3600, &v))
+                return 2;
+            cfg.session_ttl = (long)v;
         } else if (strcmp(f, "--refresh-grace") == 0) {
             if (num_flag(f, val, 0, 600, &v))
                 return 2;

@@ -1,4 +1,5 @@
-/* syncd_metrics.c - etude-syncd counters, gauges and latency histogram in Prometheus text format. */
+/* syncd_metrics.c - etude-syncd counters, gauges and latency histogram in Prometheus text format,
+ * and the same figures per minute for the last hours (the dashboard's operator charts). */
 #include "syncd.h"
 
 #include <pthread.h>
@@ -9,6 +10,22 @@
 #define MAX_SERIES 64
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
+
+/* Per-minute latency histogram: bucket i holds samples up to LAT_BASE_MS * LAT_RATIO^i ms (the last
+ * one everything above), 0.05 ms to about a minute in steps of 25%, so a quantile read from it is
+ * within 25% of the true one. */
+#define LAT_BUCKETS 64
+#define LAT_BASE_MS 0.05
+#define LAT_RATIO 1.25
+
+typedef struct slot {
+    int64_t minute; /* unix minute of this slot */
+    unsigned long long requests, errors, uploads, pulls, graphql;
+    unsigned lat[LAT_BUCKETS];
+    double lat_max_ms;
+    long sse;
+    int64_t db_bytes;
+} slot_t;
 
 typedef struct series {
     char a[48], b[48];
@@ -25,14 +42,126 @@ struct etude_syncd_metrics {
     unsigned long long hist_count;
     unsigned long long accepted, conflicts, duplicates, rejected, replays, batches;
     long gauges[2];
+    int64_t db_bytes;
+    /* The ring: slot of minute k is ring[k % ETUDE_SYNCD_RING_MINUTES]; first_minute is when the
+     * counters were created, cur_minute the newest slot opened. */
+    slot_t ring[ETUDE_SYNCD_RING_MINUTES];
+    int64_t first_minute, cur_minute;
+    int64_t (*clock)(void);
 };
+
+static int64_t minute_now(etude_syncd_metrics_t *m)
+{
+    int64_t ms = m->clock ? m->clock() : etude_syncd_now_ms();
+    return ms >= 0 ? ms / 60000 : (ms - 59999) / 60000;
+}
+
+/* The slot of the current minute, opening it (and any minutes skipped with no call, empty but for
+ * the gauges carried over) when the minute changed. Caller holds the lock. A clock that went back
+ * keeps writing to the newest slot. */
+static slot_t *slot_now(etude_syncd_metrics_t *m)
+{
+    int64_t now = minute_now(m);
+    if (now > m->cur_minute) {
+        int64_t from = m->cur_minute + 1;
+        if (now - from >= ETUDE_SYNCD_RING_MINUTES)
+            from = now - ETUDE_SYNCD_RING_MINUTES + 1;
+        for (int64_t k = from; k <= now; k++) {
+            slot_t *sl = &m->ring[k % ETUDE_SYNCD_RING_MINUTES];
+            memset(sl, 0, sizeof *sl);
+            sl->minute = k;
+            sl->sse = m->gauges[ETUDE_SYNCD_GAUGE_SSE];
+            sl->db_bytes = m->db_bytes;
+        }
+        m->cur_minute = now;
+    }
+    return &m->ring[m->cur_minute % ETUDE_SYNCD_RING_MINUTES];
+}
 
 etude_syncd_metrics_t *etude_syncd_metrics_create(void)
 {
     etude_syncd_metrics_t *m = calloc(1, sizeof *m);
-    if (m)
-        pthread_mutex_init(&m->lock, NULL);
+    if (!m)
+        return NULL;
+    pthread_mutex_init(&m->lock, NULL);
+    m->first_minute = m->cur_minute = minute_now(m);
+    m->ring[m->cur_minute % ETUDE_SYNCD_RING_MINUTES].minute = m->cur_minute;
     return m;
+}
+
+void etude_syncd_metrics_set_clock(etude_syncd_metrics_t *m, int64_t (*fn)(void))
+{
+    pthread_mutex_lock(&m->lock);
+    m->clock = fn;
+    memset(m->ring, 0, sizeof m->ring);
+    m->first_minute = m->cur_minute = minute_now(m);
+    m->ring[m->cur_minute % ETUDE_SYNCD_RING_MINUTES].minute = m->cur_minute;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void etude_syncd_metrics_db_bytes(etude_syncd_metrics_t *m, int64_t bytes)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->db_bytes = bytes;
+    slot_now(m)->db_bytes = bytes;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* The upper bound of the histogram bucket holding quantile q (0..1) of sl, capped at the largest
+ * sample seen; -1 when the minute had none. */
+static double slot_quantile(const slot_t *sl, double q)
+{
+    unsigned long long total = 0;
+    for (int i = 0; i < LAT_BUCKETS; i++)
+        total += sl->lat[i];
+    if (total == 0)
+        return -1;
+    unsigned long long rank = (unsigned long long)(q * (double)total + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    unsigned long long cum = 0;
+    double bound = LAT_BASE_MS;
+    for (int i = 0; i < LAT_BUCKETS; i++, bound *= LAT_RATIO) {
+        cum += sl->lat[i];
+        if (cum >= rank)
+            return i == LAT_BUCKETS - 1 || bound > sl->lat_max_ms ? sl->lat_max_ms : bound;
+    }
+    return sl->lat_max_ms;
+}
+
+int etude_syncd_metrics_points(etude_syncd_metrics_t *m, int minutes, etude_syncd_metrics_point_t *out)
+{
+    if (!m || minutes < 1)
+        return 0;
+    if (minutes > ETUDE_SYNCD_RING_MINUTES)
+        minutes = ETUDE_SYNCD_RING_MINUTES;
+    pthread_mutex_lock(&m->lock);
+    slot_now(m);
+    int64_t from = m->cur_minute - minutes + 1;
+    if (from < m->first_minute)
+        from = m->first_minute;
+    int n = 0;
+    for (int64_t k = from; k <= m->cur_minute; k++) {
+        const slot_t *sl = &m->ring[k % ETUDE_SYNCD_RING_MINUTES];
+        etude_syncd_metrics_point_t *p = &out[n++];
+        memset(p, 0, sizeof *p);
+        p->at_ms = k * 60000;
+        if (sl->minute != k) /* not opened (cannot happen once slot_now ran; kept safe) */
+            continue;
+        p->requests = sl->requests;
+        p->errors = sl->errors;
+        p->uploads = sl->uploads;
+        p->pulls = sl->pulls;
+        p->graphql = sl->graphql;
+        p->p50_ms = slot_quantile(sl, 0.50);
+        p->p99_ms = slot_quantile(sl, 0.99);
+        p->sse_streams = sl->sse;
+        p->db_bytes = sl->db_bytes;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return n;
 }
 
 void etude_syncd_metrics_destroy(etude_syncd_metrics_t *m)
@@ -69,6 +198,23 @@ void etude_syncd_metrics_request(etude_syncd_metrics_t *m, const char *path, int
     snprintf(code, sizeof code, "%d", status);
     pthread_mutex_lock(&m->lock);
     bump(m->requests, path, code);
+    slot_t *sl = slot_now(m);
+    sl->requests++;
+    if (status >= 400)
+        sl->errors++;
+    if (strcmp(path, "/graphql") == 0) {
+        double ms = seconds * 1000.0;
+        double bound = LAT_BASE_MS;
+        int b = 0;
+        while (b < LAT_BUCKETS - 1 && ms > bound) {
+            bound *= LAT_RATIO;
+            b++;
+        }
+        sl->lat[b]++;
+        sl->graphql++;
+        if (ms > sl->lat_max_ms)
+            sl->lat_max_ms = ms;
+    }
     size_t i = 0;
     while (i < NBUCKETS && seconds > buckets[i])
         i++;
@@ -84,6 +230,8 @@ void etude_syncd_metrics_operation(etude_syncd_metrics_t *m, const char *op, con
         return;
     pthread_mutex_lock(&m->lock);
     bump(m->operations, op, result);
+    if (strcmp(op, "SyncChanges") == 0 && result && strcmp(result, "ok") == 0)
+        slot_now(m)->pulls++;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -102,6 +250,7 @@ void etude_syncd_metrics_upload(etude_syncd_metrics_t *m, const etude_syncd_uplo
         return;
     pthread_mutex_lock(&m->lock);
     m->batches++;
+    slot_now(m)->uploads++;
     if (s->replayed) {
         m->replays++;
     } else {
@@ -119,6 +268,7 @@ void etude_syncd_metrics_gauge_add(etude_syncd_metrics_t *m, int which, int delt
         return;
     pthread_mutex_lock(&m->lock);
     m->gauges[which] += delta;
+    slot_now(m)->sse = m->gauges[ETUDE_SYNCD_GAUGE_SSE];
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -207,9 +357,11 @@ char *etude_syncd_metrics_render(etude_syncd_metrics_t *m)
               "# HELP etude_syncd_requests_in_flight Requests being handled now.\n"
               "# TYPE etude_syncd_requests_in_flight gauge\netude_syncd_requests_in_flight %ld\n"
               "# HELP etude_syncd_event_streams Open /events streams.\n"
-              "# TYPE etude_syncd_event_streams gauge\netude_syncd_event_streams %ld\n",
+              "# TYPE etude_syncd_event_streams gauge\netude_syncd_event_streams %ld\n"
+              "# HELP etude_syncd_database_bytes Size of the database file and its write-ahead log.\n"
+              "# TYPE etude_syncd_database_bytes gauge\netude_syncd_database_bytes %lld\n",
               m->batches, m->replays, m->accepted, m->conflicts, m->duplicates, m->rejected,
-              m->gauges[0], m->gauges[1]);
+              m->gauges[0], m->gauges[1], (long long)m->db_bytes);
     pthread_mutex_unlock(&m->lock);
     if (s.oom) {
         free(s.p);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -75,6 +76,19 @@ static const char *schema_v2_sql =
     "ALTER TABLE sessions ADD COLUMN rotated_to INTEGER;"
     "ALTER TABLE sessions ADD COLUMN grace_until INTEGER;"
     "ALTER TABLE sessions ADD COLUMN grace_box BLOB;";
+
+/* Version 3: the dashboard. Operators (users.admin), dashboard sessions beside the devices' token
+ * pairs in the same table (sessions.kind 1: a cookie, never accepted as a Bearer token nor the
+ * other way round), and the sync status each device last reported (replaced by each report). */
+static const char *schema_v3_sql =
+    "ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sessions ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE IF NOT EXISTS device_status("
+    "  user_id INTEGER NOT NULL REFERENCES users(id), device_id TEXT NOT NULL, name TEXT,"
+    "  last_sync_at TEXT NOT NULL, reported_at INTEGER NOT NULL, pending INTEGER NOT NULL,"
+    "  conflicts INTEGER NOT NULL, dead_letters TEXT NOT NULL,"
+    "  PRIMARY KEY(user_id, device_id)) WITHOUT ROWID;";
+#define SCHEMA_VERSION 3
 
 static int exec(sqlite3 *db, const char *sql)
 {
@@ -155,21 +169,26 @@ static int user_version(sqlite3 *db)
     return v;
 }
 
-/* Creates the schema or brings an older one to version 2, in one transaction. */
+/* Creates the schema or brings an older one to the current version, in one transaction. */
 static int migrate(sqlite3 *db)
 {
     if (exec(db, "BEGIN IMMEDIATE"))
         return ETUDE_SYNCD_EDB;
     int v = user_version(db);
-    int rc = v < 0 || v > 2 ? ETUDE_SYNCD_EDB : exec(db, schema_sql);
+    int rc = v < 0 || v > SCHEMA_VERSION ? ETUDE_SYNCD_EDB : exec(db, schema_sql);
     if (!rc && v < 2) {
         rc = exec(db, schema_v2_sql);
         if (!rc)
             rc = backfill_start(db);
         if (!rc)
             rc = set_epoch(db, random_epoch());
-        if (!rc)
-            rc = exec(db, "PRAGMA user_version = 2");
+    }
+    if (!rc && v < 3)
+        rc = exec(db, schema_v3_sql);
+    if (!rc && v < SCHEMA_VERSION) {
+        char sql[48];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
+        rc = exec(db, sql);
     }
     if (rc || exec(db, "COMMIT")) {
         exec(db, "ROLLBACK");
@@ -222,7 +241,7 @@ int etude_syncd_store_open(const etude_syncd_config_t *cfg, etude_syncd_store_t 
     if (exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;") ||
         migrate(st->db) || read_epoch(st->db, &st->epoch)) {
         snprintf(err_msg, err_len, "%s: cannot initialise database: %s", cfg->db_path,
-                 user_version(st->db) > 2 ? "made by a newer etude-syncd" : sqlite3_errmsg(st->db));
+                 user_version(st->db) > SCHEMA_VERSION ? "made by a newer etude-syncd" : sqlite3_errmsg(st->db));
         etude_syncd_store_close(st);
         return ETUDE_SYNCD_EDB;
     }
@@ -291,6 +310,12 @@ static void random_uuid(char out[37])
 
 int etude_syncd_store_user_add(etude_syncd_store_t *st, const char *name, const char *password)
 {
+    return etude_syncd_store_user_add_admin(st, name, password, 0);
+}
+
+int etude_syncd_store_user_add_admin(etude_syncd_store_t *st, const char *name, const char *password,
+                                     int admin)
+{
     char hash[crypto_pwhash_STRBYTES];
     if (crypto_pwhash_str(hash, password, strlen(password), st->cfg.pw_ops, st->cfg.pw_mem) != 0)
         return ETUDE_SYNCD_ENOMEM;
@@ -300,12 +325,13 @@ int etude_syncd_store_user_add(etude_syncd_store_t *st, const char *name, const 
     sqlite3_stmt *s = NULL;
     int rc = ETUDE_SYNCD_EDB;
     if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO users(uuid, name, pwhash, created_at) VALUES(?,?,?,?)", -1, &s,
+                           "INSERT INTO users(uuid, name, pwhash, created_at, admin) VALUES(?,?,?,?,?)", -1, &s,
                            NULL) == SQLITE_OK) {
         sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 4, etude_syncd_now_ms());
+        sqlite3_bind_int(s, 5, admin ? 1 : 0);
         int r = sqlite3_step(s);
         rc = r == SQLITE_DONE ? 0 : r == SQLITE_CONSTRAINT ? ETUDE_SYNCD_EEXIST : ETUDE_SYNCD_EDB;
     }
@@ -324,22 +350,26 @@ static void new_token(char out[64], unsigned char hash[32])
     sodium_memzero(raw, sizeof raw);
 }
 
-/* Creates a session for user_id; caller holds the lock. */
-static int create_session(etude_syncd_store_t *st, int64_t user_id, etude_syncd_tokens_t *tok,
-                          int64_t *session_id)
+/* Creates a session of kind for user_id; caller holds the lock. A dashboard session (web_ttl_s > 0)
+ * lives web_ttl_s seconds and its refresh token is never given out: it cannot be refreshed. */
+static int create_session_kind(etude_syncd_store_t *st, int64_t user_id, long web_ttl_s,
+                               etude_syncd_tokens_t *tok, int64_t *session_id)
 {
     unsigned char ah[32], rh[32];
     new_token(tok->access, ah);
     new_token(tok->refresh, rh);
     int64_t now = etude_syncd_now_ms();
-    tok->access_expires = now + (int64_t)st->cfg.token_ttl * 1000;
-    tok->refresh_expires = now + (int64_t)st->cfg.refresh_ttl * 1000;
+    tok->access_expires = now + (int64_t)(web_ttl_s > 0 ? web_ttl_s : st->cfg.token_ttl) * 1000;
+    tok->refresh_expires = web_ttl_s > 0 ? tok->access_expires : now + (int64_t)st->cfg.refresh_ttl * 1000;
+    if (web_ttl_s > 0)
+        sodium_memzero(tok->refresh, sizeof tok->refresh);
     sqlite3_stmt *s = NULL;
     int rc = ETUDE_SYNCD_EDB;
     if (sqlite3_prepare_v2(st->db,
                            "INSERT INTO sessions(user_id, access_hash, access_expires, refresh_hash,"
-                           " refresh_expires, created_at) VALUES(?,?,?,?,?,?)",
+                           " refresh_expires, created_at, kind) VALUES(?,?,?,?,?,?,?)",
                            -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(s, 7, web_ttl_s > 0 ? ETUDE_SYNCD_SESSION_WEB : ETUDE_SYNCD_SESSION_DEVICE);
         sqlite3_bind_int64(s, 1, user_id);
         sqlite3_bind_blob(s, 2, ah, 32, SQLITE_STATIC);
         sqlite3_bind_int64(s, 3, tok->access_expires);
@@ -355,6 +385,12 @@ static int create_session(etude_syncd_store_t *st, int64_t user_id, etude_syncd_
     return rc;
 }
 
+static int create_session(etude_syncd_store_t *st, int64_t user_id, etude_syncd_tokens_t *tok,
+                          int64_t *session_id)
+{
+    return create_session_kind(st, user_id, 0, tok, session_id);
+}
+
 static void fill_user(etude_syncd_user_t *u, int64_t id, const unsigned char *uuid,
                       const unsigned char *name, int64_t session)
 {
@@ -365,21 +401,25 @@ static void fill_user(etude_syncd_user_t *u, int64_t id, const unsigned char *uu
     u->session_id = session;
 }
 
-int etude_syncd_store_login(etude_syncd_store_t *st, const char *name, const char *password,
-                            etude_syncd_tokens_t *tok, etude_syncd_user_t *user)
+/* Verifies name/password (argon2id, outside the lock; unknown users cost the same) and opens a
+ * session: a device's token pair (web_ttl_s 0) or a dashboard session of web_ttl_s seconds. */
+static int login_kind(etude_syncd_store_t *st, const char *name, const char *password, long web_ttl_s,
+                      etude_syncd_tokens_t *tok, etude_syncd_user_t *user)
 {
     char hash[crypto_pwhash_STRBYTES] = "";
     int64_t uid = 0;
+    int admin = 0;
     char uuid[40] = "";
     pthread_mutex_lock(&st->lock);
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT id, uuid, pwhash FROM users WHERE name=?", -1, &s, NULL) ==
+    if (sqlite3_prepare_v2(st->db, "SELECT id, uuid, pwhash, admin FROM users WHERE name=?", -1, &s, NULL) ==
         SQLITE_OK) {
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(s) == SQLITE_ROW) {
             uid = sqlite3_column_int64(s, 0);
             snprintf(uuid, sizeof uuid, "%s", (const char *)sqlite3_column_text(s, 1));
             snprintf(hash, sizeof hash, "%s", (const char *)sqlite3_column_text(s, 2));
+            admin = sqlite3_column_int(s, 3);
         }
     }
     sqlite3_finalize(s);
@@ -393,10 +433,30 @@ int etude_syncd_store_login(etude_syncd_store_t *st, const char *name, const cha
         return ETUDE_SYNCD_EAUTH;
     int64_t sid = 0;
     pthread_mutex_lock(&st->lock);
-    int rc = create_session(st, uid, tok, &sid);
+    int rc = create_session_kind(st, uid, web_ttl_s, tok, &sid);
     pthread_mutex_unlock(&st->lock);
-    if (rc == 0)
+    if (rc == 0) {
         fill_user(user, uid, (const unsigned char *)uuid, (const unsigned char *)name, sid);
+        user->admin = admin;
+        user->expires_ms = tok->access_expires;
+    }
+    return rc;
+}
+
+int etude_syncd_store_login(etude_syncd_store_t *st, const char *name, const char *password,
+                            etude_syncd_tokens_t *tok, etude_syncd_user_t *user)
+{
+    return login_kind(st, name, password, 0, tok, user);
+}
+
+int etude_syncd_store_login_web(etude_syncd_store_t *st, const char *name, const char *password,
+                                long ttl_s, char token[64], etude_syncd_user_t *user)
+{
+    etude_syncd_tokens_t tok;
+    int rc = login_kind(st, name, password, ttl_s > 0 ? ttl_s : 1, &tok, user);
+    if (rc == 0)
+        memcpy(token, tok.access, 64);
+    sodium_memzero(&tok, sizeof tok);
     return rc;
 }
 
@@ -464,7 +524,7 @@ int etude_syncd_store_refresh(etude_syncd_store_t *st, const char *refresh,
     if (sqlite3_prepare_v2(st->db,
                            "SELECT s.id, s.user_id, s.refresh_expires, s.revoked_at, u.uuid, u.name,"
                            " s.rotated_to, s.grace_until, s.grace_box"
-                           " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.refresh_hash=?",
+                           " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.refresh_hash=? AND s.kind=0",
                            -1, &s, NULL) == SQLITE_OK) {
         sqlite3_bind_blob(s, 1, h, 32, SQLITE_STATIC);
         if (sqlite3_step(s) == SQLITE_ROW) {
@@ -518,8 +578,8 @@ int etude_syncd_store_refresh(etude_syncd_store_t *st, const char *refresh,
     return rc;
 }
 
-int etude_syncd_store_auth(etude_syncd_store_t *st, const char *access, etude_syncd_user_t *user,
-                           const char **why)
+static int auth_kind(etude_syncd_store_t *st, const char *access, int kind, etude_syncd_user_t *user,
+                     const char **why)
 {
     unsigned char h[32];
     crypto_hash_sha256(h, (const unsigned char *)access, strlen(access));
@@ -528,10 +588,11 @@ int etude_syncd_store_auth(etude_syncd_store_t *st, const char *access, etude_sy
     int rc = ETUDE_SYNCD_EAUTH;
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT s.id, s.user_id, s.access_expires, s.revoked_at, u.uuid, u.name"
-                           " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.access_hash=?",
+                           "SELECT s.id, s.user_id, s.access_expires, s.revoked_at, u.uuid, u.name, u.admin"
+                           " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.access_hash=? AND s.kind=?",
                            -1, &s, NULL) == SQLITE_OK) {
         sqlite3_bind_blob(s, 1, h, 32, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, kind);
         if (sqlite3_step(s) == SQLITE_ROW) {
             if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
                 *why = "revoked";
@@ -540,6 +601,8 @@ int etude_syncd_store_auth(etude_syncd_store_t *st, const char *access, etude_sy
             } else {
                 fill_user(user, sqlite3_column_int64(s, 1), sqlite3_column_text(s, 4),
                           sqlite3_column_text(s, 5), sqlite3_column_int64(s, 0));
+                user->admin = sqlite3_column_int(s, 6);
+                user->expires_ms = sqlite3_column_int64(s, 2);
                 rc = 0;
                 *why = NULL;
             }
@@ -548,6 +611,55 @@ int etude_syncd_store_auth(etude_syncd_store_t *st, const char *access, etude_sy
         rc = ETUDE_SYNCD_EDB;
     }
     sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int etude_syncd_store_auth(etude_syncd_store_t *st, const char *access, etude_syncd_user_t *user,
+                           const char **why)
+{
+    return auth_kind(st, access, ETUDE_SYNCD_SESSION_DEVICE, user, why);
+}
+
+int etude_syncd_store_auth_web(etude_syncd_store_t *st, const char *token, etude_syncd_user_t *user,
+                               const char **why)
+{
+    return auth_kind(st, token, ETUDE_SYNCD_SESSION_WEB, user, why);
+}
+
+int etude_syncd_store_secret(etude_syncd_store_t *st, const char *name, unsigned char key[32])
+{
+    unsigned char fresh[32];
+    char hex[65];
+    randombytes_buf(fresh, sizeof fresh);
+    sodium_bin2hex(hex, sizeof hex, fresh, sizeof fresh);
+    sodium_memzero(fresh, sizeof fresh);
+    char mkey[80];
+    snprintf(mkey, sizeof mkey, "secret.%s", name);
+    int rc = ETUDE_SYNCD_EDB;
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    /* Another process over the same database may create it first: the first one written wins. */
+    if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO meta(key, value) VALUES(?, ?)", -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, mkey, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, hex, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_DONE)
+            rc = 0;
+    }
+    sqlite3_finalize(s);
+    sodium_memzero(hex, sizeof hex);
+    s = NULL;
+    if (rc == 0) {
+        rc = ETUDE_SYNCD_EDB;
+        if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key=?", -1, &s, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(s, 1, mkey, -1, SQLITE_STATIC);
+            size_t n = 0;
+            if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) &&
+                sodium_hex2bin(key, 32, (const char *)sqlite3_column_text(s, 0), 64, NULL, &n, NULL) == 0 && n == 32)
+                rc = 0;
+        }
+        sqlite3_finalize(s);
+    }
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -1360,4 +1472,229 @@ int etude_syncd_store_metadata(etude_syncd_store_t *st, const etude_syncd_user_t
     cJSON_AddNumberToObject(l, "maxEntityBytes", (double)st->cfg.max_entity_bytes);
     *meta = m;
     return 0;
+}
+
+/* ---- the dashboard's reads and the devices' reports ---- */
+
+/* Dashboard positions are "d1." + base64url(8-byte epoch, 8-byte server sequence): opaque to the
+ * page; they only ever select rows of the session's user after that sequence. */
+static void dash_encode(uint64_t epoch, int64_t seq, char *buf, size_t len)
+{
+    unsigned char raw[16];
+    for (int i = 0; i < 8; i++) {
+        raw[i] = (unsigned char)(epoch >> (56 - 8 * i));
+        raw[8 + i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
+    }
+    char b64[32];
+    sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(buf, len, "d1.%s", b64);
+}
+
+static int dash_decode(const char *text, uint64_t epoch, int64_t *seq)
+{
+    if (!text || strncmp(text, "d1.", 3) != 0 || strlen(text) != 3 + 22)
+        return -1;
+    unsigned char raw[16];
+    size_t n = 0;
+    if (sodium_base642bin(raw, sizeof raw, text + 3, 22, NULL, &n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        n != 16)
+        return -1;
+    uint64_t e = 0, v = 0;
+    for (int i = 0; i < 8; i++) {
+        e = (e << 8) | raw[i];
+        v = (v << 8) | raw[8 + i];
+    }
+    if (e != epoch || v > (uint64_t)INT64_MAX)
+        return -1;
+    char again[48];
+    dash_encode(e, (int64_t)v, again, sizeof again);
+    if (strcmp(again, text) != 0)
+        return -1;
+    *seq = (int64_t)v;
+    return 0;
+}
+
+int etude_syncd_store_dashboard(etude_syncd_store_t *st, const etude_syncd_user_t *user, const char *type,
+                                const char *after, int limit, cJSON **page, const char **why)
+{
+    *page = NULL;
+    *why = NULL;
+    int64_t after_seq = 0;
+    if (after && dash_decode(after, st->epoch, &after_seq) != 0) {
+        *why = "dashboardEntities: after is not a position this server gave (or the server was restored);"
+               " start again with after null";
+        return ETUDE_SYNCD_EINVAL;
+    }
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT id, entity_type, created_at, updated_at, data, server_seq FROM entities"
+                           " INDEXED BY entities_by_seq WHERE user_id=? AND server_seq>? AND entity_type=?"
+                           " AND deleted_at IS NULL ORDER BY server_seq LIMIT ?",
+                           -1, &s, NULL) != SQLITE_OK) {
+        pthread_mutex_unlock(&st->lock);
+        return ETUDE_SYNCD_EDB;
+    }
+    sqlite3_bind_int64(s, 1, user->id);
+    sqlite3_bind_int64(s, 2, after_seq);
+    sqlite3_bind_text(s, 3, type, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, limit + 1);
+    cJSON *p = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(p, "entities");
+    int n = 0, more = 0, r;
+    int64_t last = after_seq;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == limit) {
+            more = 1;
+            break;
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", (const char *)sqlite3_column_text(s, 0));
+        cJSON_AddStringToObject(o, "entityType", (const char *)sqlite3_column_text(s, 1));
+        cJSON_AddStringToObject(o, "createdAt", (const char *)sqlite3_column_text(s, 2));
+        cJSON_AddStringToObject(o, "updatedAt", (const char *)sqlite3_column_text(s, 3));
+        cJSON *d = parse_data((const char *)sqlite3_column_text(s, 4));
+        if (!cJSON_IsObject(d)) {
+            cJSON_Delete(d);
+            d = cJSON_CreateObject();
+        }
+        cJSON_AddItemToObject(o, "data", d);
+        cJSON_AddItemToArray(arr, o);
+        last = sqlite3_column_int64(s, 5);
+        n++;
+    }
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        cJSON_Delete(p);
+        return ETUDE_SYNCD_EDB;
+    }
+    if (more) {
+        char next[48];
+        dash_encode(st->epoch, last, next, sizeof next);
+        cJSON_AddStringToObject(p, "next", next);
+    } else {
+        cJSON_AddNullToObject(p, "next");
+    }
+    *page = p;
+    return 0;
+}
+
+int etude_syncd_store_report_status(etude_syncd_store_t *st, const etude_syncd_user_t *user,
+                                    const cJSON *status)
+{
+    const cJSON *dev = cJSON_GetObjectItemCaseSensitive(status, "deviceId");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(status, "name");
+    const cJSON *last = cJSON_GetObjectItemCaseSensitive(status, "lastSyncAt");
+    const cJSON *pending = cJSON_GetObjectItemCaseSensitive(status, "pending");
+    const cJSON *conflicts = cJSON_GetObjectItemCaseSensitive(status, "conflicts");
+    const cJSON *dl = cJSON_GetObjectItemCaseSensitive(status, "deadLetters");
+    /* Only the schema's fields are kept, whatever else the input held. */
+    cJSON *keep = cJSON_CreateArray();
+    const cJSON *it;
+    cJSON_ArrayForEach(it, dl)
+    {
+        cJSON *o = cJSON_CreateObject();
+        static const char *const keys[] = {"id", "entityType", "reason", "at"};
+        for (size_t i = 0; i < 4; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, keys[i]);
+            if (cJSON_IsString(v))
+                cJSON_AddStringToObject(o, keys[i], v->valuestring);
+            else
+                cJSON_AddNullToObject(o, keys[i]);
+        }
+        cJSON_AddItemToArray(keep, o);
+    }
+    char *text = etude_canon_print(keep);
+    cJSON_Delete(keep);
+    if (!text)
+        return ETUDE_SYNCD_ENOMEM;
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    int rc = ETUDE_SYNCD_EDB;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT OR REPLACE INTO device_status(user_id, device_id, name, last_sync_at, reported_at,"
+                           " pending, conflicts, dead_letters) VALUES(?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, user->id);
+        sqlite3_bind_text(s, 2, dev->valuestring, -1, SQLITE_STATIC);
+        if (cJSON_IsString(name))
+            sqlite3_bind_text(s, 3, name->valuestring, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, 3);
+        sqlite3_bind_text(s, 4, last->valuestring, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 5, etude_syncd_now_ms());
+        sqlite3_bind_int64(s, 6, (int64_t)pending->valuedouble);
+        sqlite3_bind_int64(s, 7, (int64_t)conflicts->valuedouble);
+        sqlite3_bind_text(s, 8, text, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_DONE)
+            rc = 0;
+    }
+    sqlite3_finalize(s);
+    if (rc == 0) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "device=%.64s", dev->valuestring);
+        audit_locked(st, user->id, "reportSyncStatus", detail, "ok");
+    }
+    pthread_mutex_unlock(&st->lock);
+    cJSON_free(text);
+    return rc;
+}
+
+int etude_syncd_store_device_status(etude_syncd_store_t *st, const etude_syncd_user_t *user, cJSON **list)
+{
+    *list = NULL;
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT device_id, name, last_sync_at, reported_at, pending, conflicts, dead_letters"
+                           " FROM device_status WHERE user_id=? ORDER BY device_id",
+                           -1, &s, NULL) != SQLITE_OK) {
+        pthread_mutex_unlock(&st->lock);
+        return ETUDE_SYNCD_EDB;
+    }
+    sqlite3_bind_int64(s, 1, user->id);
+    cJSON *arr = cJSON_CreateArray();
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "deviceId", (const char *)sqlite3_column_text(s, 0));
+        add_str_or_null(o, "name", (const char *)sqlite3_column_text(s, 1));
+        cJSON_AddStringToObject(o, "lastSyncAt", (const char *)sqlite3_column_text(s, 2));
+        char buf[48];
+        etude_syncd_format_time(sqlite3_column_int64(s, 3), buf, sizeof buf);
+        cJSON_AddStringToObject(o, "reportedAt", buf);
+        cJSON_AddNumberToObject(o, "pending", (double)sqlite3_column_int64(s, 4));
+        cJSON_AddNumberToObject(o, "conflicts", (double)sqlite3_column_int64(s, 5));
+        cJSON *dl = cJSON_Parse((const char *)sqlite3_column_text(s, 6));
+        if (!cJSON_IsArray(dl)) {
+            cJSON_Delete(dl);
+            dl = cJSON_CreateArray();
+        }
+        cJSON_AddItemToObject(o, "deadLetters", dl);
+        cJSON_AddItemToArray(arr, o);
+    }
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    if (r != SQLITE_DONE) {
+        cJSON_Delete(arr);
+        return ETUDE_SYNCD_EDB;
+    }
+    *list = arr;
+    return 0;
+}
+
+int64_t etude_syncd_store_bytes(etude_syncd_store_t *st)
+{
+    const char *p = st->cfg.db_path;
+    if (!p || !p[0] || strcmp(p, ":memory:") == 0)
+        return 0;
+    struct stat sb;
+    int64_t n = 0;
+    if (stat(p, &sb) == 0)
+        n += (int64_t)sb.st_size;
+    char wal[PATH_MAX];
+    if ((size_t)snprintf(wal, sizeof wal, "%s-wal", p) < sizeof wal && stat(wal, &sb) == 0)
+        n += (int64_t)sb.st_size;
+    return n;
 }

@@ -33,6 +33,60 @@ void etude_syncd_config_defaults(etude_syncd_config_t *cfg)
     cfg->login_fail_user = 10;
     cfg->login_fail_ip = 30;
     cfg->login_window = 300;
+    cfg->session_ttl = 43200;
+}
+
+static int b64url_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* Cookie: name=value; name2=value2 (RFC 6265 5.4). Names compare exactly; a value may be quoted.
+ * The first pair with the name counts (the browser sends the most specific path first). */
+int etude_syncd_cookie_find(const char *header, const char *name, char *out, size_t len)
+{
+    if (!header || !name || !out || len == 0)
+        return ETUDE_SYNCD_ENOENT;
+    out[0] = '\0';
+    size_t nl = strlen(name);
+    const char *p = header;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ';')
+            p++;
+        if (!*p)
+            break;
+        const char *eq = p;
+        while (*eq && *eq != '=' && *eq != ';')
+            eq++;
+        const char *end = eq;
+        while (*end && *end != ';')
+            end++;
+        const char *ne = eq;
+        while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+            ne--;
+        if (*eq == '=' && (size_t)(ne - p) == nl && memcmp(p, name, nl) == 0) {
+            const char *v = eq + 1, *ve = end;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if (ve - v >= 2 && *v == '"' && ve[-1] == '"') {
+                v++;
+                ve--;
+            }
+            size_t n = (size_t)(ve - v);
+            if (n == 0 || n >= len)
+                return ETUDE_SYNCD_EINVAL;
+            for (size_t i = 0; i < n; i++)
+                if (!b64url_char((unsigned char)v[i]))
+                    return ETUDE_SYNCD_EINVAL;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return 0;
+        }
+        p = end;
+    }
+    return ETUDE_SYNCD_ENOENT;
 }
 
 /* Cursors are "c2." + base64url(8-byte epoch, 8-byte seq, 6-byte tag), all big-endian: opaque to

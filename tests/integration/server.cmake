@@ -9,6 +9,13 @@ if(TARGET etude-syncd)
   add_test(NAME server.tls COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_tls.sh $<TARGET_FILE:etude-syncd> ${PROJECT_SOURCE_DIR})
   add_test(NAME server.cli COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_cli.sh $<TARGET_FILE:etude-syncd>)
   set_tests_properties(server.tls server.cli PROPERTIES LABELS "integration;server" TIMEOUT 300)
+  # The dashboard's side of the server: page, headers, cookie sessions, CSRF, throttling, the
+  # dashboard's documents, device status, admin metrics (server_web_*.sh, curl on loopback).
+  add_test(NAME server.web_session COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_web_session.sh basics)
+  add_test(NAME server.web_limits COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_web_session.sh limits)
+  add_test(NAME server.web_data COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_web_data.sh)
+  set_tests_properties(server.web_session server.web_limits server.web_data PROPERTIES
+    LABELS "integration;server" TIMEOUT 120 ENVIRONMENT "${_syncd_env}")
   # graphql-js (npm ci from the lock file) validates every shipped document against sync.graphql.
   add_test(NAME server.graphql_documents COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_graphql_validate.sh
     ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/server-graphql-validate)
