@@ -90,17 +90,10 @@ const b = r.data.deviceSyncStatus.find((d) => d.deviceId === process.argv[2]);
 if (!b || b.pending !== 0 || b.conflicts !== 0 || b.deadLetters.length !== 1) throw new Error(JSON.stringify(b));
 ' "$T/ds2" "$(devid b)" || fail "b's settled state as a sees it: $(cat "$T/ds2")"
 
-# Another user: none of alice's devices.
-printf '%s\n' "other $PASSWORD" | dev c sync login --server "$SERVER_URL" --user bob --password-stdin >/dev/null || fail "login bob"
-device_status c >"$T/ds3"
-node -e '
-const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-const l = r.data.deviceSyncStatus;
-if (l.length !== 1 || l[0].deviceId !== process.argv[2]) throw new Error(JSON.stringify(l));
-' "$T/ds3" "$(devid c)" || fail "bob sees: $(cat "$T/ds3")"
-
-# A refused report (429 + Retry-After 30 through the proxy: requests 1 login, 2 the pull, 3 the
-# report) leaves the sync successful, is noted, and holds no later sync back.
+# Another user, bob, logs in through the fault proxy, which refuses his first report with 429 and
+# Retry-After 30 (requests: 1 the login, 2 the pull, 3 the report): the sync still succeeds, the
+# refusal is noted, no later sync is held back, and the next one reports. Bob then sees his own
+# device only, none of alice's.
 node "$ETUDE_TESTS_DIR/support/fault_proxy.mjs" --target "$SERVER_ADDR" --ready "$T/proxy.ready" \
     --faults "pass,pass,429" --retry-after 30 --stats "$T/proxy.stats" 2>"$T/proxy.log" &
 PIDS="$PIDS $!"
@@ -108,13 +101,20 @@ i=0
 while [ ! -s "$T/proxy.ready" ]; do i=$((i + 1)); [ $i -gt 200 ] && fail "proxy did not start"; sleep 0.05; done
 PROXY="http://$(cat "$T/proxy.ready")"
 n1=$(reports)
-login d "$PROXY" >"$T/out" || fail "login d (its report refused): $(cat "$T/out")"
-dev d sync status --json >"$T/st"
+printf '%s\n' "other $PASSWORD" | dev c sync login --server "$PROXY" --user bob --password-stdin >"$T/out" ||
+    fail "login bob (his report refused): $(cat "$T/out")"
+dev c sync status --json >"$T/st"
 grep -q '"statusReport":{"at":null,"error":"reportSyncStatus: HTTP 429' "$T/st" || fail "the refusal is not noted: $(cat "$T/st")"
 grep -q '"retryAfter":null' "$T/st" || fail "the report's Retry-After was kept: $(cat "$T/st")"
 [ "$(reports)" = "$n1" ] || fail "the refused report reached the server"
-dev d sync now --timeout 5 >"$T/out" || fail "the next sync was held back: $(cat "$T/out")"
+dev c sync now --timeout 5 >"$T/out" || fail "the next sync was held back: $(cat "$T/out")"
 [ "$(reports)" = $((n1 + 1)) ] || fail "the next sync did not report again"
-dev d sync status --json | grep -q '"error":null}' || fail "the note of the refusal stayed"
-integrity a b c d
+dev c sync status --json | grep -q '"error":null}' || fail "the note of the refusal stayed"
+device_status c >"$T/ds3"
+node -e '
+const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const l = r.data.deviceSyncStatus;
+if (l.length !== 1 || l[0].deviceId !== process.argv[2]) throw new Error(JSON.stringify(l));
+' "$T/ds3" "$(devid c)" || fail "bob sees: $(cat "$T/ds3")"
+integrity a b c
 echo PASS
