@@ -290,10 +290,12 @@
         return target + " bpm with " + (preset !== null ? preset : material !== null ? material : "?");
     };
 
-    /* Minutes as text: "12.5 min", "1 h 05 min". */
+    /* Minutes as text: "40 s", "12.5 min", "1 h 05 min". */
     C.minutesText = function (m) {
-        if (m >= 60)
-            return Math.floor(m / 60) + " h " + pad(Math.round(m % 60)) + " min";
+        if (m < 1)
+            return Math.round(m * 60) + " s";
+        if (m >= 59.5)
+            return Math.floor(Math.round(m) / 60) + " h " + pad(Math.round(m) % 60) + " min";
         return round(m, 1) + " min";
     };
 
