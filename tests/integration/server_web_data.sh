@@ -201,3 +201,4 @@ let s="";process.stdin.on("data",c=>s+=c).on("end",()=>{
 });' || fail "AdminMetrics points"
 [ "$(asR m4 AdminMetrics '{"minutes":0}')" = 400 ] || fail "minutes 0 not 400"
 ok "AdminMetrics: FORBIDDEN for plain users, points with traffic for the operator"
+stop

@@ -75,6 +75,8 @@ bodyof wrong | jstr error | grep -q 'wrong password' || fail "wrong password mes
     fail "login from an opaque origin (Origin: null) not 403"
 [ "$(req same -H 'Content-Type: application/json' -H "Origin: http://$ADDR" --data-binary "$(login_json alice "$PW_ALICE")" "$URL/session")" = 200 ] ||
     fail "login from this server's own origin refused"
+[ "$(req proxied -H 'Content-Type: application/json' -H "Origin: https://$ADDR" --data-binary "$(login_json alice "$PW_ALICE")" "$URL/session")" = 200 ] ||
+    fail "login from https:// of this Host (a TLS proxy in front) refused"
 web_login l1 alice "$PW_ALICE"
 sc=$(hdr l1 Set-Cookie)
 echo "$sc" | grep -q '; HttpOnly' || fail "cookie not HttpOnly: $sc"
@@ -175,3 +177,4 @@ done
     fail "web login not throttled by GraphQL Login failures: $(bodyof u4)"
 [ -n "$(hdr u4 Retry-After)" ] || fail "no Retry-After"
 ok "login throttling shared between POST /session and Login (429 + Retry-After)"
+stop
