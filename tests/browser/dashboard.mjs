@@ -49,6 +49,8 @@ function check(ok, what) {
 class Stop extends Error {}
 const must = (ok, what) => { if (!check(ok, what)) throw new Stop(what); };
 
+const T0 = Date.now();
+const phase = (what) => console.log(`${((Date.now() - T0) / 1000).toFixed(1)} s: ${what}`);
 const shots = [];
 async function shot(page, name, opts = {}) {
   const path = join(SHOTS, `${name}.png`);
@@ -88,7 +90,7 @@ function minutesBy(who, key) {
 const near = (a, b, tol = 0.051) => Number.isFinite(a) && Math.abs(a - b) <= tol;
 
 async function bars(page, sel) {
-  return page.$$eval(`${sel} svg rect.bar`, (rs) => rs.map((r) => ({
+  return page.$$eval(`${sel} rect.bar`, (rs) => rs.map((r) => ({
     key: r.getAttribute('data-key'),
     minutes: Number(r.getAttribute('data-minutes')),
     width: Number(r.getAttribute('width')),
@@ -116,9 +118,9 @@ async function checkCharts(page, label, who) {
   await checkBars(page, label, '#chart-days', minutesBy(who, dayKey));
   await checkBars(page, label, '#chart-weeks', minutesBy(who, weekKey));
 
-  const series = await page.$$eval('#chart-tempo svg path.series', (ps) =>
+  const series = await page.$$eval('#chart-tempo path.series', (ps) =>
     ps.map((p) => ({ material: p.getAttribute('data-material'), d: p.getAttribute('d') || '' })));
-  const points = await page.$$eval('#chart-tempo svg circle.point', (cs) =>
+  const points = await page.$$eval('#chart-tempo circle.point', (cs) =>
     cs.map((c) => ({ material: c.getAttribute('data-material'), bpm: Number(c.getAttribute('data-bpm')) })));
   for (const m of new Set(played(who).map((s) => s.material)))
     check(series.some((p) => p.material === m && p.d.trim() !== ''), `${label}: #chart-tempo draws a series for "${m}"`);
@@ -132,7 +134,7 @@ async function checkCharts(page, label, who) {
   // Every session with MIDI timing played 5 to 20 ms late on average: its mean offset and its
   // mean absolute offset are the same number.
   const timed = played(who).filter((s) => s.timing && s.timing.notes > 0).map((s) => Math.abs(s.timing.mean_ms));
-  const ms = await page.$$eval('#chart-timing svg circle.point', (cs) => cs.map((c) => Number(c.getAttribute('data-ms'))));
+  const ms = await page.$$eval('#chart-timing circle.point', (cs) => cs.map((c) => Number(c.getAttribute('data-ms'))));
   check(ms.length === timed.length, `${label}: #chart-timing has ${ms.length} points, want ${timed.length} (sessions with MIDI played)`);
   for (const t of timed)
     check(ms.some((x) => near(x, t)), `${label}: #chart-timing has a point at ${t} ms (points: ${ms.join(' ')})`);
@@ -179,9 +181,9 @@ const browser = await chromium.launch({
 browser.on('disconnected', () => { if (!done) { console.error('FAIL: chromium went away'); process.exit(1); } });
 let done = false;
 
+// On a freshly loaded login page: Tab to Username, type, Tab, type the password, Tab to the button,
+// back to Password, Enter.
 async function login(page, user, password, label) {
-  await page.goto(`${URL_}/`, { timeout: WAIT });
-  await waitState(page, 'login');
   const order = [];
   // The keyboard: Tab reaches Username, Password and the button, in that order.
   for (let i = 0; i < 12 && order[order.length - 1] !== '#username'; i++) {
@@ -201,6 +203,7 @@ async function login(page, user, password, label) {
 
 let aliceSession = null;
 try {
+  phase('chromium started');
   // ---------------- alice, at desktop width ----------------
   const ctxA = await browser.newContext({ timezoneId: 'UTC', viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
   const a = await ctxA.newPage();
@@ -225,8 +228,14 @@ try {
   check(await a.locator('#login-error').getAttribute('role').catch(() => null) === 'alert', '#login-error has role="alert"');
   check(await state(a) === 'login', 'wrong password: still the login form');
 
-  // The real password, typed, and Enter.
-  await login(a, 'alice', env('ETUDE_ALICE_PW'), 'alice');
+  // The real password, typed into the same form, and Enter.
+  await a.fill('#username', '');
+  await a.fill('#password', '');
+  await a.focus('#username');
+  await a.keyboard.type('alice');
+  await a.keyboard.press('Tab');
+  await a.keyboard.type(env('ETUDE_ALICE_PW'));
+  await a.keyboard.press('Enter');
   await waitState(a, 'ready');
   console.log(`alice: logged in and drawn in ${Date.now() - t0} ms`);
   check(((await a.textContent('#user-name')) || '').trim() === 'alice', '#user-name says alice');
@@ -270,10 +279,11 @@ try {
   // The admin's figures.
   check(await a.locator('#admin').isVisible(), 'alice (admin) sees #admin');
   for (const id of ['chart-requests', 'chart-latency', 'chart-sse', 'chart-db', 'chart-traffic']) {
-    const ds = await a.$$eval(`#admin #${id} svg path.series`, (ps) => ps.map((p) => p.getAttribute('d') || ''));
+    const ds = await a.$$eval(`#admin #${id} path.series`, (ps) => ps.map((p) => p.getAttribute('d') || ''));
     check(ds.length > 0 && ds.every((d) => /\d/.test(d)), `#${id} draws its series (${ds.length} path.series)`);
   }
   await shot(a, 'dashboard-alice');
+  phase('alice checked');
 
   // Phone width: nothing wider than the screen.
   await a.setViewportSize({ width: 375, height: 812 });
@@ -283,6 +293,7 @@ try {
   await shot(a, 'dashboard-alice-375');
   await a.setViewportSize({ width: 1280, height: 900 });
 
+  phase('phone width checked');
   // A live update: a note written and synced on the device shows up without a reload.
   let navigations = 0;
   a.on('framenavigated', (f) => { if (f === a.mainFrame()) navigations++; });
@@ -296,6 +307,7 @@ try {
     LIVE, { timeout: WAIT }).then(() => true, () => false);
   check(live && navigations === 0, `a note synced from the device appears live through /events (seen: ${live}, reloads: ${navigations})`);
 
+  phase('live update checked');
   // The cookie works from outside the browser too (so the checks after logout can fail).
   const before = await http('GET', '/session', { cookie: ck.value });
   check(before.status === 200 && before.json?.user?.name === 'alice', `GET /session with alice's cookie: ${before.status}`);
@@ -317,6 +329,7 @@ try {
   check(!((await a.textContent('body')) || '').includes(NOTE), 'after logout and a reload the page shows none of the data');
   await ctxA.close();
 
+  phase('logout checked');
   // ---------------- bob, on a phone-sized screen, a fresh context ----------------
   const ctxB = await browser.newContext({ timezoneId: 'UTC', viewport: { width: 375, height: 812 }, locale: 'en-GB' });
   const b = await ctxB.newPage();
@@ -343,6 +356,7 @@ try {
   await shot(b, 'dashboard-bob-375');
   await ctxB.close();
 
+  phase('bob checked');
   // ---------------- the offline report, as a file:// page ----------------
   const ctxR = await browser.newContext({ timezoneId: 'UTC', viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
   const p = await ctxR.newPage();
@@ -351,13 +365,14 @@ try {
   p.on('request', (q) => { if (!/^(file|data|blob):/.test(q.url())) remote.push(q.url()); });
   await p.goto(`file://${env('ETUDE_REPORT')}`, { timeout: WAIT });
   check(await p.evaluate(() => document.body.dataset.mode) === 'report', 'the report: <body data-mode="report">');
-  await p.waitForSelector('#chart-days svg rect.bar', { timeout: WAIT }).catch(() => {});
+  await p.waitForSelector('#chart-days rect.bar', { timeout: WAIT }).catch(() => {});
   await checkCharts(p, 'report', alice);
   check(remote.length === 0, `the report loads nothing from anywhere (asked for: ${remote.join(' ')})`);
   check(await p.$$eval('#admin, #devices tr.device, form#login', (xs) => xs.filter((x) => !x.hidden).length) === 0,
     'the report has no login, no devices, no admin');
   await shot(p, 'report');
   await ctxR.close();
+  phase('report checked');
 } catch (e) {
   if (!(e instanceof Stop)) {
     failures.push(`${e.name}: ${e.message.split('\n')[0]}`);

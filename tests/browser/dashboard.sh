@@ -36,6 +36,26 @@ on() {
 }
 sql() { sqlite3 -batch -noheader "$T/$1/etude.db" "$2"; }
 
+# Alice's device: sessions of earlier days, a render, a goal, a note.
+mkdir -p "$T/alice" "$T/bob"
+node "$HERE/seed.mjs" alice "$T/alice.ndjson" || fail "seed.mjs alice"
+on alice import "$T/alice.ndjson" >/dev/null || fail "etude import (alice)"
+NOTE='left hand cleaner at 72 <b>not bold</b> & "quoted"'
+on alice log note "$NOTE" >/dev/null || fail "etude log note (alice)"
+on alice goal add minutes 30 --per day >/dev/null || fail "etude goal add (alice)"
+on alice render --click "2 4/4 120" -o "$T/render.wav" --rate 8000 >/dev/null 2>"$T/render.err" ||
+    fail "etude render: $(cat "$T/render.err")"
+
+# One live session: etude play on a private jackd, four notes into its midi_in 5, 10, 15 and 20 ms
+# after beats 2 to 5 (120 bpm at 48 kHz: a beat every 24000 frames, 48 frames a millisecond).
+# The server and bob's device are set up while it plays.
+jack_start 256
+jack_bg play env ETUDE_HOME="$T/alice" "$E" play --click "16 4/4 120" --name bt --transport follow
+wait_for 10 sh -c "jack_lsp | grep -q '^bt:midi_in\$'" || fail "etude's midi_in never appeared"
+jack_bg midi "$ETUDE_TEST_BIN/jack_tclient" midi bt:midi_in 48240 72480 96720 120960
+sleep 0.3
+"$ETUDE_TEST_BIN/jack_tclient" locate 0 && "$ETUDE_TEST_BIN/jack_tclient" start || fail "transport start"
+
 # The server, with alice (admin) and bob.
 APW="alice's password $$"
 BPW="bob's password $$"
@@ -48,24 +68,14 @@ wait_for 15 test -s "$T/ready" || fail "etude-syncd did not start: $(tail -3 "$T
 URL="http://$(cat "$T/ready")"
 say "etude-syncd at $URL"
 
-# Alice's device: sessions of earlier days, a render, a goal, notes.
-mkdir -p "$T/alice" "$T/bob"
-node "$HERE/seed.mjs" alice "$T/alice.ndjson" || fail "seed.mjs alice"
-on alice import "$T/alice.ndjson" >/dev/null || fail "etude import (alice)"
-NOTE='left hand cleaner at 72 <b>not bold</b> & "quoted"'
-on alice log note "$NOTE" >/dev/null || fail "etude log note (alice)"
-on alice goal add minutes 30 --per day >/dev/null || fail "etude goal add (alice)"
-on alice render --click "2 4/4 120" -o "$T/render.wav" --rate 8000 >/dev/null 2>"$T/render.err" ||
-    fail "etude render: $(cat "$T/render.err")"
+# Bob's device: a session and a note of his own, synced as bob.
+node "$HERE/seed.mjs" bob "$T/bob.ndjson" || fail "seed.mjs bob"
+on bob import "$T/bob.ndjson" >/dev/null || fail "etude import (bob)"
+on bob log note "bob keeps this note to himself" >/dev/null || fail "etude log note (bob)"
+printf '%s\n' "$BPW" | on bob sync login --server "$URL" --user bob --password-stdin >"$T/login.out" 2>&1 ||
+    fail "etude sync login (bob): $(cat "$T/login.out")"
 
-# One live session: etude play on a private jackd, four notes into its midi_in 5, 10, 15 and 20 ms
-# after beats 2 to 5 (120 bpm at 48 kHz: a beat every 24000 frames, 48 frames a millisecond).
-jack_start 256
-jack_bg play env ETUDE_HOME="$T/alice" "$E" play --click "16 4/4 120" --name bt --transport follow
-wait_for 10 sh -c "jack_lsp | grep -q '^bt:midi_in\$'" || fail "etude's midi_in never appeared"
-jack_bg midi "$ETUDE_TEST_BIN/jack_tclient" midi bt:midi_in 48240 72480 96720 120960
-sleep 0.3
-"$ETUDE_TEST_BIN/jack_tclient" locate 0 && "$ETUDE_TEST_BIN/jack_tclient" start || fail "transport start"
+# The live session ends while rolling: etude publishes its timing figures, then ends the session.
 jack_wait midi 15 || fail "the MIDI sender could not send every note"
 kill -TERM "$(jack_pid play)"
 jack_wait play 15 || fail "etude play exited non-zero"
@@ -77,13 +87,6 @@ say "alice's device logs in and syncs"
 printf '%s\n' "$APW" | on alice sync login --server "$URL" --user alice --password-stdin >"$T/login.out" 2>&1 ||
     fail "etude sync login (alice): $(cat "$T/login.out")"
 cat "$T/login.out"
-
-# Bob's device: a session and a note of his own.
-node "$HERE/seed.mjs" bob "$T/bob.ndjson" || fail "seed.mjs bob"
-on bob import "$T/bob.ndjson" >/dev/null || fail "etude import (bob)"
-on bob log note "bob keeps this note to himself" >/dev/null || fail "etude log note (bob)"
-printf '%s\n' "$BPW" | on bob sync login --server "$URL" --user bob --password-stdin >"$T/login.out" 2>&1 ||
-    fail "etude sync login (bob): $(cat "$T/login.out")"
 
 for d in alice bob; do
     [ "$(sql $d "select count(*) from outbox")" = 0 ] || fail "$d's device still has changes queued after its sync"
