@@ -172,8 +172,8 @@ int etude_store_import(etude_store_t *store, FILE *in, const char *name, etude_i
 /* ---- sync metadata (for the sync client) ------------------------------------------------- */
 
 /* [any] Read a sync_meta value (keys: device_id, user_id, cursor, mutation_seq, last_sync_at,
- * server_url) into buf; ETUDE_STORE_ENOTFOUND if unset. The store starts with a device_id and
- * user_id "anonymous". */
+ * server_url, status_report_sig, status_report_at_ms, status_report_error) into buf;
+ * ETUDE_STORE_ENOTFOUND if unset. The store starts with a device_id and user_id "anonymous". */
 int etude_store_meta_get(etude_store_t *store, const char *key, char *buf, size_t size);
 /* [any] Set (value NULL: remove) a sync_meta value. */
 int etude_store_meta_set(etude_store_t *store, const char *key, const char *value);
@@ -233,7 +233,8 @@ int etude_store_clamp_queued_times(etude_store_t *store);
 /* [any] The active account into buf: the server's user id of the last login, or "anonymous" before
  * the first one. Every entity, queued change, conflict and dead letter belongs to one account, and
  * every function of this header sees only the active account's (lists, get, export, import,
- * outbox). So do the per-account sync_meta keys (cursor, last_sync_at, sync_state, last_error). */
+ * outbox). So do the per-account sync_meta keys (cursor, last_sync_at, sync_state, last_error, and
+ * the status report's status_report_sig, status_report_at_ms and status_report_error). */
 int etude_store_account(etude_store_t *store, char *buf, size_t size);
 
 /* [any] Make account the active one (kept in sync_meta user_id, for this and later handles). The

@@ -138,6 +138,12 @@ typedef struct etude_sync_stats {
     int64_t bytes_received; /* response bodies on the wire */
     int64_t pending;  /* outbox rows left */
     int reconciled;   /* entities queued again after the server lost history (INVALID_CURSOR) */
+    /* After a completed sync the device reports its own state (ReportSyncStatus: pending changes,
+     * open conflicts, the newest 50 dead letters): 1 sent, 0 not sent (unchanged and reported less
+     * than 5 minutes ago, or an older server without the document asked less than 5 minutes ago),
+     * -1 failed (noted in etude_syncclient_status_json()'s statusReport; the sync still succeeded).
+     * Not counted in requests. */
+    int status_report;
 } etude_sync_stats_t;
 
 /* [any] One sync: push the outbox in batches, then pull pages until the server has nothing newer.
@@ -150,8 +156,9 @@ int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, 
 int etude_syncclient_logout(etude_syncclient_t *c, int64_t deadline_us, int64_t *pending);
 
 /* [any] Status as a JSON object text: state (idle|syncing|offline|error), server, user,
- * lastSyncAt, lastError, pending, conflicts (open), deadLetters (count and list), retryAfter.
- * Caller frees with free(). NULL when out of memory. */
+ * lastSyncAt, lastError, pending, conflicts (open), deadLetters (count and list), retryAfter,
+ * statusReport {at, error} (the last report of this status to the server, and why the last
+ * attempt failed, null when it did not). Caller frees with free(). NULL when out of memory. */
 char *etude_syncclient_status_json(etude_syncclient_t *c);
 
 /* [any] Queued changes as a JSON array text of {entityId, entityType, op, changes, queuedAt} (one

@@ -442,7 +442,8 @@ static int meta_set(etude_store_t *s, const char *key, const char *value)
 /* The per-account keys are kept as KEY@ACCOUNT. */
 static const char *meta_key(etude_store_t *s, const char *key, char *buf, size_t size)
 {
-    static const char *const per_account[] = {"cursor", "last_sync_at", "sync_state", "last_error"};
+    static const char *const per_account[] = {"cursor", "last_sync_at", "sync_state", "last_error",
+                                              "status_report_sig", "status_report_at_ms", "status_report_error"};
     int mine = !strncmp(key, "merge_created:", 14);
     for (size_t i = 0; !mine && i < sizeof per_account / sizeof *per_account; i++)
         mine = !strcmp(key, per_account[i]);

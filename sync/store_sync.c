@@ -570,6 +570,41 @@ cJSON *etude_store_sync_dead_letters(etude_store_t *s)
     return dl;
 }
 
+cJSON *etude_store_sync_dead_letters_newest(etude_store_t *s, int max)
+{
+    cJSON *dl = cJSON_CreateArray();
+    sqlite3_stmt *st;
+    if (!dl)
+        return NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT entity_id, entity_type, reason, failed_at FROM dead_letter"
+                           " WHERE account=etude_account() ORDER BY id DESC LIMIT ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        etude_store_i_dbfail(s, "dead_letter");
+        cJSON_Delete(dl);
+        return NULL;
+    }
+    sqlite3_bind_int(st, 1, max < 0 ? 0 : max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cJSON *d = cJSON_CreateObject();
+        if (!d || !cJSON_AddStringToObject(d, "id", col(st, 0)) || !cJSON_AddStringToObject(d, "entityType", col(st, 1)) ||
+            !cJSON_AddStringToObject(d, "reason", col(st, 2)) || !cJSON_AddStringToObject(d, "at", col(st, 3)) ||
+            !cJSON_AddItemToArray(dl, d)) {
+            cJSON_Delete(d);
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        etude_store_i_dbfail(s, "dead_letter");
+        cJSON_Delete(dl);
+        dl = NULL;
+    }
+    sqlite3_finalize(st);
+    return dl;
+}
+
 cJSON *etude_store_sync_conflicts(etude_store_t *s, int all)
 {
     cJSON *a = cJSON_CreateArray();

@@ -109,6 +109,10 @@ int etude_store_sync_drop_unsynced(etude_store_t *s, const char *id, const char 
 int64_t etude_store_sync_open_conflicts(etude_store_t *s);
 cJSON *etude_store_sync_dead_letters(etude_store_t *s);
 cJSON *etude_store_sync_conflicts(etude_store_t *s, int all);
+/* [any] The newest max dead letters of the active account, newest first, as {id (the entity's id),
+ * entityType, reason, at (when it was given up on)}: what a status report carries. NULL on error
+ * (etude_store_errmsg() says why) or when out of memory. */
+cJSON *etude_store_sync_dead_letters_newest(etude_store_t *s, int max);
 cJSON *etude_store_sync_pending(etude_store_t *s);
 
 /* [any] Reconciliation after the server lost history (INVALID_CURSOR: a restored backup). Before

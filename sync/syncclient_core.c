@@ -49,6 +49,7 @@ struct etude_syncclient {
     int64_t deadline_us;
     atomic_int cancel;
     int reconcile; /* a full pull after INVALID_CURSOR is recording what the server holds */
+    int keep_retry_after; /* a request's Retry-After is not kept for later syncs (the status report's) */
     void (*after_send)(void *); /* test hook: runs after an upload left, before its answer is applied */
     void *after_send_ctx;
     char err[1024];
@@ -664,7 +665,7 @@ static int gql(etude_syncclient_t *c, const char *op, const char *field, cJSON *
         if (k < 0)
             break; /* a refusal, or TLS: retrying would not change the answer */
         gql_clear(out);
-        if (retry_after >= 0) /* kept in the store, so a restarted process honours it too */
+        if (retry_after >= 0 && !c->keep_retry_after) /* kept in the store, so a restarted process honours it too */
             retry_after_store(c, retry_after);
         if (attempt >= c->cfg.max_retries) {
             char prev[sizeof c->err];
@@ -1622,6 +1623,172 @@ static int pull(etude_syncclient_t *c)
     return 0;
 }
 
+/* ---- the device's own sync status, reported after each sync ------------------------------------- */
+
+/* The dead letters a report carries (the newest), the length of a reason, how old an unchanged
+ * report may get before it is sent again, and the one request's timeout. */
+#define STATUS_REPORT_MAX_DEAD 50
+#define STATUS_REPORT_REASON_CHARS 500
+#define STATUS_REPORT_EVERY_MS INT64_C(300000)
+#define STATUS_REPORT_TIMEOUT_S 10
+
+/* A copy of s (malloc'd) of at most max_chars code points of valid UTF-8: the bytes of an invalid
+ * sequence become '?'. */
+static char *utf8_cut(const char *s, size_t max_chars)
+{
+    size_t n = strlen(s), k = 0, chars = 0;
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n && chars < max_chars; chars++) {
+        unsigned char b = (unsigned char)s[i];
+        size_t len = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 ? 4 : 0;
+        if (len && i + len <= n && etude_utf8_valid(s + i, len)) {
+            memcpy(out + k, s + i, len);
+            k += len;
+            i += len;
+        } else {
+            out[k++] = '?';
+            i++;
+        }
+    }
+    out[k] = 0;
+    return out;
+}
+
+char *etude_sync_status_report_json(etude_syncclient_t *c, char sig[65])
+{
+    char last[64] = "";
+    if (meta_get(c, "last_sync_at", last, sizeof last))
+        etude_time_format_ms(etude_store_now_ms(c->store), last);
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || !etude_utf8_valid(host, strlen(host)))
+        host[0] = 0;
+    int64_t pending = etude_store_outbox_count(c->store);
+    int64_t conflicts = etude_store_sync_open_conflicts(c->store);
+    cJSON *dead = etude_store_sync_dead_letters_newest(c->store, STATUS_REPORT_MAX_DEAD);
+    if (pending < 0 || conflicts < 0 || !dead) {
+        cJSON_Delete(dead);
+        fail(c, ETUDE_SYNC_EIO, "status report: %s", etude_store_errmsg(c->store));
+        return NULL;
+    }
+    cJSON *d;
+    cJSON_ArrayForEach(d, dead)
+    {
+        const cJSON *why = cJSON_GetObjectItemCaseSensitive(d, "reason");
+        char *cut = utf8_cut(cJSON_GetStringValue(why) ? why->valuestring : "", STATUS_REPORT_REASON_CHARS);
+        if (!cut) {
+            cJSON_Delete(dead);
+            return NULL;
+        }
+        cJSON_ReplaceItemInObjectCaseSensitive(d, "reason", cJSON_CreateString(cut));
+        free(cut);
+    }
+    cJSON *vars = cJSON_CreateObject();
+    cJSON *st = cJSON_AddObjectToObject(vars, "status");
+    cJSON_AddStringToObject(st, "deviceId", c->device_id);
+    if (host[0])
+        cJSON_AddStringToObject(st, "name", host);
+    else
+        cJSON_AddNullToObject(st, "name");
+    cJSON_AddStringToObject(st, "lastSyncAt", last);
+    cJSON_AddNumberToObject(st, "pending", (double)pending);
+    cJSON_AddNumberToObject(st, "conflicts", (double)conflicts);
+    cJSON_AddItemToObject(st, "deadLetters", dead);
+    /* What the dashboard shows apart from the time: an unchanged state is not sent again (until it
+     * is STATUS_REPORT_EVERY_MS old); the server is part of it, so a new server gets a report. */
+    cJSON *same = cJSON_Duplicate(st, 1);
+    if (same) {
+        cJSON_DeleteItemFromObjectCaseSensitive(same, "lastSyncAt");
+        cJSON_AddStringToObject(same, "server", c->server);
+    }
+    char *sig_text = same ? etude_canon_print(same) : NULL;
+    cJSON_Delete(same);
+    char *text = sig_text ? etude_canon_print(vars) : NULL;
+    cJSON_Delete(vars);
+    if (!text) {
+        free(sig_text);
+        fail(c, ETUDE_SYNC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    etude_sha256_hex(sig_text, strlen(sig_text), sig);
+    free(sig_text);
+    return text;
+}
+
+int etude_sync_status_report_due(etude_syncclient_t *c, const char sig[65])
+{
+    char prev[80] = "";
+    meta_get(c, "status_report_sig", prev, sizeof prev);
+    int64_t at = meta_int(c, "status_report_at_ms", 0);
+    int64_t age = etude_store_now_ms(c->store) - at;
+    /* A clock set back (age < 0) does not hold a report back. */
+    if (prev[0] && at > 0 && age >= 0 && age < STATUS_REPORT_EVERY_MS &&
+        (!strcmp(prev, sig) || !strcmp(prev, "unsupported")))
+        return 0;
+    return 1;
+}
+
+/* After a completed sync: report this device's state to the server (ReportSyncStatus) unless the
+ * same was reported less than STATUS_REPORT_EVERY_MS ago. One request, no retry, a short timeout,
+ * no Retry-After kept: whatever happens, the sync's result and message stay as they were. A server
+ * without the document (an older etude-syncd) is asked again only after STATUS_REPORT_EVERY_MS.
+ * The outcome is noted in sync_meta (status_report_error). Returns 1 sent, 0 not due, -1 failed. */
+static int status_report(etude_syncclient_t *c)
+{
+    char acct[128] = "";
+    etude_store_account(c->store, acct, sizeof acct);
+    if (strcmp(acct, c->user_id))
+        return 0; /* another account is active in the store now: never sent under this one's token */
+    char keep_err[sizeof c->err];
+    snprintf(keep_err, sizeof keep_err, "%s", c->err);
+    char sig[65];
+    char *text = etude_sync_status_report_json(c, sig);
+    int out = -1;
+    if (!text) {
+        meta_set(c, "status_report_error", c->err);
+    } else if (!etude_sync_status_report_due(c, sig)) {
+        out = 0;
+    } else {
+        cJSON *req = cJSON_Parse(text);
+        cJSON *vars = req ? cJSON_DetachItemFromObjectCaseSensitive(req, "status") : NULL;
+        cJSON_Delete(req);
+        cJSON *v = cJSON_CreateObject();
+        if (v && vars)
+            cJSON_AddItemToObject(v, "status", vars);
+        else
+            cJSON_Delete(vars);
+        long keep_timeout = c->cfg.request_timeout_s;
+        int keep_retries = c->cfg.max_retries;
+        c->cfg.request_timeout_s = keep_timeout < STATUS_REPORT_TIMEOUT_S ? keep_timeout : STATUS_REPORT_TIMEOUT_S;
+        c->cfg.max_retries = 0;
+        c->keep_retry_after = 1;
+        gql_result_t r;
+        int rc = gql(c, "ReportSyncStatus", "reportSyncStatus", v, 1, &r);
+        c->keep_retry_after = 0;
+        c->cfg.request_timeout_s = keep_timeout;
+        c->cfg.max_retries = keep_retries;
+        int64_t now = etude_store_now_ms(c->store);
+        if (rc == 0) {
+            gql_clear(&r);
+            meta_set(c, "status_report_sig", sig);
+            meta_set_int(c, "status_report_at_ms", now);
+            meta_set(c, "status_report_error", NULL);
+            out = 1;
+        } else {
+            if (strstr(c->err, "PERSISTED_QUERY_NOT_FOUND") || strstr(c->err, "has no handler")) {
+                /* an etude-syncd from before the dashboard */
+                meta_set(c, "status_report_sig", "unsupported");
+                meta_set_int(c, "status_report_at_ms", now);
+            }
+            meta_set(c, "status_report_error", c->err);
+        }
+    }
+    free(text);
+    snprintf(c->err, sizeof c->err, "%s", keep_err);
+    return out;
+}
+
 /* ---- sync --------------------------------------------------------------------------------- */
 
 int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, etude_sync_stats_t *stats)
@@ -1695,6 +1862,7 @@ int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, 
     cJSON_AddNumberToObject(o, "duplicates", stats->duplicates);
     cJSON_AddNumberToObject(o, "pending", (double)stats->pending);
     publish(c, "sync:completed", o);
+    stats->status_report = status_report(c);
     return 0;
 }
 
@@ -1765,6 +1933,20 @@ char *etude_syncclient_status_json(etude_syncclient_t *c)
         cJSON_AddNullToObject(o, "retryAfter");
     }
     cJSON_AddItemToObject(o, "deadLetters", etude_store_sync_dead_letters(c->store));
+    /* The last report of this device's status to the server (ReportSyncStatus). */
+    cJSON *rep = cJSON_AddObjectToObject(o, "statusReport");
+    int64_t rep_at = meta_int(c, "status_report_at_ms", 0);
+    if (rep_at > 0) {
+        char iso[32];
+        etude_time_format_ms(rep_at, iso);
+        cJSON_AddStringToObject(rep, "at", iso);
+    } else {
+        cJSON_AddNullToObject(rep, "at");
+    }
+    if (meta_get(c, "status_report_error", b, sizeof b) == 0)
+        cJSON_AddStringToObject(rep, "error", b);
+    else
+        cJSON_AddNullToObject(rep, "error");
     char *t = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return t;

@@ -18,6 +18,7 @@ static const etude_sync_op_t etude_sync_ops[] = {
     {"Login", "c94da8a2cf968fcd5c045fd78b9e87322285498b0cb9969024744faa4fd3ab78"},
     {"Logout", "8fb34ba37100ff93c281b971c2ab33ddac874fda24116e8f298e4f0dbefb07d8"},
     {"RefreshToken", "8c1bf2c506b76803d4e2c6c4f34ea7a569ddb7911701ee451c8072db444ee15f"},
+    {"ReportSyncStatus", "2789e9b3828066aca6873c9b3f31123920b9758e1911907e6f9bbf7105118ffc"},
     {"SyncChanges", "257165e43c1cc3c756e20f75031c6916bf4c56349309d511265078f81f5045ab"},
     {"SyncMetadata", "b7c331b7e0a2d6b4daf4d7f92ed3c854a5b487e57f205ff426e3fd1c0bc02b0e"},
     {"UploadBatch", "c676c11b4de8d5b8aeecfbdb29310aea89fd445e4e06bf79085d44f55e44d0c2"},

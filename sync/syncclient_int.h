@@ -28,6 +28,16 @@ int etude_sync_reload_token(etude_syncclient_t *c);
  * test can edit the store while an upload is "in flight". NULL removes it. */
 void etude_sync_set_after_send(etude_syncclient_t *c, void (*fn)(void *), void *ctx);
 
+/* [any] The variables of the ReportSyncStatus request this device would send now (its deviceId,
+ * host name, last sync, pending changes, open conflicts and newest dead letters, of the store's
+ * active account), as JSON text the caller frees with free(); sig receives the SHA-256 of what
+ * the report says apart from its time (and the server it goes to). NULL on a store failure or
+ * when out of memory (etude_syncclient_errmsg() says which). */
+char *etude_sync_status_report_json(etude_syncclient_t *c, char sig[65]);
+/* [any] 1 when a report with signature sig is to be sent: it differs from the last one sent, or
+ * that one is 5 minutes old or more (sync_meta status_report_sig, status_report_at_ms). */
+int etude_sync_status_report_due(etude_syncclient_t *c, const char sig[65]);
+
 /* [any] curl_global_init once per process. */
 void etude_sync_http_global_init(void);
 

@@ -11,7 +11,7 @@ set(ETUDE_PUBLIC_HEADERS
   sync/etude_store.h sync/etude_syncclient.h
   plugins/etude_plugin.h
   app/etude_app.h app/etude_material.h app/etude_player.h app/etude_presets.h app/etude_recorder.h app/etude_plugins.h
-  app/etude_timeline.h app/etude_logbook.h)
+  app/etude_timeline.h app/etude_logbook.h app/etude_report.h)
 set(hdr_srcs "")
 set(hdr_calls "")
 set(hdr_decls "")

@@ -14,6 +14,7 @@
 
 #include "etude_canon.h"
 #include "etude_store.h"
+#include "store_sync.h"
 #include "etude_syncclient.h"
 #include "syncclient_int.h"
 
@@ -77,8 +78,7 @@ static void test_op_hashes_match_manifest(void **state)
         if (sscanf(line, "%64s operations/%255[^.].graphql", hash, name) != 2)
             continue;
         /* the dashboard's reads, which no device sends */
-        if (!strcmp(name, "AdminMetrics") || !strcmp(name, "DashboardEntities") || !strcmp(name, "DeviceSyncStatus") ||
-            !strcmp(name, "ReportSyncStatus"))
+        if (!strcmp(name, "AdminMetrics") || !strcmp(name, "DashboardEntities") || !strcmp(name, "DeviceSyncStatus"))
             continue;
         const char *mine = etude_sync_op_hash(name);
         if (!mine)
@@ -87,7 +87,7 @@ static void test_op_hashes_match_manifest(void **state)
         n++;
     }
     fclose(f);
-    assert_int_equal(n, 6);
+    assert_int_equal(n, 7);
 }
 
 static void test_config(void **state)
@@ -422,6 +422,208 @@ static void test_equal_notes_are_not_duplicates(void **state)
     etude_syncclient_close(c);
 }
 
+static int utf8_chars(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+static cJSON *report(etude_syncclient_t *c, char sig[65])
+{
+    char *t = etude_sync_status_report_json(c, sig);
+    assert_non_null(t);
+    cJSON *o = cJSON_Parse(t);
+    free(t);
+    assert_non_null(o);
+    cJSON *st = cJSON_DetachItemFromObject(o, "status");
+    cJSON_Delete(o);
+    assert_non_null(st);
+    return st;
+}
+
+static int num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    assert_true(cJSON_IsNumber(v));
+    return (int)v->valuedouble;
+}
+
+/* What the device reports of itself after a sync (ReportSyncStatus): pending changes, open
+ * conflicts and the 50 newest dead letters (reasons cut to 500 characters of valid UTF-8), of the
+ * active account only; an unchanged state is not due again for 5 minutes, a new time alone does
+ * not make it change. */
+static void test_status_report(void **state)
+{
+    (void)state;
+    write_file("sync.json", "{\"conflictStrategy\":\"manual\"}");
+    etude_store_t *st = store();
+    assert_int_equal(etude_store_set_account(st, "alice-id"), 0);
+    const char *a = "66666666-6666-4666-8666-666666666666", *b = "77777777-7777-4777-8777-777777777777";
+    assert_int_equal(etude_store_create(st, "goal", a, "{\"minutes\":1}", NULL), 0);
+    assert_int_equal(etude_store_create(st, "goal", b, "{\"minutes\":2}", NULL), 0);
+    char ids[55][37];
+    for (int i = 0; i < 55; i++) {
+        char data[64];
+        snprintf(data, sizeof data, "{\"text\":\"note %d\"}", i);
+        assert_int_equal(etude_store_create(st, "logbookEntry", NULL, data, ids[i]), 0);
+    }
+    etude_syncclient_t *c = client();
+    char sig[65], sig2[65];
+    cJSON *r = report(c, sig);
+    assert_int_equal(num(r, "pending"), 57);
+    assert_int_equal(num(r, "conflicts"), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "deadLetters")), 0);
+    char dev[64];
+    assert_int_equal(etude_store_meta_get(st, "device_id", dev, sizeof dev), 0);
+    assert_string_equal(cJSON_GetObjectItem(r, "deviceId")->valuestring, dev);
+    const cJSON *name = cJSON_GetObjectItem(r, "name");
+    assert_true(cJSON_IsString(name) || cJSON_IsNull(name));
+    int64_t ms;
+    assert_int_equal(etude_time_parse_ms(cJSON_GetObjectItem(r, "lastSyncAt")->valuestring, &ms), 0);
+    cJSON_Delete(r);
+
+    /* One upload answer: a accepted, b a (manual) conflict, every note refused; the first note's
+     * reason is 600 bytes of two-byte characters, cut by the store in the middle of one. */
+    char remote[65];
+    etude_canon_sha256_hex("{\"minutes\":22}", 14, remote);
+    static char acc[256], con[2048], rej[65536], body[80000];
+    snprintf(acc, sizeof acc, "{\"id\":\"%s\",\"remoteId\":\"%s\",\"syncVersion\":1}", a, a);
+    snprintf(con, sizeof con,
+             "{\"id\":\"%s\",\"entityType\":\"goal\",\"baseVersion\":0,\"serverVersion\":4,\"server\":{\"id\":\"%s\","
+             "\"createdAt\":\"2026-11-25T10:00:00.000Z\",\"updatedAt\":\"2026-11-25T10:00:00.000Z\",\"deletedAt\":null,"
+             "\"syncStatus\":\"synced\",\"syncVersion\":4,\"checksum\":\"%s\",\"entityType\":\"goal\","
+             "\"data\":{\"minutes\":22}},\"client\":{}}",
+             b, b, remote);
+    char cut_reason[700] = "", long_reason[700] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(cut_reason, "\xc3\xa9");
+    for (int i = 0; i < 560; i++)
+        strcat(long_reason, "x");
+    for (int i = 0; i < 20; i++)
+        strcat(long_reason, "\xc3\xa9");
+    size_t k = 0;
+    for (int i = 0; i < 55; i++)
+        k += (size_t)snprintf(rej + k, sizeof rej - k, "%s{\"index\":%d,\"id\":\"%s\",\"field\":\"data\",\"reason\":\"%s\"}",
+                              i ? "," : "", i + 2, ids[i], i == 0 ? cut_reason : i == 1 ? long_reason : "oversized");
+    upload_answer(body, sizeof body, acc, con, rej);
+    assert_int_equal(etude_syncclient_apply_answer(c, "UploadBatch", body, strlen(body)), 0);
+
+    r = report(c, sig);
+    assert_int_equal(num(r, "pending"), 1);   /* b's change, waiting for the user's decision */
+    assert_int_equal(num(r, "conflicts"), 1);
+    const cJSON *dl = cJSON_GetObjectItem(r, "deadLetters");
+    assert_int_equal(cJSON_GetArraySize(dl), 50); /* of 55: the newest */
+    const cJSON *first = cJSON_GetArrayItem(dl, 0), *last = cJSON_GetArrayItem(dl, 49);
+    assert_string_equal(cJSON_GetObjectItem(first, "id")->valuestring, ids[54]);
+    assert_string_equal(cJSON_GetObjectItem(last, "id")->valuestring, ids[5]);
+    assert_string_equal(cJSON_GetObjectItem(first, "entityType")->valuestring, "logbookEntry");
+    assert_string_equal(cJSON_GetObjectItem(first, "reason")->valuestring, "data: oversized");
+    assert_int_equal(etude_time_parse_ms(cJSON_GetObjectItem(first, "at")->valuestring, &ms), 0);
+    cJSON_Delete(r);
+    /* The store keeps the first reason cut inside a character. */
+    etude_store_close(st);
+    st = store();
+    assert_int_equal(etude_store_set_account(st, "alice-id"), 0);
+    cJSON *all = etude_store_sync_dead_letters_newest(st, 100);
+    assert_int_equal(cJSON_GetArraySize(all), 55);
+    const char *stored = cJSON_GetObjectItem(cJSON_GetArrayItem(all, 54), "reason")->valuestring;
+    assert_int_equal(strlen(stored), 599);
+    assert_false(etude_utf8_valid(stored, strlen(stored))); /* cut inside a character by the store */
+    cJSON_Delete(all);
+    all = etude_store_sync_dead_letters_newest(st, 0);
+    assert_int_equal(cJSON_GetArraySize(all), 0);
+    cJSON_Delete(all);
+
+    /* The same state at another time has the same signature; a new change does not. */
+    r = report(c, sig);
+    cJSON_Delete(r);
+    assert_int_equal(etude_store_meta_set(st, "last_sync_at", "2026-12-06T10:00:00.000Z"), 0);
+    r = report(c, sig2);
+    assert_string_equal(cJSON_GetObjectItem(r, "lastSyncAt")->valuestring, "2026-12-06T10:00:00.000Z");
+    cJSON_Delete(r);
+    assert_string_equal(sig, sig2);
+
+    /* Due: never sent; sent unchanged less than 5 minutes ago: not due; older, or changed: due. */
+    assert_int_equal(etude_sync_status_report_due(c, sig), 1);
+    char now[32];
+    snprintf(now, sizeof now, "%lld", (long long)etude_store_now_ms(st));
+    assert_int_equal(etude_store_meta_set(st, "status_report_sig", sig), 0);
+    assert_int_equal(etude_store_meta_set(st, "status_report_at_ms", now), 0);
+    assert_int_equal(etude_sync_status_report_due(c, sig), 0);
+    assert_int_equal(etude_store_create(st, "goal", NULL, "{\"minutes\":3}", NULL), 0);
+    r = report(c, sig2);
+    assert_int_equal(num(r, "pending"), 2);
+    cJSON_Delete(r);
+    assert_string_not_equal(sig, sig2);
+    assert_int_equal(etude_sync_status_report_due(c, sig2), 1);
+    char old[32];
+    snprintf(old, sizeof old, "%lld", (long long)etude_store_now_ms(st) - 301000);
+    assert_int_equal(etude_store_meta_set(st, "status_report_at_ms", old), 0);
+    assert_int_equal(etude_sync_status_report_due(c, sig), 1);
+    char ahead[32]; /* a clock set back since: never holds a report back */
+    snprintf(ahead, sizeof ahead, "%lld", (long long)etude_store_now_ms(st) + 60000);
+    assert_int_equal(etude_store_meta_set(st, "status_report_at_ms", ahead), 0);
+    assert_int_equal(etude_sync_status_report_due(c, sig), 1);
+    /* A server without the document is asked again after 5 minutes, whatever changed. */
+    assert_int_equal(etude_store_meta_set(st, "status_report_sig", "unsupported"), 0);
+    assert_int_equal(etude_store_meta_set(st, "status_report_at_ms", now), 0);
+    assert_int_equal(etude_sync_status_report_due(c, sig2), 0);
+    assert_int_equal(etude_store_meta_set(st, "status_report_at_ms", old), 0);
+    assert_int_equal(etude_sync_status_report_due(c, sig2), 1);
+    assert_int_equal(etude_store_meta_set(st, "status_report_sig", sig), 0);
+    assert_int_equal(etude_store_meta_set(st, "status_report_at_ms", now), 0);
+    char *sj = etude_syncclient_status_json(c);
+    assert_non_null(strstr(sj, "\"statusReport\":{\"at\":\"20"));
+    assert_non_null(strstr(sj, "\"error\":null}"));
+    free(sj);
+
+    /* Another account on this device: none of alice's state, nor her last report. */
+    assert_int_equal(etude_store_set_account(st, "bob-id"), 0);
+    assert_int_equal(etude_sync_reload_token(c), 0);
+    r = report(c, sig2);
+    assert_int_equal(num(r, "pending"), 0);
+    assert_int_equal(num(r, "conflicts"), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "deadLetters")), 0);
+    cJSON_Delete(r);
+    assert_int_equal(etude_sync_status_report_due(c, sig), 1);
+    assert_int_equal(etude_sync_status_report_due(c, sig2), 1);
+    /* ... and back: alice's again. */
+    assert_int_equal(etude_store_set_account(st, "alice-id"), 0);
+    assert_int_equal(etude_sync_reload_token(c), 0);
+    r = report(c, sig2);
+    assert_int_equal(num(r, "pending"), 2);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "deadLetters")), 50);
+    cJSON_Delete(r);
+    assert_int_equal(etude_sync_status_report_due(c, sig), 0);
+
+    /* The two long reasons once they are among the newest 50: at most 500 characters of valid
+     * UTF-8 (the bytes of the character the store cut become '?'). */
+    etude_store_close(st);
+    etude_syncclient_close(c);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/etude.db' \"DELETE FROM dead_letter WHERE reason = 'data: oversized'\"", home);
+    assert_int_equal(system(cmd), 0);
+    c = client();
+    assert_int_equal(etude_sync_reload_token(c), 0);
+    r = report(c, sig);
+    dl = cJSON_GetObjectItem(r, "deadLetters");
+    assert_int_equal(cJSON_GetArraySize(dl), 2);
+    const char *cut = cJSON_GetObjectItem(cJSON_GetArrayItem(dl, 0), "reason")->valuestring;
+    assert_true(etude_utf8_valid(cut, strlen(cut)));
+    assert_int_equal(utf8_chars(cut), 500);
+    assert_memory_equal(cut, "data: xxx", 9);
+    assert_int_equal(cut[499], 'x');
+    cut = cJSON_GetObjectItem(cJSON_GetArrayItem(dl, 1), "reason")->valuestring;
+    assert_true(etude_utf8_valid(cut, strlen(cut)));
+    assert_int_equal(utf8_chars(cut), 6 + 296 + 1);
+    assert_memory_equal(cut, "data: \xc3\xa9", 8);
+    assert_int_equal(cut[strlen(cut) - 1], '?');
+    cJSON_Delete(r);
+    etude_syncclient_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +634,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upload_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inflight_edit_survives_server_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_equal_notes_are_not_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_report, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -214,8 +214,10 @@
             soft(gql("DeviceSyncStatus"), "devices"),
             state.admin ? soft(gql("AdminMetrics", { minutes: 360 }), "server figures") : Promise.resolve(null)
         ]).then(function (res) {
-            if (gen !== state.generation)
+            if (gen !== state.generation) {
+                finish(); /* logged out meanwhile: drop what was read */
                 return;
+            }
             var now = Date.now();
             state.redraw = C.renderPractice($("practice"), { sessions: res[0] || [], notes: res[1] || [], goals: res[2] || [] }, now);
             drawDevices(res[3] && res[3].data ? res[3].data.deviceSyncStatus : null);
@@ -223,10 +225,10 @@
                 drawAdmin(res[4]);
             $("load-error").textContent = errors.length ? "Not everything could be read: " + errors.join("; ") : "";
             $("status").textContent = "Updated " + C.localDateTime(now) + ".";
-            finish(gen);
+            finish();
             setState("ready");
         }).catch(function (e) {
-            finish(gen);
+            finish();
             if (gen !== state.generation)
                 return;
             if (e instanceof AuthError) {
@@ -239,9 +241,11 @@
         });
     }
 
-    function finish(gen) {
+    /* A read ended: run the one asked for meanwhile (by an event, or by a new login while a read
+     * of the session before was still running). */
+    function finish() {
         state.loading = false;
-        if (state.again && gen === state.generation)
+        if (state.again && state.csrf)
             schedule();
     }
 

@@ -290,10 +290,12 @@
         return target + " bpm with " + (preset !== null ? preset : material !== null ? material : "?");
     };
 
-    /* Minutes as text: "12.5 min", "1 h 05 min". */
+    /* Minutes as text: "40 s", "12.5 min", "1 h 05 min". */
     C.minutesText = function (m) {
-        if (m >= 60)
-            return Math.floor(m / 60) + " h " + pad(Math.round(m % 60)) + " min";
+        if (m < 1)
+            return Math.round(m * 60) + " s";
+        if (m >= 59.5)
+            return Math.floor(Math.round(m) / 60) + " h " + pad(Math.round(m) % 60) + " min";
         return round(m, 1) + " min";
     };
 
@@ -383,7 +385,7 @@
         [lo, (lo + hi) / 2, hi].forEach(function (v) {
             var yy = y(v);
             s(svg, "line", { x1: f.l, x2: f.w - f.r, y1: yy, y2: yy, class: "gridline" });
-            s(svg, "text", { x: f.l - 4, y: yy + 4, class: "tick", "text-anchor": "end" }, String(round(v, 1)));
+            s(svg, "text", { x: f.l - 4, y: yy + 4, class: "tick", "text-anchor": "end" }, String(Number(v.toPrecision(3))));
         });
         s(svg, "text", { x: 2, y: 12, class: "unit" }, unit);
     }
@@ -430,15 +432,16 @@
                          " with practice, at most " + C.minutesText(max));
     };
 
-    function timeScale(f, points) {
+    /* x of a time; a single time is centred in a span of 2 * half ms. */
+    function timeScale(f, points, half) {
         var lo = Infinity, hi = -Infinity;
         points.forEach(function (p) {
             lo = Math.min(lo, p.at);
             hi = Math.max(hi, p.at);
         });
         if (!(hi > lo)) {
-            lo -= 43200000;
-            hi += 43200000;
+            lo -= half || 43200000;
+            hi += half || 43200000;
         }
         var pad = 8;
         return { lo: lo, hi: hi, x: function (t) { return f.l + pad + (t - lo) / (hi - lo) * (f.w - f.l - f.r - 2 * pad); } };
@@ -539,13 +542,15 @@
         hi = niceMax(hi);
         if (!times.length)
             empty(svg, f, "No figures yet");
-        var tx = timeScale(f, pts.length ? pts : [{ at: 0 }]);
+        var tx = timeScale(f, pts.length ? pts : [{ at: 0 }], 60000);
         var y = function (v) { return f.h - f.b - v / hi * (f.h - f.t - f.b); };
         yAxis(svg, f, 0, hi, unit, y);
         series.forEach(function (sr, i) {
-            var c = " s" + (i % NCOLOURS), d = "", pen = false;
+            var c = " s" + (i % NCOLOURS), d = "", pen = false, ok = function (v) {
+                return v !== null && v !== undefined && isFinite(v);
+            };
             sr.values.forEach(function (v, j) {
-                if (v === null || v === undefined || !isFinite(v)) {
+                if (!ok(v)) {
                     pen = false;
                     return;
                 }
@@ -553,6 +558,11 @@
                 pen = true;
             });
             s(svg, "path", { d: d || "M0 0", class: "series" + c, "data-series": sr.name });
+            /* a minute with no neighbour draws no line: mark it */
+            sr.values.forEach(function (v, j) {
+                if (ok(v) && !ok(sr.values[j - 1]) && !ok(sr.values[j + 1]))
+                    s(svg, "circle", { cx: tx.x(times[j]), cy: y(v), r: 3, class: "dot" + c });
+            });
             if (legend) {
                 var li = h(legend.ownerDocument, "li", {});
                 li.appendChild(h(legend.ownerDocument, "span", { class: "swatch" + c, "aria-hidden": "true" }));
