@@ -1,15 +1,15 @@
 // dashboard.mjs - the dashboard served by etude-syncd and the offline report, in Debian's
-// chromium driven by playwright-core. Started by dashboard.sh, which has set up the server, the
+// chromium driven by playwright-core. Started by dashboard.sh, which sets up the server, the
 // users and the devices' data; this file only looks through the browser (and, for the dead
 // cookie, through plain HTTP from node). Every check that fails is listed at the end; waiting for
 // the page is bounded (ETUDE_BROWSER_WAIT_MS per wait, a watchdog on the whole run).
 //
-// Env: ETUDE_URL, ETUDE_ALICE_PW, ETUDE_BOB_PW, ETUDE_NOTE (alice's note), ETUDE_ALICE and
+// Env: ETUDE_URL, ETUDE_ALICE_PW, ETUDE_BOB_PW, ETUDE_NOTE (alice's note), ETUDE_GO, ETUDE_ALICE and
 // ETUDE_BOB (what each device holds: {deviceId, entities:[{id, entityType, data}]}), ETUDE_REPORT
 // (alice's `etude report` file), ETUDE_ALICE_HOME and ETUDE_BIN (for the live update),
 // ETUDE_TESTS_DIR, ETUDE_SCREENSHOT_DIR.
 import { chromium } from 'playwright-core';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -27,8 +27,19 @@ const load = (f) => {
   for (const e of j.entities) e.data = typeof e.data === 'string' ? JSON.parse(e.data) : e.data;
   return j;
 };
-const alice = load(env('ETUDE_ALICE'));
-const bob = load(env('ETUDE_BOB'));
+// dashboard.sh starts this file as soon as the server answers, so that Chromium starts and the
+// login page is checked while the devices still sync; it creates ETUDE_GO when their data is in.
+const GO = env('ETUDE_GO');
+let alice = null;
+let bob = null;
+async function waitForData() {
+  for (let i = 0; !existsSync(GO); i++) {
+    if (i > 1200) throw new Error(`${GO} did not appear within 60 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  alice = load(env('ETUDE_ALICE'));
+  bob = load(env('ETUDE_BOB'));
+}
 const DOCS = join(env('ETUDE_TESTS_DIR'), '..', 'sync', 'schema', 'operations');
 
 const watchdog = setTimeout(() => {
@@ -212,7 +223,6 @@ try {
     if (r.url() === `${URL_}/session` && r.request().method() === 'POST' && r.status() === 200)
       aliceSession = await r.json().catch(() => null);
   });
-  const t0 = Date.now();
   await a.goto(`${URL_}/`, { timeout: WAIT });
   await waitState(a, 'login');
   check(await a.locator('label[for=username]').textContent().then((t) => t.trim()) === 'Username', 'login: the Username label');
@@ -227,6 +237,8 @@ try {
   check((await a.locator('#login-error').textContent().catch(() => '') || '').trim() !== '', 'wrong password: #login-error says why');
   check(await a.locator('#login-error').getAttribute('role').catch(() => null) === 'alert', '#login-error has role="alert"');
   check(await state(a) === 'login', 'wrong password: still the login form');
+  await waitForData();
+  phase('the devices have synced');
 
   // The real password, typed into the same form, and Enter.
   await a.fill('#username', '');
@@ -237,7 +249,7 @@ try {
   await a.keyboard.type(env('ETUDE_ALICE_PW'));
   await a.keyboard.press('Enter');
   await waitState(a, 'ready');
-  console.log(`alice: logged in and drawn in ${Date.now() - t0} ms`);
+  phase('alice logged in, the dashboard drawn');
   check(((await a.textContent('#user-name')) || '').trim() === 'alice', '#user-name says alice');
 
   // The cookie as the browser holds it.
@@ -290,7 +302,6 @@ try {
   await a.waitForTimeout(300);
   const w = await noHorizontalScroll(a);
   check(w.scroll <= w.width, `alice at 375 px: no horizontal scrolling (content ${w.scroll} px wide in ${w.width})`);
-  await shot(a, 'dashboard-alice-375');
   await a.setViewportSize({ width: 1280, height: 900 });
 
   phase('phone width checked');

@@ -3,16 +3,18 @@
 # chromium, driven by playwright-core from tests/browser/node_modules, put there by
 # scripts/install-deps). Everything runs on 127.0.0.1 and stops by itself:
 #
-#  - a real etude-syncd on a free loopback port with a fresh database, users alice (admin) and bob;
 #  - alice's device (the etude command, its own ETUDE_HOME, the sync plugin): practice sessions of
 #    earlier days through the store's import (seed.mjs), a render, a goal, a logbook note with
 #    known text, and one live `etude play` on a private jackd (dummy driver) with four MIDI notes
-#    played 5, 10, 15 and 20 ms late; then it logs in as alice and syncs;
-#  - bob's device: one session and one note of his own, synced as bob;
-#  - `etude report -o report.html` from alice's device;
-#  - then dashboard.mjs: log in through the page, the data and charts, the device row, the admin
-#    charts, bob's isolation, logout and the dead cookie, keyboard order, phone width, no console
-#    errors, and the report opened as a file:// page. Screenshots go to $ETUDE_SCREENSHOT_DIR.
+#    played 5, 10, 15 and 20 ms late;
+#  - meanwhile a real etude-syncd on a free loopback port with a fresh database and users alice
+#    (admin) and bob, and bob's device with a session and a note of his own, synced as bob;
+#  - then alice's device logs in as alice and syncs, and writes `etude report -o report.html`;
+#  - dashboard.mjs, started as soon as the server answers: the login page, then (once the devices'
+#    data is in) log in through the page, the data and charts, the device row, the admin charts,
+#    a live update, bob's isolation, logout and the dead cookie, keyboard order, phone width, no
+#    console errors, and the report opened as a file:// page. Screenshots go to
+#    $ETUDE_SCREENSHOT_DIR and their paths are printed.
 #
 # Needs: ETUDE_BIN (etude), ETUDE_SYNCD (etude-syncd), ETUDE_TEST_BIN (jack_tclient),
 # ETUDE_TESTS_DIR, ETUDE_SCREENSHOT_DIR; jackd, sqlite3, node, /usr/bin/chromium.
@@ -27,7 +29,8 @@ unset XDG_DATA_HOME ETUDE_HOME
 [ -f "$HERE/node_modules/playwright-core/package.json" ] ||
     fail "no playwright-core in $HERE/node_modules: run scripts/install-deps (npm ci from tests/browser/package-lock.json)"
 
-say() { echo "-- $*"; }
+START=$(date +%s%N)
+say() { echo "-- $(( ($(date +%s%N) - START) / 1000000 )) ms: $*"; }
 # on NAME ARGS...: run etude as device NAME (its own ETUDE_HOME under $T)
 on() {
     d=$1
@@ -46,6 +49,7 @@ on alice goal add minutes 30 --per day >/dev/null || fail "etude goal add (alice
 on alice render --click "2 4/4 120" -o "$T/render.wav" --rate 8000 >/dev/null 2>"$T/render.err" ||
     fail "etude render: $(cat "$T/render.err")"
 
+say "alice's device holds its earlier sessions, a render, a goal and a note"
 # One live session: etude play on a private jackd, four notes into its midi_in 5, 10, 15 and 20 ms
 # after beats 2 to 5 (120 bpm at 48 kHz: a beat every 24000 frames, 48 frames a millisecond).
 # The server and bob's device are set up while it plays.
@@ -68,6 +72,16 @@ wait_for 15 test -s "$T/ready" || fail "etude-syncd did not start: $(tail -3 "$T
 URL="http://$(cat "$T/ready")"
 say "etude-syncd at $URL"
 
+# The browser starts now: Chromium and the login page while the devices sync. dashboard.mjs waits
+# for $T/go before it logs in; it is killed with the rest if this script fails first.
+mkdir -p "$ETUDE_SCREENSHOT_DIR" || fail "cannot create $ETUDE_SCREENSHOT_DIR"
+ETUDE_URL="$URL" ETUDE_ALICE_PW="$APW" ETUDE_BOB_PW="$BPW" ETUDE_NOTE="$NOTE" ETUDE_GO="$T/go" \
+    ETUDE_ALICE="$T/alice.json" ETUDE_BOB="$T/bob.json" ETUDE_REPORT="$T/report.html" \
+    ETUDE_ALICE_HOME="$T/alice" TZ=UTC \
+    node "$HERE/dashboard.mjs" &
+BROWSER_PID=$!
+JACK_PIDS="$JACK_PIDS $BROWSER_PID"
+
 # Bob's device: a session and a note of his own, synced as bob.
 node "$HERE/seed.mjs" bob "$T/bob.ndjson" || fail "seed.mjs bob"
 on bob import "$T/bob.ndjson" >/dev/null || fail "etude import (bob)"
@@ -75,6 +89,7 @@ on bob log note "bob keeps this note to himself" >/dev/null || fail "etude log n
 printf '%s\n' "$BPW" | on bob sync login --server "$URL" --user bob --password-stdin >"$T/login.out" 2>&1 ||
     fail "etude sync login (bob): $(cat "$T/login.out")"
 
+say "bob's device synced"
 # The live session ends while rolling: etude publishes its timing figures, then ends the session.
 jack_wait midi 15 || fail "the MIDI sender could not send every note"
 kill -TERM "$(jack_pid play)"
@@ -83,7 +98,7 @@ jack_stop
 [ "$(sql alice "select count(*) from entities where entity_type='practiceSession' and json_extract(data,'\$.command')='play' and json_extract(data,'\$.timing.notes')=4")" = 1 ] ||
     fail "the live session was not recorded with its four notes"
 
-say "alice's device logs in and syncs"
+say "the live session is recorded; alice's device logs in and syncs"
 printf '%s\n' "$APW" | on alice sync login --server "$URL" --user alice --password-stdin >"$T/login.out" 2>&1 ||
     fail "etude sync login (alice): $(cat "$T/login.out")"
 cat "$T/login.out"
@@ -108,10 +123,7 @@ dump bob
 say "etude report"
 on alice report -o "$T/report.html" >"$T/report.out" 2>&1 || fail "etude report -o: $(cat "$T/report.out")"
 
-mkdir -p "$ETUDE_SCREENSHOT_DIR" || fail "cannot create $ETUDE_SCREENSHOT_DIR"
-say "the browser"
-ETUDE_URL="$URL" ETUDE_ALICE_PW="$APW" ETUDE_BOB_PW="$BPW" ETUDE_NOTE="$NOTE" \
-    ETUDE_ALICE="$T/alice.json" ETUDE_BOB="$T/bob.json" ETUDE_REPORT="$T/report.html" \
-    ETUDE_ALICE_HOME="$T/alice" TZ=UTC \
-    node "$HERE/dashboard.mjs" || fail "dashboard.mjs"
+touch "$T/go"
+say "the devices' data is in; the browser goes on"
+wait "$BROWSER_PID" || fail "dashboard.mjs"
 echo PASS
