@@ -319,8 +319,10 @@ static const char *session_cookie(struct MHD_Connection *c, char *buf, size_t le
     return etude_syncd_cookie_find(h, ETUDE_SYNCD_COOKIE, buf, len) == 0 ? buf : NULL;
 }
 
-/* Whether the request carries an Origin header naming another origin than this server's (the
- * scheme it serves and the Host the browser addressed). "null" (an opaque origin) is foreign. */
+/* Whether the request carries an Origin header naming another origin than this server's: the
+ * scheme and the Host the browser addressed. "null" (an opaque origin) is foreign. Served over
+ * TLS, only https:// is this server; served over plain HTTP, https:// is accepted too, for a TLS
+ * proxy in front of the server (the Host is the same either way). */
 static int foreign_origin(etude_syncd_http_t *h, struct MHD_Connection *c)
 {
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
@@ -329,9 +331,12 @@ static int foreign_origin(etude_syncd_http_t *h, struct MHD_Connection *c)
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     if (!host || !host[0])
         return 1;
-    char self[320];
-    int n = snprintf(self, sizeof self, "%s://%s", h->hc.tls_cert ? "https" : "http", host);
-    return n < 0 || (size_t)n >= sizeof self || strcasecmp(origin, self) != 0;
+    const char *rest = NULL;
+    if (strncasecmp(origin, "https://", 8) == 0)
+        rest = origin + 8;
+    else if (!h->hc.tls_cert && strncasecmp(origin, "http://", 7) == 0)
+        rest = origin + 7;
+    return !rest || strcasecmp(rest, host) != 0;
 }
 
 static int media_of(struct MHD_Connection *c)

@@ -63,6 +63,19 @@ resp=$(curl -sS --cacert ca.pem -H 'Content-Type: application/json' -H 'Accept: 
 [ "$(echo "$resp" | tail -n 1)" = 200 ] || fail "login status: $resp"
 echo "$resp" | head -n 1 | grep -q '"accessToken":"' || fail "no token: $resp"
 
+# The dashboard's session cookie is Secure under TLS (fails on 0fae006 with the "; Secure" of
+# set_cookie() removed: "cookie over TLS not Secure"),
+# and the page's origin is https://ADDR: the same host over http is another origin.
+code=$(curl -sS --cacert ca.pem -D h -o b -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H "Origin: https://$addr" --data-binary '{"username":"erin","password":"tls-pw"}' "https://$addr/session") || fail "POST /session over TLS"
+[ "$code" = 200 ] || fail "POST /session over TLS: $code $(cat b)"
+sc=$(grep -i '^set-cookie: etude_session=' h | tr -d '\r')
+echo "$sc" | grep -q '; HttpOnly; SameSite=Strict; Max-Age=[0-9]*; Secure$' || fail "cookie over TLS not Secure: $sc"
+grep -qi '^content-security-policy: ' h || fail "no CSP over TLS"
+code=$(curl -sS --cacert ca.pem -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H "Origin: http://$addr" --data-binary '{"username":"erin","password":"tls-pw"}' "https://$addr/session") || true
+[ "$code" = 403 ] || fail "login from http://$addr (another origin than https://$addr) answered $code"
+
 # Untrusted without the CA, or with the wrong CA; plain HTTP to the TLS port gets no answer.
 if curl -sS -o /dev/null "https://$addr/healthz" 2>/dev/null; then fail "trusted without --cacert"; fi
 if curl -sS -o /dev/null --cacert other.pem "https://$addr/healthz" 2>/dev/null; then fail "trusted with another CA"; fi

@@ -7,7 +7,8 @@
 # version 3 migration of a version 2 database.
 #   usage: ETUDE_SYNCD=... ETUDE_SOURCE_DIR=... server_web_data.sh
 #
-# How the checks fail without the defence: see the comments marked "fails if".
+# The comments marked "fails if" name a defence removed from the code (on 0fae006); the test was
+# run on each such mutant and failed where it says.
 here=$(dirname "$0")
 . "$here/server_web_lib.sh"
 
@@ -69,7 +70,8 @@ asB() { gql "$@" -H "Cookie: etude_session=$BC" -H "X-CSRF-Token: $BX"; }
 asR() { gql "$@" -H "Cookie: etude_session=$RC" -H "X-CSRF-Token: $RX"; }
 
 # ---- DashboardEntities: own current entities only, in server order, paged ----
-# fails if the store's query drops "user_id=?" (bob sees alice's notes) or "deleted_at IS NULL".
+# fails if the store's query does not bind the user ("user_id>=?": alice's first page holds bob's
+# note) or drops "deleted_at IS NULL" (the second page holds the deleted note).
 [ "$(asA d1 DashboardEntities '{"entityType":"logbookEntry","limit":2}')" = 200 ] || fail "DashboardEntities: $(bodyof d1)"
 ids=$(grep -o '"id":"[^"]*"' "$T/d1.b" | tr '\n' ' ')
 [ "$ids" = "\"id\":\"$A1\" \"id\":\"$A2\" " ] || fail "first page: $ids"
@@ -112,7 +114,7 @@ done
 report='{"status":{"deviceId":"laptop","name":"alice-laptop","lastSyncAt":"2026-12-06T10:00:00.000Z","pending":3,"conflicts":1,"deadLetters":[{"id":"dead-1","entityType":"goal","reason":"data.title: must be a string","at":"2026-12-06T09:59:00.000Z"}]}}'
 [ "$(gql r1 ReportSyncStatus "$report" -H "Authorization: Bearer $A")" = 200 ] || fail "ReportSyncStatus: $(bodyof r1)"
 grep -q '"reportSyncStatus":true' "$T/r1.b" || fail "ReportSyncStatus answer: $(bodyof r1)"
-# fails if do_report_status does not call etude_syncd_hub_publish_status: no status event.
+# fails if do_report_status does not call etude_syncd_hub_publish_status ("no 'event: status'").
 i=0
 until grep -q '^event: status' "$T/ev_alice"; do
     i=$((i + 1)); [ $i -gt 200 ] && fail "no 'event: status' on alice's stream: $(cat "$T/ev_alice")"
@@ -132,7 +134,8 @@ asA s2 DeviceSyncStatus '{}' >/dev/null
 grep -q '"pending":0,' "$T/s2.b" && grep -q '"deadLetters":\[\]' "$T/s2.b" && grep -q '"name":null' "$T/s2.b" ||
     fail "second report not shown: $(bodyof s2)"
 # Isolation: bob sees no device of alice, and his stream got no status event.
-# fails if the store's device_status query drops "user_id=?", or the hub's user test.
+# fails if the device_status query does not bind the user ("bob sees alice's device"), or the hub's
+# publish_status skips its user test ("bob's stream got alice's status event").
 [ "$(asB s3 DeviceSyncStatus '{}')" = 200 ] || fail "bob's DeviceSyncStatus"
 grep -q '"deviceSyncStatus":\[\]' "$T/s3.b" || fail "bob sees alice's device: $(bodyof s3)"
 if grep -q 'event: status' "$T/ev_bob"; then fail "bob's stream got alice's status event"; fi
@@ -175,6 +178,7 @@ fifty=$(for i in $(seq 50); do printf '{"id":"d%s","entityType":"goal","reason":
 ok "bad ReportSyncStatus inputs refused naming the field ($n cases); the limits themselves accepted"
 
 # ---- AdminMetrics ----
+# fails if do_admin_metrics skips its admin test ("alice not FORBIDDEN").
 [ "$(asA m1 AdminMetrics '{}')" = 200 ] || fail "AdminMetrics as alice: $(bodyof m1)"
 [ "$(bodyof m1 | jcode)" = FORBIDDEN ] || fail "alice not FORBIDDEN: $(bodyof m1)"
 grep -q '"adminMetrics":null' "$T/m1.b" || fail "data.adminMetrics not null for alice"
@@ -197,3 +201,4 @@ let s="";process.stdin.on("data",c=>s+=c).on("end",()=>{
 });' || fail "AdminMetrics points"
 [ "$(asR m4 AdminMetrics '{"minutes":0}')" = 400 ] || fail "minutes 0 not 400"
 ok "AdminMetrics: FORBIDDEN for plain users, points with traffic for the operator"
+stop

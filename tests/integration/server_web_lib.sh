@@ -49,10 +49,15 @@ start() {
     URL="http://$ADDR"
 }
 
+# stop: SIGTERM; the server must stop cleanly (exit 0: under the sanitizer builds a leak or a race
+# makes it exit non-zero or abort).
 stop() {
     kill "$SERVER_PID" 2>/dev/null
-    wait "$SERVER_PID" 2>/dev/null || true
+    st=0
+    wait "$SERVER_PID" 2>/dev/null || st=$?
     SERVER_PID=
+    [ $st = 0 ] || fail "etude-syncd exited with status $st after SIGTERM"
+    if grep -q 'Sanitizer' "$T/log"; then fail "sanitizer report in the server's log"; fi
 }
 
 # js EXPR: evaluates EXPR with d = the JSON on stdin, prints the result (strings bare).

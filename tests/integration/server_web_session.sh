@@ -6,16 +6,15 @@
 #   usage: ETUDE_SYNCD=... ETUDE_SOURCE_DIR=... server_web_session.sh [basics|limits]
 #   (ctest runs the two parts as two tests, each a few seconds)
 #
-# How each defence's check fails without it (to be confirmed by running it on the code with the
-# defence removed; the result is noted here):
-#  - the headers: with security_headers() emptied, "/: Content-Security-Policy" fails;
-#  - CSRF on /graphql: with the csrf_ok test removed from etude_syncd_execute_req, "graphql without
-#    X-CSRF-Token" fails; with foreign_origin() returning 0, "login from another origin" fails;
-#  - logout: with etude_syncd_web_logout() not revoking (return 0 before the store), "old cookie
-#    after logout" fails;
-#  - expiry: with store_auth_web ignoring access_expires, "expired session" fails;
-#  - throttling: with etude_syncd_web_login calling the store without throttled_login, "429 after
-#    3 failures" fails.
+# Each defence's check was run against the code with that defence removed (on 0fae006) and failed:
+#  - headers: Content-Security-Policy not added -> "/: Content-Security-Policy is ''";
+#  - CSRF on /graphql: the csrf_ok test dropped from etude_syncd_execute_req -> "graphql without
+#    X-CSRF-Token not 403"; foreign_origin() not comparing Origin -> "login from another origin
+#    not 403";
+#  - logout: etude_syncd_web_logout() not revoking -> "old cookie after logout: GET /session not 401";
+#  - expiry: auth_kind() ignoring access_expires -> "expired session: GET /session not 401";
+#  - throttling: etude_syncd_web_login() calling the store without throttled_login() -> "429 after
+#    3 failures".
 here=$(dirname "$0")
 . "$here/server_web_lib.sh"
 
@@ -76,6 +75,8 @@ bodyof wrong | jstr error | grep -q 'wrong password' || fail "wrong password mes
     fail "login from an opaque origin (Origin: null) not 403"
 [ "$(req same -H 'Content-Type: application/json' -H "Origin: http://$ADDR" --data-binary "$(login_json alice "$PW_ALICE")" "$URL/session")" = 200 ] ||
     fail "login from this server's own origin refused"
+[ "$(req proxied -H 'Content-Type: application/json' -H "Origin: https://$ADDR" --data-binary "$(login_json alice "$PW_ALICE")" "$URL/session")" = 200 ] ||
+    fail "login from https:// of this Host (a TLS proxy in front) refused"
 web_login l1 alice "$PW_ALICE"
 sc=$(hdr l1 Set-Cookie)
 echo "$sc" | grep -q '; HttpOnly' || fail "cookie not HttpOnly: $sc"
@@ -176,3 +177,4 @@ done
     fail "web login not throttled by GraphQL Login failures: $(bodyof u4)"
 [ -n "$(hdr u4 Retry-After)" ] || fail "no Retry-After"
 ok "login throttling shared between POST /session and Login (429 + Retry-After)"
+stop
