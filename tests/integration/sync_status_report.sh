@@ -11,7 +11,7 @@
 . "$(dirname "$0")/sync_lib.sh"
 start_server --max-entity-bytes 300
 HASH_STATUS=$(grep DeviceSyncStatus.graphql "$ETUDE_SOURCE_DIR/sync/schema/operations.sha256" | cut -d' ' -f1)
-token() { node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).accessToken)' "$T/$1/sync-token.json"; }
+token() { sed -n 's/^[[:space:]]*"accessToken":[[:space:]]*"\([^"]*\)".*/\1/p' "$T/$1/sync-token.json"; }
 # device_status DEVICE [URL]: DeviceSyncStatus with DEVICE's own token, as JSON.
 device_status() {
     curl -sS -H "Authorization: Bearer $(token "$1")" -H 'Content-Type: application/json' \
