@@ -157,8 +157,9 @@ int etude_syncclient_logout(etude_syncclient_t *c, int64_t deadline_us, int64_t 
 
 /* [any] Status as a JSON object text: state (idle|syncing|offline|error), server, user,
  * lastSyncAt, lastError, pending, conflicts (open), deadLetters (count and list), retryAfter,
- * statusReport {at, error} (the last report of this status to the server, and why the last
- * attempt failed, null when it did not). Caller frees with free(). NULL when out of memory. */
+ * statusReport {at, error} (when the server last took this device's status report, or an older
+ * server without the document was last asked; and why the last attempt failed, null when it did
+ * not). Caller frees with free(). NULL when out of memory. */
 char *etude_syncclient_status_json(etude_syncclient_t *c);
 
 /* [any] Queued changes as a JSON array text of {entityId, entityType, op, changes, queuedAt} (one

@@ -208,7 +208,16 @@ async function login(page, user, password, label) {
   await page.keyboard.type(password);
   await page.keyboard.press('Tab');
   check(await focused(page) === 'submit', `${label}: Tab from Password goes to the form's button (got ${await focused(page)})`);
+  // Visible focus: the button focused from the keyboard is drawn differently from the same button
+  // without focus (outline, shadow or border).
+  const ring = (el) => {
+    const c = getComputedStyle(el || document.activeElement);
+    return `${c.outlineStyle} ${c.outlineWidth} ${c.outlineColor} | ${c.boxShadow} | ${c.borderColor}`;
+  };
+  const withFocus = await page.evaluate(ring, null);
   await page.keyboard.press('Shift+Tab');
+  const without = await page.$eval('form#login [type=submit]', ring);
+  check(withFocus !== without, `${label}: the focused button shows its focus (${withFocus} vs ${without})`);
   await page.keyboard.press('Enter');
 }
 
@@ -298,8 +307,10 @@ try {
   phase('alice checked');
 
   // Phone width: nothing wider than the screen.
+  // (the page redraws its charts a moment after a resize: give it up to 3 s to fit)
   await a.setViewportSize({ width: 375, height: 812 });
-  await a.waitForTimeout(300);
+  await a.waitForFunction(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) <=
+    document.documentElement.clientWidth, null, { timeout: 3000 }).catch(() => {});
   const w = await noHorizontalScroll(a);
   check(w.scroll <= w.width, `alice at 375 px: no horizontal scrolling (content ${w.scroll} px wide in ${w.width})`);
   await a.setViewportSize({ width: 1280, height: 900 });
