@@ -293,6 +293,7 @@ try {
   const row = rows.find((r) => r.id === alice.deviceId);
   check(row, `#devices has a row for alice's device ${alice.deviceId} (rows: ${rows.map((r) => r.id).join(' ')})`);
   if (row) check(row.cells >= 5, `the device row has name, last sync, pending, conflicts, dead letters (${row.cells} cells)`);
+  if (row) check(alice.deadLetters.length === 0 && !/oversized/.test(row.text), `alice's device row shows no dead letter (${row.text})`);
   // Nothing of bob's.
   const bodyA = await a.textContent('body');
   check(!bodyA.includes('bob keeps this note') && !bodyA.includes('Sonata kept by bob'), "alice's dashboard shows nothing of bob's");
@@ -370,6 +371,11 @@ try {
   const devB = await b.$$eval('#devices tr.device', (rs) => rs.map((r) => r.getAttribute('data-device')));
   check(!devB.includes(alice.deviceId), "bob's dashboard has no row for alice's device");
   check(devB.includes(bob.deviceId), `bob's dashboard has a row for his device (rows: ${devB.join(' ')})`);
+  // bob's device gave up on his oversized note: the row names the dead letter with its reason.
+  const rowB = (await b.$$eval('#devices tr.device', (rs) => rs.map((r) => ({ id: r.getAttribute('data-device'), text: r.textContent }))))
+    .find((r) => r.id === bob.deviceId);
+  for (const d of bob.deadLetters)
+    check(rowB && rowB.text.includes(d.reason), `bob's device row shows the dead letter's reason "${d.reason}" (row: ${rowB?.text})`);
   await checkCharts(b, 'bob', bob);
   check(!(await b.locator('#admin').isVisible()), 'bob (no admin) does not see #admin');
   check(await b.$$eval('#admin path.series', (ps) => ps.length) === 0, "bob's page draws no admin series");

@@ -8,10 +8,12 @@
 #    known text, and one live `etude play` on a private jackd (dummy driver) with four MIDI notes
 #    played 5, 10, 15 and 20 ms late;
 #  - meanwhile a real etude-syncd on a free loopback port with a fresh database and users alice
-#    (admin) and bob, and bob's device with a session and a note of his own, synced as bob;
+#    (admin) and bob, and bob's device with a session and a note of his own and a note the server
+#    refuses as too big (a dead letter with its reason), synced as bob;
 #  - then alice's device logs in as alice and syncs, and writes `etude report -o report.html`;
 #  - dashboard.mjs, started as soon as the server answers: the login page, then (once the devices'
-#    data is in) log in through the page, the data and charts, the device row, the admin charts,
+#    data is in) log in through the page, the data and charts, the device rows (bob's with his
+#    dead letter's reason), the admin charts,
 #    a live update, bob's isolation, logout and the dead cookie, keyboard order, phone width, no
 #    console errors, and the report opened as a file:// page. Screenshots go to
 #    $ETUDE_SCREENSHOT_DIR and their paths are printed.
@@ -67,7 +69,9 @@ printf '%s\n' "$APW" | "$ETUDE_SYNCD" user add alice --admin --password-stdin --
     fail "etude-syncd user add alice --admin: $(cat "$T/useradd.out")"
 printf '%s\n' "$BPW" | "$ETUDE_SYNCD" user add bob --password-stdin --db "$T/syncd.db" >"$T/useradd.out" 2>&1 ||
     fail "etude-syncd user add bob: $(cat "$T/useradd.out")"
-jack_bg syncd "$ETUDE_SYNCD" --listen 127.0.0.1:0 --db "$T/syncd.db" --ready-file "$T/ready" --exit-with-parent
+# --max-entity-bytes 8192: bob's oversized note below is refused and becomes a dead letter.
+jack_bg syncd "$ETUDE_SYNCD" --listen 127.0.0.1:0 --db "$T/syncd.db" --ready-file "$T/ready" --exit-with-parent \
+    --max-entity-bytes 8192
 wait_for 15 test -s "$T/ready" || fail "etude-syncd did not start: $(tail -3 "$T/syncd.err")"
 URL="http://$(cat "$T/ready")"
 say "etude-syncd at $URL"
@@ -82,10 +86,12 @@ ETUDE_URL="$URL" ETUDE_ALICE_PW="$APW" ETUDE_BOB_PW="$BPW" ETUDE_NOTE="$NOTE" ET
 BROWSER_PID=$!
 JACK_PIDS="$JACK_PIDS $BROWSER_PID"
 
-# Bob's device: a session and a note of his own, synced as bob.
+# Bob's device: a session and a note of his own, and a note too big for the server (a dead
+# letter with the server's reason), synced as bob.
 node "$HERE/seed.mjs" bob "$T/bob.ndjson" || fail "seed.mjs bob"
 on bob import "$T/bob.ndjson" >/dev/null || fail "etude import (bob)"
 on bob log note "bob keeps this note to himself" >/dev/null || fail "etude log note (bob)"
+on bob log note "$(head -c 9000 /dev/zero | tr '\0' x)" >/dev/null || fail "etude log note (bob, oversized)"
 printf '%s\n' "$BPW" | on bob sync login --server "$URL" --user bob --password-stdin >"$T/login.out" 2>&1 ||
     fail "etude sync login (bob): $(cat "$T/login.out")"
 
@@ -106,15 +112,18 @@ cat "$T/login.out"
 for d in alice bob; do
     [ "$(sql $d "select count(*) from outbox")" = 0 ] || fail "$d's device still has changes queued after its sync"
 done
+[ "$(sql bob "select count(*) from dead_letter")" = 1 ] || fail "bob's oversized note did not become a dead letter"
+[ "$(sql alice "select count(*) from dead_letter")" = 0 ] || fail "alice's device has dead letters"
 
 # What each device holds: the page must show exactly this.
 dump() {
     {
         printf '{"deviceId":"%s","entities":' "$(sql "$1" "select value from sync_meta where key='device_id'")"
-        sqlite3 -batch -json "$T/$1/etude.db" \
-            "select id, entity_type as entityType, json(data) as data from entities where deleted_at is null order by id" |
-            sed '1s/^$/[]/'
-        printf '}\n'
+        rows=$(sqlite3 -batch -json "$T/$1/etude.db" \
+            "select id, entity_type as entityType, json(data) as data from entities where deleted_at is null order by id")
+        printf '%s,"deadLetters":' "${rows:-[]}"
+        rows=$(sqlite3 -batch -json "$T/$1/etude.db" "select entity_id as id, reason from dead_letter order by id")
+        printf '%s}\n' "${rows:-[]}"
     } >"$T/$1.json"
 }
 dump alice
