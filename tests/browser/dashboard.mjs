@@ -4,6 +4,11 @@
 // cookie, through plain HTTP from node). Every check that fails is listed at the end; waiting for
 // the page is bounded (ETUDE_BROWSER_WAIT_MS per wait, a watchdog on the whole run).
 //
+// Checked to fail: on 2c75d91 (no status report from the sync client yet), on the two device-row
+// checks; with the status report merged and charts.js changed to count renders as practice and to
+// set text through innerHTML, on 10 checks (the days' and weeks' minutes in the dashboard and in
+// the report, the note's markup, the renders list).
+//
 // Env: ETUDE_READY (the server's ready file), ETUDE_ALICE_PW, ETUDE_BOB_PW, ETUDE_NOTE (alice's note), ETUDE_GO, ETUDE_ALICE and
 // ETUDE_BOB (what each device holds: {deviceId, entities:[{id, entityType, data}]}), ETUDE_REPORT
 // (alice's `etude report` file), ETUDE_ALICE_HOME and ETUDE_BIN (for the live update),
