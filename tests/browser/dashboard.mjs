@@ -365,7 +365,10 @@ try {
     `DashboardEntities with alice's cookie: ${readBefore.status} ${readBefore.text.slice(0, 200)}`);
 
   // Logout, then the old cookie is dead everywhere.
-  await a.click('#logout');
+  // from the keyboard: a real button takes focus and answers Enter
+  await a.focus('#logout');
+  check(await focused(a) === '#logout', `#logout takes keyboard focus (got ${await focused(a)})`);
+  await a.keyboard.press('Enter');
   await waitState(a, 'login');
   check(!(await ctxA.cookies(URL_)).some((c) => c.name === 'etude_session' && c.value), 'logout clears the cookie in the browser');
   const after = await http('GET', '/session', { cookie: ck.value });
