@@ -258,7 +258,11 @@ try {
     if (r.url() === `${URL_}/session` && r.request().method() === 'POST' && r.status() === 200)
       aliceSession = await r.json().catch(() => null);
   });
-  await a.goto(`${URL_}/`, { timeout: WAIT });
+  const page0 = await a.goto(`${URL_}/`, { timeout: WAIT });
+  // The page runs under the server's Content-Security-Policy (so "no console errors" also means
+  // no CSP violation: Chromium reports each one as a console error).
+  const csp = page0 ? (await page0.allHeaders())['content-security-policy'] || '' : '';
+  check(/script-src 'self'/.test(csp) && !/unsafe-inline|unsafe-eval/.test(csp), `GET / carries the CSP (${csp})`);
   await waitState(a, 'login');
   check(await a.locator('label[for=username]').textContent().then((t) => t.trim()) === 'Username', 'login: the Username label');
   check(await a.locator('label[for=password]').textContent().then((t) => t.trim()) === 'Password', 'login: the Password label');
