@@ -4,7 +4,7 @@
 // cookie, through plain HTTP from node). Every check that fails is listed at the end; waiting for
 // the page is bounded (ETUDE_BROWSER_WAIT_MS per wait, a watchdog on the whole run).
 //
-// Env: ETUDE_URL, ETUDE_ALICE_PW, ETUDE_BOB_PW, ETUDE_NOTE (alice's note), ETUDE_GO, ETUDE_ALICE and
+// Env: ETUDE_READY (the server's ready file), ETUDE_ALICE_PW, ETUDE_BOB_PW, ETUDE_NOTE (alice's note), ETUDE_GO, ETUDE_ALICE and
 // ETUDE_BOB (what each device holds: {deviceId, entities:[{id, entityType, data}]}), ETUDE_REPORT
 // (alice's `etude report` file), ETUDE_ALICE_HOME and ETUDE_BIN (for the live update),
 // ETUDE_TESTS_DIR, ETUDE_SCREENSHOT_DIR.
@@ -18,7 +18,7 @@ const env = (k) => {
   if (!v) { console.error(`FAIL: set ${k}`); process.exit(1); }
   return v;
 };
-const URL_ = env('ETUDE_URL');
+let URL_ = null; // http://ADDR:PORT once the server's ready file (ETUDE_READY) names it
 const SHOTS = env('ETUDE_SCREENSHOT_DIR');
 const NOTE = env('ETUDE_NOTE');
 const WAIT = Number(process.env.ETUDE_BROWSER_WAIT_MS || 10000);
@@ -32,6 +32,15 @@ const load = (f) => {
 const GO = env('ETUDE_GO');
 let alice = null;
 let bob = null;
+async function waitForServer() {
+  const file = env('ETUDE_READY');
+  for (let i = 0; ; i++) {
+    const addr = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+    if (/^127\.0\.0\.1:\d+$/.test(addr)) { URL_ = `http://${addr}`; return; }
+    if (i > 1200) throw new Error(`${file} named no loopback address within 60 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 async function waitForData() {
   for (let i = 0; !existsSync(GO); i++) {
     if (i > 1200) throw new Error(`${GO} did not appear within 60 s`);
@@ -228,6 +237,18 @@ try {
   const ctxA = await browser.newContext({ timezoneId: 'UTC', viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
   const a = await ctxA.newPage();
   watch(a, 'alice');
+  // bob's fresh context and the report's, made while the devices still sync (a context's first
+  // page costs a second or so on a busy machine).
+  const ctxB = await browser.newContext({ timezoneId: 'UTC', viewport: { width: 375, height: 812 }, locale: 'en-GB' });
+  const b = await ctxB.newPage();
+  watch(b, 'bob');
+  const ctxR = await browser.newContext({ timezoneId: 'UTC', viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
+  const p = await ctxR.newPage();
+  watch(p, 'report');
+  const remote = [];
+  p.on('request', (q) => { if (!/^(file|data|blob):/.test(q.url())) remote.push(q.url()); });
+  await waitForServer();
+  phase(`etude-syncd at ${URL_}`);
   a.on('response', async (r) => {
     if (r.url() === `${URL_}/session` && r.request().method() === 'POST' && r.status() === 200)
       aliceSession = await r.json().catch(() => null);
@@ -240,7 +261,7 @@ try {
   await shot(a, 'login');
 
   // A wrong password: an error in #login-error, still the login form.
-  await login(a, 'alice', 'not the password', 'alice, wrong password');
+  await login(a, 'alice', 'wrong', 'alice, wrong password');
   await a.waitForFunction(() => (document.querySelector('#login-error')?.textContent || '').trim() !== '', null, { timeout: WAIT })
     .catch(() => {});
   check((await a.locator('#login-error').textContent().catch(() => '') || '').trim() !== '', 'wrong password: #login-error says why');
@@ -354,9 +375,6 @@ try {
 
   phase('logout checked');
   // ---------------- bob, on a phone-sized screen, a fresh context ----------------
-  const ctxB = await browser.newContext({ timezoneId: 'UTC', viewport: { width: 375, height: 812 }, locale: 'en-GB' });
-  const b = await ctxB.newPage();
-  watch(b, 'bob');
   await b.goto(`${URL_}/`, { timeout: WAIT });
   await waitState(b, 'login');
   let wb = await noHorizontalScroll(b);
@@ -386,11 +404,6 @@ try {
 
   phase('bob checked');
   // ---------------- the offline report, as a file:// page ----------------
-  const ctxR = await browser.newContext({ timezoneId: 'UTC', viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
-  const p = await ctxR.newPage();
-  watch(p, 'report');
-  const remote = [];
-  p.on('request', (q) => { if (!/^(file|data|blob):/.test(q.url())) remote.push(q.url()); });
   await p.goto(`file://${env('ETUDE_REPORT')}`, { timeout: WAIT });
   check(await p.evaluate(() => document.body.dataset.mode) === 'report', 'the report: <body data-mode="report">');
   await p.waitForSelector('#chart-days rect.bar', { timeout: WAIT }).catch(() => {});

@@ -11,7 +11,8 @@
 #    (admin) and bob, and bob's device with a session and a note of his own and a note the server
 #    refuses as too big (a dead letter with its reason), synced as bob;
 #  - then alice's device logs in as alice and syncs, and writes `etude report -o report.html`;
-#  - dashboard.mjs, started as soon as the server answers: the login page, then (once the devices'
+#  - dashboard.mjs, started first (Chromium and its contexts start while the devices get their
+#    data): the login page once the server answers, then (once the devices'
 #    data is in) log in through the page, the data and charts, the device rows (bob's with his
 #    dead letter's reason), the admin charts,
 #    a live update, bob's isolation, logout and the dead cookie, keyboard order, phone width, no
@@ -41,11 +42,24 @@ on() {
 }
 sql() { sqlite3 -batch -noheader "$T/$1/etude.db" "$2"; }
 
+APW="a-pw-$$"
+BPW="b-pw-$$"
+NOTE='left hand cleaner at 72 <b>not bold</b> & "quoted"'
+mkdir -p "$T/alice" "$T/bob" "$ETUDE_SCREENSHOT_DIR" || fail "cannot create $ETUDE_SCREENSHOT_DIR"
+
+# The browser starts first: Chromium and its three contexts while the devices get their data,
+# then the login page as soon as the server's ready file names its address. dashboard.mjs waits
+# for $T/go before it logs in; it is killed with the rest if this script fails first.
+ETUDE_READY="$T/ready" ETUDE_ALICE_PW="$APW" ETUDE_BOB_PW="$BPW" ETUDE_NOTE="$NOTE" ETUDE_GO="$T/go" \
+    ETUDE_ALICE="$T/alice.json" ETUDE_BOB="$T/bob.json" ETUDE_REPORT="$T/report.html" \
+    ETUDE_ALICE_HOME="$T/alice" TZ=UTC \
+    node "$HERE/dashboard.mjs" &
+BROWSER_PID=$!
+JACK_PIDS="$JACK_PIDS $BROWSER_PID"
+
 # Alice's device: sessions of earlier days, a render, a goal, a note.
-mkdir -p "$T/alice" "$T/bob"
 node "$HERE/seed.mjs" alice "$T/alice.ndjson" || fail "seed.mjs alice"
 on alice import "$T/alice.ndjson" >/dev/null || fail "etude import (alice)"
-NOTE='left hand cleaner at 72 <b>not bold</b> & "quoted"'
 on alice log note "$NOTE" >/dev/null || fail "etude log note (alice)"
 on alice goal add minutes 30 --per day >/dev/null || fail "etude goal add (alice)"
 on alice render --click "2 4/4 120" -o "$T/render.wav" --rate 8000 >/dev/null 2>"$T/render.err" ||
@@ -63,8 +77,6 @@ sleep 0.3
 "$ETUDE_TEST_BIN/jack_tclient" locate 0 && "$ETUDE_TEST_BIN/jack_tclient" start || fail "transport start"
 
 # The server, with alice (admin) and bob.
-APW="alice's password $$"
-BPW="bob's password $$"
 printf '%s\n' "$APW" | "$ETUDE_SYNCD" user add alice --admin --password-stdin --db "$T/syncd.db" >"$T/useradd.out" 2>&1 ||
     fail "etude-syncd user add alice --admin: $(cat "$T/useradd.out")"
 printf '%s\n' "$BPW" | "$ETUDE_SYNCD" user add bob --password-stdin --db "$T/syncd.db" >"$T/useradd.out" 2>&1 ||
@@ -76,15 +88,6 @@ wait_for 15 test -s "$T/ready" || fail "etude-syncd did not start: $(tail -3 "$T
 URL="http://$(cat "$T/ready")"
 say "etude-syncd at $URL"
 
-# The browser starts now: Chromium and the login page while the devices sync. dashboard.mjs waits
-# for $T/go before it logs in; it is killed with the rest if this script fails first.
-mkdir -p "$ETUDE_SCREENSHOT_DIR" || fail "cannot create $ETUDE_SCREENSHOT_DIR"
-ETUDE_URL="$URL" ETUDE_ALICE_PW="$APW" ETUDE_BOB_PW="$BPW" ETUDE_NOTE="$NOTE" ETUDE_GO="$T/go" \
-    ETUDE_ALICE="$T/alice.json" ETUDE_BOB="$T/bob.json" ETUDE_REPORT="$T/report.html" \
-    ETUDE_ALICE_HOME="$T/alice" TZ=UTC \
-    node "$HERE/dashboard.mjs" &
-BROWSER_PID=$!
-JACK_PIDS="$JACK_PIDS $BROWSER_PID"
 
 # Bob's device: a session and a note of his own, and a note too big for the server (a dead
 # letter with the server's reason), synced as bob.
