@@ -318,6 +318,10 @@ try {
   const nGoals = alice.entities.filter((e) => e.entityType === 'goal').length;
   check(goals.length === nGoals, `#goals has ${goals.length} li.goal, want ${nGoals}`);
   for (const g of goals) check(Number.isFinite(g.p) && g.p >= 0 && g.p <= 1 && g.t !== '', `goal "${g.t}": data-progress ${g.p} in 0..1`);
+  // The one goal, 30 minutes a UTC day of any material: today's played minutes / 30.
+  const today = new Date().toISOString().slice(0, 10);
+  const want = Math.min(1, (minutesBy(alice, dayKey).get(today) || 0) / 30);
+  check(goals.length === 1 && near(goals[0].p, want, 0.01), `the goal's data-progress ${goals[0]?.p}, want ${want.toFixed(4)}`);
   // The device that synced.
   const rows = await a.$$eval('#devices tr.device', (rs) => rs.map((r) => ({ id: r.getAttribute('data-device'), cells: r.cells.length, text: r.textContent })));
   const row = rows.find((r) => r.id === alice.deviceId);

@@ -4,9 +4,9 @@
 # scripts/install-deps). Everything runs on 127.0.0.1 and stops by itself:
 #
 #  - alice's device (the etude command, its own ETUDE_HOME, the sync plugin): practice sessions of
-#    earlier days through the store's import (seed.mjs), a render, a goal, a logbook note with
-#    known text, and one live `etude play` on a private jackd (dummy driver) with four MIDI notes
-#    played 5, 10, 15 and 20 ms late;
+#    today and earlier days through the store's import (seed.mjs), a render, a goal, a logbook note
+#    with known text, and one live `etude play` on a private jackd (dummy driver) with four MIDI
+#    notes played 5, 10, 15 and 20 ms late;
 #  - meanwhile a real etude-syncd on a free loopback port with a fresh database and users alice
 #    (admin) and bob, and bob's device with a session and a note of his own and a note the server
 #    refuses as too big (a dead letter with its reason), synced as bob;
@@ -65,7 +65,7 @@ on alice goal add minutes 30 --per day >/dev/null || fail "etude goal add (alice
 on alice render --click "2 4/4 120" -o "$T/render.wav" --rate 8000 >/dev/null 2>"$T/render.err" ||
     fail "etude render: $(cat "$T/render.err")"
 
-say "alice's device holds its earlier sessions, a render, a goal and a note"
+say "alice's device holds its imported sessions, a render, a goal and a note"
 # One live session: etude play on a private jackd, four notes into its midi_in 5, 10, 15 and 20 ms
 # after beats 2 to 5 (120 bpm at 48 kHz: a beat every 24000 frames, 48 frames a millisecond).
 # The server and bob's device are set up while it plays.
