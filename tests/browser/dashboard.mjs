@@ -26,7 +26,7 @@ const env = (k) => {
 let URL_ = null; // http://ADDR:PORT once the server's ready file (ETUDE_READY) names it
 const SHOTS = env('ETUDE_SCREENSHOT_DIR');
 const NOTE = env('ETUDE_NOTE');
-const WAIT = Number(process.env.ETUDE_BROWSER_WAIT_MS || 10000);
+const WAIT = Number(process.env.ETUDE_BROWSER_WAIT_MS || 20000);
 const load = (f) => {
   const j = JSON.parse(readFileSync(f, 'utf8'));
   for (const e of j.entities) e.data = typeof e.data === 'string' ? JSON.parse(e.data) : e.data;
@@ -57,9 +57,9 @@ async function waitForData() {
 const DOCS = join(env('ETUDE_TESTS_DIR'), '..', 'sync', 'schema', 'operations');
 
 const watchdog = setTimeout(() => {
-  console.error('FAIL: dashboard.mjs still running after 90 s');
+  console.error('FAIL: dashboard.mjs still running after 100 s');
   process.exit(1);
-}, 90000);
+}, 100000);
 
 const failures = [];
 let checks = 0;
