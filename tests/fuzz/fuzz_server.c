@@ -4,7 +4,8 @@
  * 2 gzip body inflated then executed, 3 header parsers (Accept, Accept-Encoding, cursor),
  * 4 the Cookie header parser, 5 the dashboard's login body parser, 6 GraphQL by a dashboard
  * session cookie (the next byte: bit 0 sends the session's right CSRF token, else the input's
- * first line is the X-CSRF-Token header; bit 1 a foreign Origin; bit 2 a forged cookie). */
+ * first line is the X-CSRF-Token header; bit 1 a foreign Origin; bit 2 a forged cookie). With the
+ * CSRF test removed from etude_syncd_execute_req, the seed web_csrf_wrong aborts at once. */
 #include "syncd.h"
 
 #include <stdio.h>

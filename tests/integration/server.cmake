@@ -11,10 +11,11 @@ if(TARGET etude-syncd)
   set_tests_properties(server.tls server.cli PROPERTIES LABELS "integration;server" TIMEOUT 300)
   # The dashboard's side of the server: page, headers, cookie sessions, CSRF, throttling, the
   # dashboard's documents, device status, admin metrics (server_web_*.sh, curl on loopback).
+  add_test(NAME server.web_page COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_web_session.sh page)
   add_test(NAME server.web_session COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_web_session.sh basics)
   add_test(NAME server.web_limits COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_web_session.sh limits)
   add_test(NAME server.web_data COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_web_data.sh)
-  set_tests_properties(server.web_session server.web_limits server.web_data PROPERTIES
+  set_tests_properties(server.web_page server.web_session server.web_limits server.web_data PROPERTIES
     LABELS "integration;server" TIMEOUT 120 ENVIRONMENT "${_syncd_env}")
   # graphql-js (npm ci from the lock file) validates every shipped document against sync.graphql.
   add_test(NAME server.graphql_documents COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_graphql_validate.sh

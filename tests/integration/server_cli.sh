@@ -24,6 +24,8 @@ expect_error "--token-ttl: expected an integer" "$bin" --token-ttl abc
 expect_error "--token-ttl: expected an integer" "$bin" --token-ttl 0
 expect_error "--max-batch: expected an integer" "$bin" --max-batch -5
 expect_error "--max-body: expected an integer" "$bin" --max-body 10
+expect_error "--session-ttl: expected an integer" "$bin" --session-ttl 0
+expect_error "--session-ttl: expected an integer" "$bin" --session-ttl 12h
 expect_error "--tls-key: needs --tls-cert" "$bin" --tls-key k.pem
 expect_error "--tls-cert: cannot read nope.pem" "$bin" --tls-cert nope.pem --tls-key nope.key
 expect_error "--db: .*cannot open database" "$bin" --db /nonexistent-dir/x.db --listen 127.0.0.1:0
@@ -40,6 +42,9 @@ printf 'pw one\n' | "$bin" user add ann --password-stdin --db u.db 2>err || { ec
 printf 'pw two\n' | "$bin" user add ann --password-stdin --db u.db 2>err && { echo "FAIL: duplicate user accepted"; fails=$((fails + 1)); }
 grep -q "NAME 'ann' already exists" err || { echo "FAIL: duplicate message: $(cat err)"; fails=$((fails + 1)); }
 [ "$(sqlite3 u.db "SELECT count(*) FROM users")" = 1 ] || { echo "FAIL: user rows"; fails=$((fails + 1)); }
+[ "$(sqlite3 u.db "SELECT admin FROM users WHERE name='ann'")" = 0 ] || { echo "FAIL: ann is an admin"; fails=$((fails + 1)); }
+printf 'pw ops\n' | "$bin" user add ops --admin --password-stdin --db u.db 2>err || { echo "FAIL: user add --admin: $(cat err)"; fails=$((fails + 1)); }
+[ "$(sqlite3 u.db "SELECT admin FROM users WHERE name='ops'")" = 1 ] || { echo "FAIL: --admin not stored"; fails=$((fails + 1)); }
 sqlite3 u.db "SELECT pwhash FROM users" | grep -q '^\$argon2id\$' || { echo "FAIL: not argon2id"; fails=$((fails + 1)); }
 sqlite3 u.db "SELECT pwhash FROM users" | grep -q 'pw one' && { echo "FAIL: plain password stored"; fails=$((fails + 1)); }
 [ "$(sqlite3 u.db 'PRAGMA journal_mode')" = wal ] || { echo "FAIL: not WAL"; fails=$((fails + 1)); }

@@ -15,23 +15,28 @@ here=$(dirname "$0")
 add_users
 
 # ---- migration: a version 2 database (the schema before the dashboard) gets version 3 ----
-A_TOKEN_V2=
 sqlite3 "$DB" "ALTER TABLE users DROP COLUMN admin; ALTER TABLE sessions DROP COLUMN kind;
                DROP TABLE device_status; PRAGMA user_version = 2;" || fail "making a version 2 database"
+sqlite3 "$DB" "VACUUM INTO '$T/newer.db'" && sqlite3 "$T/newer.db" "PRAGMA user_version = 4" || fail "making a newer database"
+if "$ETUDE_SYNCD" --listen 127.0.0.1:0 --db "$T/newer.db" 2>"$T/newer"; then fail "a newer database was served"; fi
+grep -q 'made by a newer etude-syncd' "$T/newer" || fail "newer database message: $(cat "$T/newer")"
+# One transaction: a migration failing half-way (sessions.kind already there, so its ALTER fails
+# after users.admin was added) leaves the version 2 database as it was. Fails when migrate()
+# commits what it did before the failure ("not one transaction").
+sqlite3 "$DB" "VACUUM INTO '$T/half.db'" && sqlite3 "$T/half.db" "ALTER TABLE sessions ADD COLUMN kind INTEGER" || fail "half.db"
+if "$ETUDE_SYNCD" --listen 127.0.0.1:0 --db "$T/half.db" 2>"$T/half"; then fail "a database the migration fails on was served"; fi
+grep -q 'cannot initialise database' "$T/half" || fail "failed migration message: $(cat "$T/half")"
+[ "$(sqlite3 "$T/half.db" 'PRAGMA user_version')" = 2 ] || fail "failed migration changed user_version"
+[ "$(sqlite3 "$T/half.db" "SELECT count(*) FROM pragma_table_info('users') WHERE name='admin'")" = 0 ] ||
+    fail "failed migration left users.admin behind (not one transaction)"
 start
 [ "$(sqlite3 "$DB" 'PRAGMA user_version')" = 3 ] || fail "not migrated to version 3"
 sqlite3 "$DB" "SELECT admin FROM users LIMIT 1; SELECT kind FROM sessions LIMIT 1; SELECT count(*) FROM device_status" >/dev/null ||
     fail "version 3 columns or table missing after the migration"
-stop
-# The migration dropped root's flag with the column: set it again as `user add --admin` would.
+# The test dropped root's flag with the column: set it again as `user add --admin` did.
 sqlite3 "$DB" "UPDATE users SET admin=1 WHERE name='root'"
-sqlite3 "$DB" "PRAGMA user_version = 4"
-if "$ETUDE_SYNCD" --listen 127.0.0.1:0 --db "$DB" 2>"$T/newer"; then fail "a newer database was served"; fi
-grep -q 'made by a newer etude-syncd' "$T/newer" || fail "newer database message: $(cat "$T/newer")"
-sqlite3 "$DB" "PRAGMA user_version = 3"
-ok "version 2 database migrated to 3; a newer one refused"
+ok "version 2 database migrated to 3 (all or nothing); a newer one refused"
 
-start
 A=$(bearer_login alice "$PW_ALICE")
 B=$(bearer_login bob "$PW_BOB")
 

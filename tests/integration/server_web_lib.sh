@@ -29,8 +29,10 @@ add_users() {
     printf '%s\n' "$PW_ALICE" | "$ETUDE_SYNCD" user add alice --password-stdin --db "$DB" 2>/dev/null || fail "user add alice"
     printf '%s\n' "$PW_BOB" | "$ETUDE_SYNCD" user add bob --password-stdin --db "$DB" 2>/dev/null &
     b=$!
-    printf '%s\n' "$PW_ROOT" | "$ETUDE_SYNCD" user add root --admin --password-stdin --db "$DB" 2>/dev/null || fail "user add root"
+    printf '%s\n' "$PW_ROOT" | "$ETUDE_SYNCD" user add root --admin --password-stdin --db "$DB" 2>/dev/null &
+    r=$!
     wait $b || fail "user add bob"
+    wait $r || fail "user add root"
 }
 
 # start [flags...]: serve $DB; sets ADDR and URL.

@@ -3,8 +3,8 @@
 # assets with the security headers on every answer, the session cookie's flags, login CSRF by
 # Origin, the CSRF token on /graphql and logout, logout revoking the session, session expiry, and
 # login throttling shared with the GraphQL Login.
-#   usage: ETUDE_SYNCD=... ETUDE_SOURCE_DIR=... server_web_session.sh [basics|limits]
-#   (ctest runs the two parts as two tests, each a few seconds)
+#   usage: ETUDE_SYNCD=... ETUDE_SOURCE_DIR=... server_web_session.sh [page|basics|limits]
+#   (ctest runs the three parts as three tests, each a few seconds; no argument runs all)
 #
 # Each defence's check was run against the code with that defence removed (on 0fae006) and failed:
 #  - headers: Content-Security-Policy not added -> "/: Content-Security-Policy is ''";
@@ -28,8 +28,7 @@ check_headers() {
 }
 
 part=${1:-all}
-add_users
-if [ "$part" != limits ]; then
+if [ "$part" = all ] || [ "$part" = page ]; then
 start
 
 # ---- the page and its assets ----
@@ -56,6 +55,12 @@ for p in /healthz /metrics /graphql /events /session; do
     check_headers other "$p"
 done
 ok "page, assets and security headers on every answer"
+stop
+fi
+[ "$part" = page ] && exit 0
+add_users
+if [ "$part" != limits ]; then
+start
 
 # ---- logging in ----
 [ "$(req bad1 -H 'Content-Type: application/json' --data-binary 'not json' "$URL/session")" = 400 ] || fail "bad JSON not 400"
