@@ -1730,12 +1730,15 @@ int etude_sync_status_report_due(etude_syncclient_t *c, const char sig[65])
 }
 
 /* After a completed sync: report this device's state to the server (ReportSyncStatus) unless the
- * same was reported less than STATUS_REPORT_EVERY_MS ago. One request, no retry, a short timeout,
- * no Retry-After kept: whatever happens, the sync's result and message stay as they were. A server
+ * same was reported less than STATUS_REPORT_EVERY_MS ago. One request, no retry, a short timeout
+ * cut at the sync's deadline (none when it has passed), no Retry-After kept: whatever happens, the
+ * sync's result and message stay as they were. A server
  * without the document (an older etude-syncd) is asked again only after STATUS_REPORT_EVERY_MS.
  * The outcome is noted in sync_meta (status_report_error). Returns 1 sent, 0 not due, -1 failed. */
-static int status_report(etude_syncclient_t *c)
+static int status_report(etude_syncclient_t *c, int64_t deadline_us)
 {
+    if (deadline_us && etude_sync_now_us() >= deadline_us)
+        return 0; /* the caller's time is up: the next sync reports */
     char acct[128] = "";
     etude_store_account(c->store, acct, sizeof acct);
     if (strcmp(acct, c->user_id))
@@ -1763,8 +1766,10 @@ static int status_report(etude_syncclient_t *c)
         c->cfg.request_timeout_s = keep_timeout < STATUS_REPORT_TIMEOUT_S ? keep_timeout : STATUS_REPORT_TIMEOUT_S;
         c->cfg.max_retries = 0;
         c->keep_retry_after = 1;
+        c->deadline_us = deadline_us; /* the request is cut at the sync's deadline too */
         gql_result_t r;
         int rc = gql(c, "ReportSyncStatus", "reportSyncStatus", v, 1, &r);
+        c->deadline_us = 0;
         c->keep_retry_after = 0;
         c->cfg.request_timeout_s = keep_timeout;
         c->cfg.max_retries = keep_retries;
@@ -1862,7 +1867,7 @@ int etude_syncclient_sync(etude_syncclient_t *c, int full, int64_t deadline_us, 
     cJSON_AddNumberToObject(o, "duplicates", stats->duplicates);
     cJSON_AddNumberToObject(o, "pending", (double)stats->pending);
     publish(c, "sync:completed", o);
-    stats->status_report = status_report(c);
+    stats->status_report = status_report(c, deadline_us);
     return 0;
 }
 

@@ -5,9 +5,11 @@
 # unchanged (the server's audit rows and /metrics count the requests); a changed state is; another
 # user sees none of it; a report the server refuses (429 with Retry-After, through the fault proxy)
 # leaves the sync successful, is noted in `sync status`, holds no later sync back, and goes again
-# on the next sync.
+# on the next sync; a report the proxy holds for 30 s is cut at `sync now --timeout 3`.
 # Checked to fail without the report: with the call taken out of etude_syncclient_sync (as the
-# client was on b66ee80) it stops at "b was not reported", and DeviceSyncStatus lists no device.
+# client was on b66ee80) it stops at "b was not reported", and DeviceSyncStatus lists no device;
+# with the report's request not cut at the sync's deadline, the held report kept `sync now
+# --timeout 3` for 10086 ms (the report's own timeout) and the test failed there.
 . "$(dirname "$0")/sync_lib.sh"
 start_server --max-entity-bytes 300
 HASH_STATUS=$(grep DeviceSyncStatus.graphql "$ETUDE_SOURCE_DIR/sync/schema/operations.sha256" | cut -d' ' -f1)
@@ -92,10 +94,11 @@ if (!b || b.pending !== 0 || b.conflicts !== 0 || b.deadLetters.length !== 1) th
 
 # Another user, bob, logs in through the fault proxy, which refuses his first report with 429 and
 # Retry-After 30 (requests: 1 the login, 2 the pull, 3 the report): the sync still succeeds, the
-# refusal is noted, no later sync is held back, and the next one reports. Bob then sees his own
-# device only, none of alice's.
+# refusal is noted, no later sync is held back, and the next one (4 the pull, 5 the report)
+# reports. Bob then sees his own device only, none of alice's.
 node "$ETUDE_TESTS_DIR/support/fault_proxy.mjs" --target "$SERVER_ADDR" --ready "$T/proxy.ready" \
-    --faults "pass,pass,429" --retry-after 30 --stats "$T/proxy.stats" 2>"$T/proxy.log" &
+    --faults "pass,pass,429,pass,pass,pass,pass,delay" --delay-ms 30000 --retry-after 30 \
+    --stats "$T/proxy.stats" 2>"$T/proxy.log" &
 PIDS="$PIDS $!"
 i=0
 while [ ! -s "$T/proxy.ready" ]; do i=$((i + 1)); [ $i -gt 200 ] && fail "proxy did not start"; sleep 0.05; done
@@ -116,5 +119,23 @@ const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 const l = r.data.deviceSyncStatus;
 if (l.length !== 1 || l[0].deviceId !== process.argv[2]) throw new Error(JSON.stringify(l));
 ' "$T/ds3" "$(devid c)" || fail "bob sees: $(cat "$T/ds3")"
+# A report that hangs (the proxy holds request 8, the report after 6 the upload and 7 the pull,
+# for 30 s) is cut at the sync's deadline: the sync succeeds within it, not after the report's
+# own 10 s timeout. (Were the machine so slow that the sync itself used the deadline up, the
+# report would be skipped, which holds nothing back either.)
+dev c log note "$(head -c 400 /dev/zero | tr '\0' y)" >/dev/null # a dead letter: the report is due
+t0=$(date +%s%N)
+dev c sync now --timeout 3 >"$T/out" || fail "the sync with a hanging report failed: $(cat "$T/out")"
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "sync now --timeout 3 with its report held by the proxy: $ms ms"
+[ "$ms" -lt 9000 ] || fail "the hanging report held the sync $ms ms, past its 3 s deadline"
+dev c sync status --json >"$T/st"
+node -e '
+const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const held = JSON.parse(require("fs").readFileSync(process.argv[2], "utf8")).delay === 1;
+if (s.deadLetters.length !== 1) throw new Error("no dead letter: " + JSON.stringify(s));
+if (held && s.statusReport.error === null) throw new Error("the held report is not noted: " + JSON.stringify(s.statusReport));
+console.log(held ? "noted: " + s.statusReport.error : "the sync used its deadline up; the report was skipped");
+' "$T/st" "$T/proxy.stats" || fail "bob's status after the hanging report"
 integrity a b c
 echo PASS
