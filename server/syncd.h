@@ -26,7 +26,8 @@
 #define etude_syncd_strerror(err) etude_strerror(err)
 
 typedef struct etude_syncd_config {
-    const char *db_path;          /* SQLite file (":memory:" allowed for the fuzzer) */
+    const char *db_path;          /* SQLite file (":memory:" allowed for the fuzzer), or a libpq
+                                   * connection URI (postgresql://... or postgres://...) */
     long token_ttl;               /* access token lifetime, seconds */
     long refresh_ttl;             /* refresh token lifetime, seconds */
     size_t max_body;              /* request body limit (wire bytes and inflated bytes) */
@@ -46,12 +47,24 @@ typedef struct etude_syncd_config {
 /* [any] Fill *cfg with the documented defaults (docs/server.md). */
 void etude_syncd_config_defaults(etude_syncd_config_t *cfg);
 
-/* ---- store: SQLite, every query scoped to a user ---- */
+/* ---- store: every query scoped to a user ----
+ *
+ * One interface, two backends chosen by cfg->db_path: SQLite (a path: one connection, one writer,
+ * WAL) or PostgreSQL (a libpq URI: a pool of connections; several etude-syncd processes may serve
+ * one database, which orders them: each user's uploads take that user's counter row FOR UPDATE, so
+ * sequences stay gap-free and batch ids apply once across processes; tokens live in the database;
+ * a transaction failing with a serialization failure or deadlock is retried a bounded number of
+ * times). Both keep a schema_version table; opening migrates to the current version in one
+ * transaction and refuses a newer database. */
 
 typedef struct etude_syncd_store etude_syncd_store_t;
 
-/* [control] Open (creating if needed) the database in WAL mode. *err_msg (static or NULL) names
- * what failed. Close with etude_syncd_store_close(). */
+/* [any] db as it may be shown in messages and logs: a path as is, a connection URI without its
+ * password and parameters. Into buf (truncated to len). */
+void etude_syncd_db_display(const char *db, char *buf, size_t len);
+
+/* [control] Open (creating if needed) the database (SQLite in WAL mode), migrating it to the
+ * current schema. err_msg names what failed. Close with etude_syncd_store_close(). */
 int etude_syncd_store_open(const etude_syncd_config_t *cfg, etude_syncd_store_t **out,
                            char *err_msg, size_t err_len);
 /* [control] Close the database cleanly (WAL checkpointed by SQLite). NULL is a no-op. */
@@ -61,6 +74,11 @@ void etude_syncd_store_close(etude_syncd_store_t *st);
  * INVALID_CURSOR (run after restoring a backup). The database must exist. On success the new epoch
  * is written as 16 hex digits into epoch_hex[17]. err_msg names what failed. */
 int etude_syncd_store_new_epoch(const char *db_path, char epoch_hex[17], char *err_msg, size_t err_len);
+/* [control] Bring an existing database (a SQLite file that must exist, or a PostgreSQL URI) to the
+ * current schema version in one transaction; *from is the version it had (0: an empty PostgreSQL
+ * database), *to the current one. A database of a newer version is refused (ETUDE_SYNCD_EDB,
+ * err_msg "made by a newer etude-syncd"). */
+int etude_syncd_store_migrate(const char *db_path, int *from, int *to, char *err_msg, size_t err_len);
 /* [any] This database's epoch (constant while it is open). */
 uint64_t etude_syncd_store_epoch(const etude_syncd_store_t *st);
 
@@ -152,7 +170,7 @@ int etude_syncd_store_report_status(etude_syncd_store_t *st, const etude_syncd_u
                                     const cJSON *status);
 /* [any] The user's devices' last reports, a [DeviceSyncStatus] array (caller deletes). */
 int etude_syncd_store_device_status(etude_syncd_store_t *st, const etude_syncd_user_t *user, cJSON **list);
-/* [any] Bytes of the database file and its WAL (0 for ":memory:"). */
+/* [any] Bytes of the database file and its WAL (0 for ":memory:"); PostgreSQL: the database's size. */
 int64_t etude_syncd_store_bytes(etude_syncd_store_t *st);
 /* [any] The latest cursor of a user into buf (at least ETUDE_SYNCD_CURSOR_LEN bytes). */
 int etude_syncd_store_latest_cursor(etude_syncd_store_t *st, int64_t user_id, char *buf, size_t len);

@@ -18,7 +18,7 @@
 #include <sodium.h>
 
 static const char usage[] =
-    "usage: etude-syncd [--listen ADDR:PORT] [--db PATH] [--token-ttl SECONDS] [--refresh-ttl SECONDS]\n"
+    "usage: etude-syncd [--listen ADDR:PORT] [--db PATH|URI] [--token-ttl SECONDS] [--refresh-ttl SECONDS]\n"
     "                   [--tls-cert FILE --tls-key FILE] [--max-body BYTES] [--max-batch N]\n"
     "                   [--max-page N] [--max-entity-bytes BYTES] [--shutdown-timeout SECONDS]\n"
     "                   [--refresh-grace SECONDS] [--threads N] [--max-connections N]\n"
@@ -26,8 +26,11 @@ static const char usage[] =
     "                   [--body-timeout SECONDS] [--max-streams-per-user N] [--login-failures-per-user N]\n"
     "                   [--login-failures-per-ip N] [--login-window SECONDS] [--session-ttl SECONDS]\n"
     "                   [--ready-file PATH] [--exit-with-parent]\n"
-    "       etude-syncd user add NAME [--admin] [--password-stdin] [--db PATH]\n"
-    "       etude-syncd db new-epoch [--db PATH]\n";
+    "       etude-syncd user add NAME [--admin] [--password-stdin] [--db PATH|URI]\n"
+    "       etude-syncd db new-epoch [--db PATH|URI]\n"
+    "       etude-syncd db migrate [--db PATH|URI]\n"
+    "  --db is a SQLite file (default etude-syncd.db) or a PostgreSQL connection URI\n"
+    "  (postgresql://[USER[:PASSWORD]@][HOST][:PORT]/DBNAME[?PARAM=VALUE...], also postgres://).\n";
 
 static int fail(const char *fmt, const char *a, const char *b)
 {
@@ -197,11 +200,13 @@ static int cmd_user(int argc, char **argv)
     if (rc == 0)
         etude_syncd_store_audit(st, 0, admin ? "userAddAdmin" : "userAdd", name, "ok");
     etude_syncd_store_close(st);
+    char shown[512];
+    etude_syncd_db_display(cfg.db_path, shown, sizeof shown);
     if (rc == ETUDE_SYNCD_EEXIST)
-        return fail("user add: NAME '%s' already exists in %s", name, cfg.db_path);
+        return fail("user add: NAME '%s' already exists in %s", name, shown);
     if (rc)
-        return fail("user add: %s: %s", cfg.db_path, etude_syncd_strerror(rc));
-    fprintf(stderr, "etude-syncd: %s %s added to %s\n", admin ? "operator (admin)" : "user", name, cfg.db_path);
+        return fail("user add: %s: %s", shown, etude_syncd_strerror(rc));
+    fprintf(stderr, "etude-syncd: %s %s added to %s\n", admin ? "operator (admin)" : "user", name, shown);
     return 0;
 }
 
@@ -210,19 +215,34 @@ static int cmd_user(int argc, char **argv)
 static int cmd_db(int argc, char **argv)
 {
     const char *db = "etude-syncd.db";
-    if (argc < 2 || strcmp(argv[1], "new-epoch") != 0)
-        return fail("db: expected 'db new-epoch [--db PATH]'%s%s", "", "");
+    int migrate = argc >= 2 && strcmp(argv[1], "migrate") == 0;
+    if (argc < 2 || (!migrate && strcmp(argv[1], "new-epoch") != 0))
+        return fail("db: expected 'db new-epoch [--db PATH|URI]' or 'db migrate [--db PATH|URI]'%s%s", "", "");
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             db = argv[++i];
         else
-            return fail("db new-epoch: unknown or incomplete flag '%s'%s", argv[i], "");
+            return fail("db %s: unknown or incomplete flag '%s'", argv[1], argv[i]);
     }
-    char epoch[17], err[512];
+    char shown[512], err[512];
+    etude_syncd_db_display(db, shown, sizeof shown);
+    if (migrate) {
+        /* The server migrates at open as well; this is for doing it ahead of a rolling start. */
+        int from = 0, to = 0;
+        int rc = etude_syncd_store_migrate(db, &from, &to, err, sizeof err);
+        if (rc)
+            return fail("db migrate: --db %s%s", err, "");
+        if (from == to)
+            fprintf(stderr, "etude-syncd: %s is at schema version %d already\n", shown, to);
+        else
+            fprintf(stderr, "etude-syncd: %s migrated from schema version %d to %d\n", shown, from, to);
+        return 0;
+    }
+    char epoch[17];
     int rc = etude_syncd_store_new_epoch(db, epoch, err, sizeof err);
     if (rc)
         return fail("db new-epoch: --db %s%s", err, "");
-    fprintf(stderr, "etude-syncd: %s has the new epoch %s; cursors issued before are now refused\n", db, epoch);
+    fprintf(stderr, "etude-syncd: %s has the new epoch %s; cursors issued before are now refused\n", shown, epoch);
     return 0;
 }
 
@@ -416,8 +436,10 @@ int main(int argc, char **argv)
         etude_syncd_store_close(st);
         return fail("%s%s", err, "");
     }
+    char shown[512];
+    etude_syncd_db_display(cfg.db_path, shown, sizeof shown);
     fprintf(stderr, "etude-syncd: listening on %s://%s (db %s)\n", cert_path ? "https" : "http",
-            etude_syncd_http_address(http), cfg.db_path);
+            etude_syncd_http_address(http), shown);
     if (!cert_path && !loopback(hc.listen))
         fprintf(stderr, "etude-syncd: warning: serving plain HTTP on the non-loopback address %s: passwords and"
                         " tokens cross the network unencrypted (use --tls-cert/--tls-key, or a TLS proxy on"

@@ -2,7 +2,7 @@
 # Built in the plain build only (the fuzzer carries its own ASan). Run length: ETUDE_FUZZ_SECONDS (default 30).
 find_program(ETUDE_CLANG clang)
 if(TARGET etude-syncd-core AND ETUDE_CLANG AND ETUDE_SANITIZE STREQUAL "")
-  execute_process(COMMAND pkg-config --cflags --libs sqlite3 libcjson libsodium zlib
+  execute_process(COMMAND pkg-config --cflags --libs sqlite3 libpq libcjson libsodium zlib
     OUTPUT_VARIABLE _fz_pc OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _fz_rc)
   separate_arguments(_fz_pc UNIX_COMMAND "${_fz_pc}")
   get_target_property(_fz_srcs etude-syncd-core SOURCES)

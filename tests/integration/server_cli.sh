@@ -2,12 +2,16 @@
 # server_cli.sh - etude-syncd's command line: every bad flag or argument exits non-zero with one line
 # naming it, `user add` hashes with argon2id and refuses duplicates, and nothing is half-written.
 #   usage: server_cli.sh ETUDE_SYNCD
+#   ETUDE_SYNCD_BACKEND=postgresql (under tests/support/pg_harness.sh run): `user add` and
+#   `db migrate` against a database of the harness's PostgreSQL.
 set -eu
 bin=$1
+ETUDE_PG_SOURCED=1 . "$(cd "$(dirname "$0")/../support" && pwd)/pg_harness.sh"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/etude-syncd-cli.XXXXXX")
 trap 'rm -rf "$dir"' EXIT INT TERM
 cd "$dir"
 fails=0
+U=$(syncd_db "$dir" u)
 # expect_error PATTERN CMD... : CMD must exit non-zero and print exactly one line matching PATTERN.
 expect_error() {
     pat=$1; shift
@@ -31,23 +35,52 @@ expect_error "--tls-cert: cannot read nope.pem" "$bin" --tls-cert nope.pem --tls
 expect_error "--db: .*cannot open database" "$bin" --db /nonexistent-dir/x.db --listen 127.0.0.1:0
 expect_error "user: expected 'user add NAME" "$bin" user
 expect_error "user: expected 'user add NAME" "$bin" user remove bob
-expect_error "NAME 'bad name' must be" "$bin" user add 'bad name' --password-stdin --db u.db
-expect_error "unknown or incomplete flag '--pw'" "$bin" user add ann --pw x --db u.db
-expect_error "password: nothing on stdin" "$bin" user add ann --password-stdin --db u.db
-expect_error "--password-stdin is required" "$bin" user add ann --db u.db
-[ -e u.db ] && { echo "FAIL: refused commands created u.db"; fails=$((fails + 1)); }
-printf '\n' | "$bin" user add ann --password-stdin --db u.db 2>err && { echo "FAIL: empty password accepted"; fails=$((fails + 1)); }
+expect_error "NAME 'bad name' must be" "$bin" user add 'bad name' --password-stdin --db "$U"
+expect_error "unknown or incomplete flag '--pw'" "$bin" user add ann --pw x --db "$U"
+expect_error "password: nothing on stdin" "$bin" user add ann --password-stdin --db "$U"
+expect_error "--password-stdin is required" "$bin" user add ann --db "$U"
+if syncd_pg; then # the refused commands did not even create the schema
+    [ "$(syncd_sql "$U" "SELECT count(*) FROM information_schema.tables WHERE table_name='users'")" = 0 ] ||
+        { echo "FAIL: refused commands wrote to $U"; fails=$((fails + 1)); }
+else
+    [ -e u.db ] && { echo "FAIL: refused commands created u.db"; fails=$((fails + 1)); }
+fi
+printf '\n' | "$bin" user add ann --password-stdin --db "$U" 2>err && { echo "FAIL: empty password accepted"; fails=$((fails + 1)); }
 grep -q 'password: empty' err || { echo "FAIL: empty password message: $(cat err)"; fails=$((fails + 1)); }
-printf 'pw one\n' | "$bin" user add ann --password-stdin --db u.db 2>err || { echo "FAIL: user add: $(cat err)"; fails=$((fails + 1)); }
-printf 'pw two\n' | "$bin" user add ann --password-stdin --db u.db 2>err && { echo "FAIL: duplicate user accepted"; fails=$((fails + 1)); }
+printf 'pw one\n' | "$bin" user add ann --password-stdin --db "$U" 2>err || { echo "FAIL: user add: $(cat err)"; fails=$((fails + 1)); }
+printf 'pw two\n' | "$bin" user add ann --password-stdin --db "$U" 2>err && { echo "FAIL: duplicate user accepted"; fails=$((fails + 1)); }
 grep -q "NAME 'ann' already exists" err || { echo "FAIL: duplicate message: $(cat err)"; fails=$((fails + 1)); }
-[ "$(sqlite3 u.db "SELECT count(*) FROM users")" = 1 ] || { echo "FAIL: user rows"; fails=$((fails + 1)); }
-[ "$(sqlite3 u.db "SELECT admin FROM users WHERE name='ann'")" = 0 ] || { echo "FAIL: ann is an admin"; fails=$((fails + 1)); }
-printf 'pw ops\n' | "$bin" user add ops --admin --password-stdin --db u.db 2>err || { echo "FAIL: user add --admin: $(cat err)"; fails=$((fails + 1)); }
-[ "$(sqlite3 u.db "SELECT admin FROM users WHERE name='ops'")" = 1 ] || { echo "FAIL: --admin not stored"; fails=$((fails + 1)); }
-sqlite3 u.db "SELECT pwhash FROM users" | grep -q '^\$argon2id\$' || { echo "FAIL: not argon2id"; fails=$((fails + 1)); }
-sqlite3 u.db "SELECT pwhash FROM users" | grep -q 'pw one' && { echo "FAIL: plain password stored"; fails=$((fails + 1)); }
-[ "$(sqlite3 u.db 'PRAGMA journal_mode')" = wal ] || { echo "FAIL: not WAL"; fails=$((fails + 1)); }
+[ "$(syncd_sql "$U" "SELECT count(*) FROM users")" = 1 ] || { echo "FAIL: user rows"; fails=$((fails + 1)); }
+[ "$(syncd_sql "$U" "SELECT admin FROM users WHERE name='ann'")" = 0 ] || { echo "FAIL: ann is an admin"; fails=$((fails + 1)); }
+printf 'pw ops\n' | "$bin" user add ops --admin --password-stdin --db "$U" 2>err || { echo "FAIL: user add --admin: $(cat err)"; fails=$((fails + 1)); }
+[ "$(syncd_sql "$U" "SELECT admin FROM users WHERE name='ops'")" = 1 ] || { echo "FAIL: --admin not stored"; fails=$((fails + 1)); }
+syncd_sql "$U" "SELECT pwhash FROM users" | grep -q '^\$argon2id\$' || { echo "FAIL: not argon2id"; fails=$((fails + 1)); }
+syncd_sql "$U" "SELECT pwhash FROM users" | grep -q 'pw one' && { echo "FAIL: plain password stored"; fails=$((fails + 1)); }
+syncd_pg || [ "$(syncd_sql "$U" 'PRAGMA journal_mode')" = wal ] || { echo "FAIL: not WAL"; fails=$((fails + 1)); }
+# The schema version table, and db migrate: current already; a newer database refused, untouched.
+[ "$(syncd_sql "$U" "SELECT max(version) FROM schema_version")" = 4 ] || { echo "FAIL: schema_version"; fails=$((fails + 1)); }
+"$bin" db migrate --db "$U" 2>err || { echo "FAIL: db migrate: $(cat err)"; fails=$((fails + 1)); }
+grep -q 'at schema version 4 already' err || { echo "FAIL: db migrate message: $(cat err)"; fails=$((fails + 1)); }
+expect_error "unknown or incomplete flag '--bogus'" "$bin" db migrate --bogus
+expect_error "db migrate: --db /nonexistent-dir/x.db: No such file" "$bin" db migrate --db /nonexistent-dir/x.db
+N=$(syncd_db "$dir" newer)
+syncd_pg || printf 'pw\n' | "$bin" user add nat --password-stdin --db "$N" 2>/dev/null
+"$bin" db migrate --db "$N" 2>err || { echo "FAIL: db migrate of a new database: $(cat err)"; fails=$((fails + 1)); }
+if syncd_pg; then
+    grep -q 'migrated from schema version 0 to 4' err || { echo "FAIL: db migrate (new): $(cat err)"; fails=$((fails + 1)); }
+    syncd_sql "$N" "INSERT INTO schema_version VALUES(5, 0)"
+else
+    grep -q 'at schema version 4 already' err || { echo "FAIL: db migrate (new): $(cat err)"; fails=$((fails + 1)); }
+    syncd_sql "$N" "INSERT INTO schema_version VALUES(5, 0); PRAGMA user_version = 5"
+fi
+expect_error "made by a newer etude-syncd" "$bin" db migrate --db "$N"
+printf 'pw\n' | "$bin" user add zed --password-stdin --db "$N" 2>err && { echo "FAIL: user add into a newer database"; fails=$((fails + 1)); }
+grep -q 'made by a newer etude-syncd' err || { echo "FAIL: user add into a newer database: $(cat err)"; fails=$((fails + 1)); }
+[ "$(syncd_sql "$N" "SELECT max(version) FROM schema_version")" = 5 ] || { echo "FAIL: newer database changed"; fails=$((fails + 1)); }
+# A connection URI's password is never shown (the port is closed: the connection fails).
+expect_error "--db: postgresql://ann@127.0.0.1:1/x: cannot open database" "$bin" --listen 127.0.0.1:0 --db postgresql://ann:s3cret@127.0.0.1:1/x
+grep -q s3cret err && { echo "FAIL: the password in --db was printed"; fails=$((fails + 1)); }
+
 "$bin" --help | grep -q 'etude-syncd user add NAME' || { echo "FAIL: --help"; fails=$((fails + 1)); }
 [ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "ok: command line"

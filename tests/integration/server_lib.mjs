@@ -13,6 +13,48 @@ export const BIN = process.env.ETUDE_SYNCD;
 export const SRC = process.env.ETUDE_SOURCE_DIR;
 if (!BIN || !SRC) throw new Error('set ETUDE_SYNCD (the binary) and ETUDE_SOURCE_DIR (the checkout)');
 
+// The store's backend under test: ETUDE_SYNCD_BACKEND=postgresql (set by tests/support/pg_harness.sh
+// with ETUDE_PG_HOST/PORT/USER of its private PostgreSQL) gives each server a new database of that
+// cluster; anything else, a SQLite file in the server's temp dir.
+export const BACKEND = process.env.ETUDE_SYNCD_BACKEND === 'postgresql' ? 'postgresql' : 'sqlite';
+export const PG = BACKEND === 'postgresql';
+const pgBin = (p) => (process.env.ETUDE_PG_BIN ? join(process.env.ETUDE_PG_BIN, p) : p);
+if (PG && !(process.env.ETUDE_PG_HOST && process.env.ETUDE_PG_PORT)) throw new Error('ETUDE_SYNCD_BACKEND=postgresql needs tests/support/pg_harness.sh');
+let dbCount = 0;
+const dbOfDir = new Map();
+
+// The --db of a server in dir: dir/syncd.db, or a new PostgreSQL database (the same one for the same dir).
+export function newDatabase(dir) {
+  if (!PG) return join(dir, 'syncd.db');
+  if (dbOfDir.has(dir)) return dbOfDir.get(dir);
+  const name = `etude_${process.pid}_${++dbCount}`;
+  const { ETUDE_PG_HOST: host, ETUDE_PG_PORT: port, ETUDE_PG_USER: user = 'postgres' } = process.env;
+  const r = spawnSync(pgBin('psql'), ['-X', '-q', '-h', host, '-p', port, '-U', user, '-d', 'postgres', '-v', 'ON_ERROR_STOP=1',
+    '-c', `CREATE DATABASE ${name}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`CREATE DATABASE ${name}: ${r.stderr}`);
+  const uri = `postgresql:///${name}?host=${host}&port=${port}&user=${user}`;
+  dbOfDir.set(dir, uri);
+  return uri;
+}
+
+const pgName = (uri) => new URL(uri.replace(/^postgres(ql)?:/, 'http:').replace('///', '//x/')).pathname.slice(1);
+function pgAdmin(query) {
+  const { ETUDE_PG_HOST: host, ETUDE_PG_PORT: port, ETUDE_PG_USER: user = 'postgres' } = process.env;
+  const r = spawnSync(pgBin('psql'), ['-X', '-q', '-h', host, '-p', port, '-U', user, '-d', 'postgres', '-v', 'ON_ERROR_STOP=1',
+    '-c', query], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${query}: ${r.stderr}`);
+}
+// PostgreSQL's file copy of a stopped server's database: a backup named name (returns its URI),
+// and the restore of one over another (the target is dropped and made again from the backup).
+export function pgBackup(uri, name) {
+  pgAdmin(`CREATE DATABASE ${name} TEMPLATE ${pgName(uri)}`);
+  return uri.replace(`///${pgName(uri)}?`, `///${name}?`);
+}
+export function pgRestore(backupUri, uri) {
+  pgAdmin(`DROP DATABASE ${pgName(uri)} WITH (FORCE)`);
+  pgAdmin(`CREATE DATABASE ${pgName(uri)} TEMPLATE ${pgName(backupUri)}`);
+}
+
 export const docs = {};
 for (const n of ['Login', 'Logout', 'RefreshToken', 'SyncChanges', 'SyncMetadata', 'UploadBatch'])
   docs[n] = readFileSync(join(SRC, 'sync/schema/operations', `${n}.graphql`), 'utf8');
@@ -29,7 +71,7 @@ export { sleep };
 // Starts etude-syncd with users {name: password}; returns {url, addr, dir, db, proc, stop(), log()}.
 export async function startServer({ users = {}, args = [], dir } = {}) {
   dir = dir ?? mkdtempSync(join(tmpdir(), 'etude-syncd-test-'));
-  const db = join(dir, 'syncd.db');
+  const db = newDatabase(dir);
   for (const [name, pw] of Object.entries(users)) {
     const r = spawnSync(BIN, ['user', 'add', name, '--password-stdin', '--db', db], { input: `${pw}\n` });
     if (r.status !== 0) throw new Error(`user add ${name}: ${r.stderr}`);
@@ -186,8 +228,12 @@ export function openEvents(server, token, deviceId) {
   };
 }
 
-export function sqlite(db, sql) {
-  const r = spawnSync('sqlite3', [db, sql], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`sqlite3: ${r.stderr}`);
+// One SQL statement on a server's database (sqlite3 or psql): rows as lines, fields joined by |.
+export function sql(db, query) {
+  const r = PG
+    ? spawnSync(pgBin('psql'), ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', query], { encoding: 'utf8' })
+    : spawnSync('sqlite3', [db, query], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${PG ? 'psql' : 'sqlite3'}: ${r.stderr}`);
   return r.stdout.trim();
 }
+export const sqlite = sql;

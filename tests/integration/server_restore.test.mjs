@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, statSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { startServer, gql, login, entity, batch, request, sleep, BIN } from './server_lib.mjs';
+import { startServer, gql, login, entity, batch, request, sleep, BIN, PG, pgBackup, pgRestore } from './server_lib.mjs';
 
 const code = (r) => r.json?.errors?.[0]?.extensions?.code;
 const upload = (srv, tok, ents, opts) => gql(srv, 'UploadBatch', { batch: batch(ents, opts) }, { token: tok });
@@ -64,8 +64,9 @@ test('a restored database: cursors ahead, reassigned or of another epoch are INV
     const before = await pullAll(srv, tok); // cursor at sequence 3, inside the backup
     assert.equal(before.ids.length, 3);
     await srv.stop({ keep: true });
-    const backup = join(dir, 'backup.db');
-    copyFileSync(db, backup);
+    let backup = join(dir, 'backup.db');
+    if (PG) backup = pgBackup(db, `${db.match(/\/\/\/(\w+)/)[1]}_backup`);
+    else copyFileSync(db, backup);
 
     s2 = await startServer({ dir });
     tok = (await login(s2, 'ann', 'ann-pw')).accessToken;
@@ -75,8 +76,12 @@ test('a restored database: cursors ahead, reassigned or of another epoch are INV
     await s2.stop({ keep: true });
 
     // The operator restores the backup (without new-epoch, to show the automatic detection).
-    copyFileSync(backup, db);
-    for (const x of ['-wal', '-shm']) rmSync(db + x, { force: true });
+    if (PG) {
+      pgRestore(backup, db);
+    } else {
+      copyFileSync(backup, db);
+      for (const x of ['-wal', '-shm']) rmSync(db + x, { force: true });
+    }
     s2 = await startServer({ dir });
     tok = (await login(s2, 'ann', 'ann-pw')).accessToken;
     let r = await changes(s2, tok, after.cursor);
@@ -187,7 +192,7 @@ test('two concurrent refreshes of one token both succeed with the same pair; reu
 });
 
 // Fails on fd82c7f: the database is created 0644 (umask 022).
-test('database files are created 0600', async () => {
+test('database files are created 0600', { skip: PG && 'SQLite files only (PostgreSQL keeps its own files)' }, async () => {
   const srv = await startServer({ users: { ann: 'ann-pw' } });
   try {
     const tok = (await login(srv, 'ann', 'ann-pw')).accessToken;

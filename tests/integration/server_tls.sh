@@ -11,6 +11,8 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null;
 trap cleanup EXIT INT TERM
 fail() { echo "FAIL: $*" >&2; [ -f "$dir/log" ] && cat "$dir/log" >&2; exit 1; }
 cd "$dir"
+ETUDE_PG_SOURCED=1 . "$src/tests/support/pg_harness.sh"
+DB=$(syncd_db "$dir" syncd) # a SQLite file, or a PostgreSQL database (ETUDE_SYNCD_BACKEND=postgresql)
 
 cat > ca.tmpl <<T
 cn = "etude test CA"
@@ -36,15 +38,15 @@ certtool --generate-certificate --load-privkey server.key --load-ca-certificate 
 certtool --generate-privkey --key-type=ecdsa --outfile other.key 2>/dev/null
 certtool --generate-self-signed --load-privkey other.key --template ca.tmpl --outfile other.pem 2>/dev/null
 
-printf 'tls-pw\n' | "$bin" user add erin --password-stdin --db syncd.db 2>/dev/null || fail "user add"
+printf 'tls-pw\n' | "$bin" user add erin --password-stdin --db "$DB" 2>/dev/null || fail "user add"
 
 # Flag errors name the flag and exit non-zero.
-if "$bin" --db syncd.db --tls-cert server.pem 2>err; then fail "--tls-cert without --tls-key accepted"; fi
+if "$bin" --db "$DB" --tls-cert server.pem 2>err; then fail "--tls-cert without --tls-key accepted"; fi
 grep -q -- '--tls-cert: needs --tls-key' err || fail "unclear error: $(cat err)"
-if "$bin" --db syncd.db --tls-cert server.pem --tls-key missing.key 2>err; then fail "missing key file accepted"; fi
+if "$bin" --db "$DB" --tls-cert server.pem --tls-key missing.key 2>err; then fail "missing key file accepted"; fi
 grep -q -- '--tls-key: cannot read missing.key' err || fail "unclear error: $(cat err)"
 
-"$bin" --listen 127.0.0.1:0 --db syncd.db --tls-cert server.pem --tls-key server.key --ready-file ready --exit-with-parent 2>log &
+"$bin" --listen 127.0.0.1:0 --db "$DB" --tls-cert server.pem --tls-key server.key --ready-file ready --exit-with-parent 2>log &
 pid=$!
 i=0
 while [ ! -f ready ]; do

@@ -4,7 +4,7 @@
 # (Bearer only, every field checked, replacing the device's earlier report) shown by
 # DeviceSyncStatus and waking the user's /events streams (opened with the cookie) with
 # `event: status`, isolation between users, AdminMetrics for operators only, and the schema's
-# version 3 migration of a version 2 database.
+# version 3 and 4 migrations of a version 2 database (SQLite).
 #   usage: ETUDE_SYNCD=... ETUDE_SOURCE_DIR=... server_web_data.sh
 #
 # The comments marked "fails if" name a defence removed from the code (on 0fae006); the test was
@@ -14,10 +14,15 @@ here=$(dirname "$0")
 
 add_users
 
-# ---- migration: a version 2 database (the schema before the dashboard) gets version 3 ----
+# ---- migration: a version 2 database (the schema before the dashboard) gets the current version
+# (4: the dashboard's version 3, then the schema_version table). SQLite only: PostgreSQL databases
+# start at version 4 (server_cli.sh checks db migrate and the refusal of a newer one there). ----
+if syncd_pg; then
+start
+else
 sqlite3 "$DB" "ALTER TABLE users DROP COLUMN admin; ALTER TABLE sessions DROP COLUMN kind;
-               DROP TABLE device_status; PRAGMA user_version = 2;" || fail "making a version 2 database"
-sqlite3 "$DB" "VACUUM INTO '$T/newer.db'" && sqlite3 "$T/newer.db" "PRAGMA user_version = 4" || fail "making a newer database"
+               DROP TABLE device_status; DROP TABLE schema_version; PRAGMA user_version = 2;" || fail "making a version 2 database"
+sqlite3 "$DB" "VACUUM INTO '$T/newer.db'" && sqlite3 "$T/newer.db" "PRAGMA user_version = 5" || fail "making a newer database"
 if "$ETUDE_SYNCD" --listen 127.0.0.1:0 --db "$T/newer.db" 2>"$T/newer"; then fail "a newer database was served"; fi
 grep -q 'made by a newer etude-syncd' "$T/newer" || fail "newer database message: $(cat "$T/newer")"
 # One transaction: a migration failing half-way (sessions.kind already there, so its ALTER fails
@@ -30,12 +35,14 @@ grep -q 'cannot initialise database' "$T/half" || fail "failed migration message
 [ "$(sqlite3 "$T/half.db" "SELECT count(*) FROM pragma_table_info('users') WHERE name='admin'")" = 0 ] ||
     fail "failed migration left users.admin behind (not one transaction)"
 start
-[ "$(sqlite3 "$DB" 'PRAGMA user_version')" = 3 ] || fail "not migrated to version 3"
+[ "$(sqlite3 "$DB" 'PRAGMA user_version')" = 4 ] || fail "not migrated to version 4"
+[ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_version')" = 4 ] || fail "schema_version not 4"
 sqlite3 "$DB" "SELECT admin FROM users LIMIT 1; SELECT kind FROM sessions LIMIT 1; SELECT count(*) FROM device_status" >/dev/null ||
     fail "version 3 columns or table missing after the migration"
 # The test dropped root's flag with the column: set it again as `user add --admin` did.
 sqlite3 "$DB" "UPDATE users SET admin=1 WHERE name='root'"
-ok "version 2 database migrated to 3 (all or nothing); a newer one refused"
+ok "version 2 database migrated to 4 (all or nothing); a newer one refused"
+fi
 
 A=$(bearer_login alice "$PW_ALICE")
 B=$(bearer_login bob "$PW_BOB")
@@ -179,7 +186,7 @@ bad "$(st '7' '')" 'deadLetters[0]'
 long500=$(for i in $(seq 500); do printf 'é'; done)
 fifty=$(for i in $(seq 50); do printf '{"id":"d%s","entityType":"goal","reason":"%s"},' "$i" "$long500"; done)
 [ "$(gql lim ReportSyncStatus "$(st "${fifty%,}" '')" -H "Authorization: Bearer $A")" = 200 ] || fail "50 dead letters of 500 characters refused: $(bodyof lim | head -c 300)"
-[ "$(sqlite3 "$DB" "SELECT count(*) FROM device_status")" = 1 ] || fail "bad reports wrote rows"
+[ "$(syncd_sql "$DB" "SELECT count(*) FROM device_status")" = 1 ] || fail "bad reports wrote rows"
 ok "bad ReportSyncStatus inputs refused naming the field ($n cases); the limits themselves accepted"
 
 # ---- AdminMetrics ----

@@ -5,7 +5,8 @@ set -eu
 : "${ETUDE_SYNCD:?set ETUDE_SYNCD}" "${ETUDE_SOURCE_DIR:?set ETUDE_SOURCE_DIR}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/etude-syncd-web.XXXXXX")
 SERVER_PID=
-DB="$T/syncd.db"
+ETUDE_PG_SOURCED=1 . "$ETUDE_SOURCE_DIR/tests/support/pg_harness.sh"
+DB=$(syncd_db "$T" syncd) # a SQLite file, or a PostgreSQL database (ETUDE_SYNCD_BACKEND=postgresql)
 OPS="$ETUDE_SOURCE_DIR/sync/schema/operations"
 PW_ALICE="alice pw $$"
 PW_BOB="bob pw $$"

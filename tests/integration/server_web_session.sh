@@ -95,8 +95,15 @@ bodyof l1 | jstr expiresAt | grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$' |
 [ ${#CSRF} -ge 40 ] || fail "csrfToken: '$CSRF'"
 # Only a hash of the cookie is stored.
 want=$(printf '%s' "$COOKIE" | sha256sum | cut -c1-64 | tr a-f A-F)
-[ "$(sqlite3 "$DB" "SELECT count(*) FROM sessions WHERE kind=1 AND hex(access_hash)='$want'")" = 1 ] || fail "no session row with the cookie's SHA-256"
-[ "$(sqlite3 "$DB" "SELECT count(*) FROM sessions, meta WHERE instr(hex(access_hash), hex('$COOKIE')) OR instr(value, '$COOKIE') OR instr(value, '$CSRF')")" = 0 ] ||
+if syncd_pg; then
+    hex="upper(encode(access_hash, 'hex'))"
+    clear="strpos($hex, upper(encode(convert_to('$COOKIE', 'UTF8'), 'hex'))) > 0 OR strpos(value, '$COOKIE') > 0 OR strpos(value, '$CSRF') > 0"
+else
+    hex="hex(access_hash)"
+    clear="instr(hex(access_hash), hex('$COOKIE')) OR instr(value, '$COOKIE') OR instr(value, '$CSRF')"
+fi
+[ "$(syncd_sql "$DB" "SELECT count(*) FROM sessions WHERE kind=1 AND $hex='$want'")" = 1 ] || fail "no session row with the cookie's SHA-256"
+[ "$(syncd_sql "$DB" "SELECT count(*) FROM sessions, meta WHERE $clear")" = 0 ] ||
     fail "the cookie or the CSRF token stored in the clear"
 ok "login: cookie flags, login CSRF by Origin, bad bodies named, hash stored"
 
