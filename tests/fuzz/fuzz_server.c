@@ -96,6 +96,18 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         } else if (rc != ETUDE_SYNCD_ENOENT && rc != ETUDE_SYNCD_EINVAL) {
             abort();
         }
+        /* The same bytes as a --db connection URI, as messages show it: never the parameters
+         * (which may hold a password), whatever the text. */
+        char *uri = malloc(len + 14);
+        if (uri) {
+            memcpy(uri, "postgresql://", 13);
+            memcpy(uri + 13, h, len + 1);
+            char shown[64];
+            etude_syncd_db_display(uri, shown, sizeof shown);
+            if (strchr(shown, '?') || strlen(shown) >= sizeof shown)
+                abort();
+            free(uri);
+        }
         free(h);
         return 0;
     }
