@@ -140,8 +140,8 @@ typedef struct etude_sync_stats {
     int reconciled;   /* entities queued again after the server lost history (INVALID_CURSOR) */
     /* After a completed sync the device reports its own state (ReportSyncStatus: pending changes,
      * open conflicts, the newest 50 dead letters): 1 sent, 0 not sent (unchanged and reported less
-     * than 5 minutes ago, or an older server without the document asked less than 5 minutes ago),
-     * -1 failed (noted in etude_syncclient_status_json()'s statusReport; the sync still succeeded).
+     * than 5 minutes ago, an older server without the document asked less than 5 minutes ago, the
+     * deadline passed, or another account became the store's active one meanwhile), -1 failed (noted in etude_syncclient_status_json()'s statusReport; the sync still succeeded).
      * Not counted in requests. */
     int status_report;
 } etude_sync_stats_t;

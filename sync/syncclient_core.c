@@ -1781,8 +1781,8 @@ static int status_report(etude_syncclient_t *c, int64_t deadline_us)
             meta_set(c, "status_report_error", NULL);
             out = 1;
         } else {
-            if (strstr(c->err, "PERSISTED_QUERY_NOT_FOUND") || strstr(c->err, "has no handler")) {
-                /* an etude-syncd from before the dashboard */
+            if (strstr(c->err, "PERSISTED_QUERY_NOT_FOUND")) {
+                /* an etude-syncd from before the dashboard: it does not know the document */
                 meta_set(c, "status_report_sig", "unsupported");
                 meta_set_int(c, "status_report_at_ms", now);
             }

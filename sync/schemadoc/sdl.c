@@ -1182,17 +1182,21 @@ static int parse_selection_set(lx_t *l, sdl_operation_t *roots)
         if (l->t.k == TK_EOF)
             return lfail(l, l->t.line, l->t.col, "expected '}' to close a selection set");
         if (l->t.k == TK_SPREAD) {
+            int line = l->t.line, col = l->t.col;
             next(l);
             if (is_kw(l, "on")) {
                 next(l);
                 free(take_name(l, "a type name after 'on'"));
             } else if (l->t.k == TK_NAME) {
+                if (roots)
+                    return lfail(l, line, col, "a fragment spread among the operation's root fields (name them "
+                                 "in the operation)");
                 free(take_name(l, "a fragment name"));
                 parse_directives(l, 0, NULL);
                 continue;
             }
             parse_directives(l, 0, NULL);
-            parse_selection_set(l, NULL);
+            parse_selection_set(l, roots); /* an inline fragment's fields are at the same level */
             continue;
         }
         char *name = take_name(l, "a field name");

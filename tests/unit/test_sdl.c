@@ -159,6 +159,14 @@ static void test_constructs(void **state)
     assert_int_equal(op.nroots, 2);
     assert_string_equal(op.roots[0], "a");
     assert_string_equal(op.roots[1], "b");
+    sdl_operation_free(&op);
+    /* An inline fragment's fields at the root are root fields. */
+    static const char inline_text[] = "query R { ... on Query { b } }";
+    assert_int_equal(sdl_parse_operation(inline_text, strlen(inline_text), "r.graphql", &op, err, sizeof err), 0);
+    assert_int_equal(op.nroots, 1);
+    assert_string_equal(op.roots[0], "b");
+    sdl_operation_free(&op);
+    assert_int_equal(sdl_parse_operation(op_text, strlen(op_text), "q.graphql", &op, err, sizeof err), 0);
     assert_string_equal(op.vars[0].dflt, "3");
     assert_string_equal(op.vars[1].type.text, "[In!]");
     sdl_operation_free(&op);
@@ -223,6 +231,13 @@ static void test_bad_operations(void **state)
         {"query Q($v: Nope) { a }", "o.graphql:1:9: variable $v: type 'Nope' is not defined"},
         {"fragment F on B { c }", "o.graphql:1:1: no operation in the document (only fragments)"},
         {"query Q { a .. }", "o.graphql:1:13: unexpected '.' (did you mean '...'?)"},
+        /* found by fuzz.sdl (tests/fuzz/corpus_sdl/op_root_fragments.graphql): root fields only inside
+         * fragments left the operation with none; on e395305 these two were accepted so */
+        {"query Q { ...F }\nfragment F on Query { a }",
+         "o.graphql:1:11: a fragment spread among the operation's root fields (name them in the operation)"},
+        {"query Q { ... on Query { ...F } }\nfragment F on Query { a }",
+         "o.graphql:1:26: a fragment spread among the operation's root fields (name them in the operation)"},
+        {"query Q { ... on Query { nope } }", "o.graphql:1:1: query Q: 'nope' is not a field of Query"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         sdl_operation_t op;
