@@ -51,8 +51,9 @@ void etude_syncd_config_defaults(etude_syncd_config_t *cfg);
  *
  * One interface, two backends chosen by cfg->db_path: SQLite (a path: one connection, one writer,
  * WAL) or PostgreSQL (a libpq URI: a pool of connections; several etude-syncd processes may serve
- * one database, which orders them: each user's uploads take that user's counter row FOR UPDATE, so
- * sequences stay gap-free and batch ids apply once across processes; tokens live in the database;
+ * one database, which orders them: each user's uploads take that user's counter row FOR NO KEY
+ * UPDATE, so sequences stay gap-free and batch ids apply once across processes; tokens live in the
+ * database;
  * a transaction failing with a serialization failure or deadlock is retried a bounded number of
  * times). Both keep a schema_version table; opening migrates to the current version in one
  * transaction and refuses a newer database. */

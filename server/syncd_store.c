@@ -803,7 +803,11 @@ int etude_syncd_store_refresh(etude_syncd_store_t *st, const char *refresh,
     int rc;
     for (int attempt = 1;; attempt++) {
         rc = refresh_tx(st, c, refresh, h, now, tok, user);
-        if (rc == 0 || !syncd_db_retryable(c) || attempt >= TX_ATTEMPTS)
+        if (rc == 0 || !syncd_db_retryable(c))
+            break;
+        fprintf(stderr, "etude-syncd: refreshToken: attempt %d of %d ended by the database (%s)%s\n", attempt,
+                TX_ATTEMPTS, syncd_db_errmsg(c), attempt < TX_ATTEMPTS ? "; trying again" : "");
+        if (attempt >= TX_ATTEMPTS)
             break;
     }
     store_release(st, c);
@@ -1265,8 +1269,10 @@ static int upload_tx(etude_syncd_store_t *st, syncd_db_t *c, const etude_syncd_u
     if (is_pg(c)) {
         /* The user's counter row, locked until the commit: this user's uploads, through any
          * process, apply one at a time, so the replay check below sees every batch committed
-         * before and sequences are handed out gap-free and in order. */
-        if (syncd_db_prepare(c, "SELECT seq FROM users WHERE id=? FOR UPDATE", &q) != 0)
+         * before and sequences are handed out gap-free and in order. NO KEY UPDATE: the lock the
+         * sequence's UPDATE takes anyway, which does not wait for the key-share locks that the
+         * user's other writes (a login's session row, a status report) take on it. */
+        if (syncd_db_prepare(c, "SELECT seq FROM users WHERE id=? FOR NO KEY UPDATE", &q) != 0)
             rc = ETUDE_SYNCD_EDB;
         syncd_db_bind_int64(q, 1, user->id);
         if (!rc && syncd_db_step(q) != SYNCD_ROW)
@@ -1608,6 +1614,8 @@ int etude_syncd_store_upload(etude_syncd_store_t *st, const etude_syncd_user_t *
         rc = upload_tx(st, c, user, batch_id, device, mseq, ents, pre, result, stats, err_code, err_msg, err_len);
         if (rc != TX_AGAIN)
             break;
+        fprintf(stderr, "etude-syncd: uploadBatch: attempt %d of %d ended by the database (%s)%s\n", attempt,
+                TX_ATTEMPTS, syncd_db_errmsg(c), attempt < TX_ATTEMPTS ? "; trying again" : "");
         if (attempt >= TX_ATTEMPTS) {
             rc = ETUDE_SYNCD_EDB;
             break;

@@ -2,16 +2,21 @@
 // user correctly: concurrent uploads through both give the user a gap-free, strictly increasing
 // change sequence (each batch's sequences contiguous), the same batch id sent to both at once is
 // applied once (the other answer is the replay of the first), and a token issued by one process is
-// valid on the other, whose pages and cursors agree.
+// valid on the other, whose pages and cursors agree; a refresh token rotated by both at once gives
+// both callers the same pair. An upload that the database ends with a deadlock is run again and
+// applied once.
 //   run under tests/support/pg_harness.sh (ETUDE_SYNCD_BACKEND=postgresql)
 //
-// Checked against a mutant of the store without the user's counter row lock (SELECT ... FOR
-// UPDATE) and without the retry of a batch that another process committed meanwhile: the same
-// batch id sent to both processes then fails one of the two with INTERNAL_SERVER_ERROR.
+// Checked against a mutant of the store without the user's counter row lock (SELECT ... FOR NO
+// KEY UPDATE) and without the retry of a batch that another process committed meanwhile: the same
+// batch id sent to both processes then fails one of the two with INTERNAL_SERVER_ERROR. The deadlock
+// test fails with TX_ATTEMPTS 1 (no retry): the upload answers INTERNAL_SERVER_ERROR.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startServer, gql, login, entity, batch, sql, PG } from './server_lib.mjs';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { startServer, gql, login, entity, batch, sql, sleep, PG } from './server_lib.mjs';
 
 const goals = (n) => Array.from({ length: n }, () => entity('goal', { k: randomUUID() }));
 const upload = (srv, tok, b) => gql(srv, 'UploadBatch', { batch: b }, { token: tok });
@@ -94,8 +99,62 @@ test('two processes, one PostgreSQL: sequences gap-free, batch ids applied once,
     assert.equal(p1.ids.length, N + 30);
     assert.deepEqual(p1.ids, p2.ids);
     assert.equal(p1.since, p2.since);
+
+    // One refresh token rotated through both processes at once: both get the same new pair.
+    for (let round = 0; round < 3; round++) {
+      const s = await login(s1, 'ann', 'ann-pw');
+      const [a, b] = await Promise.all([s1, s2].map((srv) => gql(srv, 'RefreshToken', { refreshToken: s.refreshToken })));
+      assert.ok(a.json?.data?.refreshToken && b.json?.data?.refreshToken, `${a.text}\n${b.text}`);
+      assert.deepEqual(a.json.data.refreshToken, b.json.data.refreshToken);
+    }
   } finally {
     if (s2) await s2.stop({ keep: true });
     await s1.stop();
+  }
+});
+
+test('an upload the database ends with a deadlock is tried again and applied once', { skip: !PG && 'needs ETUDE_SYNCD_BACKEND=postgresql' }, async () => {
+  const srv = await startServer({ users: { ann: 'ann-pw' } });
+  let psql;
+  try {
+    const tok = (await login(srv, 'ann', 'ann-pw')).accessToken;
+    const uid = sql(srv.db, "SELECT id FROM users WHERE name='ann'");
+    // Another session holds the device's row (not committed; its foreign key takes a key-share
+    // lock on ann's row, which the upload's lock does not wait for), so the upload, which holds
+    // ann's counter row, waits for it at the end; then that session asks for ann's counter row: a
+    // deadlock, which PostgreSQL resolves by ending the upload's transaction (the one that waited
+    // longest notices it after deadlock_timeout, 1 s).
+    const bin = process.env.ETUDE_PG_BIN ? join(process.env.ETUDE_PG_BIN, 'psql') : 'psql';
+    psql = spawn(bin, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', srv.db], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    psql.stdout.on('data', (d) => { out += d; });
+    psql.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise((r) => psql.on('exit', r));
+    psql.stdin.write(`BEGIN; INSERT INTO devices(user_id, device_id, last_seq) VALUES(${uid}, 'dl-dev', 0); SELECT 'held';\n`);
+    for (let i = 0; !out.includes('held'); i++) {
+      assert.ok(i < 100, `psql: ${out}`);
+      await sleep(50);
+    }
+    const b = batch(goals(3), { deviceId: 'dl-dev', mutationSeq: 1 });
+    const pending = gql(srv, 'UploadBatch', { batch: b }, { token: tok });
+    await sleep(300); // the upload is waiting for the device's row
+    psql.stdin.write(`SELECT seq FROM users WHERE id=${uid} FOR UPDATE; SELECT pg_sleep(0.3); COMMIT;\n`);
+    psql.stdin.end();
+    const r = await pending;
+    await exited;
+    const res = r.json?.data?.uploadBatch;
+    assert.ok(res, r.text);
+    assert.equal(res.accepted.length, 3);
+    assert.equal(res.replayed, false);
+    assert.match(srv.log() + out, /uploadBatch: attempt 1 of 5 ended by the database \(.*deadlock.*\); trying again/);
+    assert.equal(sql(srv.db, `SELECT seq FROM users WHERE id=${uid}`), '3');
+    assert.equal(sql(srv.db, `SELECT last_seq FROM devices WHERE user_id=${uid} AND device_id='dl-dev'`), '1');
+    // The replay answers the same.
+    const again = (await gql(srv, 'UploadBatch', { batch: b }, { token: tok })).json.data.uploadBatch;
+    assert.equal(again.replayed, true);
+    assert.deepEqual(again.accepted, res.accepted);
+  } finally {
+    psql?.kill();
+    await srv.stop();
   }
 });
