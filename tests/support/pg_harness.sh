@@ -71,6 +71,19 @@ pg_start() {
     return 1
 }
 
+# pg_watch PID: when PID is gone, stop and remove this PostgreSQL: a harness killed outright (ctest's
+# timeout kills with SIGKILL, which no trap sees) leaves nothing running. A process of its own
+# session, checking once a second; it ends with PID.
+pg_watch() {
+    setsid sh -c '
+        while kill -0 "$0" 2>/dev/null; do sleep 1; done
+        if [ -f "$1/data/postmaster.pid" ]; then
+            if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$2/pg_ctl" -D "$1/data" -m immediate -w -t 20 stop
+            else "$2/pg_ctl" -D "$1/data" -m immediate -w -t 20 stop; fi
+        fi
+        [ "$3" = 1 ] || rm -rf "$1"' "$1" "$ETUDE_PG_DIR" "$ETUDE_PG_BIN" "${KEEP_TMP:-0}" </dev/null >/dev/null 2>&1 &
+}
+
 # pg_newdb NAME: creates database NAME and prints its connection URI.
 pg_newdb() {
     "$ETUDE_PG_BIN/psql" -X -q -h "$ETUDE_PG_HOST" -p "$ETUDE_PG_PORT" -U "$ETUDE_PG_USER" -d postgres \
@@ -100,6 +113,7 @@ if [ "${ETUDE_PG_SOURCED:-0}" != 1 ]; then
     trap 'pg_stop' EXIT
     trap 'exit 1' INT TERM
     pg_start || exit 1
+    pg_watch $$
     ETUDE_SYNCD_BACKEND=postgresql
     export ETUDE_SYNCD_BACKEND
     st=0
