@@ -13,7 +13,7 @@
 // ETUDE_BOB (what each device holds: {deviceId, entities:[{id, entityType, data}]}), ETUDE_REPORT
 // (alice's `etude report` file), ETUDE_ALICE_HOME and ETUDE_BIN (for the live update),
 // ETUDE_TESTS_DIR, ETUDE_SCREENSHOT_DIR.
-import { chromium } from 'playwright-core';
+import { chromium, firefox } from 'playwright-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -78,8 +78,9 @@ const T0 = Date.now();
 const phase = (what) => console.log(`${((Date.now() - T0) / 1000).toFixed(1)} s: ${what}`);
 const shots = [];
 async function shot(page, name, opts = {}) {
+  if (process.env.ETUDE_DEBUG_NOSHOT) return;
   const path = join(SHOTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true, ...opts });
+  await page.screenshot({ path, fullPage: true, caret: 'initial', ...opts });
   shots.push(path);
 }
 
@@ -196,13 +197,23 @@ const focused = (page) => page.evaluate(() => {
   return submit ? 'submit' : (a.id ? `#${a.id}` : a.tagName.toLowerCase());
 });
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 30000,
-});
+// ETUDE_TEST_BROWSER=firefox runs the same checks in Debian's firefox-esr, driven over WebDriver
+// BiDi (playwright-core's "moz-firefox" channel: stock Firefox, nothing downloaded). CI runs Chromium.
+const FIREFOX = process.env.ETUDE_TEST_BROWSER === 'firefox';
+const browser = FIREFOX
+  ? await firefox.launch({
+    channel: 'moz-firefox',
+    executablePath: process.env.ETUDE_FIREFOX || '/usr/bin/firefox-esr',
+    headless: true,
+    timeout: 30000,
+  })
+  : await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    timeout: 30000,
+  });
 browser.on('disconnected', () => { if (!done) { console.error('FAIL: chromium went away'); process.exit(1); } });
 let done = false;
 
@@ -374,9 +385,11 @@ try {
 
   // Logout, then the old cookie is dead everywhere.
   // from the keyboard: a real button takes focus and answers Enter
+  if (process.env.ETUDE_DEBUG_FF) await a.evaluate(() => { window.__k = []; for (const t of ['keydown', 'keypress', 'keyup', 'click']) document.getElementById('logout').addEventListener(t, (e) => window.__k.push(t + ':' + (e.key || '') + ':' + e.isTrusted)); });
   await a.focus('#logout');
   check(await focused(a) === '#logout', `#logout takes keyboard focus (got ${await focused(a)})`);
-  await a.keyboard.press('Enter');
+  await a.keyboard.press(process.env.ETUDE_DEBUG_KEY || 'Enter');
+  if (process.env.ETUDE_DEBUG_FF) { await new Promise((r) => setTimeout(r, 2000)); console.log('DEBUG state after Enter:', await a.evaluate(() => document.body.dataset.state + ' active=' + (document.activeElement && document.activeElement.id) + ' events=' + window.__k.join(',') + ' fv=' + document.activeElement.matches(':focus-visible'))); }
   await waitState(a, 'login');
   check(!(await ctxA.cookies(URL_)).some((c) => c.name === 'etude_session' && c.value), 'logout clears the cookie in the browser');
   const after = await http('GET', '/session', { cookie: ck.value });
