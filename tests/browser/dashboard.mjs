@@ -77,8 +77,12 @@ const must = (ok, what) => { if (!check(ok, what)) throw new Stop(what); };
 const T0 = Date.now();
 const phase = (what) => console.log(`${((Date.now() - T0) / 1000).toFixed(1)} s: ${what}`);
 const shots = [];
+const FIREFOX = process.env.ETUDE_TEST_BROWSER === 'firefox';
 async function shot(page, name, opts = {}) {
-  if (process.env.ETUDE_DEBUG_NOSHOT) return;
+  // Firefox over WebDriver BiDi: the screenshot's own injected style is a CSP violation that
+  // Firefox reports on the page (Chromium's screenshot does not go through the page); the
+  // screenshots come from the Chromium run.
+  if (FIREFOX) return;
   const path = join(SHOTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true, caret: 'initial', ...opts });
   shots.push(path);
@@ -198,8 +202,7 @@ const focused = (page) => page.evaluate(() => {
 });
 
 // ETUDE_TEST_BROWSER=firefox runs the same checks in Debian's firefox-esr, driven over WebDriver
-// BiDi (playwright-core's "moz-firefox" channel: stock Firefox, nothing downloaded). CI runs Chromium.
-const FIREFOX = process.env.ETUDE_TEST_BROWSER === 'firefox';
+// BiDi (playwright-core's "moz-firefox" channel: stock Firefox, nothing downloaded).
 const browser = FIREFOX
   ? await firefox.launch({
     channel: 'moz-firefox',
@@ -220,6 +223,9 @@ let done = false;
 // On a freshly loaded login page: Tab to Username, type, Tab, type the password, Tab to the button,
 // back to Password, Enter.
 async function login(page, user, password, label) {
+  // Keys go to the window in front: Firefox neither activates buttons nor shows :focus-visible
+  // in a window behind another context's (a trusted Enter reaches the button but clicks nothing).
+  await page.bringToFront();
   const order = [];
   // The keyboard: Tab reaches Username, Password and the button, in that order.
   for (let i = 0; i < 12 && order[order.length - 1] !== '#username'; i++) {
@@ -385,11 +391,10 @@ try {
 
   // Logout, then the old cookie is dead everywhere.
   // from the keyboard: a real button takes focus and answers Enter
-  if (process.env.ETUDE_DEBUG_FF) await a.evaluate(() => { window.__k = []; for (const t of ['keydown', 'keypress', 'keyup', 'click']) document.getElementById('logout').addEventListener(t, (e) => window.__k.push(t + ':' + (e.key || '') + ':' + e.isTrusted)); });
+  await a.bringToFront();
   await a.focus('#logout');
   check(await focused(a) === '#logout', `#logout takes keyboard focus (got ${await focused(a)})`);
-  await a.keyboard.press(process.env.ETUDE_DEBUG_KEY || 'Enter');
-  if (process.env.ETUDE_DEBUG_FF) { await new Promise((r) => setTimeout(r, 2000)); console.log('DEBUG state after Enter:', await a.evaluate(() => document.body.dataset.state + ' active=' + (document.activeElement && document.activeElement.id) + ' events=' + window.__k.join(',') + ' fv=' + document.activeElement.matches(':focus-visible'))); }
+  await a.keyboard.press('Enter');
   await waitState(a, 'login');
   check(!(await ctxA.cookies(URL_)).some((c) => c.name === 'etude_session' && c.value), 'logout clears the cookie in the browser');
   const after = await http('GET', '/session', { cookie: ck.value });

@@ -28,7 +28,12 @@ HERE="$ETUDE_TESTS_DIR/browser"
 E=$ETUDE_BIN
 unset XDG_DATA_HOME ETUDE_HOME
 
-[ -x /usr/bin/chromium ] || fail "no /usr/bin/chromium: run scripts/install-deps (Debian's chromium)"
+# ETUDE_TEST_BROWSER=firefox: the same checks in Debian's firefox-esr (browser.dashboard_firefox)
+if [ "${ETUDE_TEST_BROWSER:-chromium}" = firefox ]; then
+    [ -x /usr/bin/firefox-esr ] || fail "no /usr/bin/firefox-esr: run scripts/install-deps (Debian's firefox-esr)"
+else
+    [ -x /usr/bin/chromium ] || fail "no /usr/bin/chromium: run scripts/install-deps (Debian's chromium)"
+fi
 [ -f "$HERE/node_modules/playwright-core/package.json" ] ||
     fail "no playwright-core in $HERE/node_modules: run scripts/install-deps (npm ci from tests/browser/package-lock.json)"
 
