@@ -226,6 +226,10 @@ async function login(page, user, password, label) {
   // Keys go to the window in front: Firefox neither activates buttons nor shows :focus-visible
   // in a window behind another context's (a trusted Enter reaches the button but clicks nothing).
   await page.bringToFront();
+  // A click on the page's top corner (the header: nothing focusable) gives the page the focus:
+  // synthesised Tabs can otherwise leave Firefox's focus in the browser's own window, where
+  // keys still reach the page but activate nothing and :focus-visible never matches.
+  await page.mouse.click(2, 2);
   const order = [];
   // The keyboard: Tab reaches Username, Password and the button, in that order.
   for (let i = 0; i < 12 && order[order.length - 1] !== '#username'; i++) {
@@ -392,6 +396,7 @@ try {
   // Logout, then the old cookie is dead everywhere.
   // from the keyboard: a real button takes focus and answers Enter
   await a.bringToFront();
+  await a.mouse.click(2, 2);
   await a.focus('#logout');
   check(await focused(a) === '#logout', `#logout takes keyboard focus (got ${await focused(a)})`);
   await a.keyboard.press('Enter');
