@@ -20,6 +20,14 @@
 # (ctest: integration.sync_failover). Bounded: 6 rounds, every sync with a 20 s deadline.
 . "$(dirname "$0")/sync_lib.sh"
 [ "$TOPOLOGY" = haproxy ] || fail "sync_failover runs behind haproxy: ETUDE_SYNC_TOPOLOGY=haproxy"
+# docs/server.md shows the routing part of docs/haproxy.cfg: every line of that block must be in the
+# file this test runs (shown to fail with "balance source" in the block).
+DOC=$ETUDE_TESTS_DIR/../docs
+awk '/^```haproxy$/ { on = 1; next } /^```$/ { on = 0 } on' "$DOC/server.md" >"$T/doc-block"
+[ -s "$T/doc-block" ] || fail "docs/server.md has no haproxy block"
+while IFS= read -r line; do
+    grep -qxF -- "$line" "$DOC/haproxy.cfg" || fail "docs/server.md shows '$line', which docs/haproxy.cfg lacks"
+done <"$T/doc-block"
 T0=$(date +%s)
 start_server
 
@@ -29,14 +37,34 @@ for d in $DEVICES; do
     # Small batches: a sync is many requests, so the kill lands among them; quick retries.
     settings $d '{"batchSize": 1, "pageSize": 5, "backoffBaseMs": 50, "maxBackoffMs": 400, "maxRetries": 8, "requestTimeoutSeconds": 5}'
 done
+pids=""
 for d in $DEVICES; do
     if [ "$(user_of $d)" = alice ]; then pw=$PASSWORD; else pw="other $PASSWORD"; fi
-    printf '%s\n' "$pw" | dev $d sync login --server "$SERVER_URL" --user "$(user_of $d)" --password-stdin >"$T/out" 2>&1 ||
-        fail "login $d: $(cat "$T/out")"
+    printf '%s\n' "$pw" | dev $d sync login --server "$SERVER_URL" --user "$(user_of $d)" --password-stdin >"$T/login.$d" 2>&1 &
+    pids="$pids $!"
 done
+for p in $pids; do wait $p || fail "a login failed: $(cat "$T"/login.*)"; done
 : >"$T/created.alice"
 : >"$T/created.bob"
 uploads() { sq "SELECT count(*) FROM audit WHERE operation='uploadBatch'"; }
+# write_notes DEVICE ROUND N: N new notes in one import (devices in parallel); ids to created.DEVICE.ROUND.
+write_notes() {
+    now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+    f="$T/notes.$1.ndjson"
+    echo '{"etudeExport":1,"schemaVersion":1}' >"$f"
+    : >"$T/created.$1.$2"
+    k=0
+    while [ $k -lt "$3" ]; do
+        k=$((k + 1))
+        nid=$(uuid)
+        data="{\"text\":\"$1 round $2 note $k\"}"
+        sum=$(printf '%s' "$data" | sha256sum | cut -d' ' -f1)
+        printf '{"id":"%s","remoteId":null,"entityType":"logbookEntry","createdAt":"%s","updatedAt":"%s","deletedAt":null,"syncStatus":"pending","syncVersion":0,"checksum":"%s","data":%s}\n' \
+            "$nid" "$now" "$now" "$sum" "$data" >>"$f"
+        echo "$nid" >>"$T/created.$1.$2"
+    done
+    dev "$1" import "$f" >/dev/null
+}
 
 ROUNDS=4 KILL_ROUND=2 BACK_ROUND=4
 killed_mid=0 failed_syncs=0
@@ -45,11 +73,10 @@ while [ $r -lt $ROUNDS ]; do
     r=$((r + 1))
     [ $r = $BACK_ROUND ] && { start_server; say "round $r: process 1 is back on ${BACKEND_ADDR}"; }
     say "round $r at $(($(date +%s) - T0)) s"
-    for d in $DEVICES; do
-        : >"$T/created"
-        import_notes $d "$d round $r" 4
-        cat "$T/created" >>"$T/created.$(user_of $d)"
-    done
+    pids=""
+    for d in $DEVICES; do write_notes $d $r 4 & pids="$pids $!"; done
+    for p in $pids; do wait $p || fail "round $r: writing notes"; done
+    for d in $DEVICES; do cat "$T/created.$d.$r" >>"$T/created.$(user_of $d)"; done
     u0=$(uploads)
     pids=""
     for d in $DEVICES; do

@@ -69,22 +69,29 @@ add_users() {
         fail "etude-syncd user add bob"
 }
 
-# start_syncd N LISTEN [args...]: one etude-syncd process; sets SYNCD_PID and SYNCD_ADDR.
-start_syncd() {
+# launch_syncd N LISTEN [args...]: one etude-syncd process, started; sets SYNCD_PID.
+# wait_syncd N PID: until it serves; sets SYNCD_ADDR.
+launch_syncd() {
     n=$1 l=$2
     shift 2
     rm -f "$T/ready$n"
     "$ETUDE_SYNCD" --listen "$l" --db "$SERVER_DB" --ready-file "$T/ready$n" "$@" >>"$T/syncd.log" 2>&1 &
     SYNCD_PID=$!
     PIDS="$PIDS $SYNCD_PID"
+}
+wait_syncd() {
     i=0
-    while [ ! -s "$T/ready$n" ]; do
+    while [ ! -s "$T/ready$1" ]; do
         i=$((i + 1))
-        kill -0 "$SYNCD_PID" 2>/dev/null || fail "etude-syncd $n exited at start: $(tail -3 "$T/syncd.log")"
-        [ $i -gt 600 ] && fail "etude-syncd $n did not start"
+        kill -0 "$2" 2>/dev/null || fail "etude-syncd $1 exited at start: $(tail -3 "$T/syncd.log")"
+        [ $i -gt 600 ] && fail "etude-syncd $1 did not start"
         sleep 0.05
     done
-    SYNCD_ADDR=$(cat "$T/ready$n")
+    SYNCD_ADDR=$(cat "$T/ready$1")
+}
+start_syncd() {
+    launch_syncd "$@"
+    wait_syncd "$1" "$SYNCD_PID"
 }
 
 # haproxy_backends: the status (UP, DOWN, ...) of each server of backend etude_graphql, as haproxy's
@@ -108,7 +115,8 @@ haproxy_wait_up() {
 start_haproxy() {
     command -v "${HAPROXY:-/usr/sbin/haproxy}" >/dev/null || fail "no haproxy (Debian package haproxy)"
     for try in 1 2 3; do
-        HAPROXY_ADDR=127.0.0.1:$(pg_free_port) HAPROXY_STATS=127.0.0.1:$(pg_free_port)
+        # Random ports (a port taken meanwhile fails the bind, and the next try takes others).
+        HAPROXY_ADDR=127.0.0.1:$((20000 + RANDOM % 20000)) HAPROXY_STATS=127.0.0.1:$((40000 + RANDOM % 20000))
         ETUDE_HAPROXY_LISTEN=$HAPROXY_ADDR ETUDE_HAPROXY_STATS=$HAPROXY_STATS \
             ETUDE_SYNCD_1=$BACKEND_ADDR ETUDE_SYNCD_2=$SERVER_ADDR2 \
             "${HAPROXY:-/usr/sbin/haproxy}" -db -f "$ETUDE_TESTS_DIR/../docs/haproxy.cfg" >>"$T/haproxy.log" 2>&1 &
@@ -137,17 +145,21 @@ start_server() {
         start_syncd "" "${LISTEN:-127.0.0.1:0}" "$@"
         SERVER_PID=$SYNCD_PID SERVER_ADDR=$SYNCD_ADDR
     else
-        # Every client of a process behind haproxy comes from one address; the per-address limits
-        # are haproxy's there (docs/server.md, "Behind haproxy").
-        # A process still running is left as it is (only the dead one comes back).
+        # Behind haproxy every client has haproxy's address: the per-address limits are haproxy's
+        # (docs/server.md, "Behind haproxy"), and these flags are the ones the docs give.
+        [ "$TOPOLOGY" = haproxy ] && set -- --max-connections-per-ip 0 --login-failures-per-ip 0 "$@"
+        # A process still running is left as it is (only a dead one comes back); both start at once.
+        s1= s2=
         if [ -z "$SERVER_PID" ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            start_syncd 1 "${BACKEND_ADDR:-${LISTEN:-127.0.0.1:0}}" "$@"
-            SERVER_PID=$SYNCD_PID BACKEND_ADDR=$SYNCD_ADDR
+            launch_syncd 1 "${BACKEND_ADDR:-${LISTEN:-127.0.0.1:0}}" "$@"
+            SERVER_PID=$SYNCD_PID s1=1
         fi
         if [ -z "$SERVER_PID2" ] || ! kill -0 "$SERVER_PID2" 2>/dev/null; then
-            start_syncd 2 "${SERVER_ADDR2:-127.0.0.1:0}" "$@"
-            SERVER_PID2=$SYNCD_PID SERVER_ADDR2=$SYNCD_ADDR
+            launch_syncd 2 "${SERVER_ADDR2:-127.0.0.1:0}" "$@"
+            SERVER_PID2=$SYNCD_PID s2=1
         fi
+        [ -n "$s1" ] && { wait_syncd 1 "$SERVER_PID"; BACKEND_ADDR=$SYNCD_ADDR; }
+        [ -n "$s2" ] && { wait_syncd 2 "$SERVER_PID2"; SERVER_ADDR2=$SYNCD_ADDR; }
         SERVER_ADDR=$BACKEND_ADDR
         if [ "$TOPOLOGY" = haproxy ]; then
             [ -n "$HAPROXY_PID" ] && kill -0 "$HAPROXY_PID" 2>/dev/null || start_haproxy
