@@ -34,7 +34,20 @@ two | haproxy)
 *) echo "FAIL: ETUDE_SYNC_TOPOLOGY: unknown topology '$TOPOLOGY' (two, haproxy)" >&2; exit 1 ;;
 esac
 
+# per_process: how many /graphql requests each live etude-syncd process answered (its /metrics),
+# as "graphql requests per process: N M" (sync_pg_scenarios.sh checks both served).
+per_process() {
+    list=
+    for a in $BACKEND_ADDR $SERVER_ADDR2; do
+        n=$(curl -sS --max-time 2 "http://$a/metrics" 2>/dev/null |
+            awk '/^etude_syncd_http_requests_total\{path="\/graphql"/ { n += $2 } END { print n + 0 }')
+        list="$list ${n:-0}"
+    done
+    echo "graphql requests per process:$list"
+}
+
 cleanup() {
+    [ -n "$TOPOLOGY" ] && [ -n "$BACKEND_ADDR" ] && per_process
     for p in $PIDS; do
         kill -CONT "$p" 2>/dev/null
         kill -9 "$p" 2>/dev/null

@@ -13,10 +13,17 @@ for s in s1_empty s2_upload s3_merge s4_conflict s5_duplicate s6_logout; do
     out=$(bash "$dir/sync_$s.sh" 2>&1)
     st=$?
     ms=$((($(date +%s%N) - t0) / 1000000))
-    if [ $st = 0 ] && [ "$(printf '%s\n' "$out" | tail -n 1)" = PASS ]; then
-        echo "PASS sync_$s ($ETUDE_SYNC_TOPOLOGY) $ms ms"
+    # The scenarios with two devices must have reached both processes (devices a and b directly,
+    # or haproxy's round robin): else the topology was not what it claims (a one-device scenario,
+    # s1, prints "N 0" in the two-process topology: the count tells the processes apart).
+    both=1
+    case $s in s3_* | s4_* | s5_*)
+        printf '%s\n' "$out" | grep -q '^graphql requests per process: [1-9][0-9]* [1-9][0-9]*$' || both=0 ;;
+    esac
+    if [ $st = 0 ] && [ $both = 1 ] && printf '%s\n' "$out" | grep -qx PASS; then
+        echo "PASS sync_$s ($ETUDE_SYNC_TOPOLOGY) $ms ms, $(printf '%s\n' "$out" | grep '^graphql requests per process')"
     else
-        echo "FAIL sync_$s ($ETUDE_SYNC_TOPOLOGY) $ms ms, exit $st:"
+        echo "FAIL sync_$s ($ETUDE_SYNC_TOPOLOGY) $ms ms, exit $st$([ $both = 0 ] && echo ", not both processes served"):"
         printf '%s\n' "$out" | sed 's/^/    /'
         failed="$failed $s"
     fi
