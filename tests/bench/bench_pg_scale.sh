@@ -126,6 +126,7 @@ run() {
     echo "          checked: $stored entities stored = sent, $synced users synced, change sequences gap-free"
 }
 
+began=$(date +%s)
 cores=$(nproc)
 echo "bench.pg_scale: $USERS users, $SYNCS sync(s) each of $ENTITIES entities (uploadBatch, then syncChanges"
 echo "  until hasMore is false), $CONC users in flight, requests round-robin over a configuration's processes"
@@ -159,4 +160,4 @@ awk -v cores="$cores" '
                 p99[l] / (p99["sqlite"] > 0 ? p99["sqlite"] : 1), (n + 0 > cores + 0) ? "  (more processes than the " cores " cores)" : ""
         }
     }' "$dir/results"
-echo "PASS"
+echo "PASS ($(($(date +%s) - began)) s in all, PostgreSQL's start not counted)"
