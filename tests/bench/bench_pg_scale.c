@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -427,6 +428,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_workers; i++)
         pthread_join(th[i], NULL);
     double login_s = now_s() - l0;
+    int logged_in = 0;
+    for (int u = 0; u < n_users; u++)
+        logged_in += users[u].auth[0] != '\0';
 
     /* Measured: the syncs, from the moment every worker has its bodies ready. */
     pthread_barrier_init(&start_line, NULL, (unsigned)n_workers + 1);
@@ -461,16 +465,20 @@ int main(int argc, char **argv)
         size_t l = strlen(spread);
         snprintf(spread + l, sizeof spread - l, "%s%ld", i ? "/" : "", atomic_load(&per_server[i]));
     }
-    printf("%-9s %d users (%d logins in %.2f s, not timed), %zu syncs of %d entities by %d workers in %.2f s: "
+    printf("%-9s %d users (%d logged in in %.2f s, not timed), %zu syncs of %d entities by %d workers in %.2f s: "
            "%.0f entities/s, sync latency p50 %.1f ms p99 %.1f ms; HTTP errors %ld, other failures %ld; "
            "requests per process %s\n",
-           label, n_users, n_users, login_s, nlat, n_entities, n_workers, secs, rate, p50, p99, http_errors,
+           label, n_users, logged_in, login_s, nlat, n_entities, n_workers, secs, rate, p50, p99, http_errors,
            other_errors, spread);
     for (int i = 0; i < n_workers; i++)
         if (ws[i].first_error[0]) {
             fprintf(stderr, "bench_pg_scale: %s: first failure: %s\n", label, ws[i].first_error);
             break;
         }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("CPU %s %.2f\n", label, (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                                      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
     printf("RESULT %s %.3f %.3f %ld %ld\n", label, rate, p99, accepted, http_errors + other_errors);
 
     for (int i = 0; i < n_workers; i++) {

@@ -48,6 +48,18 @@ cleanup() { stop_servers; rm -rf "$dir"; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# cpu PID...: their user+system CPU seconds so far (/proc/PID/stat fields 14 and 15, in clock ticks).
+tck=$(getconf CLK_TCK)
+cpu() {
+    for p; do cat "/proc/$p/stat" 2>/dev/null; done | awk -v t="$tck" '{ s += $14 + $15 } END { printf "%.2f", s / t }'
+}
+# pg_procs: the PostgreSQL server's processes (postmaster and its children: the backends serving
+# the etude-syncd connections, the writers).
+pg_procs() {
+    pm=$(head -n 1 "$ETUDE_PG_HOST/data/postmaster.pid")
+    echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+}
+
 fail() { echo "bench.pg_scale: FAIL: $*" >&2; exit 1; }
 
 # Each worker holds one keep-alive connection to every process, so a process sees CONC
@@ -102,12 +114,24 @@ run() {
         done
         urls="$urls http://$(cat "$dir/ready.$i")/graphql"
     done
+    pg0=0
+    [ "$label" = sqlite ] || pg0=$(cpu $(pg_procs))
+    # shellcheck disable=SC2086
+    s0=$(cpu $pids)
     st=0
     # shellcheck disable=SC2086
     "$bench" run "$label" "$src/sync/schema/operations" "$USERS" "$SYNCS" "$ENTITIES" "$CONC" "$PW" $urls \
         >"$dir/out" || st=$?
-    grep -v '^RESULT ' "$dir/out" || true
+    # shellcheck disable=SC2086
+    s1=$(cpu $pids)
+    pg1=0
+    [ "$label" = sqlite ] || pg1=$(cpu $(pg_procs))
+    grep -v '^RESULT \|^CPU ' "$dir/out" || true
     grep '^RESULT ' "$dir/out" >>"$dir/results" || true
+    gen=$(awk '$1 == "CPU" { print $3 }' "$dir/out")
+    awk -v g="$gen" -v s0="$s0" -v s1="$s1" -v p0="$pg0" -v p1="$pg1" -v l="$label" -v la="$(cut -d' ' -f1 /proc/loadavg)" \
+        'BEGIN { printf "          CPU during logins and syncs: load generator %.1f s, etude-syncd %.1f s%s; load average %s\n",
+                 g, s1 - s0, l == "sqlite" ? "" : sprintf(", PostgreSQL %.1f s", p1 - p0), la }'
     stop_servers
     [ $st = 0 ] || fail "$label: requests failed (see above); server log: $(tail -n 3 "$dir/log.$label.1")"
     # The figures count only what the server holds.
