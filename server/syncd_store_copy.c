@@ -525,15 +525,17 @@ static int copy_rows(copy_t *c, table_t *t, etude_syncd_copy_table_t *out, char 
         if (tamper && out->rows == 1) {
             if (drop)
                 continue;
-            for (int i = 0; i < t->ncols && !bump; i++)
-                if (!t->pk[i] && !v[i].null && t->type[i] == COL_INT) {
-                    v[i].i++;
+            /* The last text column outside the key, else the last integer one (the later columns
+             * carry no foreign or unique key in this schema). */
+            for (int i = t->ncols - 1; i >= 0 && !bump; i--)
+                if (!t->pk[i] && !v[i].null && t->type[i] == COL_TEXT) {
+                    v[i].p = v[i].n == 8 && strcmp(v[i].p, "tampered") == 0 ? "TAMPERED" : "tampered";
+                    v[i].n = 8;
                     bump = 1;
                 }
-            for (int i = 0; i < t->ncols && !bump; i++)
-                if (!t->pk[i] && !v[i].null && t->type[i] == COL_TEXT) {
-                    v[i].p = v[i].n == 8 ? "TAMPERED" : "tampered";
-                    v[i].n = 8;
+            for (int i = t->ncols - 1; i >= 0 && !bump; i--)
+                if (!t->pk[i] && !v[i].null && t->type[i] == COL_INT) {
+                    v[i].i++;
                     bump = 1;
                 }
         }
