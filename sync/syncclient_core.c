@@ -1944,7 +1944,13 @@ char *etude_syncclient_status_json(etude_syncclient_t *c)
     } else {
         cJSON_AddNullToObject(o, "retryAfter");
     }
-    cJSON_AddItemToObject(o, "deadLetters", etude_store_sync_dead_letters(c->store));
+    cJSON *dead = etude_store_sync_dead_letters(c->store);
+    if (!dead) {
+        cJSON_Delete(o);
+        sfail(c, ETUDE_SYNC_EIO);
+        return NULL;
+    }
+    cJSON_AddItemToObject(o, "deadLetters", dead);
     /* The last report of this device's status to the server (ReportSyncStatus). */
     cJSON *rep = cJSON_AddObjectToObject(o, "statusReport");
     int64_t rep_at = meta_int(c, "status_report_at_ms", 0);
@@ -1967,7 +1973,11 @@ char *etude_syncclient_status_json(etude_syncclient_t *c)
 static char *conflicts_json(etude_syncclient_t *c, int all)
 {
     cJSON *a = etude_store_sync_conflicts(c->store, all);
-    char *t = a ? cJSON_PrintUnformatted(a) : NULL;
+    if (!a) {
+        sfail(c, ETUDE_SYNC_EIO);
+        return NULL;
+    }
+    char *t = cJSON_PrintUnformatted(a);
     cJSON_Delete(a);
     return t;
 }
@@ -2091,7 +2101,11 @@ int etude_syncclient_apply_answer(etude_syncclient_t *c, const char *op, const c
 char *etude_syncclient_pending_json(etude_syncclient_t *c)
 {
     cJSON *a = etude_store_sync_pending(c->store);
-    char *t = a ? cJSON_PrintUnformatted(a) : NULL;
+    if (!a) {
+        sfail(c, ETUDE_SYNC_EIO);
+        return NULL;
+    }
+    char *t = cJSON_PrintUnformatted(a);
     cJSON_Delete(a);
     return t;
 }
