@@ -1,6 +1,7 @@
 /* syncd_main.c - the etude-syncd command: serve the sync protocol, or manage users. */
 #include "syncd.h"
 #include "syncd_http.h"
+#include "etude_buf.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -63,33 +64,15 @@ static char *read_file(const char *flag, const char *path)
         fprintf(stderr, "etude-syncd: %s: cannot read %s: %s\n", flag, path, strerror(errno));
         return NULL;
     }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            if (cap > (1u << 20)) {
-                fprintf(stderr, "etude-syncd: %s: %s is larger than 1 MiB\n", flag, path);
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t k = fread(buf + n, 1, cap - n - 1, f);
-        if (k == 0)
-            break;
-        n += k;
-    }
+    char *buf = NULL;
+    int rc = etude_read_stream(f, (size_t)1 << 20, &buf, NULL);
+    if (rc == ETUDE_ELIMIT)
+        fprintf(stderr, "etude-syncd: %s: %s is larger than 1 MiB\n", flag, path);
+    else if (rc == ETUDE_EIO)
+        fprintf(stderr, "etude-syncd: %s: cannot read %s: %s\n", flag, path, strerror(errno));
+    else if (rc)
+        fprintf(stderr, "etude-syncd: %s: %s\n", flag, etude_strerror(rc));
     fclose(f);
-    if (buf)
-        buf[n] = '\0';
     return buf;
 }
 
