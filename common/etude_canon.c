@@ -2,6 +2,8 @@
  * writer with ECMAScript number formatting and UTF-16 key order; SHA-256 through libsodium. */
 #include "etude_canon.h"
 
+#include "etude_buf.h"
+
 #include "etude_error.h"
 
 #include <math.h>
@@ -247,33 +249,6 @@ static int scan_value(scan_t *s, int depth)
 
 /* ---- writer --------------------------------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-
 int etude_canon_number(double d, char buf[ETUDE_CANON_NUMBER_LEN])
 {
     buf[0] = 0;
@@ -344,10 +319,10 @@ int etude_canon_number(double d, char buf[ETUDE_CANON_NUMBER_LEN])
     return (int)(o - buf);
 }
 
-static void write_string(sbuf_t *b, const char *s)
+static void write_string(etude_buf_t *b, const char *s)
 {
     static const char hexd[] = "0123456789abcdef";
-    sb_put(b, "\"", 1);
+    etude_buf_put(b, "\"", 1);
     const char *run = s;
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         const char *esc = NULL;
@@ -368,13 +343,13 @@ static void write_string(sbuf_t *b, const char *s)
             }
         }
         if (esc) {
-            sb_put(b, run, (size_t)((const char *)c - run));
-            sb_put(b, esc, strlen(esc));
+            etude_buf_put(b, run, (size_t)((const char *)c - run));
+            etude_buf_put(b, esc, strlen(esc));
             run = (const char *)c + 1;
         }
     }
-    sb_put(b, run, strlen(run));
-    sb_put(b, "\"", 1);
+    etude_buf_put(b, run, strlen(run));
+    etude_buf_put(b, "\"", 1);
 }
 
 /* Sort key of a code point such that comparing keys compares UTF-16 code-unit sequences:
@@ -420,36 +395,36 @@ static int text_ok(const char *s)
 
 /* canon: the RFC 8785 form (sorted, validated); otherwise etude_canon_print()'s exact, lenient
  * writer (member order kept, strings as they are, non-finite numbers as null, raw text as is). */
-static int write_value(sbuf_t *b, const cJSON *v, int depth, int canon)
+static int write_value(etude_buf_t *b, const cJSON *v, int depth, int canon)
 {
     if (!v)
         return ETUDE_EINVAL;
     if (!canon && (v->type & 0xff) == cJSON_Number && !isfinite(v->valuedouble)) {
-        sb_put(b, "null", 4);
+        etude_buf_put(b, "null", 4);
         return b->oom ? ETUDE_ENOMEM : 0;
     }
     if (!canon && (v->type & 0xff) == cJSON_Raw) {
         if (!v->valuestring)
             return ETUDE_EINVAL;
-        sb_put(b, v->valuestring, strlen(v->valuestring));
+        etude_buf_put(b, v->valuestring, strlen(v->valuestring));
         return b->oom ? ETUDE_ENOMEM : 0;
     }
     switch (v->type & 0xff) {
     case cJSON_NULL:
-        sb_put(b, "null", 4);
+        etude_buf_put(b, "null", 4);
         break;
     case cJSON_True:
-        sb_put(b, "true", 4);
+        etude_buf_put(b, "true", 4);
         break;
     case cJSON_False:
-        sb_put(b, "false", 5);
+        etude_buf_put(b, "false", 5);
         break;
     case cJSON_Number: {
         char num[ETUDE_CANON_NUMBER_LEN];
         int n = etude_canon_number(v->valuedouble, num);
         if (n < 0)
             return ETUDE_EINVAL;
-        sb_put(b, num, (size_t)n);
+        etude_buf_put(b, num, (size_t)n);
         break;
     }
     case cJSON_String:
@@ -460,31 +435,31 @@ static int write_value(sbuf_t *b, const cJSON *v, int depth, int canon)
     case cJSON_Array:
         if (canon && depth >= ETUDE_CANON_MAX_DEPTH)
             return ETUDE_EINVAL;
-        sb_put(b, "[", 1);
+        etude_buf_put(b, "[", 1);
         for (const cJSON *c = v->child; c; c = c->next) {
             if (c != v->child)
-                sb_put(b, ",", 1);
+                etude_buf_put(b, ",", 1);
             int rc = write_value(b, c, depth + 1, canon);
             if (rc)
                 return rc;
         }
-        sb_put(b, "]", 1);
+        etude_buf_put(b, "]", 1);
         break;
     case cJSON_Object: {
         if (!canon) {
-            sb_put(b, "{", 1);
+            etude_buf_put(b, "{", 1);
             for (const cJSON *c = v->child; c; c = c->next) {
                 if (!c->string)
                     return ETUDE_EINVAL;
                 if (c != v->child)
-                    sb_put(b, ",", 1);
+                    etude_buf_put(b, ",", 1);
                 write_string(b, c->string);
-                sb_put(b, ":", 1);
+                etude_buf_put(b, ":", 1);
                 int rc = write_value(b, c, depth + 1, canon);
                 if (rc)
                     return rc;
             }
-            sb_put(b, "}", 1);
+            etude_buf_put(b, "}", 1);
             break;
         }
         if (depth >= ETUDE_CANON_MAX_DEPTH)
@@ -503,7 +478,7 @@ static int write_value(sbuf_t *b, const cJSON *v, int depth, int canon)
             kids[i++] = c;
         if (n > 1)
             qsort(kids, n, sizeof *kids, cmp_members);
-        sb_put(b, "{", 1);
+        etude_buf_put(b, "{", 1);
         for (i = 0; i < n; i++) {
             /* Duplicate keys have no single meaning (RFC 8785 section 3.1): refuse them. */
             if (i && !strcmp(kids[i]->string, kids[i - 1]->string)) {
@@ -511,9 +486,9 @@ static int write_value(sbuf_t *b, const cJSON *v, int depth, int canon)
                 return ETUDE_EINVAL;
             }
             if (i)
-                sb_put(b, ",", 1);
+                etude_buf_put(b, ",", 1);
             write_string(b, kids[i]->string);
-            sb_put(b, ":", 1);
+            etude_buf_put(b, ":", 1);
             int rc = write_value(b, kids[i], depth + 1, canon);
             if (rc) {
                 free(kids);
@@ -521,7 +496,7 @@ static int write_value(sbuf_t *b, const cJSON *v, int depth, int canon)
             }
         }
         free(kids);
-        sb_put(b, "}", 1);
+        etude_buf_put(b, "}", 1);
         break;
     }
     default: /* cJSON_Raw, cJSON_Invalid */
@@ -533,14 +508,14 @@ static int write_value(sbuf_t *b, const cJSON *v, int depth, int canon)
 static int write_all(const cJSON *v, char **out, int canon)
 {
     *out = NULL;
-    sbuf_t b = {0};
+    etude_buf_t b = {0};
     int rc = write_value(&b, v, 0, canon);
     if (rc) {
-        free(b.p);
+        etude_buf_free(&b);
         return rc;
     }
-    *out = b.p;
-    return 0;
+    *out = etude_buf_take(&b);
+    return *out ? 0 : ETUDE_ENOMEM;
 }
 
 int etude_canon_cjson(const cJSON *v, char **out)

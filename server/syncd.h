@@ -80,6 +80,40 @@ int etude_syncd_store_new_epoch(const char *db_path, char epoch_hex[17], char *e
  * database), *to the current one. A database of a newer version is refused (ETUDE_SYNCD_EDB,
  * err_msg "made by a newer etude-syncd"). */
 int etude_syncd_store_migrate(const char *db_path, int *from, int *to, char *err_msg, size_t err_len);
+/* One table of a db copy: copied (rows, checksum, identity) or skipped by name as transient. */
+typedef struct etude_syncd_copy_table {
+    char name[64];
+    int skipped;          /* 1: not copied, transient state (why says what) */
+    const char *why;      /* static text, skipped tables only */
+    int64_t rows;         /* rows copied (skipped: rows left behind in the source) */
+    char checksum[65];    /* BLAKE2b-256 of the canonical rows in key order, hex; equal on both sides */
+    int64_t next_id;      /* the next value of the table's identity column (0: none) */
+    int64_t fixed;        /* audit details that were not UTF-8, stored with ? as the server does */
+} etude_syncd_copy_table_t;
+
+#define ETUDE_SYNCD_COPY_MAX_TABLES 32
+
+typedef struct etude_syncd_copy_result {
+    etude_syncd_copy_table_t table[ETUDE_SYNCD_COPY_MAX_TABLES]; /* in copy order, then skipped */
+    int n;
+    int64_t rows;   /* rows copied in all */
+    char epoch[17]; /* the epoch the copy keeps (meta), hex */
+} etude_syncd_copy_result_t;
+
+/* [control] etude-syncd db copy: everything of the SQLite database at from_path (an etude-syncd
+ * database at the current schema version, opened read-only and never written) into the PostgreSQL
+ * database to_uri, which must hold no users and no entities. In one target transaction: the schema
+ * is created or migrated (the store's own), every table of the schema is copied in key order except
+ * the transient ones named in syncd_store_copy.c, identity sequences are set past the copied ids,
+ * then each table's row count and checksum (BLAKE2b-256 over canonical rows in key order, computed
+ * alike from the source and from the target inside the transaction) are compared; any refusal,
+ * failure or mismatch rolls back, so the target is left as it was. *res (caller's memory) is
+ * filled on success. err_msg: one line naming the path, URI (without password) or table at fault.
+ * ETUDE_SYNCD_ENOENT (no source), ETUDE_SYNCD_EINVAL (not an etude-syncd database, an older or a
+ * newer schema), ETUDE_SYNCD_EEXIST (the target holds data), ETUDE_SYNCD_EDB (a database failed, or
+ * the verification did). */
+int etude_syncd_store_copy(const char *from_path, const char *to_uri, etude_syncd_copy_result_t *res,
+                           char *err_msg, size_t err_len);
 /* [any] This database's epoch (constant while it is open). */
 uint64_t etude_syncd_store_epoch(const etude_syncd_store_t *st);
 

@@ -1,6 +1,7 @@
 /* syncd_main.c - the etude-syncd command: serve the sync protocol, or manage users. */
 #include "syncd.h"
 #include "syncd_http.h"
+#include "etude_buf.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -29,6 +30,7 @@ static const char usage[] =
     "       etude-syncd user add NAME [--admin] [--password-stdin] [--db PATH|URI]\n"
     "       etude-syncd db new-epoch [--db PATH|URI]\n"
     "       etude-syncd db migrate [--db PATH|URI]\n"
+    "       etude-syncd db copy --from PATH --to URI\n"
     "  --db is a SQLite file (default etude-syncd.db) or a PostgreSQL connection URI\n"
     "  (postgresql://[USER[:PASSWORD]@][HOST][:PORT]/DBNAME[?PARAM=VALUE...], also postgres://).\n";
 
@@ -62,33 +64,15 @@ static char *read_file(const char *flag, const char *path)
         fprintf(stderr, "etude-syncd: %s: cannot read %s: %s\n", flag, path, strerror(errno));
         return NULL;
     }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            if (cap > (1u << 20)) {
-                fprintf(stderr, "etude-syncd: %s: %s is larger than 1 MiB\n", flag, path);
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t k = fread(buf + n, 1, cap - n - 1, f);
-        if (k == 0)
-            break;
-        n += k;
-    }
+    char *buf = NULL;
+    int rc = etude_read_stream(f, (size_t)1 << 20, &buf, NULL);
+    if (rc == ETUDE_ELIMIT)
+        fprintf(stderr, "etude-syncd: %s: %s is larger than 1 MiB\n", flag, path);
+    else if (rc == ETUDE_EIO)
+        fprintf(stderr, "etude-syncd: %s: cannot read %s: %s\n", flag, path, strerror(errno));
+    else if (rc)
+        fprintf(stderr, "etude-syncd: %s: %s\n", flag, etude_strerror(rc));
     fclose(f);
-    if (buf)
-        buf[n] = '\0';
     return buf;
 }
 
@@ -210,14 +194,65 @@ static int cmd_user(int argc, char **argv)
     return 0;
 }
 
+/* Moving to PostgreSQL: a stopped SQLite server's database into an empty PostgreSQL database,
+ * in one transaction, verified before it commits; one line per table on stdout. */
+static int cmd_db_copy(int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char **slot = strcmp(argv[i], "--from") == 0 ? &from : strcmp(argv[i], "--to") == 0 ? &to : NULL;
+        if (!slot || i + 1 >= argc)
+            return fail("db copy: unknown or incomplete flag '%s' (expected --from PATH --to URI)%s", argv[i], "");
+        if (*slot)
+            return fail("db copy: %s given twice%s", argv[i], "");
+        *slot = argv[++i];
+    }
+    if (!from || !to)
+        return fail("db copy: %s is required (db copy --from PATH --to postgresql://...)%s", from ? "--to URI" : "--from PATH",
+                    "");
+    etude_syncd_copy_result_t *res = malloc(sizeof *res);
+    if (!res)
+        return fail("db copy: out of memory%s%s", "", "");
+    char err[768];
+    int rc = etude_syncd_store_copy(from, to, res, err, sizeof err);
+    if (rc) {
+        free(res);
+        return fail("db copy: %s%s", err, "");
+    }
+    int copied = 0;
+    for (int i = 0; i < res->n; i++) {
+        const etude_syncd_copy_table_t *t = &res->table[i];
+        if (t->skipped) {
+            printf("%s: skipped, transient (%s); %lld row(s) not copied\n", t->name, t->why, (long long)t->rows);
+            continue;
+        }
+        copied++;
+        printf("%s: %lld rows, checksum %s", t->name, (long long)t->rows, t->checksum);
+        if (t->next_id)
+            printf(", next id %lld", (long long)t->next_id);
+        if (t->fixed)
+            printf(", %lld detail(s) not UTF-8 stored with ? for their non-ASCII bytes", (long long)t->fixed);
+        putchar('\n');
+    }
+    char shown[512];
+    etude_syncd_db_display(to, shown, sizeof shown);
+    printf("total: %d tables, %lld rows copied from %s to %s, counts and checksums verified; epoch %s kept\n", copied,
+           (long long)res->rows, from, shown, res->epoch[0] ? res->epoch : "(none)");
+    free(res);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 /* After restoring a backup: a new epoch makes every device's cursor invalid, so each reconciles
  * fully with what the restored database holds. */
 static int cmd_db(int argc, char **argv)
 {
     const char *db = "etude-syncd.db";
+    if (argc >= 2 && strcmp(argv[1], "copy") == 0)
+        return cmd_db_copy(argc, argv);
     int migrate = argc >= 2 && strcmp(argv[1], "migrate") == 0;
     if (argc < 2 || (!migrate && strcmp(argv[1], "new-epoch") != 0))
-        return fail("db: expected 'db new-epoch [--db PATH|URI]' or 'db migrate [--db PATH|URI]'%s%s", "", "");
+        return fail("db: expected 'db new-epoch [--db PATH|URI]', 'db migrate [--db PATH|URI]' or"
+                    " 'db copy --from PATH --to URI'%s%s", "", "");
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             db = argv[++i];

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "syncd_db.h"
+#include "syncd_store_int.h"
 
 #include "etude_canon.h"
 #include "etude_entity.h"
@@ -334,12 +335,11 @@ static int migrate(syncd_db_t *db, int *found)
 }
 
 /* PostgreSQL: the same, under an advisory lock so that processes starting together over one
- * database migrate it once (DDL is transactional: all or nothing). */
-static int pg_migrate(syncd_db_t *db, int *found)
+ * database migrate it once (DDL is transactional: all or nothing). Runs in the caller's
+ * transaction (pg_migrate's own, or db copy's). */
+static int pg_migrate_tx(syncd_db_t *db, int *found)
 {
     *found = -1;
-    if (exec(db, "BEGIN"))
-        return ETUDE_SYNCD_EDB;
     int rc = exec(db, "SELECT pg_advisory_xact_lock(7310312664925286)"); /* 'etude-syncd' */
     syncd_stmt_t *q = NULL;
     int v = -1;
@@ -371,11 +371,29 @@ static int pg_migrate(syncd_db_t *db, int *found)
         rc = exec(db, pg_schema_v5_sql);
     if (!rc && v < SCHEMA_VERSION)
         rc = record_version(db);
-    if (rc || exec(db, "COMMIT")) {
+    return rc ? ETUDE_SYNCD_EDB : 0;
+}
+
+static int pg_migrate(syncd_db_t *db, int *found)
+{
+    *found = -1;
+    if (exec(db, "BEGIN"))
+        return ETUDE_SYNCD_EDB;
+    if (pg_migrate_tx(db, found) || exec(db, "COMMIT")) {
         exec(db, "ROLLBACK");
         return ETUDE_SYNCD_EDB;
     }
     return 0;
+}
+
+int syncd_store_pg_schema_tx(syncd_db_t *db, int *found)
+{
+    return pg_migrate_tx(db, found);
+}
+
+int syncd_store_schema_version(void)
+{
+    return SCHEMA_VERSION;
 }
 
 /* Creates a missing database file 0600 before SQLite opens it: SQLite gives the -wal and -shm

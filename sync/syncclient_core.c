@@ -8,6 +8,7 @@
 #include "etude_store.h"
 #include "store_sync.h"
 #include "etude_time.h"
+#include "etude_buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,26 +105,24 @@ void etude_sync_config_defaults(etude_sync_config_t *cfg)
     cfg->debounce_ms = 2000;
 }
 
-static char *slurp(const char *path, size_t max)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *b = malloc(max + 1);
-    size_t n = b ? fread(b, 1, max, f) : 0;
-    fclose(f);
-    if (b)
-        b[n] = 0;
-    return b;
-}
-
 int etude_sync_config_load(const char *home, etude_sync_config_t *cfg, char *err, size_t errsize)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/sync.json", home);
-    char *text = slurp(path, 1 << 16);
-    if (!text)
-        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0; /* no sync.json: the defaults */
+    char *text = NULL;
+    int rd = etude_read_stream(f, (size_t)1 << 16, &text, NULL);
+    fclose(f);
+    if (rd == ETUDE_ELIMIT) {
+        snprintf(err, errsize, "%s: larger than 64 KiB", path);
+        return ETUDE_SYNC_EINVAL;
+    }
+    if (rd) {
+        snprintf(err, errsize, "%s: cannot read: %s", path, rd == ETUDE_EIO ? strerror(errno) : etude_strerror(rd));
+        return rd;
+    }
     cJSON *o = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(o)) {
@@ -340,9 +339,17 @@ static void retry_after_clear(etude_syncclient_t *c)
 static int token_load(etude_syncclient_t *c)
 {
     c->logged_in = 0;
-    char *text = slurp(c->token_path, 1 << 16);
-    if (!text)
+    FILE *f = fopen(c->token_path, "rb");
+    if (!f)
         return 0;
+    char *text = NULL; /* a token file is well under 4 KiB: read into one buffer, never moved */
+    int rd = etude_read_stream(f, (size_t)1 << 16, &text, NULL);
+    fclose(f);
+    if (rd == ETUDE_ELIMIT)
+        return fail(c, ETUDE_SYNC_EINVAL, "%s: not a token file written by etude (run 'etude sync login' again)",
+                    c->token_path);
+    if (rd)
+        return fail(c, rd, "%s: cannot read: %s", c->token_path, rd == ETUDE_EIO ? strerror(errno) : etude_strerror(rd));
     cJSON *o = cJSON_Parse(text);
     sodium_memzero(text, strlen(text));
     free(text);

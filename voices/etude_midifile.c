@@ -1,5 +1,6 @@
 /* etude_midifile.c - Standard MIDI File (type 0 and 1) parser and the MIDI part source. */
 #include "etude_midifile.h"
+#include "etude_buf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -512,40 +513,19 @@ int etude_midifile_load(const char *path, etude_midifile_t **out, etude_midifile
         }
         return ETUDE_EIO;
     }
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            if (ncap > ((size_t)1 << 30)) {
-                rc = ETUDE_EIO;
-                if (err)
-                    snprintf(err->message, sizeof err->message, "file is larger than 1 GiB");
-                break;
-            }
-            uint8_t *nb = realloc(buf, ncap);
-            if (!nb) {
-                rc = ETUDE_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f)) {
-                rc = ETUDE_EIO;
-                if (err)
-                    snprintf(err->message, sizeof err->message, "read error: %s", strerror(errno));
-            }
-            break;
-        }
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = etude_read_stream(f, (size_t)1 << 30, &buf, &len);
+    if (rc == ETUDE_ELIMIT) {
+        rc = ETUDE_EIO;
+        if (err)
+            snprintf(err->message, sizeof err->message, "file is larger than 1 GiB");
+    } else if (rc == ETUDE_EIO && err) {
+        snprintf(err->message, sizeof err->message, "read error: %s", strerror(errno));
     }
     fclose(f);
     if (!rc)
-        rc = etude_midifile_parse(buf, len, out, err);
+        rc = etude_midifile_parse((const uint8_t *)buf, len, out, err);
     free(buf);
     return rc;
 }

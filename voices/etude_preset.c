@@ -10,6 +10,7 @@
 
 #include "etude_practice.h"
 #include "etude_preset_kinds.h"
+#include "etude_buf.h"
 
 /* ------------------------------------------------------------------------------------------------
  * The table of voice kinds: the one place a new kind is listed (declared in etude_preset_kinds.h,
@@ -565,47 +566,13 @@ done:
 int etude_preset_load(const char *path, etude_preset_t **out, char *err, size_t errsize)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (err && errsize)
-            snprintf(err, errsize, "%s: cannot read: %s", path, strerror(errno));
-        return ETUDE_EIO;
-    }
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (len == cap) {
-            if (cap >= (16u << 20)) {
-                if (err && errsize)
-                    snprintf(err, errsize, "%s: too large for a preset (over 16 MiB)", path);
-                rc = ETUDE_EPARSE;
-                break;
-            }
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                rc = ETUDE_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (rc == 0 && ferror(f)) {
-        if (err && errsize)
-            snprintf(err, errsize, "%s: cannot read: %s", path, strerror(errno));
-        rc = ETUDE_EIO;
-    }
-    fclose(f);
-    if (rc == 0) {
-        buf[len] = 0;
+    size_t len = 0;
+    int rc = etude_read_file(path, (size_t)16 << 20, "preset", &buf, &len, err, errsize);
+    if (rc == ETUDE_ELIMIT)
+        rc = ETUDE_EPARSE;
+    if (rc == 0)
         rc = etude_preset_parse(buf, len, path, out, err, errsize);
-    }
     free(buf);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "etude_engine.h"
+#include "etude_buf.h"
 
 typedef struct entry {
     etude_tempomap_entry_t pub;
@@ -746,47 +747,11 @@ int etude_tempomap_parse_line(const char *line, const char *name, etude_tempomap
 int etude_tempomap_load(const char *path, etude_tempomap_t **out, char *err, size_t errsize)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (err && errsize)
-            snprintf(err, errsize, "%s: cannot read: %s", path, strerror(errno));
-        return ETUDE_EIO;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    int r = 0;
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-        if (len == cap) {
-            if (cap >= (64u << 20)) {
-                if (err && errsize)
-                    snprintf(err, errsize, "%s: too large for a tempo map (over 64 MiB)", path);
-                r = ETUDE_EPARSE;
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (!buf) {
-        fclose(f);
-        return ETUDE_ENOMEM;
-    }
-    if (r == 0 && ferror(f)) {
-        if (err && errsize)
-            snprintf(err, errsize, "%s: cannot read: %s", path, strerror(errno));
-        r = ETUDE_EIO;
-    }
-    fclose(f);
+    char *buf = NULL;
+    size_t len = 0;
+    int r = etude_read_file(path, (size_t)64 << 20, "tempo map", &buf, &len, err, errsize);
+    if (r == ETUDE_ELIMIT)
+        r = ETUDE_EPARSE;
     if (r == 0)
         r = etude_tempomap_parse(buf, len, path, out, err, errsize);
     free(buf);

@@ -17,61 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "etude_buf.h"
 #include "etude_canon.h"
+#include "etude_error.h"
 #include "sdl.h"
-
-typedef struct out {
-    char *p;
-    size_t n, cap;
-    int oom;
-} out_t;
-
-static void put(out_t *o, const char *s, size_t n)
-{
-    if (o->oom)
-        return;
-    if (o->n + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (cap < o->n + n + 1)
-            cap *= 2;
-        char *p = realloc(o->p, cap);
-        if (!p) {
-            o->oom = 1;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->n, s, n);
-    o->n += n;
-    o->p[o->n] = 0;
-}
-
-static void puts_(out_t *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
-static void pf(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pf(out_t *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    char *b = malloc((size_t)n + 1);
-    if (!b) {
-        o->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    put(o, b, (size_t)n);
-    free(b);
-}
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int die(const char *fmt, ...)
@@ -85,40 +34,18 @@ static int die(const char *fmt, ...)
     return 1;
 }
 
+/* The whole file at path (NULL with errno set on failure); *len its length. */
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    size_t cap = 8192, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        size_t r = fread(b + n, 1, cap - n - 1, f);
-        n += r;
-        if (n + 1 < cap) {
-            if (ferror(f)) {
-                free(b);
-                b = NULL;
-            }
-            break;
-        }
-        char *p = realloc(b, cap * 2);
-        if (!p) {
-            free(b);
-            b = NULL;
-            break;
-        }
-        b = p;
-        cap *= 2;
-    }
+    char *text = NULL;
+    int rc = etude_read_stream(f, (size_t)64 << 20, &text, len);
+    int e = errno;
     fclose(f);
-    if (b) {
-        b[n] = 0;
-        *len = n;
-    } else {
-        errno = ENOMEM;
-    }
-    return b;
+    errno = rc == ETUDE_ENOMEM ? ENOMEM : rc == ETUDE_ELIMIT ? EFBIG : e;
+    return text;
 }
 
 /* ---- Markdown pieces ---------------------------------------------------------------------- */
@@ -140,71 +67,71 @@ static void anchor(const char *heading, char *buf, size_t size)
 }
 
 /* Text for a table cell: '|' escaped, line breaks as <br>. */
-static void cell(out_t *o, const char *s)
+static void cell(etude_buf_t *o, const char *s)
 {
     for (; s && *s; s++) {
         if (*s == '|')
-            puts_(o, "\\|");
+            etude_buf_puts(o, "\\|");
         else if (*s == '\n')
-            puts_(o, "<br>");
+            etude_buf_puts(o, "<br>");
         else
-            put(o, s, 1);
+            etude_buf_put(o, s, 1);
     }
 }
 
 /* A type reference with its named type linked: \[[DeadLetter](#deadletter)!\]! */
-static void typeref(out_t *o, const sdl_schema_t *s, const sdl_typeref_t *t)
+static void typeref(etude_buf_t *o, const sdl_schema_t *s, const sdl_typeref_t *t)
 {
     const char *base = strstr(t->text, t->base);
     for (const char *p = t->text; p < base; p++)
-        puts_(o, *p == '[' ? "\\[" : "");
+        etude_buf_puts(o, *p == '[' ? "\\[" : "");
     if (sdl_find_type(s, t->base)) {
         char a[256];
         anchor(t->base, a, sizeof a);
-        pf(o, "[%s](#%s)", t->base, a);
+        etude_buf_printf(o, "[%s](#%s)", t->base, a);
     } else {
-        puts_(o, t->base);
+        etude_buf_puts(o, t->base);
     }
     for (const char *p = base + strlen(t->base); *p; p++)
-        puts_(o, *p == ']' ? "\\]" : *p == '!' ? "!" : "");
+        etude_buf_puts(o, *p == ']' ? "\\]" : *p == '!' ? "!" : "");
 }
 
-static void description_cell(out_t *o, const char *desc, const char *deprecated)
+static void description_cell(etude_buf_t *o, const char *desc, const char *deprecated)
 {
     cell(o, desc);
     if (deprecated) {
-        puts_(o, desc && *desc ? "<br>" : "");
-        puts_(o, "**Deprecated**");
+        etude_buf_puts(o, desc && *desc ? "<br>" : "");
+        etude_buf_puts(o, "**Deprecated**");
         if (*deprecated) {
-            puts_(o, ": ");
+            etude_buf_puts(o, ": ");
             cell(o, deprecated);
         }
     }
 }
 
-static void paragraph(out_t *o, const char *desc)
+static void paragraph(etude_buf_t *o, const char *desc)
 {
     if (desc && *desc)
-        pf(o, "%s\n\n", desc);
+        etude_buf_printf(o, "%s\n\n", desc);
 }
 
-static void args_cell(out_t *o, const sdl_schema_t *s, const sdl_field_t *f)
+static void args_cell(etude_buf_t *o, const sdl_schema_t *s, const sdl_field_t *f)
 {
     for (int a = 0; a < f->nargs; a++) {
         const sdl_value_def_t *ar = &f->args[a];
         if (a)
-            puts_(o, "<br>");
-        pf(o, "`%s`: ", ar->name);
+            etude_buf_puts(o, "<br>");
+        etude_buf_printf(o, "`%s`: ", ar->name);
         typeref(o, s, &ar->type);
         if (ar->dflt) {
-            puts_(o, " = `");
+            etude_buf_puts(o, " = `");
             cell(o, ar->dflt);
-            puts_(o, "`");
+            etude_buf_puts(o, "`");
         }
         if (ar->desc && *ar->desc) {
-            puts_(o, " (");
+            etude_buf_puts(o, " (");
             cell(o, ar->desc);
-            puts_(o, ")");
+            etude_buf_puts(o, ")");
         }
     }
 }
@@ -229,65 +156,65 @@ static int is_root(const sdl_schema_t *s, const sdl_type_t *t)
 }
 
 /* The fields table of an object, interface or root type. */
-static void fields_table(out_t *o, const sdl_schema_t *s, const sdl_type_t *t)
+static void fields_table(etude_buf_t *o, const sdl_schema_t *s, const sdl_type_t *t)
 {
     int any_args = 0;
     for (int f = 0; f < t->nfields; f++)
         any_args |= t->fields[f].nargs > 0;
-    puts_(o, any_args ? "| field | arguments | type | description |\n|---|---|---|---|\n"
+    etude_buf_puts(o, any_args ? "| field | arguments | type | description |\n|---|---|---|---|\n"
                       : "| field | type | description |\n|---|---|---|\n");
     for (int f = 0; f < t->nfields; f++) {
         const sdl_field_t *fd = &t->fields[f];
-        pf(o, "| `%s` | ", fd->name);
+        etude_buf_printf(o, "| `%s` | ", fd->name);
         if (any_args) {
             args_cell(o, s, fd);
-            puts_(o, " | ");
+            etude_buf_puts(o, " | ");
         }
         typeref(o, s, &fd->type);
-        puts_(o, " | ");
+        etude_buf_puts(o, " | ");
         description_cell(o, fd->desc, fd->deprecated);
-        puts_(o, " |\n");
+        etude_buf_puts(o, " |\n");
     }
-    puts_(o, "\n");
+    etude_buf_puts(o, "\n");
 }
 
-static void input_table(out_t *o, const sdl_schema_t *s, const sdl_type_t *t)
+static void input_table(etude_buf_t *o, const sdl_schema_t *s, const sdl_type_t *t)
 {
     int any_dflt = 0;
     for (int f = 0; f < t->nfields; f++)
         any_dflt |= t->fields[f].dflt != NULL;
-    puts_(o, any_dflt ? "| field | type | default | description |\n|---|---|---|---|\n"
+    etude_buf_puts(o, any_dflt ? "| field | type | default | description |\n|---|---|---|---|\n"
                       : "| field | type | description |\n|---|---|---|\n");
     for (int f = 0; f < t->nfields; f++) {
         const sdl_field_t *fd = &t->fields[f];
-        pf(o, "| `%s` | ", fd->name);
+        etude_buf_printf(o, "| `%s` | ", fd->name);
         typeref(o, s, &fd->type);
         if (any_dflt) {
-            puts_(o, " | ");
+            etude_buf_puts(o, " | ");
             if (fd->dflt) {
-                puts_(o, "`");
+                etude_buf_puts(o, "`");
                 cell(o, fd->dflt);
-                puts_(o, "`");
+                etude_buf_puts(o, "`");
             }
         }
-        puts_(o, " | ");
+        etude_buf_puts(o, " | ");
         description_cell(o, fd->desc, fd->deprecated);
-        puts_(o, " |\n");
+        etude_buf_puts(o, " |\n");
     }
-    puts_(o, "\n");
+    etude_buf_puts(o, "\n");
 }
 
-static void members_line(out_t *o, const sdl_type_t *t, const char *label)
+static void members_line(etude_buf_t *o, const sdl_type_t *t, const char *label)
 {
     if (!t->nmembers)
         return;
-    pf(o, "%s ", label);
+    etude_buf_printf(o, "%s ", label);
     for (int m = 0; m < t->nmembers; m++) {
         char a[256];
         anchor(t->members[m], a, sizeof a);
-        pf(o, "%s[%s](#%s)", m ? ", " : "", t->members[m], a);
+        etude_buf_printf(o, "%s[%s](#%s)", m ? ", " : "", t->members[m], a);
     }
-    puts_(o, ".\n\n");
+    etude_buf_puts(o, ".\n\n");
 }
 
 typedef struct doc {
@@ -299,7 +226,7 @@ typedef struct doc {
 } doc_t;
 
 /* A fence longer than any run of backticks in text (at least three). */
-static void fence(out_t *o, const char *text, size_t len)
+static void fence(etude_buf_t *o, const char *text, size_t len)
 {
     size_t longest = 0, run = 0;
     for (size_t i = 0; i < len; i++) {
@@ -308,12 +235,12 @@ static void fence(out_t *o, const char *text, size_t len)
             longest = run;
     }
     for (size_t i = 0; i < (longest < 3 ? 3 : longest + 1); i++)
-        puts_(o, "`");
+        etude_buf_puts(o, "`");
 }
 
-static void write_reference(out_t *o, const sdl_schema_t *s, doc_t *docs, int ndocs)
+static void write_reference(etude_buf_t *o, const sdl_schema_t *s, doc_t *docs, int ndocs)
 {
-    puts_(o, "# GraphQL schema reference\n\n"
+    etude_buf_puts(o, "# GraphQL schema reference\n\n"
              "<!-- Generated from sync/schema/sync.graphql and sync/schema/operations/*.graphql by "
              "sync/schemadoc at build time.\n"
              "     Do not edit: change the schema, then run "
@@ -344,13 +271,13 @@ static void write_reference(out_t *o, const sdl_schema_t *s, doc_t *docs, int nd
         {SDL_OBJECT, "Object types"}, {SDL_INTERFACE, "Interfaces"}, {SDL_UNION, "Unions"},
         {SDL_INPUT, "Input types"},   {SDL_ENUM, "Enums"},           {SDL_SCALAR, "Scalars"},
     };
-    puts_(o, "## Contents\n\n- [Trusted documents](#trusted-documents)\n");
+    etude_buf_puts(o, "## Contents\n\n- [Trusted documents](#trusted-documents)\n");
     for (int i = 0; i < 3; i++) {
         const sdl_type_t *r = sdl_find_type(s, root_name(s, i));
         if (r) {
             char a[256];
             anchor(r->name, a, sizeof a);
-            pf(o, "- [%s](#%s)\n", r->name, a);
+            etude_buf_printf(o, "- [%s](#%s)\n", r->name, a);
         }
     }
     for (size_t k = 0; k < sizeof sections / sizeof *sections; k++) {
@@ -360,67 +287,67 @@ static void write_reference(out_t *o, const sdl_schema_t *s, doc_t *docs, int nd
         if (any) {
             char a[256];
             anchor(sections[k].title, a, sizeof a);
-            pf(o, "- [%s](#%s)\n", sections[k].title, a);
+            etude_buf_printf(o, "- [%s](#%s)\n", sections[k].title, a);
         }
     }
-    puts_(o, "\n## Trusted documents\n\n| document | kind | root field | variables | SHA-256 |\n|---|---|---|---|---|\n");
+    etude_buf_puts(o, "\n## Trusted documents\n\n| document | kind | root field | variables | SHA-256 |\n|---|---|---|---|---|\n");
     for (int d = 0; d < ndocs; d++) {
         const sdl_operation_t *op = &docs[d].op;
         char h[300], a[300];
         snprintf(h, sizeof h, "Document: %s", op->name);
         anchor(h, a, sizeof a);
-        pf(o, "| [%s](#%s) | %s | ", op->name, a, op->kind);
+        etude_buf_printf(o, "| [%s](#%s) | %s | ", op->name, a, op->kind);
         for (int r = 0; r < op->nroots; r++)
-            pf(o, "%s`%s`", r ? ", " : "", op->roots[r]);
-        puts_(o, " | ");
+            etude_buf_printf(o, "%s`%s`", r ? ", " : "", op->roots[r]);
+        etude_buf_puts(o, " | ");
         for (int v = 0; v < op->nvars; v++)
-            pf(o, "%s`$%s: %s`", v ? ", " : "", op->vars[v].name, op->vars[v].type.text);
-        pf(o, " | `%s` |\n", docs[d].sha);
+            etude_buf_printf(o, "%s`$%s: %s`", v ? ", " : "", op->vars[v].name, op->vars[v].type.text);
+        etude_buf_printf(o, " | `%s` |\n", docs[d].sha);
     }
-    puts_(o, "\n");
+    etude_buf_puts(o, "\n");
     for (int d = 0; d < ndocs; d++) {
         const sdl_operation_t *op = &docs[d].op;
         int k = !strcmp(op->kind, "query") ? 0 : !strcmp(op->kind, "mutation") ? 1 : 2;
         char a[256];
         anchor(root_name(s, k), a, sizeof a);
-        pf(o, "### Document: %s\n\n`%s` (%s) selects ", op->name, docs[d].file, op->kind);
+        etude_buf_printf(o, "### Document: %s\n\n`%s` (%s) selects ", op->name, docs[d].file, op->kind);
         for (int r = 0; r < op->nroots; r++)
-            pf(o, "%s[`%s.%s`](#%s)", r ? ", " : "", root_name(s, k), op->roots[r], a);
-        pf(o, ".\n\nSHA-256: `%s`\n\n", docs[d].sha);
+            etude_buf_printf(o, "%s[`%s.%s`](#%s)", r ? ", " : "", root_name(s, k), op->roots[r], a);
+        etude_buf_printf(o, ".\n\nSHA-256: `%s`\n\n", docs[d].sha);
         if (op->nvars) {
             int any_dflt = 0;
             for (int v = 0; v < op->nvars; v++)
                 any_dflt |= op->vars[v].dflt != NULL;
-            puts_(o, any_dflt ? "| variable | type | default |\n|---|---|---|\n" : "| variable | type |\n|---|---|\n");
+            etude_buf_puts(o, any_dflt ? "| variable | type | default |\n|---|---|---|\n" : "| variable | type |\n|---|---|\n");
             for (int v = 0; v < op->nvars; v++) {
-                pf(o, "| `$%s` | ", op->vars[v].name);
+                etude_buf_printf(o, "| `$%s` | ", op->vars[v].name);
                 typeref(o, s, &op->vars[v].type);
                 if (any_dflt) {
-                    puts_(o, " | ");
+                    etude_buf_puts(o, " | ");
                     if (op->vars[v].dflt) {
-                        puts_(o, "`");
+                        etude_buf_puts(o, "`");
                         cell(o, op->vars[v].dflt);
-                        puts_(o, "`");
+                        etude_buf_puts(o, "`");
                     }
                 }
-                puts_(o, " |\n");
+                etude_buf_puts(o, " |\n");
             }
-            puts_(o, "\n");
+            etude_buf_puts(o, "\n");
         }
         fence(o, docs[d].text, docs[d].len);
-        puts_(o, "graphql\n");
-        put(o, docs[d].text, docs[d].len);
+        etude_buf_puts(o, "graphql\n");
+        etude_buf_put(o, docs[d].text, docs[d].len);
         if (docs[d].len && docs[d].text[docs[d].len - 1] != '\n')
-            puts_(o, "\n");
+            etude_buf_puts(o, "\n");
         fence(o, docs[d].text, docs[d].len);
-        puts_(o, "\n\n");
+        etude_buf_puts(o, "\n\n");
     }
 
     for (int i = 0; i < 3; i++) {
         const sdl_type_t *r = sdl_find_type(s, root_name(s, i));
         if (!r)
             continue;
-        pf(o, "## %s\n\n", r->name);
+        etude_buf_printf(o, "## %s\n\n", r->name);
         paragraph(o, r->desc);
         fields_table(o, s, r);
     }
@@ -430,12 +357,12 @@ static void write_reference(out_t *o, const sdl_schema_t *s, doc_t *docs, int nd
             any = sorted[i]->kind == sections[k].kind && !is_root(s, sorted[i]);
         if (!any)
             continue;
-        pf(o, "## %s\n\n", sections[k].title);
+        etude_buf_printf(o, "## %s\n\n", sections[k].title);
         for (int i = 0; i < n; i++) {
             const sdl_type_t *t = sorted[i];
             if (t->kind != sections[k].kind || is_root(s, t))
                 continue;
-            pf(o, "### %s\n\n", t->name);
+            etude_buf_printf(o, "### %s\n\n", t->name);
             paragraph(o, t->desc);
             switch (t->kind) {
             case SDL_OBJECT:
@@ -450,19 +377,19 @@ static void write_reference(out_t *o, const sdl_schema_t *s, doc_t *docs, int nd
                     input_table(o, s, t);
                 break;
             case SDL_ENUM:
-                puts_(o, "| value | description |\n|---|---|\n");
+                etude_buf_puts(o, "| value | description |\n|---|---|\n");
                 for (int f = 0; f < t->nfields; f++) {
-                    pf(o, "| `%s` | ", t->fields[f].name);
+                    etude_buf_printf(o, "| `%s` | ", t->fields[f].name);
                     description_cell(o, t->fields[f].desc, t->fields[f].deprecated);
-                    puts_(o, " |\n");
+                    etude_buf_puts(o, " |\n");
                 }
-                puts_(o, "\n");
+                etude_buf_puts(o, "\n");
                 break;
             case SDL_SCALAR: break;
             }
         }
         if (sections[k].kind == SDL_SCALAR)
-            puts_(o, "GraphQL's built-in scalars: `Int` (32-bit signed), `Float` (double), `String` (UTF-8), "
+            etude_buf_puts(o, "GraphQL's built-in scalars: `Int` (32-bit signed), `Float` (double), `String` (UTF-8), "
                      "`Boolean`, `ID` (a string).\n");
     }
     free(sorted);
@@ -669,7 +596,7 @@ int main(int argc, char **argv)
     rc = read_docs(ops, &s, &docs, &ndocs);
     if (!rc && manifest)
         rc = check_manifest(manifest, docs, ndocs);
-    out_t o = {0};
+    etude_buf_t o = {0};
     if (!rc) {
         write_reference(&o, &s, docs, ndocs);
         if (o.oom)
@@ -693,6 +620,6 @@ int main(int argc, char **argv)
         }
         free(have);
     }
-    free(o.p);
+    etude_buf_free(&o);
     return rc;
 }

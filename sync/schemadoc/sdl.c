@@ -3,6 +3,8 @@
  * executable document, and the checks a reference needs. */
 #include "sdl.h"
 
+#include "etude_buf.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,51 +13,6 @@
 
 /* Deepest nesting of list types, values and selection sets accepted (a bound for hostile input). */
 #define SDL_MAX_DEPTH 64
-
-/* ---- a growable string -------------------------------------------------------------------- */
-
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf_t;
-
-static void sb_putn(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-
-static void sb_putc(sbuf_t *b, char c)
-{
-    sb_putn(b, &c, 1);
-}
-
-static char *sb_take(sbuf_t *b)
-{
-    if (b->oom) {
-        free(b->p);
-        return NULL;
-    }
-    if (!b->p)
-        return calloc(1, 1);
-    return b->p;
-}
 
 static char *dupn(const char *s, size_t n)
 {
@@ -189,27 +146,27 @@ static int hexval(int c)
     return -1;
 }
 
-static void put_utf8(sbuf_t *b, uint32_t cp)
+static void put_utf8(etude_buf_t *b, uint32_t cp)
 {
     char u[4];
     if (cp < 0x80) {
         u[0] = (char)cp;
-        sb_putn(b, u, 1);
+        etude_buf_put(b, u, 1);
     } else if (cp < 0x800) {
         u[0] = (char)(0xc0 | (cp >> 6));
         u[1] = (char)(0x80 | (cp & 0x3f));
-        sb_putn(b, u, 2);
+        etude_buf_put(b, u, 2);
     } else if (cp < 0x10000) {
         u[0] = (char)(0xe0 | (cp >> 12));
         u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
         u[2] = (char)(0x80 | (cp & 0x3f));
-        sb_putn(b, u, 3);
+        etude_buf_put(b, u, 3);
     } else {
         u[0] = (char)(0xf0 | (cp >> 18));
         u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
         u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
         u[3] = (char)(0x80 | (cp & 0x3f));
-        sb_putn(b, u, 4);
+        etude_buf_put(b, u, 4);
     }
 }
 
@@ -230,11 +187,11 @@ static int32_t hex4(const lx_t *l, size_t p)
 
 static int lex_string(lx_t *l, tok_t *t)
 {
-    sbuf_t b = {0};
+    etude_buf_t b = {0};
     size_t p = l->pos + 1;
     for (;;) {
         if (p >= l->len || l->src[p] == '\n' || l->src[p] == '\r') {
-            free(b.p);
+            etude_buf_free(&b);
             return lfail(l, t->line, t->col, "unterminated string");
         }
         unsigned char c = (unsigned char)l->src[p];
@@ -243,28 +200,28 @@ static int lex_string(lx_t *l, tok_t *t)
             break;
         }
         if (c < 0x20 && c != '\t') {
-            free(b.p);
+            etude_buf_free(&b);
             return lfail(l, t->line, at_col(l, p), "control character 0x%02x in a string", c);
         }
         if (c != '\\') {
-            sb_putc(&b, (char)c);
+            etude_buf_putc(&b, (char)c);
             p++;
             continue;
         }
         if (p + 1 >= l->len) {
-            free(b.p);
+            etude_buf_free(&b);
             return lfail(l, t->line, t->col, "unterminated string");
         }
         char e = l->src[p + 1];
         const char *simple = strchr("\"\\/bfnrt", e);
         if (e && simple) {
             static const char out[] = "\"\\/\b\f\n\r\t";
-            sb_putc(&b, out[simple - "\"\\/bfnrt"]);
+            etude_buf_putc(&b, out[simple - "\"\\/bfnrt"]);
             p += 2;
             continue;
         }
         if (e != 'u') {
-            free(b.p);
+            etude_buf_free(&b);
             return lfail(l, t->line, at_col(l, p), "invalid escape sequence in a string");
         }
         int32_t cp = hex4(l, p + 2);
@@ -281,12 +238,12 @@ static int lex_string(lx_t *l, tok_t *t)
             cp = -1;
         }
         if (cp <= 0) {
-            free(b.p);
+            etude_buf_free(&b);
             return lfail(l, t->line, at_col(l, p - 6), "invalid \\u escape in a string");
         }
         put_utf8(&b, (uint32_t)cp);
     }
-    t->str = sb_take(&b);
+    t->str = etude_buf_take(&b);
     if (!t->str)
         return loom(l);
     l->pos = p;
@@ -343,24 +300,24 @@ static char *block_value(const char *raw, size_t n)
         first++;
     while (last > first && is_blank(ls[last - 1], ln[last - 1]))
         last--;
-    sbuf_t b = {0};
+    etude_buf_t b = {0};
     for (size_t i = first; i < last; i++) {
         if (i > first)
-            sb_putc(&b, '\n');
-        sb_putn(&b, ls[i], ln[i]);
+            etude_buf_putc(&b, '\n');
+        etude_buf_put(&b, ls[i], ln[i]);
     }
     free(ls);
     free(ln);
-    return sb_take(&b);
+    return etude_buf_take(&b);
 }
 
 static int lex_block_string(lx_t *l, tok_t *t)
 {
-    sbuf_t raw = {0};
+    etude_buf_t raw = {0};
     size_t p = l->pos + 3;
     for (;;) {
         if (p >= l->len) {
-            free(raw.p);
+            etude_buf_free(&raw);
             return lfail(l, t->line, t->col, "unterminated block string");
         }
         if (p + 2 < l->len && !memcmp(l->src + p, "\"\"\"", 3)) {
@@ -368,31 +325,31 @@ static int lex_block_string(lx_t *l, tok_t *t)
             break;
         }
         if (p + 3 < l->len && !memcmp(l->src + p, "\\\"\"\"", 4)) {
-            sb_putn(&raw, "\"\"\"", 3);
+            etude_buf_put(&raw, "\"\"\"", 3);
             p += 4;
             continue;
         }
         unsigned char c = (unsigned char)l->src[p];
         if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-            free(raw.p);
+            etude_buf_free(&raw);
             return lfail(l, l->line, at_col(l, p), "control character 0x%02x in a block string", c);
         }
         if (c == '\n' || c == '\r') {
             /* line terminators (\n, \r\n, \r) become \n */
             if (c == '\r' && p + 1 < l->len && l->src[p + 1] == '\n')
                 p++;
-            sb_putc(&raw, '\n');
+            etude_buf_putc(&raw, '\n');
             p++;
             newline(l, p);
             continue;
         }
-        sb_putc(&raw, (char)c);
+        etude_buf_putc(&raw, (char)c);
         p++;
     }
     if (raw.oom)
-        return free(raw.p), loom(l);
+        return etude_buf_free(&raw), loom(l);
     t->str = block_value(raw.p ? raw.p : "", raw.n);
-    free(raw.p);
+    etude_buf_free(&raw);
     if (!t->str)
         return loom(l);
     t->block = 1;
@@ -614,7 +571,7 @@ static char *take_value_text(lx_t *l, int cst)
     if (parse_value(l, cst))
         return NULL;
     size_t end = l->prev_end;
-    sbuf_t b = {0};
+    etude_buf_t b = {0};
     int space = 0;
     for (size_t i = start; i < end; i++) {
         char c = l->src[i];
@@ -625,11 +582,11 @@ static char *take_value_text(lx_t *l, int cst)
             continue;
         }
         if (space && b.n)
-            sb_putc(&b, ' ');
+            etude_buf_putc(&b, ' ');
         space = 0;
-        sb_putc(&b, c);
+        etude_buf_putc(&b, c);
     }
-    char *s = sb_take(&b);
+    char *s = etude_buf_take(&b);
     if (!s)
         loom(l);
     return s;
@@ -642,26 +599,26 @@ static void typeref_free(sdl_typeref_t *t)
     t->text = t->base = NULL;
 }
 
-static int parse_type_into(lx_t *l, sbuf_t *text, char **base)
+static int parse_type_into(lx_t *l, etude_buf_t *text, char **base)
 {
     if (l->rc)
         return l->rc;
     if (++l->depth > SDL_MAX_DEPTH)
         return lfail(l, l->t.line, l->t.col, "list types nested deeper than %d", SDL_MAX_DEPTH);
     if (is_punct(l, '[')) {
-        sb_putc(text, '[');
+        etude_buf_putc(text, '[');
         if (!next(l) && !parse_type_into(l, text, base) && !expect_punct(l, ']', "to close a list type"))
-            sb_putc(text, ']');
+            etude_buf_putc(text, ']');
     } else {
         char *n = take_name(l, "a type name");
         if (n) {
-            sb_putn(text, n, strlen(n));
+            etude_buf_put(text, n, strlen(n));
             free(*base);
             *base = n;
         }
     }
     if (!l->rc && is_punct(l, '!')) {
-        sb_putc(text, '!');
+        etude_buf_putc(text, '!');
         next(l);
     }
     l->depth--;
@@ -670,7 +627,7 @@ static int parse_type_into(lx_t *l, sbuf_t *text, char **base)
 
 static int parse_type(lx_t *l, sdl_typeref_t *out)
 {
-    sbuf_t text = {0};
+    etude_buf_t text = {0};
     char *base = NULL;
     parse_type_into(l, &text, &base);
     if (l->rc) {
@@ -678,7 +635,7 @@ static int parse_type(lx_t *l, sdl_typeref_t *out)
         free(base);
         return l->rc;
     }
-    out->text = sb_take(&text);
+    out->text = etude_buf_take(&text);
     out->base = base;
     if (!out->text)
         return loom(l);

@@ -35,7 +35,7 @@ SYNCS=${ETUDE_BENCH_PG_SYNCS:-1}
 ENTITIES=${ETUDE_BENCH_PG_ENTITIES:-5}
 CONC=${ETUDE_BENCH_PG_CONCURRENCY:-64}
 PROCS=${ETUDE_BENCH_PG_PROCS:-1 2 4}
-PW=bench-pw
+PW='bench-pw'
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/etude-pg-scale.XXXXXX")
 pids=
@@ -115,6 +115,7 @@ run() {
         urls="$urls http://$(cat "$dir/ready.$i")/graphql"
     done
     pg0=0
+    # shellcheck disable=SC2046
     [ "$label" = sqlite ] || pg0=$(cpu $(pg_procs))
     # shellcheck disable=SC2086
     s0=$(cpu $pids)
@@ -125,6 +126,7 @@ run() {
     # shellcheck disable=SC2086
     s1=$(cpu $pids)
     pg1=0
+    # shellcheck disable=SC2046
     [ "$label" = sqlite ] || pg1=$(cpu $(pg_procs))
     grep -v '^RESULT \|^CPU ' "$dir/out" || true
     grep '^RESULT ' "$dir/out" >>"$dir/results" || true
@@ -142,6 +144,7 @@ run() {
     got=$(sql "$db" "SELECT count(*), count(DISTINCT user_id), (SELECT count(*) FROM (SELECT user_id,
         count(*) AS k, min(server_seq) AS lo, max(server_seq) AS hi FROM entities GROUP BY user_id) t
         WHERE lo <> 1 OR hi <> k) FROM entities" | tr '|' ' ')
+    # shellcheck disable=SC2086
     set -- $got
     stored=$1 synced=$2 gaps=$3
     [ "$stored" = "$want" ] || fail "$label: the database holds $stored entities, $want were sent and accepted"

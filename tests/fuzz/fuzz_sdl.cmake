@@ -6,11 +6,12 @@
 find_program(ETUDE_CLANG clang)
 if(ETUDE_CLANG AND ETUDE_SANITIZE STREQUAL "")
   set(_fsdl ${CMAKE_CURRENT_BINARY_DIR}/fuzz_sdl)
-  set(_fsdl_src ${ETUDE_TESTS_DIR}/fuzz/fuzz_sdl.c ${PROJECT_SOURCE_DIR}/sync/schemadoc/sdl.c)
+  set(_fsdl_src ${ETUDE_TESTS_DIR}/fuzz/fuzz_sdl.c ${PROJECT_SOURCE_DIR}/sync/schemadoc/sdl.c
+    ${PROJECT_SOURCE_DIR}/common/etude_buf.c ${PROJECT_SOURCE_DIR}/common/etude_error.c)
   add_custom_command(OUTPUT ${_fsdl}
     COMMAND ${ETUDE_CLANG} -std=c17 -g -O1 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined
             -fno-sanitize-recover=undefined -DETUDE_SCHEMA=\"${PROJECT_SOURCE_DIR}/sync/schema/sync.graphql\"
-            -I${PROJECT_SOURCE_DIR}/sync/schemadoc ${_fsdl_src} -o ${_fsdl}
+            -I${PROJECT_SOURCE_DIR}/sync/schemadoc -I${PROJECT_SOURCE_DIR}/common ${_fsdl_src} -o ${_fsdl}
     DEPENDS ${_fsdl_src} ${PROJECT_SOURCE_DIR}/sync/schemadoc/sdl.h
     COMMENT "Building the libFuzzer target fuzz_sdl" VERBATIM)
   add_custom_target(fuzz_sdl_bin ALL DEPENDS ${_fsdl})

@@ -37,6 +37,11 @@ if(TARGET etude-syncd)
   add_test(NAME server.pg.web_session COMMAND ${_pg_run} sh ${CMAKE_CURRENT_LIST_DIR}/server_web_session.sh basics)
   add_test(NAME server.pg.web_limits COMMAND ${_pg_run} sh ${CMAKE_CURRENT_LIST_DIR}/server_web_session.sh limits)
   add_test(NAME server.pg.web_data COMMAND ${_pg_run} sh ${CMAKE_CURRENT_LIST_DIR}/server_web_data.sh)
+  # db copy: a SQLite server built by real traffic (the etude CLI as devices) moved into PostgreSQL,
+  # verified by its own queries, refusals leaving the target as it was, devices continuing on the copy.
+  add_test(NAME server.pg.db_copy COMMAND ${_pg_run} bash ${CMAKE_CURRENT_LIST_DIR}/server_db_copy.sh)
+  set_tests_properties(server.pg.db_copy PROPERTIES LABELS "integration;server;pg;no-asan;no-tsan" TIMEOUT 300
+    ENVIRONMENT "${_syncd_env};ETUDE_BIN=${ETUDE_BIN_DIR}/etude;ETUDE_TESTS_DIR=${ETUDE_TESTS_DIR}")
   set_tests_properties(server.pg.api server.pg.sigterm server.pg.restore server.pg.load server.pg.concurrency
     server.pg.fanout server.pg.tls server.pg.cli server.pg.web_page server.pg.web_session server.pg.web_limits server.pg.web_data
     PROPERTIES LABELS "integration;server;pg;no-asan;no-tsan" TIMEOUT 300 ENVIRONMENT "${_syncd_env}")

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <math.h>
 
+#include "etude_buf.h"
 #include "etude_canon.h"
 #include "etude_entity.h"
 #include "etude_error.h"
@@ -626,6 +627,71 @@ static void test_gzip(void **state)
     free(in);
 }
 
+/* The growing buffer: bytes (NULs included) and formatted text in order, always NUL-terminated,
+ * handed over once; and the bounded stream read at, below and above its limit, across the read
+ * chunk's size. */
+static void test_buf(void **state)
+{
+    (void)state;
+    etude_buf_t b = {0};
+    char *t = etude_buf_take(&b);
+    assert_non_null(t);
+    assert_string_equal(t, "");
+    free(t);
+    etude_buf_puts(&b, "tempo ");
+    etude_buf_printf(&b, "%d bpm, %s", 96, "4/4");
+    etude_buf_putc(&b, '!');
+    etude_buf_put(&b, "\0x", 2);
+    assert_int_equal(b.n, strlen("tempo 96 bpm, 4/4!") + 2);
+    assert_memory_equal(b.p, "tempo 96 bpm, 4/4!\0x", b.n + 1);
+    for (int i = 0; i < 5000; i++) /* past several doublings */
+        etude_buf_printf(&b, "%04d", i % 10000);
+    assert_int_equal(b.n, strlen("tempo 96 bpm, 4/4!") + 2 + 20000);
+    assert_memory_equal(b.p + b.n - 8, "49984999", 8);
+    assert_int_equal(b.p[b.n], 0);
+    t = etude_buf_take(&b);
+    assert_non_null(t);
+    assert_null(b.p);
+    assert_int_equal(b.n, 0);
+    free(t);
+
+    size_t sizes[] = {0, 1, 4095, 4096, 4097, 8192, 12289};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        size_t n = sizes[i];
+        FILE *f = tmpfile();
+        assert_non_null(f);
+        for (size_t k = 0; k < n; k++)
+            fputc(k % 7 == 3 ? 0 : 'a' + (int)(k % 26), f);
+        for (int d = -1; d <= 1; d++) { /* the limit one below, at and above the length */
+            if (d < 0 && n == 0)
+                continue;
+            rewind(f);
+            char *out = (char *)1;
+            size_t len = 99;
+            int rc = etude_read_stream(f, n + (size_t)(long)d, &out, &len);
+            if (d < 0) {
+                assert_int_equal(rc, ETUDE_ELIMIT);
+                assert_null(out);
+                continue;
+            }
+            assert_int_equal(rc, 0);
+            assert_int_equal(len, n);
+            assert_int_equal(out[n], 0);
+            for (size_t k = 0; k < n; k++)
+                assert_int_equal((unsigned char)out[k], k % 7 == 3 ? 0 : 'a' + (int)(k % 26));
+            free(out);
+        }
+        fclose(f);
+    }
+    /* a stream open for writing only: the read fails (EIO), nothing handed out */
+    FILE *w = fopen("/dev/null", "w");
+    assert_non_null(w);
+    char *out = (char *)1;
+    assert_int_equal(etude_read_stream(w, 100, &out, NULL), ETUDE_EIO);
+    assert_null(out);
+    fclose(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_entity_data),
         cmocka_unit_test(test_same_thing),
         cmocka_unit_test(test_gzip),
+        cmocka_unit_test(test_buf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
