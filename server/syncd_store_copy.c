@@ -525,15 +525,17 @@ static int copy_rows(copy_t *c, table_t *t, etude_syncd_copy_table_t *out, char 
         if (tamper && out->rows == 1) {
             if (drop)
                 continue;
-            for (int i = 0; i < t->ncols && !bump; i++)
-                if (!t->pk[i] && !v[i].null && t->type[i] == COL_INT) {
-                    v[i].i++;
+            /* The last text column outside the key, else the last integer one (the later columns
+             * carry no foreign or unique key in this schema). */
+            for (int i = t->ncols - 1; i >= 0 && !bump; i--)
+                if (!t->pk[i] && !v[i].null && t->type[i] == COL_TEXT) {
+                    v[i].p = v[i].n == 8 && strcmp(v[i].p, "tampered") == 0 ? "TAMPERED" : "tampered";
+                    v[i].n = 8;
                     bump = 1;
                 }
-            for (int i = 0; i < t->ncols && !bump; i++)
-                if (!t->pk[i] && !v[i].null && t->type[i] == COL_TEXT) {
-                    v[i].p = v[i].n == 8 ? "TAMPERED" : "tampered";
-                    v[i].n = 8;
+            for (int i = t->ncols - 1; i >= 0 && !bump; i--)
+                if (!t->pk[i] && !v[i].null && t->type[i] == COL_INT) {
+                    v[i].i++;
                     bump = 1;
                 }
         }
@@ -601,30 +603,40 @@ static int set_identity(copy_t *c, table_t *t, etude_syncd_copy_table_t *out)
     return 0;
 }
 
-/* Counts and hashes the target's rows of t in key order, inside the copy's transaction. */
+/* Counts and hashes the target's rows of t in key order, inside the copy's transaction, through a
+ * cursor fetched VERIFY_PAGE rows at a time (a table's rows are never all in memory at once). */
+#define VERIFY_PAGE 5000
+#define VERIFY_PAGE_TEXT "5000"
 static int verify(copy_t *c, table_t *t, const etude_syncd_copy_table_t *out, const char *src_sum)
 {
-    char sql[4096], sum[65];
-    select_sql(t, 1, sql, sizeof sql);
+    char sql[4200], sum[65];
+    int n = snprintf(sql, sizeof sql, "DECLARE etude_copy_verify NO SCROLL CURSOR FOR ");
+    select_sql(t, 1, sql + n, sizeof sql - (size_t)n);
     syncd_stmt_t *rd = NULL;
-    if (syncd_db_prepare(c->dst, sql, &rd) != 0)
+    if (syncd_db_exec(c->dst, sql) != 0 ||
+        syncd_db_prepare(c->dst, "FETCH " VERIFY_PAGE_TEXT " FROM etude_copy_verify", &rd) != 0)
         return fail(c, ETUDE_SYNCD_EDB, "--to %s: table %s: %s", c->shown_to, t->name, syncd_db_errmsg(c->dst));
     crypto_generichash_state h;
     crypto_generichash_init(&h, NULL, 0, 32);
     int64_t rows = 0;
-    int r;
-    while ((r = syncd_db_step(rd)) == SYNCD_ROW) {
-        rows++;
-        for (int i = 0; i < t->ncols; i++) {
-            value_t v;
-            read_value(rd, i, t->type[i], &v);
-            hash_value(&h, t->type[i], &v);
+    int r, page;
+    do {
+        page = 0;
+        syncd_db_reset(rd);
+        while ((r = syncd_db_step(rd)) == SYNCD_ROW) {
+            rows++;
+            page++;
+            for (int i = 0; i < t->ncols; i++) {
+                value_t v;
+                read_value(rd, i, t->type[i], &v);
+                hash_value(&h, t->type[i], &v);
+            }
+            hash_str(&h, "\n");
         }
-        hash_str(&h, "\n");
-    }
+    } while (r == SYNCD_DONE && page == VERIFY_PAGE);
     hash_hex(&h, sum);
     syncd_db_finalize(rd);
-    if (r != SYNCD_DONE)
+    if (r != SYNCD_DONE || syncd_db_exec(c->dst, "CLOSE etude_copy_verify") != 0)
         return fail(c, ETUDE_SYNCD_EDB, "--to %s: table %s: %s", c->shown_to, t->name, syncd_db_errmsg(c->dst));
     if (rows != out->rows)
         return fail(c, ETUDE_SYNCD_EDB, "table %s: %" PRId64 " rows in --from, %" PRId64 " in the copy: rolled back",

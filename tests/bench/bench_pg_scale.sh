@@ -50,14 +50,17 @@ trap 'exit 1' INT TERM
 
 # cpu PID...: their user+system CPU seconds so far (/proc/PID/stat fields 14 and 15, in clock ticks).
 tck=$(getconf CLK_TCK)
+# (The fields are counted after the command name in parentheses, which may hold spaces.)
 cpu() {
-    for p; do cat "/proc/$p/stat" 2>/dev/null; done | awk -v t="$tck" '{ s += $14 + $15 } END { printf "%.2f", s / t }'
+    for p; do cat "/proc/$p/stat" 2>/dev/null; done |
+        awk -v t="$tck" '{ sub(/.*\) /, ""); s += $12 + $13 } END { printf "%.2f", s / t }'
 }
 # pg_procs: the PostgreSQL server's processes (postmaster and its children: the backends serving
 # the etude-syncd connections, the writers).
 pg_procs() {
     pm=$(head -n 1 "$ETUDE_PG_HOST/data/postmaster.pid")
-    echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+    cat /proc/[0-9]*/stat 2>/dev/null |
+        awk -v pm="$pm" '{ pid = $1; sub(/.*\) /, ""); if (pid == pm || $2 == pm) printf "%s ", pid }'
 }
 
 fail() { echo "bench.pg_scale: FAIL: $*" >&2; exit 1; }
