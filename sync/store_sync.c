@@ -547,130 +547,126 @@ int64_t etude_store_sync_open_conflicts(etude_store_t *s)
     return n;
 }
 
-cJSON *etude_store_sync_dead_letters(etude_store_t *s)
-{
-    cJSON *dl = cJSON_CreateArray();
-    sqlite3_stmt *st;
-    if (dl && sqlite3_prepare_v2(s->db,
-                                 "SELECT entity_id, entity_type, op, reason, http_status, failed_at FROM dead_letter"
-                                 " WHERE account=etude_account() ORDER BY id",
-                                 -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            cJSON *d = cJSON_CreateObject();
-            cJSON_AddStringToObject(d, "entityId", col(st, 0));
-            cJSON_AddStringToObject(d, "entityType", col(st, 1));
-            cJSON_AddStringToObject(d, "op", col(st, 2));
-            cJSON_AddStringToObject(d, "reason", col(st, 3));
-            cJSON_AddNumberToObject(d, "httpStatus", sqlite3_column_int(st, 4));
-            cJSON_AddStringToObject(d, "failedAt", col(st, 5));
-            cJSON_AddItemToArray(dl, d);
-        }
-        sqlite3_finalize(st);
-    }
-    return dl;
-}
+/* How one column of a listing becomes a member of its row's JSON object. */
+typedef enum { COL_TEXT, COL_INT, COL_JSON, COL_TEXT_OR_NULL } col_kind_t;
+typedef struct col_spec {
+    const char *key;
+    col_kind_t kind; /* COL_TEXT: "" for NULL; COL_JSON: parsed, null if unparsable or NULL */
+} col_spec_t;
 
-cJSON *etude_store_sync_dead_letters_newest(etude_store_t *s, int max)
+/* The rows of the statement sql (with ?1 bound to arg1 when has_arg) as a JSON array of objects,
+ * one member per column as spec says. NULL on a database error (etude_store_errmsg() says where)
+ * or when out of memory: never a partial list. */
+static cJSON *rows_json(etude_store_t *s, const char *what, const char *sql, const col_spec_t *spec, int ncols,
+                        int has_arg, int64_t arg1)
 {
-    cJSON *dl = cJSON_CreateArray();
+    cJSON *a = cJSON_CreateArray();
     sqlite3_stmt *st;
-    if (!dl)
+    if (!a)
         return NULL;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT entity_id, entity_type, reason, failed_at FROM dead_letter"
-                           " WHERE account=etude_account() ORDER BY id DESC LIMIT ?1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        etude_store_i_dbfail(s, "dead_letter");
-        cJSON_Delete(dl);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        etude_store_i_dbfail(s, what);
+        cJSON_Delete(a);
         return NULL;
     }
-    sqlite3_bind_int(st, 1, max < 0 ? 0 : max);
+    if (has_arg)
+        sqlite3_bind_int64(st, 1, arg1);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *d = cJSON_CreateObject();
-        if (!d || !cJSON_AddStringToObject(d, "id", col(st, 0)) || !cJSON_AddStringToObject(d, "entityType", col(st, 1)) ||
-            !cJSON_AddStringToObject(d, "reason", col(st, 2)) || !cJSON_AddStringToObject(d, "at", col(st, 3)) ||
-            !cJSON_AddItemToArray(dl, d)) {
+        int ok = d && cJSON_AddItemToArray(a, d);
+        if (!ok)
             cJSON_Delete(d);
+        for (int i = 0; ok && i < ncols; i++) {
+            cJSON *v;
+            switch (spec[i].kind) {
+            case COL_INT:
+                v = cJSON_CreateNumber((double)sqlite3_column_int64(st, i));
+                break;
+            case COL_JSON:
+                v = cJSON_Parse(col(st, i));
+                if (!v)
+                    v = cJSON_CreateNull();
+                break;
+            case COL_TEXT_OR_NULL:
+                v = sqlite3_column_type(st, i) == SQLITE_NULL ? cJSON_CreateNull() : cJSON_CreateString(col(st, i));
+                break;
+            default:
+                v = cJSON_CreateString(col(st, i));
+                break;
+            }
+            ok = v && cJSON_AddItemToObject(d, spec[i].key, v);
+            if (!ok)
+                cJSON_Delete(v);
+        }
+        if (!ok) {
             rc = SQLITE_NOMEM;
             break;
         }
     }
     if (rc != SQLITE_DONE) {
-        etude_store_i_dbfail(s, "dead_letter");
-        cJSON_Delete(dl);
-        dl = NULL;
+        if (rc == SQLITE_NOMEM)
+            etude_store_i_fail(s, ETUDE_ENOMEM, "out of memory");
+        else
+            etude_store_i_dbfail(s, what);
+        cJSON_Delete(a);
+        a = NULL;
     }
     sqlite3_finalize(st);
-    return dl;
+    return a;
+}
+
+cJSON *etude_store_sync_dead_letters(etude_store_t *s)
+{
+    static const col_spec_t spec[] = {{"entityId", COL_TEXT}, {"entityType", COL_TEXT}, {"op", COL_TEXT},
+                                      {"reason", COL_TEXT},   {"httpStatus", COL_INT},  {"failedAt", COL_TEXT}};
+    return rows_json(s, "dead_letter",
+                     "SELECT entity_id, entity_type, op, reason, http_status, failed_at FROM dead_letter"
+                     " WHERE account=etude_account() ORDER BY id",
+                     spec, 6, 0, 0);
+}
+
+cJSON *etude_store_sync_dead_letters_newest(etude_store_t *s, int max)
+{
+    static const col_spec_t spec[] = {
+        {"id", COL_TEXT}, {"entityType", COL_TEXT}, {"reason", COL_TEXT}, {"at", COL_TEXT}};
+    return rows_json(s, "dead_letter",
+                     "SELECT entity_id, entity_type, reason, failed_at FROM dead_letter"
+                     " WHERE account=etude_account() ORDER BY id DESC LIMIT ?1",
+                     spec, 4, 1, max < 0 ? 0 : max);
 }
 
 cJSON *etude_store_sync_conflicts(etude_store_t *s, int all)
 {
-    cJSON *a = cJSON_CreateArray();
-    sqlite3_stmt *st;
-    if (a && sqlite3_prepare_v2(s->db,
-                                all ? "SELECT id, entity_id, entity_type, local_version, remote_version, detected_at,"
-                                      " local_payload, remote_payload, resolved_at, resolution FROM conflicts"
-                                      " WHERE account=etude_account() ORDER BY id"
-                                    : "SELECT id, entity_id, entity_type, local_version, remote_version, detected_at,"
-                                      " local_payload, remote_payload, resolved_at, resolution FROM conflicts"
-                                      " WHERE resolved_at IS NULL AND account=etude_account() ORDER BY id",
-                                -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            cJSON *d = cJSON_CreateObject();
-            cJSON_AddNumberToObject(d, "id", (double)sqlite3_column_int64(st, 0));
-            cJSON_AddStringToObject(d, "entityId", col(st, 1));
-            cJSON_AddStringToObject(d, "entityType", col(st, 2));
-            cJSON_AddNumberToObject(d, "localVersion", (double)sqlite3_column_int64(st, 3));
-            cJSON_AddNumberToObject(d, "remoteVersion", (double)sqlite3_column_int64(st, 4));
-            cJSON_AddStringToObject(d, "detectedAt", col(st, 5));
-            cJSON *l = cJSON_Parse(col(st, 6));
-            cJSON *r = cJSON_Parse(col(st, 7));
-            cJSON_AddItemToObject(d, "local", l ? l : cJSON_CreateNull());
-            cJSON_AddItemToObject(d, "remote", r ? r : cJSON_CreateNull());
-            if (all) {
-                const char *ra = (const char *)sqlite3_column_text(st, 8);
-                const char *res = (const char *)sqlite3_column_text(st, 9);
-                if (ra)
-                    cJSON_AddStringToObject(d, "resolvedAt", ra);
-                else
-                    cJSON_AddNullToObject(d, "resolvedAt");
-                /* which side was kept; the other one is the loser, preserved here */
-                if (res)
-                    cJSON_AddStringToObject(d, "kept", res);
-                else
-                    cJSON_AddNullToObject(d, "kept");
-            }
-            cJSON_AddItemToArray(a, d);
-        }
-        sqlite3_finalize(st);
-    }
-    return a;
+    /* all: also the resolved ones, with when and which side was kept (the loser is preserved here) */
+    static const col_spec_t spec[] = {
+        {"id", COL_INT},           {"entityId", COL_TEXT},     {"entityType", COL_TEXT},
+        {"localVersion", COL_INT}, {"remoteVersion", COL_INT}, {"detectedAt", COL_TEXT},
+        {"local", COL_JSON},       {"remote", COL_JSON},       {"resolvedAt", COL_TEXT_OR_NULL},
+        {"kept", COL_TEXT_OR_NULL}};
+    return rows_json(s, "conflicts",
+                     all ? "SELECT id, entity_id, entity_type, local_version, remote_version, detected_at,"
+                           " local_payload, remote_payload, resolved_at, resolution FROM conflicts"
+                           " WHERE account=etude_account() ORDER BY id"
+                         : "SELECT id, entity_id, entity_type, local_version, remote_version, detected_at,"
+                           " local_payload, remote_payload FROM conflicts"
+                           " WHERE resolved_at IS NULL AND account=etude_account() ORDER BY id",
+                     spec, all ? 10 : 8, 0, 0);
 }
 
 cJSON *etude_store_sync_pending(etude_store_t *s)
 {
-    cJSON *a = cJSON_CreateArray();
-    sqlite3_stmt *st;
-    if (a && sqlite3_prepare_v2(s->db,
-                                "SELECT entity_id, entity_type, (SELECT op FROM outbox i WHERE i.entity_id=o.entity_id"
-                                " ORDER BY seq DESC LIMIT 1), count(*), min(created_at) FROM outbox o WHERE account=etude_account()"
-                                " GROUP BY entity_id"
-                                " ORDER BY min(seq)",
-                                -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            cJSON *d = cJSON_CreateObject();
-            cJSON_AddStringToObject(d, "entityId", col(st, 0));
-            cJSON_AddStringToObject(d, "entityType", col(st, 1));
-            cJSON_AddStringToObject(d, "op", col(st, 2));
-            cJSON_AddNumberToObject(d, "changes", sqlite3_column_int(st, 3));
-            cJSON_AddStringToObject(d, "queuedAt", col(st, 4));
-            cJSON_AddItemToArray(a, d);
-        }
-        sqlite3_finalize(st);
-    }
-    return a;
+    static const col_spec_t spec[] = {{"entityId", COL_TEXT},
+                                      {"entityType", COL_TEXT},
+                                      {"op", COL_TEXT},
+                                      {"changes", COL_INT},
+                                      {"queuedAt", COL_TEXT}};
+    return rows_json(s, "outbox",
+                     "SELECT entity_id, entity_type, (SELECT op FROM outbox i WHERE i.entity_id=o.entity_id"
+                     " ORDER BY seq DESC LIMIT 1), count(*), min(created_at) FROM outbox o WHERE account=etude_account()"
+                     " GROUP BY entity_id"
+                     " ORDER BY min(seq)",
+                     spec, 5, 0, 0);
 }
 
 /* ---- reconciliation after a server restore -------------------------------------------------- */

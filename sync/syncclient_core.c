@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,67 @@ void etude_sync_config_defaults(etude_sync_config_t *cfg)
     cfg->debounce_ms = 2000;
 }
 
+/* The numeric settings of sync.json: range, whether only whole numbers, where each is kept. */
+typedef enum { NUM_INT, NUM_SIZE, NUM_I64, NUM_LONG, NUM_DOUBLE } num_type_t;
+typedef struct num_setting {
+    const char *key;
+    double lo, hi;
+    int whole;
+    const char *expect; /* the error's text */
+    num_type_t type;
+    size_t off; /* in etude_sync_config_t */
+} num_setting_t;
+
+static const num_setting_t num_settings[] = {
+    {"batchSize", 1, 250, 1, "expected an integer from 1 to 250", NUM_INT, offsetof(etude_sync_config_t, batch_max)},
+    {"batchBytes", 4096, 64e6, 0, "expected a number of bytes from 4096 to 64000000", NUM_SIZE,
+     offsetof(etude_sync_config_t, batch_bytes)},
+    {"pageSize", 1, 10000, 1, "expected an integer from 1 to 10000", NUM_INT, offsetof(etude_sync_config_t, page_size)},
+    {"maxRetries", 0, 1000, 1, "expected an integer from 0 to 1000", NUM_INT, offsetof(etude_sync_config_t, max_retries)},
+    {"backoffBaseMs", 1, 3600e3, 0, "expected milliseconds from 1 to 3600000", NUM_I64,
+     offsetof(etude_sync_config_t, backoff_base_ms)},
+    {"backoffMultiplier", 1, 100, 0, "expected a number from 1 to 100", NUM_DOUBLE,
+     offsetof(etude_sync_config_t, backoff_multiplier)},
+    {"maxBackoffMs", 1, 86400e3, 0, "expected milliseconds from 1 to 86400000", NUM_I64,
+     offsetof(etude_sync_config_t, backoff_max_ms)},
+    {"requestTimeoutSeconds", 1, 3600, 0, "expected seconds from 1 to 3600", NUM_LONG,
+     offsetof(etude_sync_config_t, request_timeout_s)},
+    {"intervalSeconds", 1, 86400, 0, "expected seconds from 1 to 86400", NUM_INT, offsetof(etude_sync_config_t, interval_s)},
+    {"debounceMs", 0, 3600e3, 0, "expected milliseconds from 0 to 3600000", NUM_INT,
+     offsetof(etude_sync_config_t, debounce_ms)},
+};
+
+static const num_setting_t *num_setting(const char *key)
+{
+    for (size_t i = 0; i < sizeof num_settings / sizeof *num_settings; i++)
+        if (!strcmp(num_settings[i].key, key))
+            return &num_settings[i];
+    return NULL;
+}
+
+/* d is within the setting's range (so it fits its type). */
+static void num_set(etude_sync_config_t *cfg, const num_setting_t *n, double d)
+{
+    char *at = (char *)cfg + n->off;
+    switch (n->type) {
+    case NUM_INT:
+        *(int *)(void *)at = (int)d;
+        break;
+    case NUM_SIZE:
+        *(size_t *)(void *)at = (size_t)d;
+        break;
+    case NUM_I64:
+        *(int64_t *)(void *)at = (int64_t)d;
+        break;
+    case NUM_LONG:
+        *(long *)(void *)at = (long)d;
+        break;
+    case NUM_DOUBLE:
+        *(double *)(void *)at = d;
+        break;
+    }
+}
+
 int etude_sync_config_load(const char *home, etude_sync_config_t *cfg, char *err, size_t errsize)
 {
     char path[4200];
@@ -138,6 +200,7 @@ int etude_sync_config_load(const char *home, etude_sync_config_t *cfg, char *err
         int isnum = cJSON_IsNumber(v);
         double d = isnum ? v->valuedouble : 0;
         const char *bad = NULL;
+        const num_setting_t *num;
         if (!strcmp(k, "conflictStrategy")) {
             const char *s = cJSON_IsString(v) ? v->valuestring : "";
             if (!strcmp(s, "last-write-wins"))
@@ -158,56 +221,11 @@ int etude_sync_config_load(const char *home, etude_sync_config_t *cfg, char *err
                 cfg->past_limit = ETUDE_SYNC_PAST_LIMIT_DEAD_LETTER;
             else
                 bad = "expected \"keep\" or \"dead-letter\"";
-        } else if (!strcmp(k, "batchSize")) {
-            if (!isnum || d < 1 || d > 250 || d != floor(d))
-                bad = "expected an integer from 1 to 250";
+        } else if ((num = num_setting(k)) != NULL) {
+            if (!isnum || d < num->lo || d > num->hi || (num->whole && d != floor(d)))
+                bad = num->expect;
             else
-                cfg->batch_max = (int)d;
-        } else if (!strcmp(k, "batchBytes")) {
-            if (!isnum || d < 4096 || d > 64e6)
-                bad = "expected a number of bytes from 4096 to 64000000";
-            else
-                cfg->batch_bytes = (size_t)d;
-        } else if (!strcmp(k, "pageSize")) {
-            if (!isnum || d < 1 || d > 10000 || d != floor(d))
-                bad = "expected an integer from 1 to 10000";
-            else
-                cfg->page_size = (int)d;
-        } else if (!strcmp(k, "maxRetries")) {
-            if (!isnum || d < 0 || d > 1000 || d != floor(d))
-                bad = "expected an integer from 0 to 1000";
-            else
-                cfg->max_retries = (int)d;
-        } else if (!strcmp(k, "backoffBaseMs")) {
-            if (!isnum || d < 1 || d > 3600e3)
-                bad = "expected milliseconds from 1 to 3600000";
-            else
-                cfg->backoff_base_ms = (int64_t)d;
-        } else if (!strcmp(k, "backoffMultiplier")) {
-            if (!isnum || d < 1 || d > 100)
-                bad = "expected a number from 1 to 100";
-            else
-                cfg->backoff_multiplier = d;
-        } else if (!strcmp(k, "maxBackoffMs")) {
-            if (!isnum || d < 1 || d > 86400e3)
-                bad = "expected milliseconds from 1 to 86400000";
-            else
-                cfg->backoff_max_ms = (int64_t)d;
-        } else if (!strcmp(k, "requestTimeoutSeconds")) {
-            if (!isnum || d < 1 || d > 3600)
-                bad = "expected seconds from 1 to 3600";
-            else
-                cfg->request_timeout_s = (long)d;
-        } else if (!strcmp(k, "intervalSeconds")) {
-            if (!isnum || d < 1 || d > 86400)
-                bad = "expected seconds from 1 to 86400";
-            else
-                cfg->interval_s = (int)d;
-        } else if (!strcmp(k, "debounceMs")) {
-            if (!isnum || d < 0 || d > 3600e3)
-                bad = "expected milliseconds from 0 to 3600000";
-            else
-                cfg->debounce_ms = (int)d;
+                num_set(cfg, num, d);
         } else if (!strcmp(k, "waitWhilePlaying")) {
             if (!cJSON_IsBool(v))
                 bad = "expected true or false";
@@ -1944,7 +1962,13 @@ char *etude_syncclient_status_json(etude_syncclient_t *c)
     } else {
         cJSON_AddNullToObject(o, "retryAfter");
     }
-    cJSON_AddItemToObject(o, "deadLetters", etude_store_sync_dead_letters(c->store));
+    cJSON *dead = etude_store_sync_dead_letters(c->store);
+    if (!dead) {
+        cJSON_Delete(o);
+        sfail(c, ETUDE_SYNC_EIO);
+        return NULL;
+    }
+    cJSON_AddItemToObject(o, "deadLetters", dead);
     /* The last report of this device's status to the server (ReportSyncStatus). */
     cJSON *rep = cJSON_AddObjectToObject(o, "statusReport");
     int64_t rep_at = meta_int(c, "status_report_at_ms", 0);
@@ -1967,7 +1991,11 @@ char *etude_syncclient_status_json(etude_syncclient_t *c)
 static char *conflicts_json(etude_syncclient_t *c, int all)
 {
     cJSON *a = etude_store_sync_conflicts(c->store, all);
-    char *t = a ? cJSON_PrintUnformatted(a) : NULL;
+    if (!a) {
+        sfail(c, ETUDE_SYNC_EIO);
+        return NULL;
+    }
+    char *t = cJSON_PrintUnformatted(a);
     cJSON_Delete(a);
     return t;
 }
@@ -2091,7 +2119,11 @@ int etude_syncclient_apply_answer(etude_syncclient_t *c, const char *op, const c
 char *etude_syncclient_pending_json(etude_syncclient_t *c)
 {
     cJSON *a = etude_store_sync_pending(c->store);
-    char *t = a ? cJSON_PrintUnformatted(a) : NULL;
+    if (!a) {
+        sfail(c, ETUDE_SYNC_EIO);
+        return NULL;
+    }
+    char *t = cJSON_PrintUnformatted(a);
     cJSON_Delete(a);
     return t;
 }

@@ -117,6 +117,61 @@ static void test_config(void **state)
     assert_non_null(strstr(err, "'batchsize': unknown setting"));
     write_file("sync.json", "[1");
     assert_int_equal(etude_sync_config_load(home, &cfg, err, sizeof err), ETUDE_SYNC_EINVAL);
+    /* Every numeric setting: both ends of its range land in its field, one step outside either end
+     * is refused naming the field, and a fraction is refused where only whole numbers are meant. */
+    static const struct {
+        const char *key;
+        double lo, hi;
+        int whole;
+    } nums[] = {{"batchSize", 1, 250, 1},           {"batchBytes", 4096, 64e6, 0},   {"pageSize", 1, 10000, 1},
+                {"maxRetries", 0, 1000, 1},         {"backoffBaseMs", 1, 3600e3, 0}, {"backoffMultiplier", 1, 100, 0},
+                {"maxBackoffMs", 1, 86400e3, 0},    {"requestTimeoutSeconds", 1, 3600, 0},
+                {"intervalSeconds", 1, 86400, 0},   {"debounceMs", 0, 3600e3, 0}};
+    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
+        for (int end = 0; end < 2; end++) {
+            double v = end ? nums[i].hi : nums[i].lo;
+            char json[128];
+            snprintf(json, sizeof json, "{\"%s\":%.17g}", nums[i].key, v);
+            write_file("sync.json", json);
+            etude_sync_config_defaults(&cfg);
+            assert_int_equal(etude_sync_config_load(home, &cfg, err, sizeof err), 0);
+            double got = !strcmp(nums[i].key, "batchSize")               ? cfg.batch_max
+                         : !strcmp(nums[i].key, "batchBytes")            ? (double)cfg.batch_bytes
+                         : !strcmp(nums[i].key, "pageSize")              ? cfg.page_size
+                         : !strcmp(nums[i].key, "maxRetries")            ? cfg.max_retries
+                         : !strcmp(nums[i].key, "backoffBaseMs")         ? (double)cfg.backoff_base_ms
+                         : !strcmp(nums[i].key, "backoffMultiplier")     ? cfg.backoff_multiplier
+                         : !strcmp(nums[i].key, "maxBackoffMs")          ? (double)cfg.backoff_max_ms
+                         : !strcmp(nums[i].key, "requestTimeoutSeconds") ? (double)cfg.request_timeout_s
+                         : !strcmp(nums[i].key, "intervalSeconds")       ? cfg.interval_s
+                                                                         : cfg.debounce_ms;
+            assert_true(got == v);
+            snprintf(json, sizeof json, "{\"%s\":%.17g}", nums[i].key, end ? v + 1 : v - 1);
+            write_file("sync.json", json);
+            assert_int_equal(etude_sync_config_load(home, &cfg, err, sizeof err), ETUDE_SYNC_EINVAL);
+            char want[64];
+            snprintf(want, sizeof want, "field '%s': expected", nums[i].key);
+            assert_non_null(strstr(err, want));
+        }
+        char json[128];
+        snprintf(json, sizeof json, "{\"%s\":%g}", nums[i].key, nums[i].lo + 0.5);
+        write_file("sync.json", json);
+        assert_int_equal(etude_sync_config_load(home, &cfg, err, sizeof err), nums[i].whole ? ETUDE_SYNC_EINVAL : 0);
+    }
+    /* a settings file over 64 KiB is refused whole, not cut and half read */
+    {
+        size_t big = (1u << 16) + 10;
+        char *text = malloc(big + 1);
+        assert_non_null(text);
+        memset(text, ' ', big);
+        memcpy(text, "{\"batchSize\":3}", 15);
+        text[big] = 0;
+        write_file("sync.json", text);
+        free(text);
+        assert_int_equal(etude_sync_config_load(home, &cfg, err, sizeof err), ETUDE_SYNC_EINVAL);
+        assert_non_null(strstr(err, "sync.json: larger than 64 KiB"));
+    }
+    write_file("sync.json", "[1");
     /* open refuses a bad settings file with the same message */
     etude_syncclient_t *c;
     assert_int_equal(etude_syncclient_open(home, NULL, &c), ETUDE_SYNC_EINVAL);
