@@ -30,6 +30,17 @@
  *   revived    deletions stick: a tombstone never comes back on a device or on the server
  *   hang       no operation runs past its bound
  *
+ * Server side (ETUDE_MODEL_TOPOLOGY): unset, one etude-syncd on a SQLite file; "two", two
+ * etude-syncd processes on one PostgreSQL database (made in the cluster that
+ * tests/support/pg_harness.sh runs: ETUDE_PG_HOST, ETUDE_PG_PORT, ETUDE_PG_USER), each device k
+ * talking to process k % 2 through its own fault proxy; "haproxy", the same two processes behind
+ * haproxy run with docs/haproxy.cfg (ETUDE_HAPROXY_CFG; ETUDE_HAPROXY, default /usr/sbin/haproxy),
+ * both proxies pointing to haproxy. A server kill then kills the device's process (two) or process
+ * k % 2 behind haproxy, which restarts on its port. The checker reads the server's rows from
+ * PostgreSQL (libpq) there, with the same queries; the tampering writes there too. One database
+ * for the run, as the SQLite file is one: each history has accounts of its own (m<seed>u<n>), and
+ * the checker reads only those.
+ *
  * Environment: ETUDE_MODEL_SEED=N replays history N alone (printing its steps);
  * ETUDE_MODEL_HISTORIES=N runs N histories (seeds from ETUDE_MODEL_BASE_SEED, default 1);
  * ETUDE_MODEL_STEPS (default 28); ETUDE_MODEL_TOL_MS (default 150): two writes closer than this in
@@ -48,8 +59,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
@@ -61,6 +75,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -200,13 +215,22 @@ static hist_t *H;
 
 static const char *g_syncd;
 static char g_work[PATH_MAX - 200];
-static char g_srv_db[PATH_MAX + 16], g_srv_ready[PATH_MAX + 16], g_srv_log[PATH_MAX + 16];
-static pid_t g_srv_pid = -1;
-static int g_srv_port;
-static model_proxy_ctl_t *g_proxy;
-static int g_proxy_port;
-static pid_t g_proxy_pid = -1;
-static char g_url[64];
+static char g_srv_db[PATH_MAX + 16], g_srv_log[PATH_MAX + 16];
+/* Server processes (1, or 2 on PostgreSQL) and fault proxies (one per process, or two in front of
+ * haproxy); device d talks to proxy d % g_nproxy. */
+enum { TOPO_SQLITE = 0, TOPO_TWO, TOPO_HAPROXY };
+static int g_topo, g_nsrv = 1, g_nproxy = 1;
+static char g_srv_ready[2][PATH_MAX + 16];
+static pid_t g_srv_pid[2] = {-1, -1};
+static int g_srv_port[2];
+static model_proxy_ctl_t *g_proxy[2];
+static int g_proxy_port[2];
+static pid_t g_proxy_pid[2] = {-1, -1};
+static char g_url[2][64];
+static pid_t g_haproxy_pid = -1;
+static int g_haproxy_port, g_haproxy_stats;
+static char g_haproxy_log[PATH_MAX + 16];
+static PGconn *g_pg; /* the checker's connection to the servers' PostgreSQL database */
 static int g_steps = 28, g_tol_ms = 150, g_verbose;
 static unsigned g_known_failing;
 static int g_kill_max_us = 10000;
@@ -307,12 +331,16 @@ static int view_acc(int d)
 /* ---- the server and the proxy ------------------------------------------------------------- */
 
 
-static void server_start(void)
+static void haproxy_wait_up(void);
+
+/* Server process k (0 or 1): started on its port of the previous start (any free port the first
+ * time); its proxy (or haproxy) reaches it there. */
+static void server_start(int k)
 {
     int64_t tstart = mono_ms();
-    unlink(g_srv_ready);
+    unlink(g_srv_ready[k]);
     char listen[64];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", g_srv_port);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", g_srv_port[k]);
     pid_t p = fork();
     if (p < 0)
         die("fork: %s", strerror(errno));
@@ -325,21 +353,21 @@ static void server_start(void)
             close(fd);
         }
         unsetenv("ETUDE_TEST_CLOCK_SKEW_MS"); /* the devices' clocks are off, the server's is not */
-        execl(g_syncd, g_syncd, "--listen", listen, "--db", g_srv_db, "--ready-file", g_srv_ready,
+        execl(g_syncd, g_syncd, "--listen", listen, "--db", g_srv_db, "--ready-file", g_srv_ready[k],
               "--exit-with-parent", (char *)NULL);
         _exit(127);
     }
-    g_srv_pid = p;
+    g_srv_pid[k] = p;
     int64_t end = mono_ms() + 60000;
     for (;;) {
-        FILE *f = fopen(g_srv_ready, "r");
+        FILE *f = fopen(g_srv_ready[k], "r");
         if (f) {
             char b[64] = "";
             int ok = fgets(b, sizeof b, f) != NULL;
             fclose(f);
             char *c = strrchr(b, ':');
             if (ok && c) {
-                g_srv_port = atoi(c + 1);
+                g_srv_port[k] = atoi(c + 1);
                 break;
             }
         }
@@ -350,18 +378,166 @@ static void server_start(void)
             die("etude-syncd did not start within 60 s");
         sleep_ms(2);
     }
-    if (g_proxy)
-        atomic_store(&g_proxy->target_port, g_srv_port);
+    if (g_topo != TOPO_HAPROXY && g_proxy[k])
+        atomic_store(&g_proxy[k]->target_port, g_srv_port[k]);
     g_t_server += mono_ms() - tstart;
 }
 
-static void server_kill(void)
+static void server_kill(int k)
 {
-    if (g_srv_pid > 0) {
-        kill(g_srv_pid, SIGKILL);
-        waitpid(g_srv_pid, NULL, 0);
+    if (g_srv_pid[k] > 0) {
+        kill(g_srv_pid[k], SIGKILL);
+        waitpid(g_srv_pid[k], NULL, 0);
     }
-    g_srv_pid = -1;
+    g_srv_pid[k] = -1;
+}
+
+/* ---- PostgreSQL (the servers' database in the two-process topologies) --------------------- */
+
+/* SQL written with ? parameters, as for SQLite, numbered $1, $2 for libpq. */
+static void pg_params(const char *sql, char *out, size_t n)
+{
+    size_t o = 0;
+    int k = 0;
+    for (const char *c = sql; *c && o + 8 < n; c++) {
+        if (*c == '?')
+            o += (size_t)snprintf(out + o, n - o, "$%d", ++k);
+        else
+            out[o++] = *c;
+    }
+    out[o] = 0;
+}
+
+/* Runs sql (? parameters) on the servers' database; dies on an error. The result is the caller's. */
+static PGresult *pg_run(const char *sql, int nargs, const char *const *args)
+{
+    char q[2048];
+    pg_params(sql, q, sizeof q);
+    PGresult *r = PQexecParams(g_pg, q, nargs, NULL, args, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        die("PostgreSQL: %s: %s", q, PQerrorMessage(g_pg));
+    return r;
+}
+
+/* Connects to the cluster of pg_harness.sh, makes a database for this run and sets g_srv_db to
+ * its URI (for etude-syncd) and g_pg to a connection (for the checker). */
+static void pg_setup(void)
+{
+    const char *host = getenv("ETUDE_PG_HOST"), *port = getenv("ETUDE_PG_PORT"), *user = getenv("ETUDE_PG_USER");
+    if (!host || !*host || !port || !*port)
+        die("ETUDE_MODEL_TOPOLOGY needs PostgreSQL: run under tests/support/pg_harness.sh run (ETUDE_PG_HOST, ETUDE_PG_PORT)");
+    if (!user || !*user)
+        user = "postgres";
+    char name[64], uri[PATH_MAX];
+    snprintf(name, sizeof name, "etude_model_%d", (int)getpid());
+    snprintf(uri, sizeof uri, "postgresql:///postgres?host=%s&port=%s&user=%s", host, port, user);
+    PGconn *c = PQconnectdb(uri);
+    if (PQstatus(c) != CONNECTION_OK)
+        die("PostgreSQL %s: %s", uri, PQerrorMessage(c));
+    char q[128];
+    snprintf(q, sizeof q, "CREATE DATABASE \"%s\"", name);
+    PGresult *r = PQexec(c, q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die("PostgreSQL: %s: %s", q, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    snprintf(g_srv_db, sizeof g_srv_db, "postgresql:///%s?host=%s&port=%s&user=%s", name, host, port, user);
+    g_pg = PQconnectdb(g_srv_db);
+    if (PQstatus(g_pg) != CONNECTION_OK)
+        die("PostgreSQL %s: %s", g_srv_db, PQerrorMessage(g_pg));
+}
+
+/* ---- haproxy ------------------------------------------------------------------------------ */
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(s, (struct sockaddr *)&a, &al) != 0)
+        die("free port: %s", strerror(errno));
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+/* The number of servers of backend etude_graphql that haproxy's checks see up (stats CSV), or -1
+ * when the stats page does not answer. */
+static int haproxy_up(void)
+{
+    char cmd[2 * PATH_MAX + 256];
+    snprintf(cmd, sizeof cmd,
+             "curl -sS --max-time 2 -o %s/stats.csv 'http://127.0.0.1:%d/;csv' 2>/dev/null && awk -F, '$1 == "
+             "\"etude_graphql\" && $2 ~ /^s[0-9]/ && $18 == \"UP\"' %s/stats.csv | wc -l",
+             g_work, g_haproxy_stats, g_work);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    int up;
+    if (fscanf(f, "%d", &up) != 1)
+        up = -1;
+    pclose(f);
+    return up;
+}
+
+static void haproxy_wait_up(void)
+{
+    int64_t end = mono_ms() + 20000;
+    while (haproxy_up() < g_nsrv) {
+        if (mono_ms() > end)
+            die("haproxy does not see %d servers up within 20 s (see %s)", g_nsrv, g_haproxy_log);
+        sleep_ms(20);
+    }
+}
+
+/* haproxy in front of the two processes, with the very configuration the documentation shows. */
+static void haproxy_start(void)
+{
+    const char *cfg = getenv("ETUDE_HAPROXY_CFG"), *bin = getenv("ETUDE_HAPROXY");
+    if (!cfg || !*cfg)
+        die("ETUDE_MODEL_TOPOLOGY=haproxy needs ETUDE_HAPROXY_CFG (docs/haproxy.cfg)");
+    if (!bin || !*bin)
+        bin = "/usr/sbin/haproxy";
+    if (access(bin, X_OK) != 0)
+        die("%s: %s (Debian package haproxy)", bin, strerror(errno));
+    snprintf(g_haproxy_log, sizeof g_haproxy_log, "%s/haproxy.log", g_work);
+    g_haproxy_port = free_port();
+    g_haproxy_stats = free_port();
+    char v[4][64];
+    snprintf(v[0], sizeof v[0], "127.0.0.1:%d", g_haproxy_port);
+    snprintf(v[1], sizeof v[1], "127.0.0.1:%d", g_haproxy_stats);
+    snprintf(v[2], sizeof v[2], "127.0.0.1:%d", g_srv_port[0]);
+    snprintf(v[3], sizeof v[3], "127.0.0.1:%d", g_srv_port[1]);
+    pid_t p = fork();
+    if (p < 0)
+        die("fork: %s", strerror(errno));
+    if (p == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(g_haproxy_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        setenv("ETUDE_HAPROXY_LISTEN", v[0], 1);
+        setenv("ETUDE_HAPROXY_STATS", v[1], 1);
+        setenv("ETUDE_SYNCD_1", v[2], 1);
+        setenv("ETUDE_SYNCD_2", v[3], 1);
+        execl(bin, bin, "-db", "-f", cfg, (char *)NULL);
+        _exit(127);
+    }
+    g_haproxy_pid = p;
+    int64_t end = mono_ms() + 20000;
+    while (haproxy_up() < 0) {
+        int st;
+        if (waitpid(p, &st, WNOHANG) == p)
+            die("haproxy exited at start (see %s)", g_haproxy_log);
+        if (mono_ms() > end)
+            die("haproxy did not start within 20 s (see %s)", g_haproxy_log);
+        sleep_ms(20);
+    }
+    haproxy_wait_up();
 }
 
 /* A fresh account: created with `etude-syncd user add` semantics, but with argon2id's minimum
@@ -374,6 +550,13 @@ static void account_add(const char *name, const char *pw)
         die("crypto_pwhash_str failed");
     char uuid[37];
     etude_uuid_new(uuid);
+    if (g_pg) {
+        char at[32];
+        snprintf(at, sizeof at, "%" PRId64, real_ms());
+        const char *args[] = {uuid, name, hash, at};
+        PQclear(pg_run("INSERT INTO users(uuid, name, pwhash, created_at) VALUES(?,?,?,?)", 4, args));
+        return;
+    }
     sqlite3 *db;
     if (sqlite3_open_v2(g_srv_db, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
         die("%s: %s", g_srv_db, sqlite3_errmsg(db));
@@ -420,7 +603,7 @@ static void net_op(int d, int op, int acc, cres_t *r)
     int64_t deadline = etude_sync_now_us() + 6000000;
     if (r->rc == 0) {
         if (op == OP_LOGIN) {
-            r->rc = etude_syncclient_login(c, g_url, H->acc_name[acc], H->acc_pw[acc], NULL);
+            r->rc = etude_syncclient_login(c, g_url[d % g_nproxy], H->acc_name[acc], H->acc_pw[acc], NULL);
             if (r->rc == 0)
                 r->sync_rc = etude_syncclient_sync(c, 1, deadline, &r->st);
         } else if (op == OP_SYNC) {
@@ -1034,7 +1217,7 @@ static void op_sync(int d, int mode)
         return;
     }
     if (mode == 2)
-        model_proxy_push(g_proxy, MF_DELAY, 60 + rn(60));
+        model_proxy_push(g_proxy[d % g_nproxy], MF_DELAY, 60 + rn(60));
     int fd, sfd;
     pid_t p = child_spawn(d, OP_SYNC, 0, &fd, &sfd);
     /* Wait until the child has opened its store: the kill and the edit are timed from there. */
@@ -1068,10 +1251,10 @@ static void op_sync(int d, int mode)
     }
     if (mode == 3) {
         sleep_ms(rn(20));
-        server_kill();
+        server_kill(d % g_nsrv);
         H->server_kills++;
-        hlog("server killed -9 during d%d's sync; restarting it", d);
-        server_start();
+        hlog("server process %d killed -9 during d%d's sync; restarting it", d % g_nsrv, d);
+        server_start(d % g_nsrv);
     }
     int o = child_wait(p, fd, &r, "sync");
     after_sync(d, &r, o, mode == 2 ? "sync (edit in flight)" : mode == 3 ? "sync (server killed)" : "sync");
@@ -1141,7 +1324,8 @@ static void op_faults(void)
         int k = rn(100);
         int kind = k < 18 ? MF_REFUSE : k < 32 ? MF_CUTREQ : k < 62 ? MF_DROP : k < 78 ? MF_DELAY : k < 96 ? MF_500 : MF_429;
         int arg = kind == MF_DELAY ? 20 + rn(80) : kind == MF_429 ? 1 : 0;
-        model_proxy_push(g_proxy, kind, arg);
+        /* With two proxies, each fault meets a request of the devices behind one of them. */
+        model_proxy_push(g_proxy[g_nproxy > 1 ? rn(g_nproxy) : 0], kind, arg);
         size_t l = strlen(b);
         snprintf(b + l, sizeof b - l, "%s%s", i ? "," : "", model_fault_name(kind));
     }
@@ -1229,7 +1413,7 @@ static void op_inflight_conflict(void)
     op_sync(d2, 0);
     /* Far enough apart that the edit in flight is the latest write beyond doubt. */
     sleep_ms(g_tol_ms + 20);
-    model_proxy_push(g_proxy, MF_DELAY, 80 + rn(60));
+    model_proxy_push(g_proxy[d1 % g_nproxy], MF_DELAY, 80 + rn(60));
     int fd, sfd;
     pid_t p = child_spawn(d1, OP_SYNC, 0, &fd, &sfd);
     char sb;
@@ -1268,10 +1452,10 @@ static void op_sync_or_server_kill(void)
     if (H->dev[d].acc >= 0 && chance(60)) {
         op_sync(d, 3);
     } else {
-        server_kill();
+        server_kill(d % g_nsrv);
         H->server_kills++;
-        hlog("server killed -9; restarting it");
-        server_start();
+        hlog("server process %d killed -9; restarting it", d % g_nsrv);
+        server_start(d % g_nsrv);
     }
 }
 
@@ -1392,7 +1576,8 @@ static void quiesce(void)
 {
     H->step++;
     hlog("quiescence: faults off");
-    model_proxy_clear(g_proxy);
+    for (int k = 0; k < g_nproxy; k++)
+        model_proxy_clear(g_proxy[k]);
     for (int d = 0; d < H->ndev; d++) {
         mdev_t *v = &H->dev[d];
         int final = v->acc >= 0 ? v->acc : v->ever ? v->last_acc : rn(H->nacc);
@@ -1432,52 +1617,68 @@ typedef struct {
 } srow_t;
 
 static srow_t *g_srv;
-static int g_nsrv;
+static int g_nsrv_rows;
+
+/* The query the checker reads the server's rows with (both backends). */
+static const char *server_rows_sql =
+    "SELECT u.name, e.id, CASE WHEN e.deleted_at IS NOT NULL THEN 1 ELSE 0 END, e.checksum, e.entity_type"
+    " FROM entities e JOIN users u ON u.id = e.user_id WHERE u.name LIKE ?";
+
+static void server_row_add(int *cap, const char *name, const char *id, int deleted, const char *sum, const char *type)
+{
+    if (g_nsrv_rows == *cap) {
+        *cap = *cap ? *cap * 2 : 128;
+        g_srv = realloc(g_srv, sizeof *g_srv * (size_t)*cap);
+        if (!g_srv)
+            die("out of memory");
+    }
+    srow_t *r = &g_srv[g_nsrv_rows++];
+    r->acc = -1;
+    for (int a = 0; a < H->nacc; a++)
+        if (!strcmp(name, H->acc_name[a]))
+            r->acc = a;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->deleted = deleted;
+    snprintf(r->sum, sizeof r->sum, "%s", deleted ? "" : sum);
+    snprintf(r->type, sizeof r->type, "%s", type);
+}
 
 static void server_rows(void)
 {
     free(g_srv);
     g_srv = NULL;
-    g_nsrv = 0;
+    g_nsrv_rows = 0;
     int cap = 0;
+    char like[48];
+    snprintf(like, sizeof like, "m%" PRIu64 "u%%", H->seed);
+    if (g_pg) {
+        const char *args[] = {like};
+        PGresult *r = pg_run(server_rows_sql, 1, args);
+        for (int i = 0; i < PQntuples(r); i++)
+            server_row_add(&cap, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), atoi(PQgetvalue(r, i, 2)),
+                           PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+        PQclear(r);
+        return;
+    }
     sqlite3 *db;
     if (sqlite3_open_v2(g_srv_db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         die("%s: %s", g_srv_db, sqlite3_errmsg(db));
     sqlite3_busy_timeout(db, 10000);
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT u.name, e.id, e.deleted_at IS NOT NULL, e.checksum, e.entity_type FROM entities e"
-                           " JOIN users u ON u.id = e.user_id WHERE u.name LIKE ?",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, server_rows_sql, -1, &s, NULL) != SQLITE_OK)
         die("%s: reading entities: %s", g_srv_db, sqlite3_errmsg(db));
-    char like[48];
-    snprintf(like, sizeof like, "m%" PRIu64 "u%%", H->seed);
     sqlite3_bind_text(s, 1, like, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (g_nsrv == cap) {
-            cap = cap ? cap * 2 : 128;
-            g_srv = realloc(g_srv, sizeof *g_srv * (size_t)cap);
-            if (!g_srv)
-                die("out of memory");
-        }
-        srow_t *r = &g_srv[g_nsrv++];
-        const char *name = (const char *)sqlite3_column_text(s, 0);
-        r->acc = -1;
-        for (int a = 0; a < H->nacc; a++)
-            if (!strcmp(name, H->acc_name[a]))
-                r->acc = a;
-        snprintf(r->id, sizeof r->id, "%s", (const char *)sqlite3_column_text(s, 1));
-        r->deleted = sqlite3_column_int(s, 2);
-        snprintf(r->sum, sizeof r->sum, "%s", r->deleted ? "" : (const char *)sqlite3_column_text(s, 3));
-        snprintf(r->type, sizeof r->type, "%s", (const char *)sqlite3_column_text(s, 4));
-    }
+    while (sqlite3_step(s) == SQLITE_ROW)
+        server_row_add(&cap, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+                       sqlite3_column_int(s, 2), (const char *)sqlite3_column_text(s, 3),
+                       (const char *)sqlite3_column_text(s, 4));
     sqlite3_finalize(s);
     sqlite3_close(db);
 }
 
 static srow_t *server_row(int acc, const char *id)
 {
-    for (int i = 0; i < g_nsrv; i++)
+    for (int i = 0; i < g_nsrv_rows; i++)
         if (g_srv[i].acc == acc && !strcmp(g_srv[i].id, id))
             return &g_srv[i];
     return NULL;
@@ -1524,7 +1725,7 @@ static void check_writes(int e)
     if (!s) {
         /* Gone: merged into another entity of equal content, or simply lost. */
         int twin = 0;
-        for (int i = 0; i < g_nsrv; i++)
+        for (int i = 0; i < g_nsrv_rows; i++)
             if (g_srv[i].acc == m->owner && !g_srv[i].deleted && strcmp(g_srv[i].id, m->id))
                 for (int k = 0; k < n; k++)
                     if (H->w[ws[k]].sum[0] && !strcmp(g_srv[i].sum, H->w[ws[k]].sum))
@@ -1539,7 +1740,7 @@ static void check_writes(int e)
         if (!ndel) {
             /* A tombstone nobody wrote: taken for a duplicate of another entity of equal content? */
             int twin = 0;
-            for (int i = 0; i < g_nsrv; i++)
+            for (int i = 0; i < g_nsrv_rows; i++)
                 if (g_srv[i].acc == m->owner && !g_srv[i].deleted && strcmp(g_srv[i].id, m->id))
                     for (int k = 0; k < n; k++)
                         if (!strcmp(g_srv[i].sum, H->w[ws[k]].sum))
@@ -1625,6 +1826,16 @@ static long g_tamper_caught[V_NCLASSES];
 
 static int sql_exec(const char *sql, int nargs, const char *a1, const char *a2)
 {
+    if (g_pg) {
+        /* As on SQLite, a change the schema refuses (a unique key) is -1: the next row is tried. */
+        char q[1024];
+        pg_params(sql, q, sizeof q);
+        const char *args[] = {a1, a2};
+        PGresult *r = PQexecParams(g_pg, q, nargs, NULL, args, NULL, NULL, 0);
+        int n = PQresultStatus(r) == PGRES_COMMAND_OK ? atoi(PQcmdTuples(r)) : -1;
+        PQclear(r);
+        return n;
+    }
     sqlite3 *db;
     if (sqlite3_open_v2(g_srv_db, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
         die("%s: %s", g_srv_db, sqlite3_errmsg(db));
@@ -1650,7 +1861,7 @@ static int tamper(void)
     server_rows();
     char like[48];
     snprintf(like, sizeof like, "m%" PRIu64 "u%%", H->seed);
-    for (int i = 0; i < g_nsrv; i++) {
+    for (int i = 0; i < g_nsrv_rows; i++) {
         srow_t *r = &g_srv[i];
         int e = ent_find(r->id), n = 0, deleted_by_model = 0;
         if (e < 0 || H->ent[e].leaked || H->ent[e].owner != r->acc)
@@ -1683,7 +1894,7 @@ static void check(void)
 {
     server_rows();
     /* Nothing crosses accounts on the server; nothing appears from nowhere. */
-    for (int i = 0; i < g_nsrv; i++) {
+    for (int i = 0; i < g_nsrv_rows; i++) {
         int e = ent_find(g_srv[i].id);
         if (e < 0)
             viol(V_FOREIGN, "the server holds %s %s under %s, which no device created", g_srv[i].type,
@@ -1722,7 +1933,7 @@ static void check(void)
                      s->deleted ? "a tombstone" : s->sum);
             }
         }
-        for (int i = 0; i < g_nsrv && bad < 4; i++) {
+        for (int i = 0; i < g_nsrv_rows && bad < 4; i++) {
             if (g_srv[i].acc != acc)
                 continue;
             int found = 0;
@@ -1981,6 +2192,14 @@ int main(int argc, char **argv)
             die("ETUDE_MODEL_TAMPER: classes among revived, lost, leak, foreign");
     }
     int keep = (e = getenv("KEEP_TMP")) && !strcmp(e, "1");
+    if ((e = getenv("ETUDE_MODEL_TOPOLOGY")) && *e) {
+        if (!strcmp(e, "two"))
+            g_topo = TOPO_TWO;
+        else if (!strcmp(e, "haproxy"))
+            g_topo = TOPO_HAPROXY;
+        else if (strcmp(e, "sqlite"))
+            die("ETUDE_MODEL_TOPOLOGY: unknown topology '%s' (sqlite, two, haproxy)", e);
+    }
     if (histories < 1 || g_steps < 1)
         die("ETUDE_MODEL_HISTORIES and ETUDE_MODEL_STEPS must be positive");
     if (sodium_init() < 0)
@@ -1998,7 +2217,8 @@ int main(int argc, char **argv)
     if (!mkdtemp(g_work))
         die("mkdtemp: %s", strerror(errno));
     snprintf(g_srv_db, sizeof g_srv_db, "%s/syncd.db", g_work);
-    snprintf(g_srv_ready, sizeof g_srv_ready, "%s/syncd.ready", g_work);
+    for (int k = 0; k < 2; k++)
+        snprintf(g_srv_ready[k], sizeof g_srv_ready[k], "%s/syncd%d.ready", g_work, k + 1);
     snprintf(g_srv_log, sizeof g_srv_log, "%s/syncd.log", g_work);
     calibrate_skew();
     printf("conflict listing: %s\n", g_conflicts_api ? "the library's listing of all conflicts (conflicts --all)"
@@ -2011,12 +2231,31 @@ int main(int argc, char **argv)
                 printf(" %s", vclass_name[c]);
         printf("\n");
     }
-    server_start();
-    g_proxy = model_proxy_start(g_srv_port, &g_proxy_port, &g_proxy_pid);
-    if (!g_proxy)
-        die("proxy: %s", strerror(errno));
-    snprintf(g_url, sizeof g_url, "http://127.0.0.1:%d", g_proxy_port);
-    printf("etude-syncd on 127.0.0.1:%d, proxy on 127.0.0.1:%d, work in %s\n", g_srv_port, g_proxy_port, g_work);
+    if (g_topo != TOPO_SQLITE) {
+        pg_setup();
+        g_nsrv = g_nproxy = 2;
+    }
+    for (int k = 0; k < g_nsrv; k++)
+        server_start(k);
+    if (g_topo == TOPO_HAPROXY)
+        haproxy_start();
+    for (int k = 0; k < g_nproxy; k++) {
+        g_proxy[k] = model_proxy_start(g_topo == TOPO_HAPROXY ? g_haproxy_port : g_srv_port[k], &g_proxy_port[k],
+                                       &g_proxy_pid[k]);
+        if (!g_proxy[k])
+            die("proxy: %s", strerror(errno));
+        snprintf(g_url[k], sizeof g_url[k], "http://127.0.0.1:%d", g_proxy_port[k]);
+    }
+    if (g_topo == TOPO_SQLITE)
+        printf("etude-syncd on 127.0.0.1:%d, proxy on 127.0.0.1:%d, work in %s\n", g_srv_port[0], g_proxy_port[0],
+               g_work);
+    else if (g_topo == TOPO_TWO)
+        printf("two etude-syncd on 127.0.0.1:%d and :%d (PostgreSQL), devices 0, 2, 4 through the proxy on :%d, "
+               "1, 3 through :%d, work in %s\n", g_srv_port[0], g_srv_port[1], g_proxy_port[0], g_proxy_port[1], g_work);
+    else
+        printf("two etude-syncd on 127.0.0.1:%d and :%d (PostgreSQL) behind haproxy on :%d (stats :%d), devices "
+               "0, 2, 4 through the proxy on :%d, 1, 3 through :%d, work in %s\n", g_srv_port[0], g_srv_port[1],
+               g_haproxy_port, g_haproxy_stats, g_proxy_port[0], g_proxy_port[1], g_work);
     fflush(stdout);
     int64_t t0 = mono_ms();
     int ran = 0;
@@ -2039,9 +2278,15 @@ int main(int argc, char **argv)
     double el = (double)(mono_ms() - t0) / 1000.0;
     printf("%d histories (seeds %" PRIu64 "..%" PRIu64 ") in %.1f s: %.2f histories/s, %.0f ms each\n", ran, base,
            base + (uint64_t)ran - 1, el, ran / el, el * 1000.0 / ran);
-    printf("proxy: %ld requests; faults injected:", atomic_load(&g_proxy->requests));
+    long reqs = 0, inj[MF_NKINDS] = {0};
+    for (int p = 0; p < g_nproxy; p++) {
+        reqs += atomic_load(&g_proxy[p]->requests);
+        for (int k = 1; k < MF_NKINDS; k++)
+            inj[k] += atomic_load(&g_proxy[p]->injected[k]);
+    }
+    printf("proxy: %ld requests; faults injected:", reqs);
     for (int k = 1; k < MF_NKINDS; k++)
-        printf(" %s %ld", model_fault_name(k), atomic_load(&g_proxy->injected[k]));
+        printf(" %s %ld", model_fault_name(k), inj[k]);
     printf("\nclient kills landed mid-sync %ld (missed %ld), server kills %ld, edits while an upload was in flight"
            " %ld\n",
            g_kills_landed, g_kills_missed, g_server_kills, g_inflight);
@@ -2062,9 +2307,18 @@ int main(int argc, char **argv)
             g_failed_hist++;
         }
     printf("%s: %ld of %d histories failed\n", g_failed_hist ? "FAIL" : "PASS", g_failed_hist, ran);
-    server_kill();
-    kill(g_proxy_pid, SIGKILL);
-    waitpid(g_proxy_pid, NULL, 0);
+    for (int k = 0; k < g_nproxy; k++) {
+        kill(g_proxy_pid[k], SIGKILL);
+        waitpid(g_proxy_pid[k], NULL, 0);
+    }
+    if (g_haproxy_pid > 0) {
+        kill(g_haproxy_pid, SIGKILL);
+        waitpid(g_haproxy_pid, NULL, 0);
+    }
+    for (int k = 0; k < g_nsrv; k++)
+        server_kill(k);
+    if (g_pg)
+        PQfinish(g_pg); /* the database goes with the harness's cluster */
     if (keep)
         fprintf(stderr, "kept %s\n", g_work);
     else

@@ -5,7 +5,9 @@
 if(TARGET etude-sync AND TARGET etude-syncd)
   add_executable(sync_model ${CMAKE_CURRENT_LIST_DIR}/sync_model.c ${ETUDE_TESTS_DIR}/support/model_proxy.c)
   target_include_directories(sync_model PRIVATE ${ETUDE_TESTS_DIR}/support)
-  target_link_libraries(sync_model PRIVATE etude-sync)
+  # libpq: the checker reads the servers' PostgreSQL database in the two-process topologies.
+  pkg_check_modules(MODEL_PQ REQUIRED IMPORTED_TARGET libpq)
+  target_link_libraries(sync_model PRIVATE etude-sync PkgConfig::MODEL_PQ)
   set_target_properties(sync_model PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${ETUDE_BIN_DIR}/test)
   # Features the checker turns on when the library has them (read at configure time; a change of
   # either header re-runs the configuration):
@@ -48,4 +50,23 @@ if(TARGET etude-sync AND TARGET etude-syncd)
     LABELS "integration;sync"
     TIMEOUT 300
     ENVIRONMENT "ETUDE_MODEL_HISTORIES=16;ETUDE_MODEL_BASE_SEED=100;ETUDE_MODEL_TAMPER=revived,lost,leak,foreign")
+
+  # Devices spread over two etude-syncd processes on one PostgreSQL database (device k through its
+  # proxy to process k % 2), and the same behind haproxy (docs/haproxy.cfg; both proxies point to
+  # haproxy, a server kill takes one process out behind it): the same histories and invariants,
+  # the server's rows read from PostgreSQL. A private PostgreSQL per entry (pg_harness.sh); 8
+  # histories each; plain stage only. sync_model_pg_checker: the tampering of sync_model_checker
+  # done in PostgreSQL, which the checker must catch there too.
+  set(_model_pg sh ${ETUDE_TESTS_DIR}/support/pg_harness.sh run $<TARGET_FILE:sync_model> $<TARGET_FILE:etude-syncd>)
+  add_test(NAME integration.sync_model_pg2 COMMAND ${_model_pg})
+  set_tests_properties(integration.sync_model_pg2 PROPERTIES
+    ENVIRONMENT "ETUDE_MODEL_TOPOLOGY=two;ETUDE_MODEL_HISTORIES=8;ETUDE_MODEL_BASE_SEED=1;ETUDE_MODEL_KNOWN_FAILING=${model_known_failing}")
+  add_test(NAME integration.sync_model_haproxy COMMAND ${_model_pg})
+  set_tests_properties(integration.sync_model_haproxy PROPERTIES
+    ENVIRONMENT "ETUDE_MODEL_TOPOLOGY=haproxy;ETUDE_HAPROXY_CFG=${PROJECT_SOURCE_DIR}/docs/haproxy.cfg;ETUDE_MODEL_HISTORIES=8;ETUDE_MODEL_BASE_SEED=1;ETUDE_MODEL_KNOWN_FAILING=${model_known_failing}")
+  add_test(NAME integration.sync_model_pg_checker COMMAND ${_model_pg})
+  set_tests_properties(integration.sync_model_pg_checker PROPERTIES
+    ENVIRONMENT "ETUDE_MODEL_TOPOLOGY=two;ETUDE_MODEL_HISTORIES=8;ETUDE_MODEL_BASE_SEED=100;ETUDE_MODEL_TAMPER=revived,lost,leak,foreign")
+  set_tests_properties(integration.sync_model_pg2 integration.sync_model_haproxy integration.sync_model_pg_checker
+    PROPERTIES LABELS "integration;sync;pg;no-asan;no-tsan" TIMEOUT 300)
 endif()
