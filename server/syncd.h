@@ -209,6 +209,56 @@ int etude_syncd_store_device_status(etude_syncd_store_t *st, const etude_syncd_u
 int64_t etude_syncd_store_bytes(etude_syncd_store_t *st);
 /* [any] The latest cursor of a user into buf (at least ETUDE_SYNCD_CURSOR_LEN bytes). */
 int etude_syncd_store_latest_cursor(etude_syncd_store_t *st, int64_t user_id, char *buf, size_t len);
+/* [any] Whether the store reaches its database now: 0, or ETUDE_SYNCD_EDB (PostgreSQL down or
+ * unreachable; a lost connection is tried again first). One cheap query. */
+int etude_syncd_store_ping(etude_syncd_store_t *st);
+
+/* ---- failed-login counters, shared by every process over the database ----
+ *
+ * One row per key (the caller's "u:NAME" or "i:ADDRESS", stored as its SHA-256): a fixed window
+ * that opens at the key's first failure and lasts window_s seconds. Each failure written also
+ * deletes a few expired rows, so the table holds about the keys that failed within one window. */
+
+/* [any] Seconds until key may try again (0: now, also when the database fails): its window is open
+ * and holds limit failures or more. limit <= 0: never throttled. */
+int etude_syncd_store_throttle_wait(etude_syncd_store_t *st, const char *key, int limit, long window_s,
+                                    int64_t now_ms);
+/* [any] Count one failure of key (a new window when none is open). */
+void etude_syncd_store_throttle_fail(etude_syncd_store_t *st, const char *key, long window_s, int64_t now_ms);
+/* [any] Forget key's failures (a successful login). */
+void etude_syncd_store_throttle_clear(etude_syncd_store_t *st, const char *key);
+
+/* ---- notices across processes (PostgreSQL): LISTEN/NOTIFY on channel etude_sync ----
+ *
+ * An upload that wrote entities and a status report notify the channel inside their transaction
+ * (delivered on commit) with the user, origin device, kind and this store's random instance id.
+ * A listener (its own connection) hands out the notices of other instances. */
+
+enum { ETUDE_SYNCD_NOTICE_CHANGES = 0, ETUDE_SYNCD_NOTICE_STATUS = 1 };
+typedef struct etude_syncd_notice {
+    int kind;        /* ETUDE_SYNCD_NOTICE_* */
+    int64_t user_id;
+    char device[80]; /* origin device ("" if none) */
+    int64_t seq;     /* changes: the latest sequence written, its cursor and the entities' count */
+    char cursor[48]; /* ETUDE_SYNCD_CURSOR_LEN */
+    int count;
+} etude_syncd_notice_t;
+typedef struct etude_syncd_listener etude_syncd_listener_t;
+
+/* [any] Whether the store's backend has notices across processes (PostgreSQL). */
+int etude_syncd_store_has_notices(const etude_syncd_store_t *st);
+/* [control] Open a listening connection (application_name "etude-syncd listener", LISTEN
+ * etude_sync). 0, or ETUDE_SYNCD_EDB with err naming why (*out NULL). Used by one thread; free
+ * with etude_syncd_listener_close(). The store must outlive it. */
+int etude_syncd_listener_open(etude_syncd_store_t *st, etude_syncd_listener_t **out, char *err, size_t len);
+/* [any] The listening connection's socket, to poll() for input. */
+int etude_syncd_listener_fd(etude_syncd_listener_t *l);
+/* [any] The next notice of another instance, without blocking: 1 (filled *n), 0 none waiting, or
+ * ETUDE_SYNCD_EDB when the connection is lost (close it and open another). Notices of this store's
+ * own instance and malformed payloads are skipped. */
+int etude_syncd_listener_next(etude_syncd_listener_t *l, etude_syncd_notice_t *n);
+/* [control] Close the connection and free l. NULL is a no-op. */
+void etude_syncd_listener_close(etude_syncd_listener_t *l);
 
 /* ---- helpers shared by the store and the core ---- */
 
@@ -290,6 +340,13 @@ void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *
                              int64_t seq, const char *cursor, int count);
 /* [any] End every stream (shutdown); later opens fail. */
 void etude_syncd_hub_shutdown(etude_syncd_hub_t *h);
+/* [control] PostgreSQL: start the hub's listener thread over st (not owned; it must outlive the
+ * hub), which publishes other processes' uploads and status reports to this process's streams. It
+ * reconnects with backoff when its connection is lost and then wakes every stream with a `changes`
+ * event at its user's latest cursor (a notice may have been missed). Stopped by
+ * etude_syncd_hub_shutdown, joined by etude_syncd_hub_destroy. SQLite: does nothing. 0, or
+ * ETUDE_SYNCD_ENOMEM when the thread cannot start. */
+int etude_syncd_hub_follow(etude_syncd_hub_t *h, etude_syncd_store_t *st);
 /* Called by the hub with its lock held, so it must not call back into the hub. */
 typedef void (*etude_syncd_wake_fn)(void *arg);
 /* [control] Keep-alive interval of parked streams, and the most streams one user may hold open

@@ -18,18 +18,7 @@ typedef struct known_doc {
     const etude_syncd_document_t *doc;
 } known_doc_t;
 
-/* Failed-login counters, by "u:NAME" and "i:ADDRESS": a fixed window that opens at the first
- * failure. Bounded: expired entries are reused, and when all are live the oldest is. */
-#define THROTTLE_SLOTS 4096
-typedef struct throttle {
-    char key[144];
-    int64_t window_start; /* unix ms; 0: free */
-    int failures;
-} throttle_t;
-
 struct etude_syncd {
-    pthread_mutex_t throttle_lock;
-    throttle_t *throttle;
     etude_syncd_config_t cfg;
     etude_syncd_store_t *st;
     etude_syncd_metrics_t *m;
@@ -51,11 +40,7 @@ etude_syncd_t *etude_syncd_create(const etude_syncd_config_t *cfg, etude_syncd_s
     s->st = st;
     s->m = m;
     s->hub = h;
-    pthread_mutex_init(&s->throttle_lock, NULL);
-    s->throttle = calloc(THROTTLE_SLOTS, sizeof *s->throttle);
-    if (!s->throttle || etude_syncd_store_secret(st, "csrf", s->csrf_key) != 0) {
-        pthread_mutex_destroy(&s->throttle_lock);
-        free(s->throttle);
+    if (etude_syncd_store_secret(st, "csrf", s->csrf_key) != 0) {
         free(s);
         return NULL;
     }
@@ -72,64 +57,8 @@ void etude_syncd_destroy(etude_syncd_t *s)
 {
     if (!s)
         return;
-    pthread_mutex_destroy(&s->throttle_lock);
-    free(s->throttle);
     sodium_memzero(s->csrf_key, sizeof s->csrf_key);
     free(s);
-}
-
-/* Caller holds throttle_lock. The slot of key, or NULL; *free_slot gets a reusable one. */
-static throttle_t *throttle_find(etude_syncd_t *s, const char *key, int64_t now, throttle_t **free_slot)
-{
-    int64_t window = (int64_t)s->cfg.login_window * 1000;
-    throttle_t *oldest = NULL, *expired = NULL;
-    for (int i = 0; i < THROTTLE_SLOTS; i++) {
-        throttle_t *t = &s->throttle[i];
-        int live = t->window_start && now - t->window_start < window;
-        if (live && strcmp(t->key, key) == 0)
-            return t;
-        if (!live && !expired)
-            expired = t;
-        if (live && (!oldest || t->window_start < oldest->window_start))
-            oldest = t;
-    }
-    *free_slot = expired ? expired : oldest;
-    return NULL;
-}
-
-/* Seconds until key may try again (0: now). */
-static int throttle_wait(etude_syncd_t *s, const char *key, int limit, int64_t now)
-{
-    if (limit <= 0)
-        return 0;
-    throttle_t *spare = NULL;
-    throttle_t *t = throttle_find(s, key, now, &spare);
-    if (!t || t->failures < limit)
-        return 0;
-    int64_t left = t->window_start + (int64_t)s->cfg.login_window * 1000 - now;
-    return (int)((left + 999) / 1000);
-}
-
-static void throttle_fail(etude_syncd_t *s, const char *key, int64_t now)
-{
-    throttle_t *spare = NULL;
-    throttle_t *t = throttle_find(s, key, now, &spare);
-    if (!t && spare) {
-        t = spare;
-        snprintf(t->key, sizeof t->key, "%s", key);
-        t->window_start = now;
-        t->failures = 0;
-    }
-    if (t)
-        t->failures++;
-}
-
-static void throttle_clear(etude_syncd_t *s, const char *key, int64_t now)
-{
-    throttle_t *spare = NULL;
-    throttle_t *t = throttle_find(s, key, now, &spare);
-    if (t)
-        t->window_start = 0;
 }
 
 /* ---- replies ---- */
@@ -293,10 +222,10 @@ static int throttled_login(etude_syncd_t *s, const char *name, const char *passw
     snprintf(ukey, sizeof ukey, "u:%.128s", name);
     snprintf(ikey, sizeof ikey, "i:%.128s", client ? client : "");
     int64_t now = etude_syncd_now_ms();
-    pthread_mutex_lock(&s->throttle_lock);
-    int wait_user = throttle_wait(s, ukey, s->cfg.login_fail_user, now);
-    int wait_ip = client ? throttle_wait(s, ikey, s->cfg.login_fail_ip, now) : 0;
-    pthread_mutex_unlock(&s->throttle_lock);
+    /* The counters live in the database: failures through one process count for all of them. */
+    int wait_user = etude_syncd_store_throttle_wait(s->st, ukey, s->cfg.login_fail_user, s->cfg.login_window, now);
+    int wait_ip = client ? etude_syncd_store_throttle_wait(s->st, ikey, s->cfg.login_fail_ip, s->cfg.login_window, now)
+                         : 0;
     if (wait_user || wait_ip) {
         /* Refused before the password is checked, so guessing costs the server nothing. */
         *wait = wait_user > wait_ip ? wait_user : wait_ip;
@@ -312,15 +241,13 @@ static int throttled_login(etude_syncd_t *s, const char *name, const char *passw
     else
         rc = etude_syncd_store_login(s->st, name, password, t, user);
     etude_syncd_store_audit(s->st, rc == 0 ? user->id : 0, audit_op, name, rc == 0 ? "ok" : "INVALID_CREDENTIALS");
-    pthread_mutex_lock(&s->throttle_lock);
     if (rc == ETUDE_SYNCD_EAUTH) {
-        throttle_fail(s, ukey, now);
+        etude_syncd_store_throttle_fail(s->st, ukey, s->cfg.login_window, now);
         if (client)
-            throttle_fail(s, ikey, now);
+            etude_syncd_store_throttle_fail(s->st, ikey, s->cfg.login_window, now);
     } else if (rc == 0) {
-        throttle_clear(s, ukey, now);
+        etude_syncd_store_throttle_clear(s->st, ukey);
     }
-    pthread_mutex_unlock(&s->throttle_lock);
     return rc;
 }
 

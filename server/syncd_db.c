@@ -122,6 +122,27 @@ int syncd_db_check(syncd_db_t *db)
     return 0;
 }
 
+int syncd_db_socket(syncd_db_t *db)
+{
+    return db->kind == SYNCD_DB_PG && db->pg ? PQsocket(db->pg) : -1;
+}
+
+int syncd_db_notification(syncd_db_t *db, char *buf, size_t len)
+{
+    if (db->kind != SYNCD_DB_PG)
+        return 0;
+    if (PQstatus(db->pg) != CONNECTION_OK || !PQconsumeInput(db->pg) || PQstatus(db->pg) != CONNECTION_OK) {
+        set_err(db, PQerrorMessage(db->pg));
+        return SYNCD_ERROR;
+    }
+    PGnotify *n = PQnotifies(db->pg);
+    if (!n)
+        return 0;
+    snprintf(buf, len, "%s", n->extra ? n->extra : "");
+    PQfreemem(n);
+    return 1;
+}
+
 int syncd_db_begin(syncd_db_t *db)
 {
     db->retry = 0;

@@ -38,6 +38,14 @@ void syncd_db_close(syncd_db_t *db);
 int syncd_db_kind(const syncd_db_t *db);
 /* PostgreSQL: reconnect if the connection was lost (0 when usable). SQLite: always 0. */
 int syncd_db_check(syncd_db_t *db);
+/* PostgreSQL: the connection's socket, to poll() for notifications (-1 when there is none or for
+ * SQLite). */
+int syncd_db_socket(syncd_db_t *db);
+/* PostgreSQL: read what arrived on the socket without blocking and take the next notification of a
+ * channel this connection LISTENs to: 1 with its payload copied into buf (truncated to len), 0 when
+ * none is waiting, SYNCD_ERROR when the connection is lost (syncd_db_errmsg() says why). SQLite:
+ * always 0. */
+int syncd_db_notification(syncd_db_t *db, char *buf, size_t len);
 /* The SQLite handle (NULL for PostgreSQL), for the few SQLite-only calls of the store. */
 void *syncd_db_sqlite(syncd_db_t *db);
 

@@ -51,6 +51,10 @@ struct etude_syncd_http {
     int in_flight;
     int stopping;
     int64_t db_checked_ms; /* monotonic time the database size gauge was last read (under lock) */
+    /* /healthz: the store's last reachability check (under lock), at most one a second. */
+    int64_t health_checked_ms;
+    int health_ok;
+    int health_checking;
 };
 
 /* Sent with every answer: the dashboard's page runs only its own scripts and styles, is never
@@ -720,6 +724,28 @@ static enum MHD_Result session_logout(req_t *r, struct MHD_Connection *c)
     return ok;
 }
 
+/* Whether the store reaches its database: checked at most once a second by one request, the others
+ * answered from the last check. */
+static int healthy(etude_syncd_http_t *h)
+{
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&h->lock);
+    int due = !h->health_checking && (h->health_checked_ms == 0 || now - h->health_checked_ms >= 1000);
+    if (due)
+        h->health_checking = 1;
+    int ok = h->health_ok;
+    pthread_mutex_unlock(&h->lock);
+    if (!due)
+        return ok;
+    ok = etude_syncd_store_ping(h->st) == 0;
+    pthread_mutex_lock(&h->lock);
+    h->health_ok = ok;
+    h->health_checked_ms = mono_ms();
+    h->health_checking = 0;
+    pthread_mutex_unlock(&h->lock);
+    return ok;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *upload_data, size_t *upload_data_size,
                                void **con_cls)
@@ -795,8 +821,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_error(r, c, 405, "METHOD_NOT_ALLOWED", "method: this path accepts GET only");
     if (strcmp(r->path, "/healthz") == 0) {
-        char *b = strdup("{\"status\":\"ok\"}\n");
-        return b ? send_body(r, c, 200, "application/json", b, strlen(b), 0) : MHD_NO;
+        int ok = healthy(h);
+        char *b = strdup(ok ? "{\"status\":\"ok\"}\n" : "{\"status\":\"unavailable\",\"reason\":\"database unreachable\"}\n");
+        return b ? send_body(r, c, ok ? 200 : 503, "application/json", b, strlen(b), 0) : MHD_NO;
     }
     if (strcmp(r->path, "/metrics") == 0) {
         etude_syncd_metrics_db_bytes(h->m, etude_syncd_store_bytes(h->st));
@@ -895,6 +922,7 @@ int etude_syncd_http_start(const etude_syncd_http_config_t *hc, const etude_sync
     h->st = st;
     h->m = m;
     h->hub = hub;
+    h->health_ok = 1; /* until the first check says otherwise */
     h->hc = *hc;
     h->keepalive_ms = hc->keepalive_ms > 0 ? hc->keepalive_ms : 15000;
     pthread_mutex_init(&h->lock, NULL);
@@ -946,6 +974,9 @@ int etude_syncd_http_start(const etude_syncd_http_config_t *hc, const etude_sync
     const char *colon = strrchr(hc->listen, ':');
     snprintf(host, sizeof host, "%.*s", (int)(colon - hc->listen), hc->listen);
     snprintf(h->address, sizeof h->address, "%s:%u", host, port);
+    /* PostgreSQL: other processes' uploads and reports reach this process's streams. */
+    if (etude_syncd_hub_follow(hub, st) != 0)
+        fprintf(stderr, "etude-syncd: cannot start the listener for other processes' notices\n");
     *out = h;
     return 0;
 }

@@ -5,6 +5,7 @@
 #include "syncd.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,10 @@ struct etude_syncd_hub {
     int max_per_user;
     pthread_t ticker;
     int ticker_started;
+    /* PostgreSQL: the listener thread, which publishes other processes' notices. */
+    etude_syncd_store_t *st;
+    pthread_t listener;
+    int listener_started;
 };
 
 static int64_t mono_ms(void)
@@ -127,10 +132,13 @@ void etude_syncd_hub_destroy(etude_syncd_hub_t *h)
         return;
     pthread_mutex_lock(&h->lock);
     h->stop_ticker = 1;
+    h->shutting_down = 1; /* the listener stops too */
     pthread_cond_broadcast(&h->cond);
     pthread_mutex_unlock(&h->lock);
     if (h->ticker_started)
         pthread_join(h->ticker, NULL);
+    if (h->listener_started)
+        pthread_join(h->listener, NULL);
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -184,7 +192,140 @@ void etude_syncd_hub_shutdown(etude_syncd_hub_t *h)
     h->shutting_down = 1;
     for (etude_syncd_stream_t *s = h->streams; s; s = s->next)
         unpark(s);
+    pthread_cond_broadcast(&h->cond); /* the listener's backoff ends */
     pthread_mutex_unlock(&h->lock);
+}
+
+/* ---- the listener: other processes' notices (PostgreSQL) ---- */
+
+static int stopping(etude_syncd_hub_t *h)
+{
+    pthread_mutex_lock(&h->lock);
+    int stop = h->shutting_down;
+    pthread_mutex_unlock(&h->lock);
+    return stop;
+}
+
+/* Waits ms or until shutdown. */
+static void pause_ms(etude_syncd_hub_t *h, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&h->lock);
+    while (!h->shutting_down && pthread_cond_timedwait(&h->cond, &h->lock, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* After the listening connection was lost: every open stream gets a `changes` event at its user's
+ * latest cursor, since a notice may have gone by unheard. 0, or -1 when a cursor could not be read
+ * (the database is still unreachable: try again later). */
+static int wake_all(etude_syncd_hub_t *h)
+{
+    int64_t *users = NULL;
+    size_t n = 0, cap = 0;
+    pthread_mutex_lock(&h->lock);
+    for (etude_syncd_stream_t *s = h->streams; s; s = s->next) {
+        size_t i = 0;
+        while (i < n && users[i] != s->user_id)
+            i++;
+        if (i < n)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            int64_t *p = realloc(users, ncap * sizeof *users);
+            if (!p)
+                break;
+            users = p;
+            cap = ncap;
+        }
+        users[n++] = s->user_id;
+    }
+    pthread_mutex_unlock(&h->lock);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char cursor[ETUDE_SYNCD_CURSOR_LEN];
+        uint64_t epoch, tag;
+        int64_t seq;
+        if (etude_syncd_store_latest_cursor(h->st, users[i], cursor, sizeof cursor) != 0 ||
+            etude_syncd_cursor_decode(cursor, &epoch, &seq, &tag) != 0)
+            rc = -1;
+        else
+            etude_syncd_hub_publish(h, users[i], NULL, seq, cursor, 0);
+    }
+    free(users);
+    return rc;
+}
+
+static void *listener_main(void *arg)
+{
+    etude_syncd_hub_t *h = arg;
+    etude_syncd_listener_t *l = NULL;
+    int backoff_ms = 100, lost = 0;
+    while (!stopping(h)) {
+        if (!l) {
+            char err[256];
+            if (etude_syncd_listener_open(h->st, &l, err, sizeof err) != 0) {
+                if (!lost)
+                    fprintf(stderr, "etude-syncd: notices from other processes: cannot listen: %s; trying again\n",
+                            err);
+                lost = 1;
+                pause_ms(h, backoff_ms);
+                backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+                continue;
+            }
+            if (lost) {
+                if (wake_all(h) != 0) {
+                    etude_syncd_listener_close(l);
+                    l = NULL;
+                    pause_ms(h, backoff_ms);
+                    continue;
+                }
+                fprintf(stderr, "etude-syncd: notices from other processes: listening again; open streams woken\n");
+            }
+            lost = 0;
+            backoff_ms = 100;
+        }
+        struct pollfd p = {.fd = etude_syncd_listener_fd(l), .events = POLLIN};
+        if (p.fd < 0 || poll(&p, 1, 250) < 0) {
+            if (p.fd >= 0 && errno == EINTR)
+                continue;
+            p.revents = POLLERR;
+        }
+        etude_syncd_notice_t n;
+        int r;
+        while ((r = etude_syncd_listener_next(l, &n)) == 1) {
+            if (n.kind == ETUDE_SYNCD_NOTICE_STATUS)
+                etude_syncd_hub_publish_status(h, n.user_id, n.device);
+            else
+                etude_syncd_hub_publish(h, n.user_id, n.device, n.seq, n.cursor, n.count);
+        }
+        if (r < 0 || (p.revents & (POLLERR | POLLNVAL))) {
+            fprintf(stderr, "etude-syncd: notices from other processes: connection lost; reconnecting\n");
+            etude_syncd_listener_close(l);
+            l = NULL;
+            lost = 1;
+        }
+    }
+    etude_syncd_listener_close(l);
+    return NULL;
+}
+
+int etude_syncd_hub_follow(etude_syncd_hub_t *h, etude_syncd_store_t *st)
+{
+    if (!h || !st || !etude_syncd_store_has_notices(st) || h->listener_started)
+        return 0;
+    h->st = st;
+    if (pthread_create(&h->listener, NULL, listener_main, h) != 0)
+        return ETUDE_SYNCD_ENOMEM;
+    h->listener_started = 1;
+    return 0;
 }
 
 etude_syncd_stream_t *etude_syncd_hub_open(etude_syncd_hub_t *h, int64_t user_id, const char *device_id,

@@ -42,6 +42,7 @@ struct etude_syncd_store {
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified against for unknown users (even timing) */
     sem_t pw_slots; /* bounds concurrent argon2id checks, each of which takes pw_mem bytes */
     uint64_t epoch; /* meta 'epoch': random at creation, renewed by new-epoch after a restore */
+    char instance[17]; /* random per open store: names this process in its notices */
 };
 
 #define PW_SLOTS 4
@@ -156,9 +157,20 @@ static const char *schema_v3_sql =
 /* Version 4: the schema version table (both backends; SQLite keeps PRAGMA user_version in step). */
 static const char *schema_v4_sql =
     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);";
-#define SCHEMA_VERSION 4
+/* Version 5: failed-login counters shared by every process over the database (one row per key
+ * hash; expired rows purged as new failures are written). */
+static const char *schema_v5_sql =
+    "CREATE TABLE IF NOT EXISTS login_throttle(key TEXT PRIMARY KEY, window_start INTEGER NOT NULL,"
+    "  failures INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS login_throttle_by_start ON login_throttle(window_start);";
+static const char *pg_schema_v5_sql =
+    "CREATE TABLE IF NOT EXISTS login_throttle(key TEXT COLLATE \"C\" PRIMARY KEY, window_start BIGINT NOT NULL,"
+    "  failures INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS login_throttle_by_start ON login_throttle(window_start);";
+#define SCHEMA_VERSION 5
 
-/* PostgreSQL: the whole current schema, created at once (there are no older PostgreSQL databases).
+/* PostgreSQL: the schema of version 4, created at once (there are no older PostgreSQL databases);
+ * later versions are applied on top of it, to new and version 4 databases alike.
  * Identifiers and names compare bytewise (COLLATE "C"), as in SQLite. */
 static const char *pg_schema_sql =
     "CREATE TABLE users("
@@ -306,6 +318,8 @@ static int migrate(syncd_db_t *db, int *found)
         rc = exec(db, schema_v3_sql);
     if (!rc && v < 4)
         rc = exec(db, schema_v4_sql);
+    if (!rc && v < 5)
+        rc = exec(db, schema_v5_sql);
     if (!rc && v < SCHEMA_VERSION) {
         char sql[48];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
@@ -353,6 +367,8 @@ static int pg_migrate_tx(syncd_db_t *db, int *found)
         if (!rc)
             rc = set_epoch(db, random_epoch());
     }
+    if (!rc && v < 5)
+        rc = exec(db, pg_schema_v5_sql);
     if (!rc && v < SCHEMA_VERSION)
         rc = record_version(db);
     return rc ? ETUDE_SYNCD_EDB : 0;
@@ -459,6 +475,8 @@ int etude_syncd_store_open(const etude_syncd_config_t *cfg, etude_syncd_store_t 
         return ETUDE_SYNCD_EDB;
     }
     st->from_version = found;
+    uint64_t inst = random_epoch();
+    snprintf(st->instance, sizeof st->instance, "%016llx", (unsigned long long)inst);
     if (crypto_pwhash_str(st->dummy_hash, "etude-syncd-dummy", 17, cfg->pw_ops, cfg->pw_mem) != 0) {
         snprintf(err_msg, err_len, "argon2id: out of memory");
         etude_syncd_store_close(st);
@@ -1271,6 +1289,39 @@ static void free_pre(pre_t *pre, int n)
 #define TX_AGAIN 1
 
 /* One attempt at applying a validated batch, in its own transaction. */
+/* PostgreSQL: NOTIFY etude_sync with a notice of kind for user_id inside the caller's transaction
+ * (sent on commit, dropped on rollback); SQLite: nothing. The payload is a JSON object: "i" this
+ * store's instance, "k" the kind ("changes" or "status"), "u" the user id, "d" the origin device,
+ * and for changes "s" the latest sequence, "c" its cursor and "n" the count. */
+static int notify_locked(etude_syncd_store_t *st, syncd_db_t *c, int kind, int64_t user_id, const char *device,
+                         int64_t seq, const char *cursor, int count)
+{
+    if (!is_pg(c))
+        return 0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "i", st->instance);
+    cJSON_AddStringToObject(o, "k", kind == ETUDE_SYNCD_NOTICE_STATUS ? "status" : "changes");
+    cJSON_AddNumberToObject(o, "u", (double)user_id);
+    cJSON_AddStringToObject(o, "d", device ? device : "");
+    if (kind == ETUDE_SYNCD_NOTICE_CHANGES) {
+        cJSON_AddNumberToObject(o, "s", (double)seq);
+        cJSON_AddStringToObject(o, "c", cursor);
+        cJSON_AddNumberToObject(o, "n", count);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    syncd_stmt_t *q = NULL;
+    int rc = ETUDE_SYNCD_EDB;
+    if (text && syncd_db_prepare(c, "SELECT pg_notify('etude_sync', ?)", &q) == 0) {
+        syncd_db_bind_text(q, 1, text);
+        if (syncd_db_step(q) == SYNCD_ROW)
+            rc = 0;
+    }
+    syncd_db_finalize(q);
+    cJSON_free(text);
+    return rc;
+}
+
 static int upload_tx(etude_syncd_store_t *st, syncd_db_t *c, const etude_syncd_user_t *user, const char *batch_id,
                      const char *device, int64_t mseq, const cJSON *ents, const pre_t *pre, cJSON **result,
                      etude_syncd_upload_stats_t *stats, const char **err_code, char *err_msg, size_t err_len)
@@ -1566,6 +1617,13 @@ static int upload_tx(etude_syncd_store_t *st, syncd_db_t *c, const etude_syncd_u
         snprintf(outcome, sizeof outcome, "ok accepted=%d conflicts=%d duplicates=%d rejected=%d",
                  stats->accepted, stats->conflicts, stats->duplicates, stats->rejected);
         audit_locked(c, user->id, "uploadBatch", detail, outcome);
+    }
+    if (!rc && stats->accepted > 0) {
+        /* Other processes' streams hear of it through the database, on commit. */
+        char cursor[ETUDE_SYNCD_CURSOR_LEN];
+        etude_syncd_cursor_encode(st->epoch, stats->latest_seq, tag, cursor, sizeof cursor);
+        rc = notify_locked(st, c, ETUDE_SYNCD_NOTICE_CHANGES, user->id, device, stats->latest_seq, cursor,
+                           stats->accepted);
     }
     if (rc || exec(c, "COMMIT") != 0) {
         exec(c, "ROLLBACK");
@@ -1894,6 +1952,8 @@ int etude_syncd_store_report_status(etude_syncd_store_t *st, const etude_syncd_u
     syncd_db_t *c = store_acquire(st);
     syncd_stmt_t *s = NULL;
     int rc = ETUDE_SYNCD_EDB;
+    /* PostgreSQL: the report and its notice commit together. */
+    int tx = is_pg(c) && syncd_db_begin(c) == 0;
 #define STATUS_COLS "(user_id, device_id, name, last_sync_at, reported_at, pending, conflicts, dead_letters)"
     if (syncd_db_prepare(c, is_pg(c) ? "INSERT INTO device_status" STATUS_COLS " VALUES(?,?,?,?,?,?,?,?)"
                                        " ON CONFLICT(user_id, device_id) DO UPDATE SET name=excluded.name,"
@@ -1921,6 +1981,11 @@ int etude_syncd_store_report_status(etude_syncd_store_t *st, const etude_syncd_u
         char detail[160];
         snprintf(detail, sizeof detail, "device=%.64s", dev->valuestring);
         audit_locked(c, user->id, "reportSyncStatus", detail, "ok");
+        rc = notify_locked(st, c, ETUDE_SYNCD_NOTICE_STATUS, user->id, dev->valuestring, 0, NULL, 0);
+    }
+    if (tx && (rc || exec(c, "COMMIT") != 0)) {
+        exec(c, "ROLLBACK");
+        rc = ETUDE_SYNCD_EDB;
     }
     store_release(st, c);
     cJSON_free(text);
@@ -1991,4 +2056,198 @@ int64_t etude_syncd_store_bytes(etude_syncd_store_t *st)
     if ((size_t)snprintf(wal, sizeof wal, "%s-wal", p) < sizeof wal && stat(wal, &sb) == 0)
         n += (int64_t)sb.st_size;
     return n;
+}
+
+int etude_syncd_store_ping(etude_syncd_store_t *st)
+{
+    syncd_db_t *c = store_acquire(st);
+    syncd_stmt_t *q = NULL;
+    int rc = ETUDE_SYNCD_EDB;
+    if (syncd_db_check(c) == 0 && syncd_db_prepare(c, "SELECT 1", &q) == 0 && syncd_db_step(q) == SYNCD_ROW)
+        rc = 0;
+    syncd_db_finalize(q);
+    store_release(st, c);
+    return rc;
+}
+
+/* ---- failed-login counters ---- */
+
+/* The row key of a counter key: hex SHA-256 (fixed length, whatever bytes the name holds). */
+static void throttle_row(const char *key, char hex[65])
+{
+    etude_syncd_sha256_hex(key, strlen(key), hex);
+}
+
+int etude_syncd_store_throttle_wait(etude_syncd_store_t *st, const char *key, int limit, long window_s,
+                                    int64_t now_ms)
+{
+    if (limit <= 0)
+        return 0;
+    char row[65];
+    throttle_row(key, row);
+    int64_t window = (int64_t)window_s * 1000;
+    syncd_db_t *c = store_acquire(st);
+    syncd_stmt_t *q = NULL;
+    int wait = 0;
+    if (syncd_db_prepare(c, "SELECT window_start, failures FROM login_throttle WHERE key=?", &q) == 0) {
+        syncd_db_bind_text(q, 1, row);
+        if (syncd_db_step(q) == SYNCD_ROW) {
+            int64_t start = syncd_db_column_int64(q, 0);
+            int64_t left = start + window - now_ms;
+            if (syncd_db_column_int64(q, 1) >= limit && left > 0)
+                wait = (int)((left + 999) / 1000);
+        }
+    }
+    syncd_db_finalize(q);
+    store_release(st, c);
+    return wait;
+}
+
+void etude_syncd_store_throttle_fail(etude_syncd_store_t *st, const char *key, long window_s, int64_t now_ms)
+{
+    char row[65];
+    throttle_row(key, row);
+    int64_t expired = now_ms - (int64_t)window_s * 1000; /* a window that started at or before this ended */
+    syncd_db_t *c = store_acquire(st);
+    syncd_stmt_t *q = NULL;
+    /* One statement: concurrent failures through several processes each count (the row is locked
+     * by the conflict's update). */
+    if (syncd_db_prepare(c, "INSERT INTO login_throttle(key, window_start, failures) VALUES(?, ?, 1)"
+                           " ON CONFLICT(key) DO UPDATE SET"
+                           " failures = CASE WHEN login_throttle.window_start <= ? THEN 1"
+                           "   ELSE login_throttle.failures + 1 END,"
+                           " window_start = CASE WHEN login_throttle.window_start <= ? THEN excluded.window_start"
+                           "   ELSE login_throttle.window_start END", &q) == 0) {
+        syncd_db_bind_text(q, 1, row);
+        syncd_db_bind_int64(q, 2, now_ms);
+        syncd_db_bind_int64(q, 3, expired);
+        syncd_db_bind_int64(q, 4, expired);
+        if (syncd_db_step(q) != SYNCD_DONE)
+            fprintf(stderr, "etude-syncd: login throttle: %s\n", syncd_db_errmsg(c));
+    }
+    syncd_db_finalize(q);
+    q = NULL;
+    /* At most 32 expired rows go per failure written, more than the one row a failure may add: the
+     * table shrinks back to the keys that failed within the current window. */
+    if (syncd_db_prepare(c, "DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle"
+                           " WHERE window_start <= ? ORDER BY window_start LIMIT 32)",
+                         &q) == 0) {
+        syncd_db_bind_int64(q, 1, expired);
+        syncd_db_step(q);
+    }
+    syncd_db_finalize(q);
+    store_release(st, c);
+}
+
+void etude_syncd_store_throttle_clear(etude_syncd_store_t *st, const char *key)
+{
+    char row[65];
+    throttle_row(key, row);
+    syncd_db_t *c = store_acquire(st);
+    syncd_stmt_t *q = NULL;
+    if (syncd_db_prepare(c, "DELETE FROM login_throttle WHERE key=?", &q) == 0) {
+        syncd_db_bind_text(q, 1, row);
+        syncd_db_step(q);
+    }
+    syncd_db_finalize(q);
+    store_release(st, c);
+}
+
+/* ---- notices across processes ---- */
+
+struct etude_syncd_listener {
+    etude_syncd_store_t *st;
+    syncd_db_t *db;
+};
+
+int etude_syncd_store_has_notices(const etude_syncd_store_t *st)
+{
+    return st->kind == SYNCD_DB_PG;
+}
+
+int etude_syncd_listener_open(etude_syncd_store_t *st, etude_syncd_listener_t **out, char *err, size_t len)
+{
+    *out = NULL;
+    if (st->kind != SYNCD_DB_PG) {
+        snprintf(err, len, "notices need PostgreSQL");
+        return ETUDE_SYNCD_EINVAL;
+    }
+    etude_syncd_listener_t *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, len, "out of memory");
+        return ETUDE_SYNCD_ENOMEM;
+    }
+    l->st = st;
+    if (syncd_db_open(st->cfg.db_path, &l->db, err, len) != 0) {
+        free(l);
+        return ETUDE_SYNCD_EDB;
+    }
+    if (syncd_db_exec(l->db, "SET application_name = 'etude-syncd listener'; LISTEN etude_sync") != 0) {
+        snprintf(err, len, "%s", syncd_db_errmsg(l->db));
+        etude_syncd_listener_close(l);
+        return ETUDE_SYNCD_EDB;
+    }
+    *out = l;
+    return 0;
+}
+
+int etude_syncd_listener_fd(etude_syncd_listener_t *l)
+{
+    return syncd_db_socket(l->db);
+}
+
+/* Fills *n from a notice's payload; -1 when it is not one of ours or is malformed. */
+static int parse_notice(const char *text, const char *self, etude_syncd_notice_t *n)
+{
+    cJSON *o = cJSON_Parse(text);
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "i"), *k = cJSON_GetObjectItemCaseSensitive(o, "k"),
+                *u = cJSON_GetObjectItemCaseSensitive(o, "u"), *d = cJSON_GetObjectItemCaseSensitive(o, "d");
+    int rc = -1;
+    memset(n, 0, sizeof *n);
+    if (cJSON_IsString(i) && strcmp(i->valuestring, self) != 0 && cJSON_IsString(k) && cJSON_IsNumber(u) &&
+        u->valuedouble >= 1 && u->valuedouble <= 9007199254740991.0 && cJSON_IsString(d) &&
+        strlen(d->valuestring) < sizeof n->device) {
+        n->user_id = (int64_t)u->valuedouble;
+        snprintf(n->device, sizeof n->device, "%s", d->valuestring);
+        if (strcmp(k->valuestring, "status") == 0) {
+            n->kind = ETUDE_SYNCD_NOTICE_STATUS;
+            rc = 0;
+        } else if (strcmp(k->valuestring, "changes") == 0) {
+            const cJSON *sq = cJSON_GetObjectItemCaseSensitive(o, "s"), *c = cJSON_GetObjectItemCaseSensitive(o, "c"),
+                        *cn = cJSON_GetObjectItemCaseSensitive(o, "n");
+            if (cJSON_IsNumber(sq) && sq->valuedouble >= 0 && sq->valuedouble <= 9007199254740991.0 &&
+                cJSON_IsString(c) && strlen(c->valuestring) < sizeof n->cursor && cJSON_IsNumber(cn) &&
+                cn->valuedouble >= 0 && cn->valuedouble <= 1e6) {
+                n->kind = ETUDE_SYNCD_NOTICE_CHANGES;
+                n->seq = (int64_t)sq->valuedouble;
+                snprintf(n->cursor, sizeof n->cursor, "%s", c->valuestring);
+                n->count = (int)cn->valuedouble;
+                rc = 0;
+            }
+        }
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+int etude_syncd_listener_next(etude_syncd_listener_t *l, etude_syncd_notice_t *n)
+{
+    char buf[1024];
+    for (;;) {
+        int r = syncd_db_notification(l->db, buf, sizeof buf);
+        if (r < 0)
+            return ETUDE_SYNCD_EDB;
+        if (r == 0)
+            return 0;
+        if (parse_notice(buf, l->st->instance, n) == 0)
+            return 1;
+    }
+}
+
+void etude_syncd_listener_close(etude_syncd_listener_t *l)
+{
+    if (!l)
+        return;
+    syncd_db_close(l->db);
+    free(l);
 }

@@ -1,6 +1,7 @@
 # bench.pg_scale (labels bench, pg; plain stage only): 1,000 simulated users sync through 1, 2 and 4
 # etude-syncd processes on one private PostgreSQL and through one on SQLite; prints entities/s and
-# p99 sync latency of each and the ratios to SQLite. ctest runs one sync per user; a longer run:
+# p99 sync latency of each and the ratios to SQLite. ctest runs one sync per user; a longer run
+# (ETUDE_BENCH_PG_ROUNDS=3 repeats it in alternating order and reports medians):
 #   ETUDE_BENCH_PG_SYNCS=10 sh tests/support/pg_harness.sh run sh tests/bench/bench_pg_scale.sh \
 #     build/bin/etude-syncd build/tests/bench_pg_scale .
 if(TARGET etude-syncd)

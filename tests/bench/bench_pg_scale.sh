@@ -13,12 +13,14 @@
 #
 # Env: ETUDE_BENCH_PG_USERS (1000), ETUDE_BENCH_PG_SYNCS (syncs per user, 1),
 # ETUDE_BENCH_PG_ENTITIES (entities per upload, 5), ETUDE_BENCH_PG_CONCURRENCY (users in flight, 64),
-# ETUDE_BENCH_PG_PROCS (the PostgreSQL configurations, "1 2 4").
+# ETUDE_BENCH_PG_PROCS (the PostgreSQL configurations, "1 2 4"), ETUDE_BENCH_PG_ROUNDS (1): more
+# rounds run every configuration again (each on a fresh database), in reverse order every other
+# round so that a drift in the machine's load favours none, and report the medians.
 #
 # Users: u1 is made by `etude-syncd user add` (which also creates the schema); u2..uN are inserted
 # by SQL (once per backend; each PostgreSQL configuration starts from a CREATE DATABASE ... TEMPLATE
-# copy of a database holding only those users) with argon2id hashes of libsodium's minimum cost, because the server hashes at the
-# "interactive" cost (about 0.3 s here) with no option to lower it, which would make 1,000 users
+# copy of a database holding only those users) with argon2id hashes of libsodium's minimum cost,
+# because the server hashes at the "interactive" cost (about 0.3 s here) with no option to lower it, which would make 1,000 users
 # and their logins take minutes. Logins (the server's own argon2id check of those hashes) are
 # setup and not timed; the syncs are.
 set -eu
@@ -35,6 +37,7 @@ SYNCS=${ETUDE_BENCH_PG_SYNCS:-1}
 ENTITIES=${ETUDE_BENCH_PG_ENTITIES:-5}
 CONC=${ETUDE_BENCH_PG_CONCURRENCY:-64}
 PROCS=${ETUDE_BENCH_PG_PROCS:-1 2 4}
+ROUNDS=${ETUDE_BENCH_PG_ROUNDS:-1}
 PW='bench-pw'
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/etude-pg-scale.XXXXXX")
@@ -141,7 +144,7 @@ run() {
     [ $st = 0 ] || fail "$label: requests failed (see above); server log: $(tail -n 3 "$dir/log.$label.1")"
     # The figures count only what the server holds.
     want=$((USERS * SYNCS * ENTITIES))
-    sent=$(awk -v l="$label" '$1 == "RESULT" && $2 == l { print $5 }' "$dir/results")
+    sent=$(awk '$1 == "RESULT" { print $5 }' "$dir/out")
     [ "$sent" = "$want" ] || fail "$label: the servers accepted $sent entities, $want were sent"
     # Entities held, users holding some, and users whose change sequence is not 1..n without gaps.
     got=$(sql "$db" "SELECT count(*), count(DISTINCT user_id), (SELECT count(*) FROM (SELECT user_id,
@@ -167,27 +170,55 @@ echo "  server tests run it); SQLite in WAL mode, synchronous=NORMAL"
 echo "  server flags: defaults${flags:+ and $flags}. Login throttling counts failed logins only"
 echo "  (10 per user, 30 per address in 300 s by default) and this run makes none, so its $USERS logins"
 echo "  from 127.0.0.1 are not throttled; $CONC connections per process stay under the per-address cap (256)"
+[ "$ROUNDS" = 1 ] || echo "  $ROUNDS rounds, every other one in reverse order; medians and their ratios at the end"
 echo "  users: u1 by 'etude-syncd user add', the rest by SQL with minimum-cost argon2id hashes (setup)"
 
 : >"$dir/results"
-users "$dir/sqlite.db"
-run sqlite "$dir/sqlite.db" 1
 # The users are made once on PostgreSQL; each configuration's database is a copy of that one.
 users "$(pg_newdb bench_users)"
-for n in $PROCS; do
-    pg_sql postgres "CREATE DATABASE bench_pg_x$n TEMPLATE bench_users" || fail "CREATE DATABASE bench_pg_x$n"
-    run "pg-x$n" "postgresql:///bench_pg_x$n?host=$ETUDE_PG_HOST&port=$ETUDE_PG_PORT&user=$ETUDE_PG_USER" "$n"
+configs=sqlite
+for n in $PROCS; do configs="$configs pg-x$n"; done
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+    r=$((r + 1))
+    order=$configs
+    # shellcheck disable=SC2086
+    [ $((r % 2)) = 1 ] || order=$(printf '%s\n' $configs | sed -n '1!G;h;$p' | tr '\n' ' ')
+    [ "$ROUNDS" = 1 ] || echo "round $r of $ROUNDS: $order"
+    for c in $order; do
+        if [ "$c" = sqlite ]; then
+            users "$dir/sqlite.$r.db"
+            run sqlite "$dir/sqlite.$r.db" 1
+        else
+            n=${c#pg-x}
+            name=bench_pg_x${n}_r$r
+            pg_sql postgres "CREATE DATABASE $name TEMPLATE bench_users" || fail "CREATE DATABASE $name"
+            run "$c" "postgresql:///$name?host=$ETUDE_PG_HOST&port=$ETUDE_PG_PORT&user=$ETUDE_PG_USER" "$n"
+        fi
+    done
 done
 
-awk -v cores="$cores" '
-    $1 == "RESULT" { rate[$2] = $3; p99[$2] = $4; order[++k] = $2 }
+# Per configuration the median over the rounds (the mean of the middle two of an even count).
+awk -v cores="$cores" -v rounds="$ROUNDS" '
+    function median(list,    v, m, i, j, t) {
+        m = split(list, v, " ")
+        for (i = 2; i <= m; i++)
+            for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+    }
+    $1 == "RESULT" { if (!($2 in rate)) order[++k] = $2; rate[$2] = rate[$2] " " $3; p99[$2] = p99[$2] " " $4 }
     END {
+        if (rounds > 1)
+            for (i = 1; i <= k; i++)
+                printf "%-9s median of %d rounds: %.0f entities/s, sync latency p99 %.1f ms\n", order[i], rounds,
+                    median(rate[order[i]]), median(p99[order[i]])
+        rs = median(rate["sqlite"]); ps = median(p99["sqlite"])
         for (i = 1; i <= k; i++) {
             l = order[i]
             if (l == "sqlite") continue
             n = substr(l, 5)
-            printf "pg x%s / sqlite: entities/s %.2fx, p99 %.2fx%s\n", n, rate[l] / rate["sqlite"],
-                p99[l] / (p99["sqlite"] > 0 ? p99["sqlite"] : 1), (n + 0 > cores + 0) ? "  (more processes than the " cores " cores)" : ""
+            printf "pg x%s / sqlite: entities/s %.2fx, p99 %.2fx%s\n", n, median(rate[l]) / rs,
+                median(p99[l]) / (ps > 0 ? ps : 1), (n + 0 > cores + 0) ? "  (more processes than the " cores " cores)" : ""
         }
     }' "$dir/results"
 echo "PASS ($(($(date +%s) - began)) s in all, PostgreSQL's start not counted)"

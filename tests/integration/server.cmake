@@ -21,11 +21,11 @@ if(TARGET etude-syncd)
   # PostgreSQL per test and sets ETUDE_SYNCD_BACKEND=postgresql, which the scripts read to give each
   # server a database of it. Plain stage only (no-asan;no-tsan) to keep CI within its time: the
   # sanitizer stages run the same store code over SQLite. server.pg.concurrency: two processes on
-  # one database.
+  # one database; server.pg.fanout: event streams, login throttle and /healthz across two processes.
   set(_pg_run sh ${ETUDE_TESTS_DIR}/support/pg_harness.sh run)
-  foreach(t api sigterm restore load concurrency)
-    if(t STREQUAL "concurrency")
-      set(_f ${CMAKE_CURRENT_LIST_DIR}/server_pg_concurrency.test.mjs)
+  foreach(t api sigterm restore load concurrency fanout)
+    if(t STREQUAL "concurrency" OR t STREQUAL "fanout")
+      set(_f ${CMAKE_CURRENT_LIST_DIR}/server_pg_${t}.test.mjs)
     else()
       set(_f ${CMAKE_CURRENT_LIST_DIR}/server_${t}.test.mjs)
     endif()
@@ -43,7 +43,7 @@ if(TARGET etude-syncd)
   set_tests_properties(server.pg.db_copy PROPERTIES LABELS "integration;server;pg;no-asan;no-tsan" TIMEOUT 300
     ENVIRONMENT "${_syncd_env};ETUDE_BIN=${ETUDE_BIN_DIR}/etude;ETUDE_TESTS_DIR=${ETUDE_TESTS_DIR}")
   set_tests_properties(server.pg.api server.pg.sigterm server.pg.restore server.pg.load server.pg.concurrency
-    server.pg.tls server.pg.cli server.pg.web_page server.pg.web_session server.pg.web_limits server.pg.web_data
+    server.pg.fanout server.pg.tls server.pg.cli server.pg.web_page server.pg.web_session server.pg.web_limits server.pg.web_data
     PROPERTIES LABELS "integration;server;pg;no-asan;no-tsan" TIMEOUT 300 ENVIRONMENT "${_syncd_env}")
   # graphql-js (npm ci from the lock file) validates every shipped document against sync.graphql.
   add_test(NAME server.graphql_documents COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/server_graphql_validate.sh

@@ -58,25 +58,34 @@ syncd_sql "$U" "SELECT pwhash FROM users" | grep -q '^\$argon2id\$' || { echo "F
 syncd_sql "$U" "SELECT pwhash FROM users" | grep -q 'pw one' && { echo "FAIL: plain password stored"; fails=$((fails + 1)); }
 syncd_pg || [ "$(syncd_sql "$U" 'PRAGMA journal_mode')" = wal ] || { echo "FAIL: not WAL"; fails=$((fails + 1)); }
 # The schema version table, and db migrate: current already; a newer database refused, untouched.
-[ "$(syncd_sql "$U" "SELECT max(version) FROM schema_version")" = 4 ] || { echo "FAIL: schema_version"; fails=$((fails + 1)); }
+[ "$(syncd_sql "$U" "SELECT max(version) FROM schema_version")" = 5 ] || { echo "FAIL: schema_version"; fails=$((fails + 1)); }
 "$bin" db migrate --db "$U" 2>err || { echo "FAIL: db migrate: $(cat err)"; fails=$((fails + 1)); }
-grep -q 'at schema version 4 already' err || { echo "FAIL: db migrate message: $(cat err)"; fails=$((fails + 1)); }
+grep -q 'at schema version 5 already' err || { echo "FAIL: db migrate message: $(cat err)"; fails=$((fails + 1)); }
 expect_error "unknown or incomplete flag '--bogus'" "$bin" db migrate --bogus
 expect_error "db migrate: --db /nonexistent-dir/x.db: No such file" "$bin" db migrate --db /nonexistent-dir/x.db
 N=$(syncd_db "$dir" newer)
 syncd_pg || printf 'pw\n' | "$bin" user add nat --password-stdin --db "$N" 2>/dev/null
 "$bin" db migrate --db "$N" 2>err || { echo "FAIL: db migrate of a new database: $(cat err)"; fails=$((fails + 1)); }
 if syncd_pg; then
-    grep -q 'migrated from schema version 0 to 4' err || { echo "FAIL: db migrate (new): $(cat err)"; fails=$((fails + 1)); }
-    syncd_sql "$N" "INSERT INTO schema_version VALUES(5, 0)"
+    grep -q 'migrated from schema version 0 to 5' err || { echo "FAIL: db migrate (new): $(cat err)"; fails=$((fails + 1)); }
+    syncd_sql "$N" "INSERT INTO schema_version VALUES(6, 0)"
 else
-    grep -q 'at schema version 4 already' err || { echo "FAIL: db migrate (new): $(cat err)"; fails=$((fails + 1)); }
-    syncd_sql "$N" "INSERT INTO schema_version VALUES(5, 0); PRAGMA user_version = 5"
+    grep -q 'at schema version 5 already' err || { echo "FAIL: db migrate (new): $(cat err)"; fails=$((fails + 1)); }
+    syncd_sql "$N" "INSERT INTO schema_version VALUES(6, 0); PRAGMA user_version = 6"
 fi
 expect_error "made by a newer etude-syncd" "$bin" db migrate --db "$N"
 printf 'pw\n' | "$bin" user add zed --password-stdin --db "$N" 2>err && { echo "FAIL: user add into a newer database"; fails=$((fails + 1)); }
 grep -q 'made by a newer etude-syncd' err || { echo "FAIL: user add into a newer database: $(cat err)"; fails=$((fails + 1)); }
-[ "$(syncd_sql "$N" "SELECT max(version) FROM schema_version")" = 5 ] || { echo "FAIL: newer database changed"; fails=$((fails + 1)); }
+[ "$(syncd_sql "$N" "SELECT max(version) FROM schema_version")" = 6 ] || { echo "FAIL: newer database changed"; fails=$((fails + 1)); }
+# Version 4 to 5 (the failed-login counters shared by every process) in place, by db migrate.
+O=$(syncd_db "$dir" older)
+printf 'pw\n' | "$bin" user add olga --password-stdin --db "$O" 2>/dev/null
+syncd_sql "$O" "DROP TABLE login_throttle" && syncd_sql "$O" "UPDATE schema_version SET version=4 WHERE version=5"
+syncd_pg || syncd_sql "$O" "PRAGMA user_version = 4"
+"$bin" db migrate --db "$O" 2>err || { echo "FAIL: db migrate from 4: $(cat err)"; fails=$((fails + 1)); }
+grep -q 'migrated from schema version 4 to 5' err || { echo "FAIL: db migrate from 4: $(cat err)"; fails=$((fails + 1)); }
+[ "$(syncd_sql "$O" "SELECT count(*) FROM login_throttle")" = 0 ] || { echo "FAIL: login_throttle after 4 to 5"; fails=$((fails + 1)); }
+[ "$(syncd_sql "$O" "SELECT max(version) FROM schema_version")" = 5 ] || { echo "FAIL: schema_version after 4 to 5"; fails=$((fails + 1)); }
 # A connection URI's password is never shown (the port is closed: the connection fails).
 expect_error "--db: postgresql://ann@127.0.0.1:1/x: cannot open database" "$bin" --listen 127.0.0.1:0 --db postgresql://ann:s3cret@127.0.0.1:1/x
 grep -q s3cret err && { echo "FAIL: the password in --db was printed"; fails=$((fails + 1)); }

@@ -15,14 +15,16 @@ here=$(dirname "$0")
 add_users
 
 # ---- migration: a version 2 database (the schema before the dashboard) gets the current version
-# (4: the dashboard's version 3, then the schema_version table). SQLite only: PostgreSQL databases
-# start at version 4 (server_cli.sh checks db migrate and the refusal of a newer one there). ----
+# (5: the dashboard's version 3, the schema_version table, the shared login counters). SQLite only:
+# PostgreSQL databases start at version 5 (server_cli.sh checks db migrate, from 4 too, and the
+# refusal of a newer one there). ----
 if syncd_pg; then
 start
 else
 sqlite3 "$DB" "ALTER TABLE users DROP COLUMN admin; ALTER TABLE sessions DROP COLUMN kind;
-               DROP TABLE device_status; DROP TABLE schema_version; PRAGMA user_version = 2;" || fail "making a version 2 database"
-sqlite3 "$DB" "VACUUM INTO '$T/newer.db'" && sqlite3 "$T/newer.db" "PRAGMA user_version = 5" || fail "making a newer database"
+               DROP TABLE device_status; DROP TABLE schema_version; DROP TABLE login_throttle;
+               PRAGMA user_version = 2;" || fail "making a version 2 database"
+sqlite3 "$DB" "VACUUM INTO '$T/newer.db'" && sqlite3 "$T/newer.db" "PRAGMA user_version = 6" || fail "making a newer database"
 if "$ETUDE_SYNCD" --listen 127.0.0.1:0 --db "$T/newer.db" 2>"$T/newer"; then fail "a newer database was served"; fi
 grep -q 'made by a newer etude-syncd' "$T/newer" || fail "newer database message: $(cat "$T/newer")"
 # One transaction: a migration failing half-way (sessions.kind already there, so its ALTER fails
@@ -35,13 +37,14 @@ grep -q 'cannot initialise database' "$T/half" || fail "failed migration message
 [ "$(sqlite3 "$T/half.db" "SELECT count(*) FROM pragma_table_info('users') WHERE name='admin'")" = 0 ] ||
     fail "failed migration left users.admin behind (not one transaction)"
 start
-[ "$(sqlite3 "$DB" 'PRAGMA user_version')" = 4 ] || fail "not migrated to version 4"
-[ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_version')" = 4 ] || fail "schema_version not 4"
-sqlite3 "$DB" "SELECT admin FROM users LIMIT 1; SELECT kind FROM sessions LIMIT 1; SELECT count(*) FROM device_status" >/dev/null ||
+[ "$(sqlite3 "$DB" 'PRAGMA user_version')" = 5 ] || fail "not migrated to version 5"
+[ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_version')" = 5 ] || fail "schema_version not 5"
+sqlite3 "$DB" "SELECT admin FROM users LIMIT 1; SELECT kind FROM sessions LIMIT 1; SELECT count(*) FROM device_status;
+               SELECT count(*) FROM login_throttle" >/dev/null ||
     fail "version 3 columns or table missing after the migration"
 # The test dropped root's flag with the column: set it again as `user add --admin` did.
 sqlite3 "$DB" "UPDATE users SET admin=1 WHERE name='root'"
-ok "version 2 database migrated to 4 (all or nothing); a newer one refused"
+ok "version 2 database migrated to 5 (all or nothing); a newer one refused"
 fi
 
 A=$(bearer_login alice "$PW_ALICE")
