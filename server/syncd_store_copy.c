@@ -32,7 +32,9 @@
 #define MAX_COLS 16 /* the driver's parameter limit: one INSERT per row */
 #define NAME_LEN 64
 
-/* Tables skipped by name: state that matters for minutes only and belongs to the running server. */
+/* Tables skipped by name: state that matters for minutes only and belongs to the running server.
+ * None is today. login_throttle (failed-login counters) is copied: its windows are wall-clock
+ * times, so a lockout in progress stays in force across the move. */
 static const struct {
     const char *name;
     const char *why;

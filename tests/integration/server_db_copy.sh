@@ -1,6 +1,6 @@
 #!/bin/bash
 # server_db_copy.sh - etude-syncd db copy: a SQLite server built by real traffic (the `etude` CLI on
-# four devices of two users: uploads, a tombstone, a logout) moves into PostgreSQL, and its devices
+# four devices of two users: uploads, a tombstone, a logout, a refused login) moves into PostgreSQL, and its devices
 # keep syncing against a server started on the copy without logging in again.
 #   usage: pg_harness.sh run bash server_db_copy.sh   (ETUDE_SYNCD, ETUDE_BIN, ETUDE_TESTS_DIR set)
 #
@@ -39,6 +39,8 @@ printf '%s\n' "other $PASSWORD" | dev c sync login --server "$SERVER_URL" --user
 dev c log note "bob's note" >/dev/null && dev c sync now >/dev/null || fail "sync c"
 login d >/dev/null || fail "login d"
 dev d sync logout >/dev/null || fail "logout d"
+printf 'wrong\n' | dev e sync login --server "$SERVER_URL" --user alice --password-stdin >/dev/null 2>&1 &&
+    fail "a wrong password was accepted"
 dev a sync now >/dev/null || fail "sync a 2"
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null
@@ -210,6 +212,8 @@ grep -q "^total: .* $total rows copied from $S to postgresql:///copy_$$, counts 
     "$T/copy.out" || fail "total line: $(tail -n 1 "$T/copy.out")"
 [ "$(sq "SELECT count(*) FROM entities")" -ge 5 ] && [ "$(sq "SELECT count(*) FROM sessions")" -ge 5 ] ||
     fail "too little traffic to show anything"
+# The failed-login counters (the wrong password above) are copied, not skipped as transient.
+grep -q "^login_throttle: [1-9][0-9]* rows, checksum" "$T/copy.out" || fail "login_throttle not copied with its rows"
 grep -q "^sessions: .*, next id $(($(sq "SELECT max(id) FROM sessions") + 1))$" "$T/copy.out" || fail "sessions' next id"
 grep -q "^audit: .*, next id $(($(sq "SELECT max(id) FROM audit") + 1))$" "$T/copy.out" || fail "audit's next id"
 # A second copy into the same target: refused, as it now holds users.
