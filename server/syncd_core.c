@@ -460,8 +460,12 @@ static void do_upload(etude_syncd_t *s, etude_syncd_reply_t *r, int media, const
                 *dev = cJSON_GetObjectItemCaseSensitive(b, "deviceId"),
                 *seq = cJSON_GetObjectItemCaseSensitive(b, "mutationSeq"),
                 *ents = cJSON_GetObjectItemCaseSensitive(b, "entities");
-    const char *bad = !is_id(bid)                          ? "batchId: expected a non-empty ID of at most 128 bytes"
-                      : !is_id(dev)                        ? "deviceId: expected a non-empty ID of at most 128 bytes"
+    /* IDs are stored as text: bytes that are not UTF-8 are refused here, the same on either backend
+     * (PostgreSQL's text would refuse them only in the database). */
+    const char *bad = !is_id(bid) || !etude_utf8_valid(bid->valuestring, strlen(bid->valuestring))
+                          ? "batchId: expected a non-empty UTF-8 ID of at most 128 bytes"
+                      : !is_id(dev) || !etude_utf8_valid(dev->valuestring, strlen(dev->valuestring))
+                          ? "deviceId: expected a non-empty UTF-8 ID of at most 128 bytes"
                       : !is_int(seq) || seq->valuedouble < 1 ? "mutationSeq: expected an Int >= 1"
                       : !cJSON_IsArray(ents)               ? "entities: expected a list of EntityInput"
                                                            : NULL;

@@ -546,6 +546,29 @@ test('Server-Sent Events tell the other devices of the same user, and nobody els
   }
 });
 
+// Bytes that are not UTF-8 in an ID used to reach the database: PostgreSQL refused the write
+// (INTERNAL_SERVER_ERROR, "the database refused the write"), SQLite stored them. Checked on dbcb576:
+// both server.api and server.pg.api got 200 (applied, or that error) instead of 400 here.
+test('a batchId or deviceId that is not UTF-8: 400 naming the field on either backend, nothing stored', async () => {
+  const batches = () => sqlite(srv.db, "SELECT count(*) FROM batches b JOIN users u ON u.id = b.user_id WHERE u.name='alice'");
+  const before = batches();
+  for (const field of ['batchId', 'deviceId']) {
+    const b = batch([entity('goal', { k: randomUUID() })], { deviceId: 'utf8-check' });
+    b[field] = '@@BAD@@';
+    const [head, tail] = JSON.stringify({ query: docs.UploadBatch, variables: { batch: b } }).split('@@BAD@@');
+    const body = Buffer.concat([Buffer.from(head), Buffer.from([0x69, 0x64, 0xff, 0xfe, 0xc3]), Buffer.from(tail)]);
+    const r = await request(`${srv.url}/graphql`, { method: 'POST', body, headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${alice.accessToken}` } });
+    assert.equal(r.status, 400, `${field}: ${r.status} ${r.body}`);
+    const j = JSON.parse(r.body);
+    assert.equal(j.errors[0].extensions.code, 'BAD_USER_INPUT');
+    assert.match(j.errors[0].message, new RegExp(`^variables\\.batch\\.${field}: .*UTF-8`));
+  }
+  assert.equal(batches(), before);
+  // The same batch with UTF-8 IDs (not ASCII) is applied.
+  const ok = await upload(batch([entity('goal', { k: randomUUID() })], { deviceId: 'gerät-ü', batchId: `stück-${randomUUID()}` }));
+  assert.equal(ok.json?.data?.uploadBatch?.accepted?.length, 1, ok.text);
+});
+
 test('huge and malformed bodies are refused without harm', async () => {
   const bodies = [
     randomBytes(4096),
