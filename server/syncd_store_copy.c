@@ -201,7 +201,7 @@ static int read_source_schema(copy_t *c)
         rc = fail(c, ETUDE_SYNCD_EDB, "--from %s: %s", c->from, syncd_db_errmsg(c->src));
         goto out;
     }
-    int r;
+    int r = SYNCD_DONE;
     while (!rc && (r = syncd_db_step(q)) == SYNCD_ROW) {
         const char *name = (const char *)syncd_db_column_text(q, 0);
         if (c->nt >= MAX_TABLES || strlen(name) >= NAME_LEN) {
@@ -228,7 +228,10 @@ static int read_source_schema(copy_t *c)
         syncd_db_bind_text(fk, 1, name);
         while (!rc && (r = syncd_db_step(fk)) == SYNCD_ROW && t->nref < MAX_TABLES)
             snprintf(t->ref[t->nref++], NAME_LEN, "%s", (const char *)syncd_db_column_text(fk, 0));
+        r = SYNCD_ROW;
     }
+    if (!rc && r != SYNCD_DONE)
+        rc = fail(c, ETUDE_SYNCD_EDB, "--from %s: %s", c->from, syncd_db_errmsg(c->src));
 out:
     syncd_db_finalize(q);
     syncd_db_finalize(ti);
