@@ -125,10 +125,12 @@ untouched "a killed copy"
 N=$(pg_newdb busy_$$) || fail "pg_newdb"
 "$B" db migrate --db "$N" 2>/dev/null || fail "db migrate $N"
 pg_sql busy_$$ "INSERT INTO users(uuid, name, pwhash, created_at) VALUES('u', 'zoe', 'x', 0)"
-pg_state() { # every table's rows, hashed
+pg_state() { # every table's rows, hashed (one query built from the table list)
+    q=""
     for t in $(pg_sql "$1" "SELECT table_name FROM information_schema.tables WHERE table_schema='public' ORDER BY 1"); do
-        echo "$t $(pg_sql "$1" "SELECT count(*), md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM \"$t\" x")"
+        q="$q${q:+ UNION ALL }SELECT '$t', count(*), md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM \"$t\" x"
     done
+    pg_sql "$1" "$q"
 }
 before=$(pg_state busy_$$)
 expect_error "db copy: --to postgresql:///busy_$$ already holds etude-syncd data (1 users, 0 entities)" \
@@ -158,9 +160,8 @@ total=0
 # sqlite3 by SQLite's declared types, $pg_q for psql by PostgreSQL's types, in key order.
 canon_sql() {
     t=$1 le="" pe="" lo="" po=""
-    types=$(pg_sql copy_$$ "SELECT column_name || '=' || data_type FROM information_schema.columns
-                            WHERE table_schema = 'public' AND table_name = '$t'")
-    info=$(sqlite3 "$S" "SELECT name, type, pk FROM pragma_table_info('$t') ORDER BY cid")
+    types=$(echo "$all_types" | sed -n "s/^$t\.//p")
+    info=$(echo "$all_info" | sed -n "s/^$t|//p")
     while IFS='|' read -r name type pk; do
         case $type in
         INTEGER) x="'i' || length(CAST(\"$name\" AS TEXT)) || ':' || \"$name\"" ;;
@@ -188,6 +189,11 @@ EOF
     lite_q="SELECT $le FROM \"$t\" ORDER BY $lo"
     pg_q="SELECT $pe FROM \"$t\" ORDER BY $po"
 }
+# every column's type on either side, read once: "table.column=type" and "table|column|type|pk"
+all_types=$(pg_sql copy_$$ "SELECT table_name || '.' || column_name || '=' || data_type FROM information_schema.columns
+                            WHERE table_schema = 'public'")
+all_info=$(sqlite3 "$S" "SELECT m.name, p.name, p.type, p.pk FROM sqlite_master m, pragma_table_info(m.name) p
+                         WHERE m.type = 'table' ORDER BY m.name, p.cid")
 psql_c() { "$ETUDE_PG_BIN/psql" -X -q -At -h "$ETUDE_PG_HOST" -p "$ETUDE_PG_PORT" -U "$ETUDE_PG_USER" -d "$1" -v ON_ERROR_STOP=1 -c "$2" -c "$3"; }
 while read -r line; do
     case $line in

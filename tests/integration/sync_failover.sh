@@ -148,18 +148,23 @@ check_all() {
         n=$(printf '%s\n' "$want" | grep -c .)
         total=$((total + n))
         [ "$(ids_of $u)" = "$want" ] || { echo "check: $u: the server's ids differ from the $n written"; return 1; }
-        # Gap-free, strictly increasing: the batches' ranges, in order, tile 1..seq.
-        seq=$(sq "SELECT seq FROM users WHERE name = '$u'")
-        tiles=$(sq "SELECT b.first_seq || ' ' || b.last_seq FROM batches b JOIN users u ON u.id = b.user_id
-                    WHERE u.name = '$u' AND b.last_seq IS NOT NULL ORDER BY b.first_seq, b.last_seq" |
-            awk -v seq="$seq" 'BEGIN { next_ = 1 } { if ($1 != next_ || $2 < $1) { print "bad at " $0; exit } next_ = $2 + 1 }
-                END { if (next_ != seq + 1) print "ends at " next_ - 1 " of " seq }')
-        [ -z "$tiles" ] || { echo "check: $u: batch ranges do not tile 1..$seq: $tiles"; return 1; }
-        # One create per note, each applied once: the notes' sequence numbers are exactly 1..seq.
-        s=$(sq "SELECT count(*) || ' ' || count(DISTINCT e.server_seq) || ' ' || coalesce(min(e.server_seq), 0) || ' ' ||
-                coalesce(max(e.server_seq), 0) FROM entities e JOIN users u ON u.id = e.user_id WHERE u.name = '$u'")
-        [ "$s" = "$n $n 1 $seq" ] && [ "$seq" = "$n" ] ||
-            { echo "check: $u: count, distinct seqs, min, max of server_seq '$s', want '$n $n 1 $n' (users.seq $seq)"; return 1; }
+        # One query: the user's sequence; the batches' ranges in order (gap-free and strictly
+        # increasing: each starts right after the one before, from 1, and the last ends at seq);
+        # the notes' server_seq (one create each, applied once: exactly 1..seq).
+        r=$(sq "WITH u AS (SELECT id, seq FROM users WHERE name = '$u'),
+                b AS (SELECT first_seq, last_seq, lag(last_seq, 1, 0::bigint) OVER (ORDER BY first_seq, last_seq) AS prev
+                      FROM batches WHERE user_id = (SELECT id FROM u) AND last_seq IS NOT NULL),
+                e AS (SELECT count(*) AS n, count(DISTINCT server_seq) AS d, coalesce(min(server_seq), 0) AS lo,
+                      coalesce(max(server_seq), 0) AS hi FROM entities WHERE user_id = (SELECT id FROM u))
+                SELECT (SELECT seq FROM u), (SELECT count(*) FROM b WHERE first_seq <> prev + 1 OR last_seq < first_seq),
+                       (SELECT coalesce(max(last_seq), 0) FROM b), n, d, lo, hi FROM e") || return 1
+        IFS='|' read -r seq badtiles lastend en ed lo hi <<EOF2
+$r
+EOF2
+        [ "$badtiles" = 0 ] && [ "$lastend" = "$seq" ] ||
+            { echo "check: $u: batch ranges do not tile 1..$seq ($badtiles out of order or overlapping, the last ends at $lastend)"; return 1; }
+        [ "$en $ed $lo $hi" = "$n $n 1 $seq" ] && [ "$seq" = "$n" ] ||
+            { echo "check: $u: count, distinct seqs, min, max of server_seq '$en $ed $lo $hi', want '$n $n 1 $n' (users.seq $seq)"; return 1; }
         # Every device of the user holds the same set as the server; nothing queued or dead.
         srv=$(set_of $u)
         devs=$ALICE; [ $u = bob ] && devs=$BOB

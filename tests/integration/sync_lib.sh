@@ -40,8 +40,9 @@ per_process() {
     list=
     for a in $BACKEND_ADDR $SERVER_ADDR2; do
         n=$(curl -sS --max-time 2 "http://$a/metrics" 2>/dev/null |
-            awk '/^etude_syncd_http_requests_total\{path="\/graphql"/ { n += $2 } END { print n + 0 }')
-        list="$list ${n:-0}"
+            awk '/^etude_syncd_http_requests_total\{path="\/graphql"/ { n += $2 } /^etude_syncd_/ { up = 1 }
+                 END { print up ? n + 0 : "-" }') # "-": the process is not running
+        list="$list ${n:--}"
     done
     echo "graphql requests per process:$list"
 }
