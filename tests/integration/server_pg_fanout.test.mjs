@@ -6,13 +6,15 @@
 // - when A's listening connection is ended (pg_terminate_backend), A reconnects, wakes its open
 //   streams with a `changes` event at the latest cursor, and hears B's next upload again;
 // - failed logins counted through A refuse the next login through B with 429 and Retry-After;
+// - the counters' table stays bounded: each failure written deletes up to 32 rows whose window
+//   has ended (rows an attacker cycling names left behind);
 // - /healthz answers 200 while PostgreSQL is up and 503 (JSON body) once it is stopped, and the
 //   processes still end cleanly on SIGTERM.
 //   run under tests/support/pg_harness.sh (ETUDE_SYNCD_BACKEND=postgresql)
 //
 // Checked on main before this change (992caec): the stream on A got no `changes` event within its
-// deadline, the throttle case got 200 INVALID_CREDENTIALS through B instead of 429, and /healthz
-// answered 200 with PostgreSQL stopped.
+// deadline, the throttle case got 200 INVALID_CREDENTIALS through B instead of 429 (and there was
+// no login_throttle table to bound), and /healthz answered 200 with PostgreSQL stopped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -140,6 +142,20 @@ test('failed logins through one process refuse the next try through the other (4
   assert.equal(sql(A.db, 'SELECT count(*) FROM login_throttle'), '2');
   // Another user is not affected, through either process.
   assert.ok((await login(B, 'ann', 'ann-pw')).accessToken);
+});
+
+test('the counters table stays bounded: each failure written purges rows whose window has ended', { skip }, async () => {
+  // Rows an attacker cycling user names left behind, their windows long over (unix ms 1000).
+  sql(A.db, "INSERT INTO login_throttle(key, window_start, failures) SELECT 'old-' || g, 1000, 1 FROM generate_series(1, 80) g");
+  const rows = () => Number(sql(A.db, 'SELECT count(*) FROM login_throttle'));
+  const before = rows();
+  // A failed login writes two counters (a new name's row, the address's existing one), and each
+  // write deletes up to 32 ended rows.
+  await gql(A, 'Login', { username: 'late-1', password: 'x' });
+  assert.equal(rows(), before - 64 + 1);
+  await gql(B, 'Login', { username: 'late-2', password: 'x' });
+  assert.equal(sql(A.db, "SELECT count(*) FROM login_throttle WHERE key LIKE 'old-%'"), '0');
+  assert.equal(rows(), before - 80 + 2);
 });
 
 test('/healthz: 200 with PostgreSQL up, 503 once it is stopped; SIGTERM still prompt', { skip }, async () => {
