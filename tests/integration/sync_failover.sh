@@ -130,7 +130,7 @@ settle() {
         n=$((n + 1)); [ $n -gt 3 ] && { echo "device $1 does not settle: $(cat "$T/settle.$1")"; return 1; }
     done
 }
-for pass in 1 2; do
+for _ in 1 2; do
     pids=""
     for d in $DEVICES; do settle $d & pids="$pids $!"; done
     for p in $pids; do wait $p || fail "quiescence"; done

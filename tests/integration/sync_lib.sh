@@ -27,8 +27,10 @@ case "$TOPOLOGY" in
 two | haproxy)
     [ -n "${ETUDE_PG_HOST:-}" ] && [ -n "${ETUDE_PG_PORT:-}" ] ||
         { echo "FAIL: ETUDE_SYNC_TOPOLOGY=$TOPOLOGY needs the PostgreSQL of tests/support/pg_harness.sh run" >&2; exit 1; }
+    # shellcheck disable=SC2034 # both read by pg_harness.sh (sourced mode; syncd_sql's backend)
     ETUDE_PG_SOURCED=1
     . "$ETUDE_TESTS_DIR/support/pg_harness.sh"
+    # shellcheck disable=SC2034
     ETUDE_SYNCD_BACKEND=postgresql
     ;;
 *) echo "FAIL: ETUDE_SYNC_TOPOLOGY: unknown topology '$TOPOLOGY' (two, haproxy)" >&2; exit 1 ;;
@@ -75,7 +77,7 @@ say() { echo "-- $*"; }
 # second start_server reuses both ports); through haproxy, SERVER_ADDR/SERVER_URL are haproxy's.
 SERVER_DB="$T/syncd.db"
 SERVER_DB_MADE=
-SERVER_PID= SERVER_PID2= SERVER_ADDR2= HAPROXY_PID= HAPROXY_ADDR= HAPROXY_STATS= BACKEND_ADDR=
+SERVER_PID='' SERVER_PID2='' SERVER_ADDR2='' HAPROXY_PID='' HAPROXY_ADDR='' HAPROXY_STATS='' BACKEND_ADDR=
 add_users() {
     printf '%s\n' "$PASSWORD" | "$ETUDE_SYNCD" user add alice --password-stdin --db "$SERVER_DB" >/dev/null 2>&1 ||
         fail "etude-syncd user add"
@@ -128,7 +130,7 @@ haproxy_wait_up() {
 # start_haproxy: docs/haproxy.cfg, as the docs show it, with addresses from the environment.
 start_haproxy() {
     command -v "${HAPROXY:-/usr/sbin/haproxy}" >/dev/null || fail "no haproxy (Debian package haproxy)"
-    for try in 1 2 3; do
+    for _ in 1 2 3; do
         # Random ports (a port taken meanwhile fails the bind, and the next try takes others).
         HAPROXY_ADDR=127.0.0.1:$((20000 + RANDOM % 20000)) HAPROXY_STATS=127.0.0.1:$((40000 + RANDOM % 20000))
         ETUDE_HAPROXY_LISTEN=$HAPROXY_ADDR ETUDE_HAPROXY_STATS=$HAPROXY_STATS \
@@ -163,7 +165,7 @@ start_server() {
         # (docs/server.md, "Behind haproxy"), and these flags are the ones the docs give.
         [ "$TOPOLOGY" = haproxy ] && set -- --max-connections-per-ip 0 --login-failures-per-ip 0 "$@"
         # A process still running is left as it is (only a dead one comes back); both start at once.
-        s1= s2=
+        s1='' s2=
         if [ -z "$SERVER_PID" ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
             launch_syncd 1 "${BACKEND_ADDR:-${LISTEN:-127.0.0.1:0}}" "$@"
             SERVER_PID=$SYNCD_PID s1=1

@@ -28,7 +28,7 @@ done
 wait
 failed=""
 for s in s1_empty s2_upload s3_merge s4_conflict s5_duplicate s6_logout; do
-    read -r st ms <"$out/$s.st" || { st=1 ms=?; }
+    read -r st ms <"$out/$s.st" || { st=1 ms='?'; }
     # The scenarios with two devices must have reached both processes (devices a and b directly,
     # or haproxy's round robin): else the topology was not what it claims (a one-device scenario,
     # s1, prints "N 0" in the two-process topology: the count tells the processes apart).
