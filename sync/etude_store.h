@@ -209,7 +209,8 @@ int etude_store_clock_offset(etude_store_t *store, int64_t *offset_ms);
  * Kept in sync_meta (clock_offset_ms, clock_uncertainty_ms, clock_at_ms) so this and later handles
  * stamp corrected time. The first time an offset is learned, the times of every entity with
  * queued changes (createdAt too while it was never synced) and the queue times are shifted by it
- * (when at least ETUDE_STORE_CLOCK_NOISE_MS): they were stamped by this clock alone. Returns 0
+ * (when at least ETUDE_STORE_CLOCK_NOISE_MS and larger than its uncertainty, so that a slow first
+ * answer cannot move right stamps): they were stamped by this clock alone. Returns 0
  * (also when the measurement was not kept) or an error of the store. */
 int etude_store_clock_sample(etude_store_t *store, int64_t offset_ms, int64_t uncertainty_ms);
 

@@ -586,8 +586,11 @@ static int clock_keep(etude_store_t *store, int first, int64_t offset_ms, int64_
     if (rc)
         return rc;
     /* Changes stamped before any offset was known were stamped by this clock alone: they move
-     * with it, so a device hours off neither wins nor loses a conflict because of its clock. */
-    if (first && (offset_ms <= -ETUDE_STORE_CLOCK_NOISE_MS || offset_ms >= ETUDE_STORE_CLOCK_NOISE_MS))
+     * with it, so a device hours off neither wins nor loses a conflict because of its clock. Not
+     * when the measurement cannot tell the offset from zero (a slow first answer: offset within
+     * its own uncertainty): that would move correct stamps by up to half the round trip. */
+    int64_t mag = offset_ms < 0 ? -offset_ms : offset_ms;
+    if (first && mag >= ETUDE_STORE_CLOCK_NOISE_MS && mag > unc_ms)
         rc = restamp_queued(store, offset_ms);
     int64_t wall = etude_time_wall_ms(), mono = etude_time_mono_ms();
     char b[32], u[32], a[32], m[32];

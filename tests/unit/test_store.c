@@ -573,6 +573,56 @@ static void test_clock_step_clamp(void **state)
     }
 }
 
+/* The first offset learned moves the stamps of queued changes only when the measurement tells it
+ * from zero. A first answer that took 2.3 s (offset 1148 +- 1150 ms: this clock may well be right)
+ * leaves them; one of 5000 +- 100 ms moves them by 5 s. The first part fails on ccc2a8b, which
+ * moved a never-synced entity's createdAt by 1.148 s (seen as scenario 5 failing on a loaded
+ * machine). */
+static void test_clock_first_uncertain(void **state)
+{
+    fx_t *f = *state;
+    char a[37];
+    assert_int_equal(etude_store_create(f->st, "logbookEntry", NULL, "{\"text\":\"offline\"}", a), 0);
+    etude_entity_t e;
+    assert_int_equal(etude_store_get(f->st, a, &e), 0);
+    char created[40], updated[40];
+    snprintf(created, sizeof created, "%s", e.created_at);
+    snprintf(updated, sizeof updated, "%s", e.updated_at);
+    etude_entity_clear(&e);
+    assert_int_equal(etude_store_clock_sample(f->st, 1148, 1150), 0);
+    int64_t off = 0;
+    assert_int_equal(etude_store_clock_offset(f->st, &off), 1);
+    assert_true(off == 1148);
+    assert_int_equal(etude_store_get(f->st, a, &e), 0);
+    assert_string_equal(e.created_at, created);
+    assert_string_equal(e.updated_at, updated);
+    etude_entity_clear(&e);
+    /* a precise measurement later replaces the offset but does not restamp (only the first does) */
+    assert_int_equal(etude_store_clock_sample(f->st, 3, 2), 0);
+    assert_int_equal(etude_store_get(f->st, a, &e), 0);
+    assert_string_equal(e.created_at, created);
+    etude_entity_clear(&e);
+
+    /* a second store whose first measurement is certain: moved by it */
+    char path2[600];
+    snprintf(path2, sizeof path2, "%s.second", f->path);
+    etude_store_t *s2;
+    assert_int_equal(etude_store_open(path2, &s2), 0);
+    char b[37];
+    assert_int_equal(etude_store_create(s2, "logbookEntry", NULL, "{\"text\":\"offline\"}", b), 0);
+    assert_int_equal(etude_store_get(s2, b, &e), 0);
+    int64_t before = 0, after = 0;
+    assert_int_equal(etude_time_parse_ms(e.created_at, &before), 0);
+    etude_entity_clear(&e);
+    assert_int_equal(etude_store_clock_sample(s2, 5000, 100), 0);
+    assert_int_equal(etude_store_get(s2, b, &e), 0);
+    assert_int_equal(etude_time_parse_ms(e.created_at, &after), 0);
+    etude_entity_clear(&e);
+    assert_true(after - before == 5000);
+    etude_store_close(s2);
+    remove(path2);
+}
+
 /* Clocks: the store stamps corrected time. Changes stamped before any offset was known move with the
  * first learned offset; a stored updatedAt far ahead (year 9999) is not followed by an edit, and
  * queued times ahead of corrected now are brought down. The 9999 part fails on fd82c7f: the edit
@@ -679,6 +729,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_first_uncertain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_step_clamp, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
