@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,16 @@ struct etude_syncd_store {
     sem_t pw_slots; /* bounds concurrent argon2id checks, each of which takes pw_mem bytes */
     uint64_t epoch; /* meta 'epoch': random at creation, renewed by new-epoch after a restore */
     char instance[17]; /* random per open store: names this process in its notices */
+    _Atomic int64_t purged_at; /* when this process last purged dead sessions (0: not yet) */
 };
+
+/* Session rows (device token pairs, dashboard cookies) are removed a day after their last token
+ * expired and any refresh grace ended: a token presented within that day still reads "expired",
+ * not "unknown", and nothing accumulates however long the server runs. At most SESSION_PURGE_MAX
+ * rows per SESSION_PURGE_EVERY_MS per process, after a login or a refresh. */
+#define SESSION_PURGE_AFTER_MS INT64_C(86400000)
+#define SESSION_PURGE_EVERY_MS INT64_C(60000)
+#define SESSION_PURGE_MAX 1000
 
 #define PW_SLOTS 4
 /* Attempts of a PostgreSQL transaction that fails with a serialization failure or deadlock. */
@@ -654,6 +664,27 @@ static void fill_user(etude_syncd_user_t *u, int64_t id, const unsigned char *uu
     u->session_id = session;
 }
 
+/* Removes dead session rows (see SESSION_PURGE_AFTER_MS), at most once a minute per process; c is
+ * not in a transaction. Best effort: a failure leaves the rows for the next time. */
+static void purge_sessions(etude_syncd_store_t *st, syncd_db_t *c)
+{
+    int64_t now = etude_syncd_now_ms(), last = atomic_load(&st->purged_at);
+    if (last != 0 && now - last < SESSION_PURGE_EVERY_MS && now >= last)
+        return;
+    if (!atomic_compare_exchange_strong(&st->purged_at, &last, now))
+        return; /* another thread of this process is at it */
+    syncd_stmt_t *q = NULL;
+    if (syncd_db_prepare(c, "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE refresh_expires < ?"
+                           " AND (grace_until IS NULL OR grace_until < ?) ORDER BY id LIMIT ?)", &q) == 0) {
+        syncd_db_bind_int64(q, 1, now - SESSION_PURGE_AFTER_MS);
+        syncd_db_bind_int64(q, 2, now);
+        syncd_db_bind_int64(q, 3, SESSION_PURGE_MAX);
+        if (syncd_db_step(q) != SYNCD_DONE)
+            fprintf(stderr, "etude-syncd: purging expired sessions: %s\n", syncd_db_errmsg(c));
+    }
+    syncd_db_finalize(q);
+}
+
 /* Verifies name/password (argon2id, outside the lock; unknown users cost the same) and opens a
  * session: a device's token pair (web_ttl_s 0) or a dashboard session of web_ttl_s seconds. */
 static int login_kind(etude_syncd_store_t *st, const char *name, const char *password, long web_ttl_s,
@@ -687,6 +718,8 @@ static int login_kind(etude_syncd_store_t *st, const char *name, const char *pas
     int64_t sid = 0;
     c = store_acquire(st);
     int rc = create_session_kind(st, c, uid, web_ttl_s, tok, &sid);
+    if (rc == 0)
+        purge_sessions(st, c);
     store_release(st, c);
     if (rc == 0) {
         fill_user(user, uid, (const unsigned char *)uuid, (const unsigned char *)name, sid);
@@ -846,6 +879,8 @@ int etude_syncd_store_refresh(etude_syncd_store_t *st, const char *refresh,
         if (attempt >= TX_ATTEMPTS)
             break;
     }
+    if (rc == 0)
+        purge_sessions(st, c);
     store_release(st, c);
     return rc;
 }

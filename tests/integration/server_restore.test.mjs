@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, statSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { startServer, gql, login, entity, batch, request, sleep, BIN, PG, pgBackup, pgRestore } from './server_lib.mjs';
+import { startServer, gql, login, entity, batch, request, sleep, sql, BIN, PG, pgBackup, pgRestore } from './server_lib.mjs';
 
 const code = (r) => r.json?.errors?.[0]?.extensions?.code;
 const upload = (srv, tok, ents, opts) => gql(srv, 'UploadBatch', { batch: batch(ents, opts) }, { token: tok });
@@ -202,5 +202,38 @@ test('database files are created 0600', { skip: PG && 'SQLite files only (Postgr
       assert.equal((statSync(f).mode & 0o777).toString(8), '600', f);
     }
     assert.equal((await request(`${srv.url}/healthz`)).status, 200);
+  } finally { await srv.stop(); }
+});
+
+// Session rows do not pile up: one whose tokens both expired more than a day ago is removed at the
+// next login (or refresh) of any user; a live one, and one expired less than a day ago, stay.
+// Fails on 1e0acbd, where every session row ever made stayed (3 rows after the last login, not 2).
+test('sessions dead for more than a day are purged at a login; live ones stay', async () => {
+  let srv = await startServer({ users: { ann: 'ann-pw' }, args: ['--token-ttl', '30', '--refresh-ttl', '60'] });
+  const { dir } = srv;
+  try {
+    await login(srv, 'ann', 'ann-pw'); // both tokens dead a minute from now
+    await srv.stop({ keep: true });
+    srv = await startServer({ dir });
+    const live = await login(srv, 'ann', 'ann-pw'); // the default refresh lifetime: days
+    await srv.stop({ keep: true });
+    const ids = () => sql(srv.db, 'SELECT id FROM sessions ORDER BY id').split('\n').filter(Boolean).map(Number);
+    const [dead, kept] = ids();
+    assert.equal(ids().length, 2);
+    // A day and a half later by this server's clock.
+    process.env.ETUDE_TEST_CLOCK_SKEW_MS = String(36 * 3600000);
+    try {
+      srv = await startServer({ dir });
+    } finally {
+      delete process.env.ETUDE_TEST_CLOCK_SKEW_MS;
+    }
+    await login(srv, 'ann', 'ann-pw');
+    const after = ids();
+    assert.equal(after.length, 2, `rows after the login: ${after}`);
+    assert.ok(!after.includes(dead), 'the dead session is gone');
+    assert.ok(after.includes(kept), 'the live session stays');
+    // and the live one still works: its refresh token rotates (that row then waits out its grace)
+    const r = await gql(srv, 'RefreshToken', { refreshToken: live.refreshToken });
+    assert.equal(r.json.data?.refreshToken?.user.name, 'ann', r.text);
   } finally { await srv.stop(); }
 });
