@@ -408,6 +408,28 @@ static void do_metadata(etude_syncd_t *s, etude_syncd_reply_t *r, const etude_sy
     data_reply(s, r, "syncMetadata", m);
 }
 
+/* The page size a paged query asked for (variables.limit; absent or null: the default), capped at
+ * the server's maximum. -1 when it was refused, the answer then given. */
+static int page_limit(etude_syncd_t *s, etude_syncd_reply_t *r, int media, const char *field, const cJSON *limit,
+                      int *n)
+{
+    if (limit && !is_int(limit)) {
+        request_error(s, r, 400, media, 1, "BAD_USER_INPUT", "variables.limit: expected an Int or null");
+        return -1;
+    }
+    *n = s->cfg.default_page;
+    if (limit) {
+        if (limit->valuedouble < 1) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "%s: limit must be at least 1", field);
+            field_error(s, r, field, "BAD_USER_INPUT", msg);
+            return -1;
+        }
+        *n = limit->valuedouble > s->cfg.max_page ? s->cfg.max_page : (int)limit->valuedouble;
+    }
+    return 0;
+}
+
 static void do_changes(etude_syncd_t *s, etude_syncd_reply_t *r, int media, const cJSON *vars,
                        const etude_syncd_user_t *u)
 {
@@ -416,18 +438,9 @@ static void do_changes(etude_syncd_t *s, etude_syncd_reply_t *r, int media, cons
         request_error(s, r, 400, media, 1, "BAD_USER_INPUT", "variables.since: expected a String or null");
         return;
     }
-    if (limit && !is_int(limit)) {
-        request_error(s, r, 400, media, 1, "BAD_USER_INPUT", "variables.limit: expected an Int or null");
+    int n;
+    if (page_limit(s, r, media, "syncChanges", limit, &n) != 0)
         return;
-    }
-    int n = s->cfg.default_page;
-    if (limit) {
-        if (limit->valuedouble < 1) {
-            field_error(s, r, "syncChanges", "BAD_USER_INPUT", "syncChanges: limit must be at least 1");
-            return;
-        }
-        n = limit->valuedouble > s->cfg.max_page ? s->cfg.max_page : (int)limit->valuedouble;
-    }
     cJSON *page = NULL;
     int64_t seq = 0;
     const char *why = NULL;
@@ -521,18 +534,9 @@ static void do_dashboard(etude_syncd_t *s, etude_syncd_reply_t *r, int media, co
         request_error(s, r, 400, media, 1, "BAD_USER_INPUT", "variables.after: expected a String (a page's next) or null");
         return;
     }
-    if (limit && !is_int(limit)) {
-        request_error(s, r, 400, media, 1, "BAD_USER_INPUT", "variables.limit: expected an Int or null");
+    int n;
+    if (page_limit(s, r, media, "dashboardEntities", limit, &n) != 0)
         return;
-    }
-    int n = s->cfg.default_page;
-    if (limit) {
-        if (limit->valuedouble < 1) {
-            field_error(s, r, "dashboardEntities", "BAD_USER_INPUT", "dashboardEntities: limit must be at least 1");
-            return;
-        }
-        n = limit->valuedouble > s->cfg.max_page ? s->cfg.max_page : (int)limit->valuedouble;
-    }
     cJSON *page = NULL;
     const char *why = NULL;
     int rc = etude_syncd_store_dashboard(s->st, u, type->valuestring, after ? after->valuestring : NULL, n, &page, &why);

@@ -348,6 +348,20 @@ static int media_of(struct MHD_Connection *c)
     return etude_syncd_negotiate_accept(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
 }
 
+/* Whether the request's Content-Length is unreadable or above max (*cl, if given, gets its text). */
+static int content_length_over(struct MHD_Connection *c, size_t max, const char **cl_out)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl_out)
+        *cl_out = cl;
+    if (!cl)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return errno || *end || n > max;
+}
+
 /* Checks a POST /graphql can be served before its body is read; responds and returns 1 if not. */
 static int graphql_precheck(req_t *r, struct MHD_Connection *c, const char *method)
 {
@@ -371,17 +385,12 @@ static int graphql_precheck(req_t *r, struct MHD_Connection *c, const char *meth
         send_error(r, c, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Encoding: expected gzip or identity");
         return 1;
     }
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (errno || *end || n > r->h->cfg.max_body) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "body: %s bytes, the limit is %zu", cl, r->h->cfg.max_body);
-            send_error(r, c, 413, "PAYLOAD_TOO_LARGE", msg);
-            return 1;
-        }
+    const char *cl = NULL;
+    if (content_length_over(c, r->h->cfg.max_body, &cl)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "body: %s bytes, the limit is %zu", cl, r->h->cfg.max_body);
+        send_error(r, c, 413, "PAYLOAD_TOO_LARGE", msg);
+        return 1;
     }
     return 0;
 }
@@ -626,17 +635,11 @@ static int session_precheck(req_t *r, struct MHD_Connection *c, const char *meth
         send_session_error(r, c, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type: expected application/json");
         return 1;
     }
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (errno || *end || n > SESSION_MAX_BODY) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "body: more than %d bytes", SESSION_MAX_BODY);
-            send_session_error(r, c, 413, "PAYLOAD_TOO_LARGE", msg);
-            return 1;
-        }
+    if (content_length_over(c, SESSION_MAX_BODY, NULL)) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "body: more than %d bytes", SESSION_MAX_BODY);
+        send_session_error(r, c, 413, "PAYLOAD_TOO_LARGE", msg);
+        return 1;
     }
     return 0;
 }

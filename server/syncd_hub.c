@@ -144,6 +144,13 @@ void etude_syncd_hub_destroy(etude_syncd_hub_t *h)
     free(h);
 }
 
+/* Whether stream s is told of what device origin (NULL: none named) did for user_id: the user's
+ * streams, except the one of the device that did it. Caller holds the hub's lock. */
+static int stream_hears(const etude_syncd_stream_t *s, int64_t user_id, const char *origin)
+{
+    return s->user_id == user_id && !(s->device[0] && origin && strcmp(s->device, origin) == 0);
+}
+
 void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *origin_device,
                              int64_t seq, const char *cursor, int count)
 {
@@ -151,9 +158,7 @@ void etude_syncd_hub_publish(etude_syncd_hub_t *h, int64_t user_id, const char *
         return;
     pthread_mutex_lock(&h->lock);
     for (etude_syncd_stream_t *s = h->streams; s; s = s->next) {
-        if (s->user_id != user_id)
-            continue;
-        if (s->device[0] && origin_device && strcmp(s->device, origin_device) == 0)
+        if (!stream_hears(s, user_id, origin_device))
             continue;
         if (!s->pending || seq > s->seq) {
             s->seq = seq;
@@ -173,9 +178,7 @@ void etude_syncd_hub_publish_status(etude_syncd_hub_t *h, int64_t user_id, const
         return;
     pthread_mutex_lock(&h->lock);
     for (etude_syncd_stream_t *s = h->streams; s; s = s->next) {
-        if (s->user_id != user_id)
-            continue;
-        if (s->device[0] && device_id && strcmp(s->device, device_id) == 0)
+        if (!stream_hears(s, user_id, device_id))
             continue;
         s->status_pending = 1; /* coalesced: the page reads every device's status anyway */
         snprintf(s->status_device, sizeof s->status_device, "%s", device_id ? device_id : "");
