@@ -37,6 +37,8 @@
 #include "etude_time.h"
 #include "etude_uuid.h"
 
+#include "bench_http.h"
+
 #define MAX_SERVERS 16
 
 static const char *urls[MAX_SERVERS];
@@ -68,50 +70,6 @@ typedef struct worker {
     char first_error[300];
 } worker_t;
 
-typedef struct buf {
-    char *p;
-    size_t n;
-} buf_t;
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *u)
-{
-    buf_t *b = u;
-    char *np = realloc(b->p, b->n + sz * nm + 1);
-    if (!np)
-        return 0;
-    b->p = np;
-    memcpy(b->p + b->n, d, sz * nm);
-    b->n += sz * nm;
-    b->p[b->n] = '\0';
-    return sz * nm;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *dir, const char *name)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.graphql", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "bench_pg_scale: cannot read %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (!s || fread(s, 1, (size_t)n, f) != (size_t)n)
-        exit(2);
-    fclose(f);
-    return s;
-}
-
 static void note_error(worker_t *w, const char *fmt, const char *a, const char *b)
 {
     if (!w->first_error[0])
@@ -129,12 +87,12 @@ static cJSON *post(worker_t *w, const char *auth, const char *body)
     h = curl_slist_append(h, "Accept: application/graphql-response+json");
     if (auth && auth[0])
         h = curl_slist_append(h, auth);
-    buf_t b = {0};
+    etude_buf_t b = {0};
     curl_easy_setopt(w->c, CURLOPT_URL, urls[k]);
     curl_easy_setopt(w->c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(w->c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(w->c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(w->c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(w->c, CURLOPT_WRITEFUNCTION, bench_on_data);
     curl_easy_setopt(w->c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(w->c, CURLOPT_ACCEPT_ENCODING, "gzip");
     curl_easy_setopt(w->c, CURLOPT_TIMEOUT, 60L);
@@ -304,7 +262,7 @@ static void *sync_worker(void *arg)
             n++;
             if (!u->auth[0])
                 continue; /* its login failed, counted there */
-            double t0 = now_s();
+            double t0 = bench_now();
             cJSON *ans = post(w, u->auth, body);
             if (!ans)
                 continue;
@@ -319,7 +277,7 @@ static void *sync_worker(void *arg)
             }
             cJSON_Delete(ans);
             long got = pull(w, u);
-            double t1 = now_s();
+            double t1 = bench_now();
             if (got < 0)
                 continue;
             if (got != acc) {
@@ -401,9 +359,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < nurls; i++)
         urls[i] = argv[9 + i];
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    doc_upload = slurp(argv[3], "UploadBatch");
-    doc_changes = slurp(argv[3], "SyncChanges");
-    doc_login = slurp(argv[3], "Login");
+    doc_upload = bench_read_doc("bench_pg_scale", argv[3], "UploadBatch");
+    doc_changes = bench_read_doc("bench_pg_scale", argv[3], "SyncChanges");
+    doc_login = bench_read_doc("bench_pg_scale", argv[3], "Login");
     users = calloc((size_t)n_users, sizeof *users);
     worker_t *ws = calloc((size_t)n_workers, sizeof *ws);
     pthread_t *th = calloc((size_t)n_workers, sizeof *th);
@@ -422,12 +380,12 @@ int main(int argc, char **argv)
     }
 
     /* Setup: every user logs in a device (through the servers in turn, like the syncs). */
-    double l0 = now_s();
+    double l0 = bench_now();
     for (int i = 0; i < n_workers; i++)
         pthread_create(&th[i], NULL, login_worker, &ws[i]);
     for (int i = 0; i < n_workers; i++)
         pthread_join(th[i], NULL);
-    double login_s = now_s() - l0;
+    double login_s = bench_now() - l0;
     int logged_in = 0;
     for (int u = 0; u < n_users; u++)
         logged_in += users[u].auth[0] != '\0';
@@ -437,10 +395,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_workers; i++)
         pthread_create(&th[i], NULL, sync_worker, &ws[i]);
     pthread_barrier_wait(&start_line);
-    double t0 = now_s();
+    double t0 = bench_now();
     for (int i = 0; i < n_workers; i++)
         pthread_join(th[i], NULL);
-    double secs = now_s() - t0;
+    double secs = bench_now() - t0;
     pthread_barrier_destroy(&start_line);
 
     long accepted = 0, http_errors = 0, other_errors = 0;

@@ -13,57 +13,15 @@
 #include <sodium.h>
 #include <zlib.h>
 
+#include "bench_http.h"
+
 #define BATCH 250
 
 static const char *url;
 static char *doc_upload, *doc_changes, *doc_login;
 static char auth[160];
 
-typedef struct buf {
-    char *p;
-    size_t n;
-} buf_t;
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *u)
-{
-    buf_t *b = u;
-    char *np = realloc(b->p, b->n + sz * nm + 1);
-    if (!np)
-        return 0;
-    b->p = np;
-    memcpy(b->p + b->n, d, sz * nm);
-    b->n += sz * nm;
-    b->p[b->n] = '\0';
-    return sz * nm;
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *dir, const char *name)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.graphql", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "bench_server: cannot read %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (!s || fread(s, 1, (size_t)n, f) != (size_t)n)
-        exit(2);
-    fclose(f);
-    return s;
-}
-
-static void die(const char *what, const buf_t *b)
+static void die(const char *what, const etude_buf_t *b)
 {
     fprintf(stderr, "bench_server: %s: %.300s\n", what, b && b->p ? b->p : "(no body)");
     exit(1);
@@ -97,12 +55,12 @@ static cJSON *post(CURL *c, const char *body, int gz, size_t *wire)
     }
     if (wire)
         *wire = zlen;
-    buf_t b = {0};
+    etude_buf_t b = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, gz ? (const char *)z : body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)zlen);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
     CURLcode rc = curl_easy_perform(c);
@@ -187,7 +145,7 @@ static void *upload_client(void *arg)
         bodies[b] = cJSON_PrintUnformatted(req);
         cJSON_Delete(req);
     }
-    double t0 = now();
+    double t0 = bench_now();
     for (int b = 0; b < j->batches; b++) {
         size_t wire = 0;
         cJSON *ans = post(c, bodies[b], 1, &wire);
@@ -197,13 +155,13 @@ static void *upload_client(void *arg)
         int n = cJSON_GetArraySize(cJSON_GetObjectItem(res, "accepted"));
         if (n != BATCH) {
             char *t = cJSON_PrintUnformatted(ans);
-            buf_t bb = {t, strlen(t)};
+            etude_buf_t bb = {.p = t, .n = strlen(t)};
             die("uploadBatch did not accept the whole batch", &bb);
         }
         j->accepted += n;
         cJSON_Delete(ans);
     }
-    j->seconds = now() - t0;
+    j->seconds = bench_now() - t0;
     for (int b = 0; b < j->batches; b++)
         cJSON_free(bodies[b]);
     free(bodies);
@@ -257,9 +215,9 @@ int main(int argc, char **argv)
     if (batches < 1 || clients < 1 || clients > 16 || sodium_init() < 0)
         return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    doc_upload = slurp(argv[4], "UploadBatch");
-    doc_changes = slurp(argv[4], "SyncChanges");
-    doc_login = slurp(argv[4], "Login");
+    doc_upload = bench_read_doc("bench_server", argv[4], "UploadBatch");
+    doc_changes = bench_read_doc("bench_server", argv[4], "SyncChanges");
+    doc_login = bench_read_doc("bench_server", argv[4], "Login");
 
     CURL *c = curl_easy_init();
     cJSON *req = cJSON_CreateObject();
@@ -315,9 +273,9 @@ int main(int argc, char **argv)
     for (int k = 0; k < 2; k++) {
         int limit = k == 0 ? 100 : 500;
         long pages, ents;
-        double t0 = now();
+        double t0 = bench_now();
         page_all(c, limit, &pages, &ents);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (ents != total_accepted) {
             fprintf(stderr, "bench_server: syncChanges returned %ld entities, %ld were accepted\n", ents, total_accepted);
             return 1;
