@@ -17,18 +17,21 @@ jack_start 64
 ETUDE_BUS_LOG="$T/bus.jsonl" jack_bg play "$ETUDE_BIN" play --tempo-map "$T/map.txt" --name fol \
     --transport follow --no-session
 wait_for 10 sh -c "jack_lsp | grep -q '^fol:mix_L\$'" || fail "etude's port never appeared"
-jack_bg rec "$TC" record fol:mix_L 7 "$T/rec.wav" "$T/marks.txt"
+jack_bg rec "$TC" record fol:mix_L 9 "$T/rec.wav" "$T/marks.txt"
 sleep 0.3
+# Each rolling stretch lasts 76800 transport frames (1.6 s), counted on the transport, not on the
+# wall clock: a start or relocation that etude holds longer on a loaded machine (slow sync) then
+# costs no beats. (With sleeps, a loaded ASan run once recorded 6 clicks instead of 8 or more.)
 "$TC" locate 0 && "$TC" start
-sleep 1.6
+"$TC" wait-frame 76800 6 || fail "follow: the transport did not roll to frame 76800"
 "$TC" locate 200000          # while rolling: into the 3/4 section
-sleep 1.6
+"$TC" wait-frame 276800 6 || fail "follow: the transport did not roll to frame 276800"
 "$TC" stop
 sleep 0.8
 "$TC" locate 400000          # while stopped: into the 150 bpm section
 sleep 0.3
 "$TC" start
-sleep 1.6
+"$TC" wait-frame 476800 6 || fail "follow: the transport did not roll to frame 476800"
 "$TC" stop
 wait "$(jack_pid rec)"
 cat "$T/rec.out"
@@ -85,9 +88,11 @@ sleep 0.3
 ETUDE_BUS_LOG="$T/bus2.jsonl" jack_bg play2 "$ETUDE_BIN" play --tempo-map "$T/map.txt" --name fol2 \
     --transport follow --no-session
 wait_for 10 sh -c "jack_lsp | grep -q '^fol2:mix_L\$'" || fail "etude's port never appeared"
-jack_bg rec2 "$TC" record fol2:mix_L 4 "$T/rec2.wav" "$T/marks2.txt"
+jack_bg rec2 "$TC" record fol2:mix_L 6 "$T/rec2.wav" "$T/marks2.txt"
 sleep 0.3
 "$TC" locate 0 && "$TC" start
+# five of the master's beats (28800 frames apart) rolled, however long the start was held
+"$TC" wait-frame 124800 5 || fail "external master: the transport did not roll to frame 124800"
 wait "$(jack_pid rec2)"
 "$TC" stop
 kill -TERM "$(jack_pid play2)"

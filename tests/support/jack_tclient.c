@@ -6,6 +6,7 @@
  *   jack_tclient frametime                   the server's frame time now
  *   jack_tclient query                       one line: state frame bbt_valid bar beat tick bpm bpb
  *   jack_tclient wait-rolling SECONDS        exit 0 once the transport rolls, 1 on timeout
+ *   jack_tclient wait-frame FRAME SECONDS    exit 0 once it rolls at FRAME or later, 1 on timeout
  *   jack_tclient midi DEST_PORT FRAME...     note-on (key 60 + i) at each transport frame, in order
  *   jack_tclient record SRC_PORT SECONDS OUT.wav OUT.txt
  *                                            samples placed by the server's frame time (a missed
@@ -230,6 +231,18 @@ int main(int argc, char **argv)
         rc = 1;
         while (now_s() < until) {
             if (jack_transport_query(client, NULL) == JackTransportRolling) {
+                rc = 0;
+                break;
+            }
+            sleep_ms(5);
+        }
+    } else if (!strcmp(cmd, "wait-frame") && argc == 4) {
+        jack_nframes_t frame = (jack_nframes_t)strtoull(argv[2], NULL, 10);
+        double until = now_s() + atof(argv[3]);
+        rc = 1;
+        while (now_s() < until) {
+            jack_position_t pos;
+            if (jack_transport_query(client, &pos) == JackTransportRolling && pos.frame >= frame) {
                 rc = 0;
                 break;
             }
