@@ -1,12 +1,12 @@
-# kill -9 of etude-syncd at random points during sync, ETUDE_SYNC_KILL_RUNS times (default 15; 12 in sanitizer builds),
+# kill -9 of etude-syncd at random points during sync, ETUDE_SYNC_KILL_RUNS times (default 15; 6 in sanitizer builds),
 # restarting it on the same port each time: no entity lost or duplicated, and the client's and
 # the server's databases pass integrity checks.
 . "$(dirname "$0")/sync_lib.sh"
 # Sanitizer builds (ETUDE_SANITIZE set) look for memory and thread errors on the same paths and
-# take 12 runs, the plain build 15, keeping CI within its time (it was 50, then 25; the kill -9 of
+# take 6 runs, the plain build 15, keeping CI within its time (it was 50, then 25; the kill -9 of
 # a server mid-sync also runs over PostgreSQL in sync_failover and sync_model_pg2; longer runs, as
 # in docs/sync.md: ETUDE_SYNC_KILL_RUNS=500).
-if [ -n "${ETUDE_SANITIZE:-}" ]; then RUNS=${ETUDE_SYNC_KILL_RUNS:-12}; else RUNS=${ETUDE_SYNC_KILL_RUNS:-15}; fi
+if [ -n "${ETUDE_SANITIZE:-}" ]; then RUNS=${ETUDE_SYNC_KILL_RUNS:-6}; else RUNS=${ETUDE_SYNC_KILL_RUNS:-15}; fi
 start_server
 for d in a b; do
     settings $d '{"batchSize": 1, "pageSize": 2, "backoffBaseMs": 10, "maxBackoffMs": 50, "maxRetries": 1}'
